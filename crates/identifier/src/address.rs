@@ -75,7 +75,11 @@ impl Address {
     pub fn parse_bag(raw: &str) -> Result<Self, IdentifierError> {
         const FIELD: &str = "address.bag_verblijfsobject_id";
         let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
-        if let Some((i, c)) = compact.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+        if let Some((i, c)) = compact
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !c.is_ascii_digit())
+        {
             return Err(IdentifierError::new(
                 FIELD,
                 format!("contains {}; a BAG id has digits only", describe_char(c, i)),

@@ -18,7 +18,11 @@ impl Bsn {
         if compact.is_empty() {
             return Err(IdentifierError::new(FIELD, "is empty", "bsn.required"));
         }
-        if let Some((i, c)) = compact.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+        if let Some((i, c)) = compact
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !c.is_ascii_digit())
+        {
             return Err(IdentifierError::new(
                 FIELD,
                 format!("contains {}; a BSN has digits only", describe_char(c, i)),

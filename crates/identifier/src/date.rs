@@ -41,9 +41,7 @@ impl DateOfBirth {
             }
         };
         let number = |part: &str, name: &str, max_len: usize| -> Result<u16, IdentifierError> {
-            if part.is_empty()
-                || part.len() > max_len
-                || !part.bytes().all(|b| b.is_ascii_digit())
+            if part.is_empty() || part.len() > max_len || !part.bytes().all(|b| b.is_ascii_digit())
             {
                 return Err(IdentifierError::new(
                     field,
@@ -99,5 +97,5 @@ impl DateOfBirth {
 }
 
 fn is_leap(year: u16) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }

@@ -11,13 +11,52 @@ redacted!(Iban);
 /// up in Dutch cases. An IBAN of a country not listed is checked on the checksum and the ISO
 /// 13616 bounds (15–34 characters) only.
 const LENGTHS: &[(&str, usize)] = &[
-    ("AD", 24), ("AT", 20), ("BE", 16), ("BG", 22), ("CH", 21), ("CY", 28), ("CZ", 24),
-    ("DE", 22), ("DK", 18), ("EE", 20), ("ES", 24), ("FI", 18), ("FR", 27), ("GB", 22),
-    ("GI", 23), ("GR", 27), ("HR", 21), ("HU", 28), ("IE", 22), ("IS", 26), ("IT", 27),
-    ("LI", 21), ("LT", 20), ("LU", 20), ("LV", 21), ("MC", 27), ("MD", 24), ("MT", 31),
-    ("NL", 18), ("NO", 15), ("PL", 28), ("PT", 25), ("RO", 24), ("RS", 22), ("SE", 24),
-    ("SI", 19), ("SK", 24), ("SM", 27), ("TR", 26), ("UA", 29), ("VA", 22), ("AL", 28),
-    ("BA", 20), ("ME", 22), ("MK", 19), ("XK", 20),
+    ("AD", 24),
+    ("AT", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("CH", 21),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("EE", 20),
+    ("ES", 24),
+    ("FI", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GI", 23),
+    ("GR", 27),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IS", 26),
+    ("IT", 27),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("MC", 27),
+    ("MD", 24),
+    ("MT", 31),
+    ("NL", 18),
+    ("NO", 15),
+    ("PL", 28),
+    ("PT", 25),
+    ("RO", 24),
+    ("RS", 22),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("AL", 28),
+    ("BA", 20),
+    ("ME", 22),
+    ("MK", 19),
+    ("XK", 20),
 ];
 
 impl Iban {
@@ -72,7 +111,10 @@ impl Iban {
             None if !(15..=34).contains(&compact.len()) => {
                 return Err(IdentifierError::new(
                     FIELD,
-                    format!("has {} characters; ISO 13616 allows 15 to 34", compact.len()),
+                    format!(
+                        "has {} characters; ISO 13616 allows 15 to 34",
+                        compact.len()
+                    ),
                     "iban.length",
                 ))
             }

@@ -71,7 +71,11 @@ fn digits_only(raw: &str, field: &str, rule: &'static str) -> Result<String, Ide
     if compact.is_empty() {
         return Err(IdentifierError::new(field, "is empty", rule));
     }
-    if let Some((i, c)) = compact.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+    if let Some((i, c)) = compact
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_digit())
+    {
         return Err(IdentifierError::new(
             field,
             format!("contains {}; only digits are allowed", describe_char(c, i)),

@@ -88,7 +88,10 @@ impl Person {
         if let Some(first) = &self.first_given_name {
             keys.push(format!("full|{}|{first}|{dob}", self.surname_core));
         }
-        keys.push(format!("initial|{}|{}|{dob}", self.surname_core, self.initial));
+        keys.push(format!(
+            "initial|{}|{}|{dob}",
+            self.surname_core, self.initial
+        ));
         keys.push(format!(
             "loose|{}|{}|{dob}",
             skeleton(&self.surname_core),

@@ -66,7 +66,10 @@ pub(crate) fn fold_words(input: &str) -> Result<Vec<String>, usize> {
 }
 
 fn is_apostrophe(c: char) -> bool {
-    matches!(c, '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}')
+    matches!(
+        c,
+        '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}'
+    )
 }
 
 /// Dashes, dots and spaces that are not ASCII but clearly separate words.
@@ -159,7 +162,10 @@ mod tests {
     #[test]
     fn apostrophes_join_and_punctuation_separates() {
         assert_eq!(fold_words("d'Ancona").unwrap(), ["dancona"]);
-        assert_eq!(fold_words("Popescu-Ionescu").unwrap(), ["popescu", "ionescu"]);
+        assert_eq!(
+            fold_words("Popescu-Ionescu").unwrap(),
+            ["popescu", "ionescu"]
+        );
         assert_eq!(fold_words("  J.P.  ").unwrap(), ["j", "p"]);
     }
 

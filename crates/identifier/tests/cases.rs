@@ -37,27 +37,111 @@ const VALID: &[(&str, &[&str], &str)] = &[
     ("bsn", &["071234561"], "071234561"),
     ("bsn", &["999999990"], "999999990"),
     // person
-    ("person", &["de Vries", "Anna", "1990-03-14"], "full|vries|anna|1990-03-14"),
-    ("person", &["Vries, de", "Anna", "14-03-1990"], "full|vries|anna|1990-03-14"),
-    ("person", &["DE VRIES", "ANNA", "14/03/1990"], "full|vries|anna|1990-03-14"),
-    ("person", &["van der Berg", "Jan Pieter", "19850101"], "full|berg|jan|1985-01-01"),
-    ("person", &["v.d. Berg", "J.P.", "1985-01-01"], "initial|berg|j|1985-01-01"),
-    ("person", &["Jansen-van der Berg", "Maria", "1.2.1970"], "full|jansenberg|maria|1970-02-01"),
-    ("person", &["Wałęsa", "Łukasz", "1992-07-30"], "full|walesa|lukasz|1992-07-30"),
-    ("person", &["Walesa", "Lukasz", "30-07-1992"], "full|walesa|lukasz|1992-07-30"),
-    ("person", &["Țăranu", "Ștefan", "2001-12-24"], "full|taranu|stefan|2001-12-24"),
-    ("person", &["Ţăranu", "Şţefan", "2001-12-24"], "full|taranu|stefan|2001-12-24"),
-    ("person", &["Иванова", "Мария", "1988-05-06"], "full|ivanova|mariya|1988-05-06"),
-    ("person", &["Ivanova", "Mariya", "06.05.1988"], "full|ivanova|mariya|1988-05-06"),
-    ("person", &["Петров", "Щерьо", "1979-11-02"], "full|petrov|shteryo|1979-11-02"),
-    ("person", &["Bijlsma", "Sjoerd", "2008-02-29"], "full|bylsma|sjoerd|2008-02-29"),
-    ("person", &["Bylsma", "Sjoerd", "29-02-2008"], "full|bylsma|sjoerd|2008-02-29"),
-    ("person", &["d'Ancona", "Hedy", "1937-10-01"], "full|dancona|hedy|1937-10-01"),
-    ("person", &["Müller", "Jürgen", "1965-04-04"], "full|muller|jurgen|1965-04-04"),
-    ("person", &["Le", "Thi", "2005-06-07"], "full|le|thi|2005-06-07"),
-    ("person", &["Popescu-Ionescu", "Ana-Maria", "1999-09-09"], "full|popescuionescu|ana|1999-09-09"),
-    ("person", &["Kowalski", "Stanisław", "1970-01-31"], "full|kowalski|stanislaw|1970-01-31"),
-    ("person", &["Nguyễn", "Văn An", "2007-03-03"], "full|nguyen|van|2007-03-03"),
+    (
+        "person",
+        &["de Vries", "Anna", "1990-03-14"],
+        "full|vries|anna|1990-03-14",
+    ),
+    (
+        "person",
+        &["Vries, de", "Anna", "14-03-1990"],
+        "full|vries|anna|1990-03-14",
+    ),
+    (
+        "person",
+        &["DE VRIES", "ANNA", "14/03/1990"],
+        "full|vries|anna|1990-03-14",
+    ),
+    (
+        "person",
+        &["van der Berg", "Jan Pieter", "19850101"],
+        "full|berg|jan|1985-01-01",
+    ),
+    (
+        "person",
+        &["v.d. Berg", "J.P.", "1985-01-01"],
+        "initial|berg|j|1985-01-01",
+    ),
+    (
+        "person",
+        &["Jansen-van der Berg", "Maria", "1.2.1970"],
+        "full|jansenberg|maria|1970-02-01",
+    ),
+    (
+        "person",
+        &["Wałęsa", "Łukasz", "1992-07-30"],
+        "full|walesa|lukasz|1992-07-30",
+    ),
+    (
+        "person",
+        &["Walesa", "Lukasz", "30-07-1992"],
+        "full|walesa|lukasz|1992-07-30",
+    ),
+    (
+        "person",
+        &["Țăranu", "Ștefan", "2001-12-24"],
+        "full|taranu|stefan|2001-12-24",
+    ),
+    (
+        "person",
+        &["Ţăranu", "Şţefan", "2001-12-24"],
+        "full|taranu|stefan|2001-12-24",
+    ),
+    (
+        "person",
+        &["Иванова", "Мария", "1988-05-06"],
+        "full|ivanova|mariya|1988-05-06",
+    ),
+    (
+        "person",
+        &["Ivanova", "Mariya", "06.05.1988"],
+        "full|ivanova|mariya|1988-05-06",
+    ),
+    (
+        "person",
+        &["Петров", "Щерьо", "1979-11-02"],
+        "full|petrov|shteryo|1979-11-02",
+    ),
+    (
+        "person",
+        &["Bijlsma", "Sjoerd", "2008-02-29"],
+        "full|bylsma|sjoerd|2008-02-29",
+    ),
+    (
+        "person",
+        &["Bylsma", "Sjoerd", "29-02-2008"],
+        "full|bylsma|sjoerd|2008-02-29",
+    ),
+    (
+        "person",
+        &["d'Ancona", "Hedy", "1937-10-01"],
+        "full|dancona|hedy|1937-10-01",
+    ),
+    (
+        "person",
+        &["Müller", "Jürgen", "1965-04-04"],
+        "full|muller|jurgen|1965-04-04",
+    ),
+    (
+        "person",
+        &["Le", "Thi", "2005-06-07"],
+        "full|le|thi|2005-06-07",
+    ),
+    (
+        "person",
+        &["Popescu-Ionescu", "Ana-Maria", "1999-09-09"],
+        "full|popescuionescu|ana|1999-09-09",
+    ),
+    (
+        "person",
+        &["Kowalski", "Stanisław", "1970-01-31"],
+        "full|kowalski|stanislaw|1970-01-31",
+    ),
+    (
+        "person",
+        &["Nguyễn", "Văn An", "2007-03-03"],
+        "full|nguyen|van|2007-03-03",
+    ),
     // address
     ("address", &["1234 AB", "12", ""], "pc:1234AB:12:"),
     ("address", &["1234ab", "12", ""], "pc:1234AB:12:"),
@@ -95,10 +179,26 @@ const VALID: &[(&str, &[&str], &str)] = &[
     ("iban", &["nl91 abna 0417 1643 00"], "NL91ABNA0417164300"),
     ("iban", &["NL20 INGB 0001 2345 67"], "NL20INGB0001234567"),
     ("iban", &["NL18RABO0123459876"], "NL18RABO0123459876"),
-    ("iban", &["PL61 1090 1014 0000 0712 1981 2874"], "PL61109010140000071219812874"),
-    ("iban", &["RO49 AAAA 1B31 0075 9384 0000"], "RO49AAAA1B31007593840000"),
-    ("iban", &["BG80 BNBG 9661 1020 3456 78"], "BG80BNBG96611020345678"),
-    ("iban", &["DE89 3704 0044 0532 0130 00"], "DE89370400440532013000"),
+    (
+        "iban",
+        &["PL61 1090 1014 0000 0712 1981 2874"],
+        "PL61109010140000071219812874",
+    ),
+    (
+        "iban",
+        &["RO49 AAAA 1B31 0075 9384 0000"],
+        "RO49AAAA1B31007593840000",
+    ),
+    (
+        "iban",
+        &["BG80 BNBG 9661 1020 3456 78"],
+        "BG80BNBG96611020345678",
+    ),
+    (
+        "iban",
+        &["DE89 3704 0044 0532 0130 00"],
+        "DE89370400440532013000",
+    ),
     ("iban", &["be68-5390-0754-7034"], "BE68539007547034"),
     // vehicle
     ("vehicle", &["", "AB-12-34"], "NL:AB1234"),
@@ -119,13 +219,37 @@ const VALID: &[(&str, &[&str], &str)] = &[
     ("vehicle", &["ro", "B-123-ABC"], "RO:B123ABC"),
     ("vehicle", &["BG", "CA 1234 AB"], "BG:CA1234AB"),
     // online handle
-    ("online_handle", &["Instagram", "@Lisa.Model_99"], "instagram:lisa.model_99"),
-    ("online_handle", &["insta", "lisa.model_99"], "instagram:lisa.model_99"),
-    ("online_handle", &["IG", "https://www.instagram.com/Lisa.Model_99/?hl=nl"], "instagram:lisa.model_99"),
-    ("online_handle", &["Telegram", "t.me/WerkInNL"], "telegram:werkinnl"),
+    (
+        "online_handle",
+        &["Instagram", "@Lisa.Model_99"],
+        "instagram:lisa.model_99",
+    ),
+    (
+        "online_handle",
+        &["insta", "lisa.model_99"],
+        "instagram:lisa.model_99",
+    ),
+    (
+        "online_handle",
+        &["IG", "https://www.instagram.com/Lisa.Model_99/?hl=nl"],
+        "instagram:lisa.model_99",
+    ),
+    (
+        "online_handle",
+        &["Telegram", "t.me/WerkInNL"],
+        "telegram:werkinnl",
+    ),
     ("online_handle", &["twitter", "@Jobs_NL"], "x:jobs_nl"),
-    ("online_handle", &["Snap", "nina-2007"], "snapchat:nina-2007"),
-    ("online_handle", &["Vinted", "seller123"], "vinted:seller123"),
+    (
+        "online_handle",
+        &["Snap", "nina-2007"],
+        "snapchat:nina-2007",
+    ),
+    (
+        "online_handle",
+        &["Vinted", "seller123"],
+        "vinted:seller123",
+    ),
 ];
 
 /// (kind, inputs, the rule that must refuse it)
@@ -140,14 +264,42 @@ const INVALID: &[(&str, &[&str], &str)] = &[
     ("bsn", &["1234567820"], "bsn.length"),
     ("bsn", &["NL123456782"], "bsn.digits"),
     // person
-    ("person", &["", "Anna", "1990-03-14"], "person.surname_required"),
-    ("person", &["de Vries", "", "1990-03-14"], "person.given_names_required"),
-    ("person", &["Παπαδόπουλος", "Nikos", "1990-03-14"], "person.script"),
+    (
+        "person",
+        &["", "Anna", "1990-03-14"],
+        "person.surname_required",
+    ),
+    (
+        "person",
+        &["de Vries", "", "1990-03-14"],
+        "person.given_names_required",
+    ),
+    (
+        "person",
+        &["Παπαδόπουλος", "Nikos", "1990-03-14"],
+        "person.script",
+    ),
     ("person", &["Li", "李", "1990-03-14"], "person.script"),
-    ("person", &["de Vries", "Anna", "1990-02-30"], "date.calendar"),
-    ("person", &["de Vries", "Anna", "2023-02-29"], "date.calendar"),
-    ("person", &["de Vries", "Anna", "1990-13-01"], "date.calendar"),
-    ("person", &["de Vries", "Anna", "14-03-90"], "date.four_digit_year"),
+    (
+        "person",
+        &["de Vries", "Anna", "1990-02-30"],
+        "date.calendar",
+    ),
+    (
+        "person",
+        &["de Vries", "Anna", "2023-02-29"],
+        "date.calendar",
+    ),
+    (
+        "person",
+        &["de Vries", "Anna", "1990-13-01"],
+        "date.calendar",
+    ),
+    (
+        "person",
+        &["de Vries", "Anna", "14-03-90"],
+        "date.four_digit_year",
+    ),
     ("person", &["de Vries", "Anna", "1850-01-01"], "date.range"),
     ("person", &["de Vries", "Anna", "gisteren"], "date.format"),
     ("person", &["de Vries", "Anna", ""], "date.format"),
@@ -155,14 +307,30 @@ const INVALID: &[(&str, &[&str], &str)] = &[
     ("address", &["1234 A", "12", ""], "address.postcode_format"),
     ("address", &["123 AB", "12", ""], "address.postcode_format"),
     ("address", &["0123 AB", "12", ""], "address.postcode_range"),
-    ("address", &["1234 SS", "12", ""], "address.postcode_letters"),
+    (
+        "address",
+        &["1234 SS", "12", ""],
+        "address.postcode_letters",
+    ),
     ("address", &["1234 AB", "", ""], "address.huisnummer"),
     ("address", &["1234 AB", "0", ""], "address.huisnummer"),
     ("address", &["1234 AB", "100000", ""], "address.huisnummer"),
     ("address", &["1234 AB", "a12", ""], "address.huisnummer"),
-    ("address", &["1234 AB", "12a", "b"], "address.toevoeging_once"),
-    ("address", &["1234 AB", "12", "zolder"], "address.toevoeging_format"),
-    ("address", &["1234 AB", "12", "#3"], "address.toevoeging_format"),
+    (
+        "address",
+        &["1234 AB", "12a", "b"],
+        "address.toevoeging_once",
+    ),
+    (
+        "address",
+        &["1234 AB", "12", "zolder"],
+        "address.toevoeging_format",
+    ),
+    (
+        "address",
+        &["1234 AB", "12", "#3"],
+        "address.toevoeging_format",
+    ),
     ("bag", &["036301000065992"], "address.bag_format"),
     ("bag", &["0363020000659923"], "address.bag_object_type"),
     ("bag", &["0363O10000659923"], "address.bag_format"),
@@ -201,26 +369,76 @@ const INVALID: &[(&str, &[&str], &str)] = &[
     ("vehicle", &["Nederland", "AB-12-34"], "vehicle.country"),
     ("vehicle", &["PL", "W"], "vehicle.length"),
     // online handle
-    ("online_handle", &["", "lisa"], "online_handle.platform_required"),
-    ("online_handle", &["Instagram", ""], "online_handle.handle_required"),
-    ("online_handle", &["Instagram", "@"], "online_handle.handle_required"),
-    ("online_handle", &["Instagram", "lisa model"], "online_handle.characters"),
-    ("online_handle", &["Instagram", "lisa🙂"], "online_handle.characters"),
-    ("online_handle", &["Instagram", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"], "online_handle.length"),
+    (
+        "online_handle",
+        &["", "lisa"],
+        "online_handle.platform_required",
+    ),
+    (
+        "online_handle",
+        &["Instagram", ""],
+        "online_handle.handle_required",
+    ),
+    (
+        "online_handle",
+        &["Instagram", "@"],
+        "online_handle.handle_required",
+    ),
+    (
+        "online_handle",
+        &["Instagram", "lisa model"],
+        "online_handle.characters",
+    ),
+    (
+        "online_handle",
+        &["Instagram", "lisa🙂"],
+        "online_handle.characters",
+    ),
+    (
+        "online_handle",
+        &[
+            "Instagram",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ],
+        "online_handle.length",
+    ),
 ];
 
 /// The parts of an input that must never appear in an error or in `Debug`/`Display` output:
 /// every input of at least four characters (shorter ones like "12" occur in ordinary words).
 fn secrets<'a>(fields: &[&'a str]) -> Vec<&'a str> {
-    fields.iter().map(|f| f.trim()).filter(|f| f.chars().count() >= 4).collect()
+    fields
+        .iter()
+        .map(|f| f.trim())
+        .filter(|f| f.chars().count() >= 4)
+        .collect()
 }
 
 #[test]
 fn the_table_is_large_enough() {
-    assert!(VALID.len() + INVALID.len() >= 100, "{} cases", VALID.len() + INVALID.len());
-    for kind in ["bsn", "person", "address", "kvk", "phone", "iban", "vehicle", "online_handle"] {
-        assert!(VALID.iter().any(|(k, _, _)| *k == kind), "no valid case for {kind}");
-        assert!(INVALID.iter().any(|(k, _, _)| *k == kind), "no invalid case for {kind}");
+    assert!(
+        VALID.len() + INVALID.len() >= 100,
+        "{} cases",
+        VALID.len() + INVALID.len()
+    );
+    for kind in [
+        "bsn",
+        "person",
+        "address",
+        "kvk",
+        "phone",
+        "iban",
+        "vehicle",
+        "online_handle",
+    ] {
+        assert!(
+            VALID.iter().any(|(k, _, _)| *k == kind),
+            "no valid case for {kind}"
+        );
+        assert!(
+            INVALID.iter().any(|(k, _, _)| *k == kind),
+            "no invalid case for {kind}"
+        );
     }
 }
 
@@ -266,12 +484,18 @@ fn bad_input_is_refused_by_the_named_rule_without_echoing_it() {
                     k => k,
                 };
                 if !e.field().starts_with(family) {
-                    failures.push(format!("{kind} {fields:?}: field {} not under {family}", e.field()));
+                    failures.push(format!(
+                        "{kind} {fields:?}: field {} not under {family}",
+                        e.field()
+                    ));
                 }
                 let message = format!("{e} {e:?}");
                 assert!(message.contains(e.field()) && message.contains(rule));
                 for secret in secrets(fields) {
-                    assert!(!message.contains(secret), "{kind}: error echoes the input: {message}");
+                    assert!(
+                        !message.contains(secret),
+                        "{kind}: error echoes the input: {message}"
+                    );
                 }
             }
         }
@@ -289,7 +513,13 @@ fn error_can_be_placed_under_a_parent_field() {
 #[test]
 fn person_spelling_variants_meet_on_the_loose_key() {
     let loose = |s: &str, g: &str| {
-        Person::parse(s, g, "1991-01-01").unwrap().match_keys().last().unwrap().value().to_owned()
+        Person::parse(s, g, "1991-01-01")
+            .unwrap()
+            .match_keys()
+            .last()
+            .unwrap()
+            .value()
+            .to_owned()
     };
     assert_eq!(loose("Iwanow", "Piotr"), loose("Ivanov", "Pjotr"));
     assert_eq!(loose("Janssen", "Kees"), loose("Jansen", "K."));
@@ -299,10 +529,17 @@ fn person_spelling_variants_meet_on_the_loose_key() {
 
 #[test]
 fn person_initial_key_meets_full_name_and_initials() {
-    let keys = |g: &str| Person::parse("de Vries", g, "1990-03-14").unwrap().match_keys();
+    let keys = |g: &str| {
+        Person::parse("de Vries", g, "1990-03-14")
+            .unwrap()
+            .match_keys()
+    };
     let full = keys("Anna Maria");
     let initials = keys("A.M.");
-    assert!(full.iter().any(|k| initials.contains(k)), "initial key should be shared");
+    assert!(
+        full.iter().any(|k| initials.contains(k)),
+        "initial key should be shared"
+    );
     assert_eq!(full.len(), 3);
     assert_eq!(initials.len(), 2);
 }

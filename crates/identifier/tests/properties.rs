@@ -19,7 +19,13 @@ fn bsn_from(prefix: [u8; 8]) -> Option<String> {
     if check > 9 || prefix.iter().all(|d| *d == 0) {
         return None;
     }
-    Some(prefix.iter().map(|d| char::from(b'0' + d)).collect::<String>() + &check.to_string())
+    Some(
+        prefix
+            .iter()
+            .map(|d| char::from(b'0' + d))
+            .collect::<String>()
+            + &check.to_string(),
+    )
 }
 
 fn bsn_strategy() -> impl Strategy<Value = String> {
@@ -49,8 +55,18 @@ fn nl_iban(bank: &str, account: &str) -> String {
 
 /// Letters with a diacritic and the bare letter the rules fold them to.
 const FOLDS: &[(&str, &str)] = &[
-    ("ä", "a"), ("é", "e"), ("ł", "l"), ("ș", "s"), ("ț", "t"), ("ă", "a"), ("ö", "o"),
-    ("ń", "n"), ("ç", "c"), ("č", "c"), ("ą", "a"), ("ż", "z"),
+    ("ä", "a"),
+    ("é", "e"),
+    ("ł", "l"),
+    ("ș", "s"),
+    ("ț", "t"),
+    ("ă", "a"),
+    ("ö", "o"),
+    ("ń", "n"),
+    ("ç", "c"),
+    ("č", "c"),
+    ("ą", "a"),
+    ("ż", "z"),
 ];
 
 fn name_strategy() -> impl Strategy<Value = (String, String)> {

@@ -1,0 +1,67 @@
+//! Per-purpose analyst handles: HMAC-SHA256 of a matching pseudonym under a key per purpose.
+//!
+//! Analysts need stable references ("this hit and that one share a person") but must not get
+//! the matching pseudonym itself, and a handle seen under one purpose must not be joinable with
+//! a handle under another. The per-purpose key is derived from one coordinator secret with HMAC
+//! and the purpose id, so rotating the secret rotates every handle.
+
+use crate::coordinator::MatchingPseudonym;
+use crate::error::PseudonymError;
+use ring::hmac;
+use signaalnet_identifier::IdentifierKind;
+
+/// The coordinator's secret for handles. `Debug` is redacted.
+pub struct HandleKey(hmac::Key);
+
+impl std::fmt::Debug for HandleKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HandleKey([redacted])")
+    }
+}
+
+impl HandleKey {
+    /// At least 32 bytes of secret.
+    pub fn new(secret: &[u8]) -> Result<Self, PseudonymError> {
+        if secret.len() < 32 {
+            return Err(PseudonymError::Malformed {
+                field: "handle_secret",
+                problem: "must be at least 32 bytes",
+            });
+        }
+        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, secret)))
+    }
+
+    /// The handle of `pseudonym` (of identifier kind `kind`) for analysts working under
+    /// `purpose`.
+    pub fn handle(
+        &self,
+        purpose: &str,
+        kind: IdentifierKind,
+        pseudonym: &MatchingPseudonym,
+    ) -> AnalystHandle {
+        let purpose_key = hmac::sign(&self.0, format!("signaalnet/handle/{purpose}").as_bytes());
+        let key = hmac::Key::new(hmac::HMAC_SHA256, purpose_key.as_ref());
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(kind.as_str().as_bytes());
+        ctx.update(&[0]);
+        ctx.update(pseudonym.as_bytes());
+        let tag = ctx.sign();
+        AnalystHandle(format!("h-{}", hex::encode(&tag.as_ref()[..16])))
+    }
+}
+
+/// An opaque, purpose-bound reference an analyst may see: `h-` and 32 hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AnalystHandle(String);
+
+impl AnalystHandle {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AnalystHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
