@@ -1,5 +1,6 @@
 //! Table-driven cases across all identifier kinds: real-world spellings that must normalise to
 //! one form, and bad input that must be refused by the named rule without echoing the value.
+#![allow(clippy::unwrap_used)] // test helpers panic on fixture errors
 
 use signaalnet_identifier::{
     Address, Bsn, Iban, Identifier, IdentifierError, OnlineHandle, Organisation, Person, Phone,

@@ -1,5 +1,6 @@
 //! Properties of normalisation: idempotent, spellings the rules call equal give equal match
 //! keys, different identifiers give different match keys.
+#![allow(clippy::unwrap_used)] // test helpers panic on fixture errors
 
 use proptest::prelude::*;
 use signaalnet_identifier::{Address, Bsn, Iban, Identifier, MatchKey, Person, Phone, Vehicle};

@@ -1,4 +1,5 @@
 //! The properties the pseudonymisation scheme promises (DESIGN.md §4), not just round trips.
+#![allow(clippy::unwrap_used)] // test helpers panic on fixture errors
 
 use signaalnet_identifier::{Bsn, Identifier, MatchKey, Phone};
 use signaalnet_pseudonym::{

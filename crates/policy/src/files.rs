@@ -1,0 +1,223 @@
+//! The policy files as written by privacy officers: plain serde structs with
+//! `deny_unknown_fields`, every name that is referred to elsewhere kept with its position so an
+//! error can point at the line.
+//!
+//! Layout of a policy directory:
+//!
+//! ```text
+//! legal_bases.toml    [[legal_basis]]  the grounds processing rests on, and which data classes each permits
+//! purposes.toml       [[purpose]]      why data is processed, retention, match window, monitor cell size
+//! attributes.toml     [[attribute]]    the catalogue of attributes a signal may carry
+//! recipients.toml     [[recipient]]    which recipient role sees which attributes of a hit, per purpose
+//! partners/*.toml     one file per organisation: OINs, role, and what it may share for which purpose
+//! ```
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type Name = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalBasesFile {
+    #[serde(default)]
+    pub legal_basis: Vec<LegalBasisEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegalBasisEntry {
+    pub id: Name,
+    pub citation: String,
+    pub description: String,
+    /// Data classes (`basic`, `special`, `criminal`, `police`) this basis permits sharing.
+    pub permits: Vec<Spanned<Sensitivity>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposesFile {
+    #[serde(default)]
+    pub purpose: Vec<PurposeEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeEntry {
+    pub id: Name,
+    pub name: String,
+    pub description: String,
+    /// The legal bases a partner may invoke to share for this purpose.
+    pub legal_bases: Vec<Name>,
+    /// The processing activity in the register (Logboek Dataverwerkingen
+    /// `dpl.core.processing_activity_id`).
+    pub processing_activity_id: Name,
+    pub data_subjects: Vec<String>,
+    pub retention_unmatched: Spanned<String>,
+    pub retention_hits: Spanned<String>,
+    pub match_window: Spanned<String>,
+    #[serde(default = "default_min_partners")]
+    pub min_distinct_partners: Spanned<i64>,
+    /// Monitor purposes: only counts leave, never a hit or a pseudonym.
+    #[serde(default)]
+    pub aggregates_only: bool,
+    /// For monitor purposes: the purposes whose signals are counted.
+    #[serde(default)]
+    pub aggregates_of: Vec<Name>,
+    /// For monitor purposes: cells with fewer signals than this are suppressed.
+    pub min_cell_size: Option<Spanned<i64>>,
+}
+
+fn default_min_partners() -> Spanned<i64> {
+    Spanned::new(0..0, 2)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributesFile {
+    #[serde(default)]
+    pub attribute: Vec<AttributeEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeEntry {
+    pub id: Name,
+    pub name: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub kind: Spanned<AttributeKind>,
+    #[serde(default)]
+    pub values: Vec<Name>,
+    pub sensitivity: Sensitivity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributeKind {
+    /// One of `values`.
+    Enum,
+    /// `YYYY-MM`.
+    Month,
+    /// CBS municipality code `GM` + 4 digits.
+    Municipality,
+    /// `true` / `false`.
+    Boolean,
+}
+
+/// How sensitive an attribute is, in the AVG's and the Wpg's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    /// Ordinary personal data.
+    Basic,
+    /// Special categories, AVG art. 9 (health, sex life, ethnicity …).
+    Special,
+    /// Criminal-law data, AVG art. 10 (suspicions and offences).
+    Criminal,
+    /// Police data under the Wet politiegegevens.
+    Police,
+}
+
+impl Sensitivity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Special => "special",
+            Self::Criminal => "criminal",
+            Self::Police => "police",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsFile {
+    #[serde(default)]
+    pub recipient: Vec<RecipientEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientEntry {
+    pub role: Spanned<RecipientRole>,
+    pub purpose: Name,
+    /// Attributes of a hit this role may see for this purpose.
+    #[serde(default)]
+    pub attributes: Vec<Name>,
+    /// Whether the role sees which identifier kinds met (e.g. "person and address").
+    #[serde(default)]
+    pub sees_identifier_kinds: bool,
+    /// Whether the role sees which partner roles are involved (not which organisations).
+    #[serde(default)]
+    pub sees_partner_roles: bool,
+}
+
+/// Who receives information about hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientRole {
+    /// A partner node, about hits that contain its own signals.
+    Partner,
+    RiecAnalist,
+    Ketenregisseur,
+    Zorgcoordinator,
+}
+
+impl RecipientRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Partner => "partner",
+            Self::RiecAnalist => "riec_analist",
+            Self::Ketenregisseur => "ketenregisseur",
+            Self::Zorgcoordinator => "zorgcoordinator",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerFile {
+    pub id: Name,
+    pub name: String,
+    pub role: Spanned<PartnerRole>,
+    pub oins: Vec<Name>,
+    /// Recipient roles people of this organisation may act in (analyst API).
+    #[serde(default)]
+    pub recipient_roles: Vec<Spanned<RecipientRole>>,
+    #[serde(default)]
+    pub share: Vec<ShareEntry>,
+}
+
+/// The kind of organisation, as the certificate's OIN maps to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerRole {
+    Gemeente,
+    Politie,
+    Nla,
+    Zvh,
+    Riec,
+}
+
+impl PartnerRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gemeente => "gemeente",
+            Self::Politie => "politie",
+            Self::Nla => "nla",
+            Self::Zvh => "zvh",
+            Self::Riec => "riec",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareEntry {
+    pub purpose: Name,
+    pub legal_basis: Name,
+    pub identifier_kinds: Vec<Name>,
+    #[serde(default)]
+    pub attributes: Vec<Name>,
+}

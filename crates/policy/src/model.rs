@@ -1,0 +1,114 @@
+//! The validated policy set: every reference resolved, every duration parsed, every rule
+//! checked. Only [`crate::PolicySet::load`] and [`crate::PolicySet::from_sources`] build one.
+
+use crate::duration::IsoDuration;
+pub use crate::files::{AttributeKind, PartnerRole, RecipientRole, Sensitivity};
+use signaalnet_identifier::IdentifierKind;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone)]
+pub struct LegalBasis {
+    pub id: String,
+    pub citation: String,
+    pub description: String,
+    pub permits: BTreeSet<Sensitivity>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Purpose {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub legal_bases: Vec<String>,
+    pub processing_activity_id: String,
+    pub data_subjects: Vec<String>,
+    pub retention_unmatched: IsoDuration,
+    pub retention_hits: IsoDuration,
+    pub match_window: IsoDuration,
+    pub min_distinct_partners: u32,
+    /// Set for monitor purposes: only aggregates leave.
+    pub monitor: Option<Monitor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    /// Purposes whose signals are counted.
+    pub aggregates_of: Vec<String>,
+    /// Cells below this count are suppressed.
+    pub min_cell_size: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub kind: AttributeKind,
+    /// Allowed values of an enum attribute; empty for other kinds.
+    pub values: Vec<String>,
+    pub sensitivity: Sensitivity,
+}
+
+impl Attribute {
+    /// Checks a value against the attribute's type. The error says what is expected; it does
+    /// not repeat the value (attribute values are not identifiers, but the same habit is cheap).
+    pub fn check_value(&self, value: &str) -> Result<(), String> {
+        let ok = match self.kind {
+            AttributeKind::Enum => self.values.iter().any(|v| v == value),
+            AttributeKind::Boolean => matches!(value, "true" | "false"),
+            AttributeKind::Month => {
+                let b = value.as_bytes();
+                b.len() == 7
+                    && b[4] == b'-'
+                    && b[..4].iter().all(u8::is_ascii_digit)
+                    && b[5..].iter().all(u8::is_ascii_digit)
+                    && matches!(value[5..].parse::<u8>(), Ok(1..=12))
+                    && matches!(value[..4].parse::<u16>(), Ok(2000..=2099))
+            }
+            AttributeKind::Municipality => {
+                let b = value.as_bytes();
+                b.len() == 6 && value.starts_with("GM") && b[2..].iter().all(u8::is_ascii_digit)
+            }
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match self.kind {
+            AttributeKind::Enum => format!("must be one of: {}", self.values.join(", ")),
+            AttributeKind::Boolean => "must be true or false".to_owned(),
+            AttributeKind::Month => "must be a month YYYY-MM between 2000 and 2099".to_owned(),
+            AttributeKind::Municipality => {
+                "must be a CBS municipality code: GM followed by 4 digits".to_owned()
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: String,
+    pub name: String,
+    pub role: PartnerRole,
+    pub oins: Vec<String>,
+    pub recipient_roles: BTreeSet<RecipientRole>,
+    /// Per purpose id: what this partner may share.
+    pub shares: BTreeMap<String, Share>,
+    /// File the partner was defined in, relative to the policy directory.
+    pub file: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Share {
+    pub legal_basis: String,
+    pub identifier_kinds: BTreeSet<IdentifierKind>,
+    pub attributes: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecipientView {
+    pub role: RecipientRole,
+    pub purpose: String,
+    pub attributes: BTreeSet<String>,
+    pub sees_identifier_kinds: bool,
+    pub sees_partner_roles: bool,
+}
