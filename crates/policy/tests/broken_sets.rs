@@ -1,0 +1,400 @@
+//! Broken copies of the example policy set: each must be refused with the file, the line and
+//! the rule of the problem, and a set with several problems must report all of them.
+#![allow(clippy::unwrap_used)] // test fixtures
+
+use signaalnet_policy::{PolicySet, Problem};
+use std::path::{Path, PathBuf};
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")
+}
+
+/// A temporary copy of the example set.
+struct Copy {
+    dir: tempfile::TempDir,
+}
+
+impl Copy {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&example_dir(), dir.path());
+        Self { dir }
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    /// Replaces the first occurrence of `from` by `to` in `file`; returns the 1-based line
+    /// where `to` starts.
+    fn edit(&self, file: &str, from: &str, to: &str) -> usize {
+        let content = std::fs::read_to_string(self.path(file)).unwrap();
+        let at = content
+            .find(from)
+            .unwrap_or_else(|| panic!("{from:?} not in {file}"));
+        let edited = format!("{}{to}{}", &content[..at], &content[at + from.len()..]);
+        std::fs::write(self.path(file), edited).unwrap();
+        content[..at].matches('\n').count() + 1
+    }
+
+    fn problems(&self) -> Vec<Problem> {
+        match PolicySet::load(self.dir.path()) {
+            Ok(_) => panic!("the broken set was accepted"),
+            Err(p) => p.0,
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Asserts that `problems` contains one at `file:line` with `rule`, whose message mentions
+/// every word in `mentions`.
+fn expect(problems: &[Problem], file: &str, line: usize, rule: &str, mentions: &[&str]) {
+    let found = problems
+        .iter()
+        .find(|p| p.file == file && p.line == line && p.rule == rule);
+    let Some(p) = found else {
+        panic!(
+            "no {rule} at {file}:{line}; got:\n{}",
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    };
+    for word in mentions {
+        assert!(p.message.contains(word), "{p} does not mention {word}");
+    }
+    let location = if line == 0 {
+        format!("{file}: ")
+    } else {
+        format!("{file}:{line}: ")
+    };
+    assert!(p.to_string().starts_with(&location), "{p}");
+}
+
+#[test]
+fn the_example_set_is_valid_and_has_no_warnings() {
+    let set = PolicySet::load(&example_dir()).unwrap();
+    assert!(set.warnings().is_empty(), "{:?}", set.warnings());
+    assert!(set.version().starts_with("sha256:"));
+}
+
+#[test]
+fn an_undefined_purpose_is_named_with_its_line() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/nla.toml",
+        "purpose = \"bestuurlijke_aanpak\"",
+        "purpose = \"bestuurlijke_aanpakk\"",
+    );
+    expect(
+        &c.problems(),
+        "partners/nla.toml",
+        line,
+        "reference.undefined_purpose",
+        &["bestuurlijke_aanpakk", "nla"],
+    );
+}
+
+#[test]
+fn an_undefined_attribute_is_named() {
+    let c = Copy::new();
+    let line = c.edit(
+        "recipients.toml",
+        "attributes = [\"minderjarig\"]",
+        "attributes = [\"minderjarig\", \"nationaliteit\"]",
+    );
+    expect(
+        &c.problems(),
+        "recipients.toml",
+        line,
+        "reference.undefined_attribute",
+        &["nationaliteit"],
+    );
+}
+
+#[test]
+fn a_duplicate_oin_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/nla.toml",
+        "00000099000000000038",
+        "00000099000000000014",
+    );
+    expect(
+        &c.problems(),
+        "partners/nla.toml",
+        line,
+        "unique.duplicate_oin",
+        &["00000099000000000014", "gemeente-groningen.toml"],
+    );
+}
+
+#[test]
+fn a_malformed_oin_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/nla.toml",
+        "00000099000000000038",
+        "0000009900000038",
+    );
+    expect(
+        &c.problems(),
+        "partners/nla.toml",
+        line,
+        "oin.format",
+        &["20 digits"],
+    );
+}
+
+#[test]
+fn special_category_data_under_a_basis_that_does_not_allow_it_is_refused() {
+    let c = Copy::new();
+    // Bestuurlijke aanpak rests on the public task (basic data only); add health data.
+    let line = c.edit(
+        "partners/gemeente-groningen.toml",
+        "attributes = [\"barriere_fase\", \"sector\", \"woonsituatie\", \"gemeente\", \"maand_waarneming\"]",
+        "attributes = [\"barriere_fase\", \"zorgbehoefte\", \"sector\", \"woonsituatie\", \"gemeente\", \"maand_waarneming\"]",
+    );
+    expect(
+        &c.problems(),
+        "partners/gemeente-groningen.toml",
+        line,
+        "basis.sensitivity",
+        &["zorgbehoefte", "special", "AVG art. 9", "avg_publieke_taak"],
+    );
+}
+
+#[test]
+fn criminal_data_under_the_public_task_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/gemeente-groningen.toml",
+        "attributes = [\"barriere_fase\", \"sector\", \"woonsituatie\", \"gemeente\", \"maand_waarneming\"]",
+        "attributes = [\"vorm_uitbuiting\", \"barriere_fase\", \"sector\", \"woonsituatie\", \"gemeente\", \"maand_waarneming\"]",
+    );
+    expect(
+        &c.problems(),
+        "partners/gemeente-groningen.toml",
+        line,
+        "basis.sensitivity",
+        &["vorm_uitbuiting", "criminal", "AVG art. 10"],
+    );
+}
+
+#[test]
+fn police_data_from_anyone_but_the_police_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/zvh-groningen.toml",
+        "\"minderjarig\", \"bron_signaal\"]",
+        "\"minderjarig\", \"bron_signaal\", \"politie_registratie\"]",
+    );
+    let problems = c.problems();
+    expect(
+        &problems,
+        "partners/zvh-groningen.toml",
+        line,
+        "sensitivity.police_from_politie_only",
+        &["politie_registratie", "zvh"],
+    );
+    expect(
+        &problems,
+        "partners/zvh-groningen.toml",
+        line,
+        "basis.sensitivity",
+        &["police"],
+    );
+}
+
+#[test]
+fn a_basis_that_is_not_one_of_the_purposes_bases_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/gemeente-groningen.toml",
+        "legal_basis = \"wmo_zorgcoordinatie\"",
+        "legal_basis = \"avg_publieke_taak\"",
+    );
+    expect(
+        &c.problems(),
+        "partners/gemeente-groningen.toml",
+        line,
+        "basis.not_for_purpose",
+        &["avg_publieke_taak", "zorgcoordinatie"],
+    );
+}
+
+#[test]
+fn an_invalid_iso8601_retention_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "purposes.toml",
+        "retention_hits = \"P1Y\"",
+        "retention_hits = \"1 jaar\"",
+    );
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "duration.iso8601",
+        &["retention_hits", "ISO 8601"],
+    );
+}
+
+#[test]
+fn a_monitor_purpose_without_minimum_cell_size_is_refused() {
+    let c = Copy::new();
+    c.edit("purposes.toml", "min_cell_size = 10\n", "");
+    let line = c.edit(
+        "purposes.toml",
+        "id = \"monitor_aard_omvang\"",
+        "id = \"monitor_aard_omvang\"",
+    );
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "purpose.monitor_min_cell_size",
+        &["monitor_aard_omvang", "min_cell_size"],
+    );
+}
+
+#[test]
+fn a_monitor_cell_size_below_five_is_refused() {
+    let c = Copy::new();
+    let line = c.edit("purposes.toml", "min_cell_size = 10", "min_cell_size = 3");
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "purpose.monitor_min_cell_size",
+        &["3", "at least 5"],
+    );
+}
+
+#[test]
+fn a_hit_from_one_partner_is_not_allowed() {
+    let c = Copy::new();
+    let line = c.edit(
+        "purposes.toml",
+        "min_distinct_partners = 2",
+        "min_distinct_partners = 1",
+    );
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "purpose.min_distinct_partners",
+        &["signalering_drieluik", "at least 2"],
+    );
+}
+
+#[test]
+fn a_match_window_longer_than_retention_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "purposes.toml",
+        "match_window = \"P6M\"",
+        "match_window = \"P2Y\"",
+    );
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "purpose.window_exceeds_retention",
+        &["P2Y", "P6M"],
+    );
+}
+
+#[test]
+fn an_unknown_field_is_refused_with_its_line() {
+    let c = Copy::new();
+    let line = c.edit(
+        "purposes.toml",
+        "retention_hits = \"P2Y\"",
+        "bewaartermijn = \"P2Y\"",
+    );
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "file.parse",
+        &["bewaartermijn"],
+    );
+}
+
+#[test]
+fn a_syntax_error_is_refused_with_its_line() {
+    let c = Copy::new();
+    let line = c.edit(
+        "attributes.toml",
+        "type = \"month\"\nsensitivity",
+        "type = \"month\nsensitivity",
+    );
+    expect(&c.problems(), "attributes.toml", line, "file.parse", &[]);
+}
+
+#[test]
+fn an_unknown_identifier_kind_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/nla.toml",
+        "identifier_kinds = [\"address\", \"organisation\"]",
+        "identifier_kinds = [\"address\", \"email\"]",
+    );
+    expect(
+        &c.problems(),
+        "partners/nla.toml",
+        line,
+        "reference.undefined_identifier_kind",
+        &["email", "online_handle"],
+    );
+}
+
+#[test]
+fn a_missing_file_is_reported() {
+    let c = Copy::new();
+    std::fs::remove_file(c.path("recipients.toml")).unwrap();
+    expect(&c.problems(), "recipients.toml", 0, "file.missing", &[]);
+}
+
+#[test]
+fn every_problem_of_a_set_is_reported_at_once() {
+    let c = Copy::new();
+    c.edit(
+        "purposes.toml",
+        "match_window = \"P6M\"",
+        "match_window = \"zes maanden\"",
+    );
+    c.edit(
+        "partners/nla.toml",
+        "00000099000000000038",
+        "00000099000000000014",
+    );
+    c.edit(
+        "recipients.toml",
+        "attributes = [\"minderjarig\"]",
+        "attributes = [\"nationaliteit\"]",
+    );
+    let rules: Vec<&str> = c.problems().iter().map(|p| p.rule).collect();
+    for rule in [
+        "duration.iso8601",
+        "unique.duplicate_oin",
+        "reference.undefined_attribute",
+    ] {
+        assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
+    }
+}
