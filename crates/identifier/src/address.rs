@@ -4,7 +4,7 @@
 //! library does not consult. Partners that have the BAG id at hand (gemeenten) should send both
 //! forms as two identifiers; the others send the postcode form.
 
-use crate::error::{describe_char, IdentifierError};
+use crate::error::{only, IdentifierError};
 use crate::redacted;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -75,17 +75,13 @@ impl Address {
     pub fn parse_bag(raw: &str) -> Result<Self, IdentifierError> {
         const FIELD: &str = "address.bag_verblijfsobject_id";
         let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
-        if let Some((i, c)) = compact
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !c.is_ascii_digit())
-        {
-            return Err(IdentifierError::new(
-                FIELD,
-                format!("contains {}; a BAG id has digits only", describe_char(c, i)),
-                "address.bag_format",
-            ));
-        }
+        only(
+            FIELD,
+            &compact,
+            |c| c.is_ascii_digit(),
+            "a BAG id has digits only",
+            "address.bag_format",
+        )?;
         if compact.len() != 16 {
             return Err(IdentifierError::new(
                 FIELD,
@@ -169,20 +165,13 @@ fn parse_toevoeging(raw: &str) -> Result<String, IdentifierError> {
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '/' | '.'))
         .collect();
-    if let Some((i, c)) = compact
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !c.is_ascii_alphanumeric())
-    {
-        return Err(IdentifierError::new(
-            FIELD,
-            format!(
-                "contains {}; only letters and digits are allowed",
-                describe_char(c, i)
-            ),
-            "address.toevoeging_format",
-        ));
-    }
+    only(
+        FIELD,
+        &compact,
+        |c| c.is_ascii_alphanumeric(),
+        "only letters and digits are allowed",
+        "address.toevoeging_format",
+    )?;
     if compact.len() > 5 {
         return Err(IdentifierError::new(
             FIELD,

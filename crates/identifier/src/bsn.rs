@@ -1,6 +1,6 @@
 //! Burgerservicenummer: 9 digits passing the 11-proef.
 
-use crate::error::{describe_char, IdentifierError};
+use crate::error::{only, IdentifierError};
 use crate::{elfproef, redacted, strip_number_separators};
 
 /// A valid BSN in its 9-digit form, leading zeros kept.
@@ -18,17 +18,13 @@ impl Bsn {
         if compact.is_empty() {
             return Err(IdentifierError::new(FIELD, "is empty", "bsn.required"));
         }
-        if let Some((i, c)) = compact
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !c.is_ascii_digit())
-        {
-            return Err(IdentifierError::new(
-                FIELD,
-                format!("contains {}; a BSN has digits only", describe_char(c, i)),
-                "bsn.digits",
-            ));
-        }
+        only(
+            FIELD,
+            &compact,
+            |c| c.is_ascii_digit(),
+            "a BSN has digits only",
+            "bsn.digits",
+        )?;
         let padded = match compact.len() {
             9 => compact,
             8 => format!("0{compact}"),

@@ -67,7 +67,8 @@ impl fmt::Debug for IdentifierError {
     }
 }
 
-/// Describes a character for an error message without revealing it: its class and position.
+/// Describes a character for an error message without revealing it: its class and position
+/// (counted in the value after separators such as spaces and dashes were removed).
 pub(crate) fn describe_char(c: char, position: usize) -> String {
     let class = if c.is_ascii_digit() {
         "a digit"
@@ -81,4 +82,23 @@ pub(crate) fn describe_char(c: char, position: usize) -> String {
         "a punctuation or symbol character"
     };
     format!("{class} at position {}", position + 1)
+}
+
+/// Refuses `value` when a character is not `allowed`, naming the character's class and
+/// position (never the character itself) and what is expected instead.
+pub(crate) fn only(
+    field: &str,
+    value: &str,
+    allowed: impl Fn(char) -> bool,
+    expected: &str,
+    rule: &'static str,
+) -> Result<(), IdentifierError> {
+    match value.chars().enumerate().find(|(_, c)| !allowed(*c)) {
+        None => Ok(()),
+        Some((i, c)) => Err(IdentifierError::new(
+            field,
+            format!("contains {}; {expected}", describe_char(c, i)),
+            rule,
+        )),
+    }
 }

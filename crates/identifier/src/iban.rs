@@ -1,6 +1,6 @@
 //! International bank account numbers (ISO 13616).
 
-use crate::error::{describe_char, IdentifierError};
+use crate::error::{only, IdentifierError};
 use crate::redacted;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -71,20 +71,13 @@ impl Iban {
         if compact.is_empty() {
             return Err(IdentifierError::new(FIELD, "is empty", "iban.required"));
         }
-        if let Some((i, c)) = compact
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !c.is_ascii_alphanumeric())
-        {
-            return Err(IdentifierError::new(
-                FIELD,
-                format!(
-                    "contains {}; an IBAN has letters and digits only",
-                    describe_char(c, i)
-                ),
-                "iban.characters",
-            ));
-        }
+        only(
+            FIELD,
+            &compact,
+            |c| c.is_ascii_alphanumeric(),
+            "an IBAN has letters and digits only",
+            "iban.characters",
+        )?;
         let bytes = compact.as_bytes();
         if bytes.len() < 4
             || !bytes[..2].iter().all(u8::is_ascii_uppercase)

@@ -1,7 +1,7 @@
 //! Accounts on online platforms, where recruitment for sexual and labour exploitation often
 //! starts (advertisements, "loverboy" contact, job offers on social media).
 
-use crate::error::{describe_char, IdentifierError};
+use crate::error::{only, IdentifierError};
 use crate::redacted;
 
 /// The platforms a partner can name. The list is closed so that `insta`, `ig` and `Instagram`
@@ -52,20 +52,13 @@ impl Platform {
                 ))
             }
             other => {
-                if let Some((i, c)) = other
-                    .chars()
-                    .enumerate()
-                    .find(|(_, c)| !c.is_ascii_alphanumeric())
-                {
-                    return Err(IdentifierError::new(
-                        "online_handle.platform",
-                        format!(
-                            "contains {}; a platform name has letters and digits only",
-                            describe_char(c, i)
-                        ),
-                        "online_handle.platform",
-                    ));
-                }
+                only(
+                    "online_handle.platform",
+                    other,
+                    |c| c.is_ascii_alphanumeric(),
+                    "a platform name has letters and digits only",
+                    "online_handle.platform",
+                )?;
                 if other.len() > 32 {
                     return Err(IdentifierError::new(
                         "online_handle.platform",
@@ -121,20 +114,13 @@ impl OnlineHandle {
                 "online_handle.handle_required",
             ));
         }
-        if let Some((i, c)) = folded
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        {
-            return Err(IdentifierError::new(
-                FIELD,
-                format!(
-                    "contains {}; handles have letters, digits, '.', '_' and '-' only",
-                    describe_char(c, i)
-                ),
-                "online_handle.characters",
-            ));
-        }
+        only(
+            FIELD,
+            &folded,
+            |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
+            "handles have letters, digits, '.', '_' and '-' only",
+            "online_handle.characters",
+        )?;
         if folded.len() > 64 {
             return Err(IdentifierError::new(
                 FIELD,

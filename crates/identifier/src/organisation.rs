@@ -4,7 +4,7 @@
 //! translate one into the other without the Handelsregister, so they never match each other:
 //! partners should send the KvK-nummer when they have it.
 
-use crate::error::{describe_char, IdentifierError};
+use crate::error::{only, IdentifierError};
 use crate::{elfproef, redacted, strip_number_separators};
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -71,16 +71,12 @@ fn digits_only(raw: &str, field: &str, rule: &'static str) -> Result<String, Ide
     if compact.is_empty() {
         return Err(IdentifierError::new(field, "is empty", rule));
     }
-    if let Some((i, c)) = compact
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !c.is_ascii_digit())
-    {
-        return Err(IdentifierError::new(
-            field,
-            format!("contains {}; only digits are allowed", describe_char(c, i)),
-            rule,
-        ));
-    }
+    only(
+        field,
+        &compact,
+        |c| c.is_ascii_digit(),
+        "only digits are allowed",
+        rule,
+    )?;
     Ok(compact)
 }

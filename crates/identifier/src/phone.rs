@@ -4,7 +4,7 @@
 //! `+31 (0)6 12345678`, `0031 6 12345678`); all of them become `+316…`. A number without a
 //! country code is taken as Dutch only when it starts with a single 0 (the Dutch trunk prefix).
 
-use crate::error::{describe_char, IdentifierError};
+use crate::error::{only, IdentifierError};
 use crate::redacted;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -50,20 +50,13 @@ impl Phone {
                 "phone.country_code",
             ));
         };
-        if let Some((i, c)) = international
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !c.is_ascii_digit())
-        {
-            return Err(IdentifierError::new(
-                FIELD,
-                format!(
-                    "contains {} after the country prefix; only digits are allowed",
-                    describe_char(c, i)
-                ),
-                "phone.digits",
-            ));
-        }
+        only(
+            FIELD,
+            &international,
+            |c| c.is_ascii_digit(),
+            "only digits are allowed after the country prefix",
+            "phone.digits",
+        )?;
         if international.starts_with('0') {
             return Err(IdentifierError::new(
                 FIELD,

@@ -2,7 +2,7 @@
 //! 1–14; registrations from other countries (the vans that drive workers in from Poland,
 //! Romania or Bulgaria) are accepted by form only, with their country code.
 
-use crate::error::{describe_char, IdentifierError};
+use crate::error::{only, IdentifierError};
 use crate::redacted;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -54,20 +54,13 @@ impl Vehicle {
             .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '\u{00B7}')))
             .collect::<String>()
             .to_ascii_uppercase();
-        if let Some((i, c)) = compact
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !c.is_ascii_alphanumeric())
-        {
-            return Err(IdentifierError::new(
-                "vehicle.plate",
-                format!(
-                    "contains {}; a registration has letters and digits only",
-                    describe_char(c, i)
-                ),
-                "vehicle.characters",
-            ));
-        }
+        only(
+            "vehicle.plate",
+            &compact,
+            |c| c.is_ascii_alphanumeric(),
+            "a registration has letters and digits only",
+            "vehicle.characters",
+        )?;
         if country == "NL" {
             let shape: String = compact
                 .chars()
