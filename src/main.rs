@@ -24,12 +24,24 @@ enum Command {
         #[command(subcommand)]
         command: commands::policy::PolicyCommand,
     },
+    /// The key ceremony for the transcryptors and the coordinator.
+    Keys {
+        #[command(subcommand)]
+        command: commands::keys::KeysCommand,
+    },
+    /// Certificates for mTLS.
+    Certs {
+        #[command(subcommand)]
+        command: commands::certs::CertsCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Policy { command } => commands::policy::run(command),
+        Command::Keys { command } => commands::keys::run(command),
+        Command::Certs { command } => commands::certs::run(command),
     };
     match result {
         Ok(code) => code,

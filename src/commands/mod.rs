@@ -1,1 +1,3 @@
+pub mod certs;
+pub mod keys;
 pub mod policy;

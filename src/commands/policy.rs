@@ -73,7 +73,7 @@ fn check(dir: &std::path::Path) -> Result<ExitCode> {
     println!("partners:");
     for partner in set.partners() {
         println!(
-            "  {:<24} {:<9} OIN {}  shares for {} purpose(s)",
+            "  {:<24} {:<12} OIN {}  shares for {} purpose(s)",
             partner.id,
             partner.role.as_str(),
             partner.oins.join(", "),

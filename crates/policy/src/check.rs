@@ -446,6 +446,19 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
                 oin_index.insert(oin.get_ref().clone(), partner_id.clone());
             }
         }
+        if role.is_infrastructure() && (!file.share.is_empty() || !file.recipient_roles.is_empty())
+        {
+            c.at(
+                source,
+                &file.role,
+                "role.infrastructure_shares",
+                format!(
+                    "`{partner_id}` has role {}, which runs infrastructure: it may neither share \
+                     signals nor hold recipient roles",
+                    role.as_str()
+                ),
+            );
+        }
         let mut shares = BTreeMap::new();
         for share in &file.share {
             let purpose_id = share.purpose.get_ref();
@@ -589,7 +602,7 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
                 },
             );
         }
-        if shares.is_empty() && file.recipient_roles.is_empty() {
+        if shares.is_empty() && file.recipient_roles.is_empty() && !role.is_infrastructure() {
             c.warn(
                 source,
                 &file.id,

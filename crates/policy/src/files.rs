@@ -198,6 +198,10 @@ pub enum PartnerRole {
     Nla,
     Zvh,
     Riec,
+    /// Runs a transcryptor: converts ciphertexts, never shares or receives signals.
+    Transcryptor,
+    /// Runs the coordinator: matches, never shares or receives as a partner.
+    Coordinator,
 }
 
 impl PartnerRole {
@@ -208,7 +212,14 @@ impl PartnerRole {
             Self::Nla => "nla",
             Self::Zvh => "zvh",
             Self::Riec => "riec",
+            Self::Transcryptor => "transcryptor",
+            Self::Coordinator => "coordinator",
         }
+    }
+
+    /// Transcryptors and the coordinator: infrastructure, not chain partners.
+    pub fn is_infrastructure(self) -> bool {
+        matches!(self, Self::Transcryptor | Self::Coordinator)
     }
 }
 

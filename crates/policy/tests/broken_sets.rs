@@ -398,3 +398,28 @@ fn every_problem_of_a_set_is_reported_at_once() {
         assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
     }
 }
+
+#[test]
+fn infrastructure_may_not_share_signals() {
+    let c = Copy::new();
+    let text = std::fs::read_to_string(c.path("partners/transcryptor-vng.toml")).unwrap();
+    std::fs::write(
+        c.path("partners/transcryptor-vng.toml"),
+        format!(
+            "{text}\n[[share]]\npurpose = \"signalering_drieluik\"\nlegal_basis = \"wgs_samenwerkingsverband\"\nidentifier_kinds = [\"bsn\"]\n"
+        ),
+    )
+    .unwrap();
+    let line = c.edit(
+        "partners/transcryptor-vng.toml",
+        "role = \"transcryptor\"",
+        "role = \"transcryptor\"",
+    );
+    expect(
+        &c.problems(),
+        "partners/transcryptor-vng.toml",
+        line,
+        "role.infrastructure_shares",
+        &["transcryptor_vng", "transcryptor"],
+    );
+}
