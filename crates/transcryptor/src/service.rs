@@ -1,0 +1,150 @@
+//! The gRPC service around [`signaalnet_pseudonym::Transcryptor`].
+
+use crate::auth::caller;
+use crate::rate::RateLimiter;
+use signaalnet_policy::{PartnerRole, PolicySet};
+use signaalnet_proto::v1::transcryptor_service_server::TranscryptorService;
+use signaalnet_proto::v1::{
+    ConvertRequest, ConvertResponse, GetKeyShareRequest, GetKeyShareResponse,
+};
+use signaalnet_proto::MAX_BATCH;
+use signaalnet_pseudonym::{CoordinatorContext, EncryptedIdentifier, Transcryptor};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+pub struct TranscryptorGrpc {
+    transcryptor: Arc<Transcryptor>,
+    context: CoordinatorContext,
+    policy: Arc<PolicySet>,
+    limiter: RateLimiter,
+}
+
+impl TranscryptorGrpc {
+    /// `context` is the one coordinator context this transcryptor converts into and hands key
+    /// shares for.
+    pub fn new(
+        transcryptor: Transcryptor,
+        context: CoordinatorContext,
+        policy: Arc<PolicySet>,
+        limiter: RateLimiter,
+    ) -> Self {
+        Self {
+            transcryptor: Arc::new(transcryptor),
+            context,
+            policy,
+            limiter,
+        }
+    }
+
+    fn check_context(&self, requested: &str) -> Result<(), Status> {
+        if requested != self.context.as_str() {
+            return Err(Status::failed_precondition(format!(
+                "coordinator_context: this transcryptor serves `{}` only",
+                self.context.as_str()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn is_partner_node(role: PartnerRole) -> bool {
+    matches!(
+        role,
+        PartnerRole::Gemeente | PartnerRole::Politie | PartnerRole::Nla | PartnerRole::Zvh
+    )
+}
+
+#[tonic::async_trait]
+impl TranscryptorService for TranscryptorGrpc {
+    async fn convert(
+        &self,
+        request: Request<ConvertRequest>,
+    ) -> Result<Response<ConvertResponse>, Status> {
+        let who = caller(&request, &self.policy)?;
+        if !is_partner_node(who.role) {
+            tracing::warn!(caller = %who.partner_id, role = who.role.as_str(), "convert refused: not a partner node");
+            return Err(Status::permission_denied(format!(
+                "only partner nodes may ask for conversion; `{}` has role {}{}",
+                who.partner_id,
+                who.role.as_str(),
+                if who.role == PartnerRole::Coordinator {
+                    " (a coordinator that could convert its own ciphertexts could compute the \
+                     matching pseudonym of any identifier)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let request = request.into_inner();
+        self.check_context(&request.coordinator_context)?;
+        let count = request.ciphertexts.len();
+        if count == 0 {
+            return Err(Status::invalid_argument("ciphertexts: the batch is empty"));
+        }
+        if count > MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "ciphertexts: {count} items; a batch holds at most {MAX_BATCH}"
+            )));
+        }
+        if let Err(wait) = self.limiter.take(&who.partner_id, count) {
+            tracing::warn!(caller = %who.partner_id, count, "convert refused: rate limit");
+            return Err(Status::resource_exhausted(format!(
+                "rate limit for `{}`: retry in {:.1} s",
+                who.partner_id,
+                wait.min(3600.0)
+            )));
+        }
+        let batch = request
+            .ciphertexts
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                EncryptedIdentifier::from_bytes(bytes)
+                    .map_err(|e| Status::invalid_argument(format!("ciphertexts[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let transcryptor = Arc::clone(&self.transcryptor);
+        let context = self.context.clone();
+        // Elliptic-curve work is CPU-bound: keep it off the async workers.
+        let converted = tokio::task::spawn_blocking(move || {
+            transcryptor.convert_batch(&batch, &context, &mut rand::rng())
+        })
+        .await
+        .map_err(|_| Status::internal("conversion task failed"))?;
+        tracing::info!(
+            caller = %who.partner_id,
+            oin = %who.oin,
+            idempotency_key = %request.idempotency_key,
+            count,
+            "converted batch"
+        );
+        Ok(Response::new(ConvertResponse {
+            ciphertexts: converted.iter().map(|c| c.to_bytes().to_vec()).collect(),
+        }))
+    }
+
+    async fn get_key_share(
+        &self,
+        request: Request<GetKeyShareRequest>,
+    ) -> Result<Response<GetKeyShareResponse>, Status> {
+        let who = caller(&request, &self.policy)?;
+        if who.role != PartnerRole::Coordinator {
+            tracing::warn!(caller = %who.partner_id, "key share refused: not the coordinator");
+            return Err(Status::permission_denied(format!(
+                "only the coordinator may receive a key share; `{}` has role {}",
+                who.partner_id,
+                who.role.as_str()
+            )));
+        }
+        self.check_context(&request.get_ref().coordinator_context)?;
+        tracing::info!(caller = %who.partner_id, oin = %who.oin, "handed out key share");
+        Ok(Response::new(GetKeyShareResponse {
+            key_share: self
+                .transcryptor
+                .key_share(&self.context)
+                .to_bytes()
+                .to_vec(),
+            transcryptor_index: u32::try_from(self.transcryptor.index()).unwrap_or(u32::MAX),
+        }))
+    }
+}
