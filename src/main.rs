@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod config;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,14 +35,28 @@ enum Command {
         #[command(subcommand)]
         command: commands::certs::CertsCommand,
     },
+    /// Run a transcryptor.
+    Transcryptor {
+        /// The transcryptor's configuration file (see deploy/dev/transcryptor-1.toml).
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match cli.command {
         Command::Policy { command } => commands::policy::run(command),
         Command::Keys { command } => commands::keys::run(command),
         Command::Certs { command } => commands::certs::run(command),
+        Command::Transcryptor { config } => commands::transcryptor::run(&config),
     };
     match result {
         Ok(code) => code,

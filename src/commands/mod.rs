@@ -1,3 +1,4 @@
 pub mod certs;
 pub mod keys;
 pub mod policy;
+pub mod transcryptor;
