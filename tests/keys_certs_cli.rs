@@ -1,30 +1,13 @@
 //! `signaalnet keys setup` and `signaalnet certs dev`, run as the binary.
 #![allow(clippy::unwrap_used)] // test fixtures
 
+mod common;
+
+use common::{mode, signaalnet};
 use signaalnet_pseudonym::{
     CoordinatorContext, CoordinatorDecryptor, PartnerEncryptor, SystemPublicKeys, Transcryptor,
     TranscryptorKeys,
 };
-use std::path::Path;
-use std::process::Command;
-
-fn signaalnet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_signaalnet"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
 
 #[test]
 fn the_key_ceremony_writes_working_keys_with_private_modes_and_never_overwrites() {
