@@ -20,27 +20,9 @@ pub struct TranscryptorConfig {
     /// This transcryptor's secrets from `signaalnet keys setup` (mode 0600).
     pub keys: PathBuf,
     pub coordinator_context: String,
-    pub tls: TlsConfig,
+    pub tls: TlsFiles,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-impl TlsConfig {
-    pub fn files(&self) -> TlsFiles {
-        TlsFiles {
-            ca: self.ca.clone(),
-            cert: self.cert.clone(),
-            key: self.key.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,7 +68,7 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         tracing::info!(listen = %config.listen, transcryptor = keys.index(), "transcryptor serving");
-        serve(listener, &config.tls.files(), service, async {
+        serve(listener, &config.tls, service, async {
             tokio::signal::ctrl_c().await.ok();
         })
         .await?;

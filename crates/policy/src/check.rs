@@ -80,6 +80,28 @@ impl Checker {
         }
     }
 
+    /// The catalogue entry `attr` refers to, reporting an undefined one.
+    fn catalogued<'a>(
+        &mut self,
+        attributes: &'a BTreeMap<String, Attribute>,
+        source: &Source,
+        attr: &Name,
+    ) -> Option<&'a Attribute> {
+        let found = attributes.get(attr.get_ref());
+        if found.is_none() {
+            self.at(
+                source,
+                attr,
+                "reference.undefined_attribute",
+                format!(
+                    "attribute `{}` is not in the catalogue (attributes.toml)",
+                    attr.get_ref()
+                ),
+            );
+        }
+        found
+    }
+
     /// Registers `id` in `seen`, reporting a duplicate.
     fn unique(
         &mut self,
@@ -544,16 +566,7 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
             }
             let mut attrs = BTreeSet::new();
             for attr in &share.attributes {
-                let Some(attribute) = attributes.get(attr.get_ref()) else {
-                    c.at(
-                        source,
-                        attr,
-                        "reference.undefined_attribute",
-                        format!(
-                            "attribute `{}` is not in the catalogue (attributes.toml)",
-                            attr.get_ref()
-                        ),
-                    );
+                let Some(attribute) = c.catalogued(&attributes, source, attr) else {
                     continue;
                 };
                 if let Some(basis) = basis {
@@ -657,16 +670,7 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
             }
             let mut attrs = BTreeSet::new();
             for attr in &entry.attributes {
-                if !attributes.contains_key(attr.get_ref()) {
-                    c.at(
-                        source,
-                        attr,
-                        "reference.undefined_attribute",
-                        format!(
-                            "attribute `{}` is not in the catalogue (attributes.toml)",
-                            attr.get_ref()
-                        ),
-                    );
+                if c.catalogued(&attributes, source, attr).is_none() {
                     continue;
                 }
                 let shared_by_someone = partners.values().any(|p: &Partner| {

@@ -81,8 +81,7 @@ impl CoordinatorDecryptor {
         if encrypted.public_key != self.public_key {
             return Err(PseudonymError::NotFullyConverted);
         }
-        let pseudonym = encrypted.ciphertext.decrypt(&self.secret_key);
-        Ok(MatchingPseudonym(pseudonym.to_bytes()))
+        Ok(self.decrypt_unchecked(encrypted))
     }
 
     /// Decrypts without checking which key the ciphertext claims; for tests that show what a

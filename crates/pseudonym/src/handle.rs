@@ -31,17 +31,36 @@ impl HandleKey {
         Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, secret)))
     }
 
+    /// The key for one purpose. Derive it once per query and reuse it for every hit listed.
+    pub fn for_purpose(&self, purpose: &str) -> PurposeHandleKey {
+        let purpose_key = hmac::sign(&self.0, format!("signaalnet/handle/{purpose}").as_bytes());
+        PurposeHandleKey(hmac::Key::new(hmac::HMAC_SHA256, purpose_key.as_ref()))
+    }
+
     /// The handle of `pseudonym` (of identifier kind `kind`) for analysts working under
-    /// `purpose`.
+    /// `purpose`; a shorthand for a single handle.
     pub fn handle(
         &self,
         purpose: &str,
         kind: IdentifierKind,
         pseudonym: &MatchingPseudonym,
     ) -> AnalystHandle {
-        let purpose_key = hmac::sign(&self.0, format!("signaalnet/handle/{purpose}").as_bytes());
-        let key = hmac::Key::new(hmac::HMAC_SHA256, purpose_key.as_ref());
-        let mut ctx = hmac::Context::with_key(&key);
+        self.for_purpose(purpose).handle(kind, pseudonym)
+    }
+}
+
+/// The derived handle key of one purpose. `Debug` is redacted.
+pub struct PurposeHandleKey(hmac::Key);
+
+impl std::fmt::Debug for PurposeHandleKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PurposeHandleKey([redacted])")
+    }
+}
+
+impl PurposeHandleKey {
+    pub fn handle(&self, kind: IdentifierKind, pseudonym: &MatchingPseudonym) -> AnalystHandle {
+        let mut ctx = hmac::Context::with_key(&self.0);
         ctx.update(kind.as_str().as_bytes());
         ctx.update(&[0]);
         ctx.update(pseudonym.as_bytes());

@@ -35,7 +35,7 @@ pub use ceremony::{key_ceremony, SystemPublicKeys, TranscryptorKeys};
 pub use coordinator::{CoordinatorDecryptor, MatchingPseudonym};
 pub use encoding::{CoordinatorContext, EncryptedIdentifier, KeyShare};
 pub use error::PseudonymError;
-pub use handle::{AnalystHandle, HandleKey};
+pub use handle::{AnalystHandle, HandleKey, PurposeHandleKey};
 pub use partner::{origin_pseudonym, PartnerEncryptor};
 pub use transcryptor::Transcryptor;
 

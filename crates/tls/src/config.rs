@@ -10,8 +10,9 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Where a role finds its TLS material.
-#[derive(Clone, Debug)]
+/// Where a role finds its TLS material; the `[tls]` table of every role's configuration.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     /// The CA that issued every role's certificate (PKIoverheid in production).
     pub ca: PathBuf,
