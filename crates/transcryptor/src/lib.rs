@@ -9,12 +9,11 @@
 //!   caller is rate-limited (ciphertexts per second, token bucket).
 #![forbid(unsafe_code)]
 
-mod auth;
 mod rate;
 mod serve;
 mod service;
 
-pub use auth::{caller, Caller};
+pub use signaalnet_service::{caller, Caller, ServeError};
 pub use rate::RateLimiter;
-pub use serve::{serve, server_tls, ServeError};
+pub use serve::serve;
 pub use service::TranscryptorGrpc;

@@ -1,6 +1,6 @@
 //! The gRPC service around [`signaalnet_pseudonym::Transcryptor`].
 
-use crate::auth::caller;
+use signaalnet_service::caller;
 use crate::rate::RateLimiter;
 use signaalnet_policy::{PartnerRole, PolicySet};
 use signaalnet_proto::v1::transcryptor_service_server::TranscryptorService;

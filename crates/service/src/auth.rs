@@ -1,4 +1,5 @@
-//! Who is calling: the OIN of the peer certificate, mapped to a partner by the policy set.
+//! Who is calling: the OIN of the peer certificate, mapped to a partner by the policy set. A
+//! certificate acts only as the partner whose OIN it carries; each service then checks the role.
 
 use signaalnet_policy::{PartnerRole, PolicySet};
 use signaalnet_tls::oin_from_der;
