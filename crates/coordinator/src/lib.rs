@@ -1,5 +1,66 @@
 //! The coordinator: sees matching-domain pseudonyms and the attributes policy lets through,
 //! never an identifier.
+//!
+//! - [`matching`]: the pure matcher (DESIGN.md §6).
+//! - [`Coordinator`]: received signals, hits and notification queues in the store, one write
+//!   transaction per change; policy re-checked on arrival; decryption with the key shares of
+//!   every transcryptor ([`fetch_decryptor`]).
+//! - [`CoordinatorGrpc`] for partner nodes, [`AnalystGrpc`] for analysts and the monitor.
 #![forbid(unsafe_code)]
 
+mod analyst;
+mod core;
+mod grpc;
+mod keys;
 pub mod matching;
+
+pub use crate::core::{rules, Coordinator, Outcome};
+pub use analyst::UNKNOWN;
+pub use grpc::{AnalystGrpc, CoordinatorGrpc};
+pub use keys::fetch_decryptor;
+
+use signaalnet_proto::v1::analyst_service_server::AnalystServiceServer;
+use signaalnet_proto::v1::coordinator_service_server::CoordinatorServiceServer;
+use signaalnet_service::ServeError;
+use signaalnet_tls::TlsFiles;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error(transparent)]
+    Store(#[from] signaalnet_store::StoreError),
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Matching(#[from] matching::MatchError),
+    #[error("key shares: {0}")]
+    KeyShares(String),
+}
+
+/// Serves both coordinator services until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    tls: &TlsFiles,
+    core: Arc<Coordinator>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let routes = Routes::new(CoordinatorServiceServer::new(CoordinatorGrpc::new(Arc::clone(&core))))
+        .add_service(AnalystServiceServer::new(AnalystGrpc::new(core)));
+    signaalnet_service::serve(
+        listener,
+        tls,
+        routes,
+        &[
+            CoordinatorServiceServer::<CoordinatorGrpc>::NAME,
+            AnalystServiceServer::<AnalystGrpc>::NAME,
+        ],
+        shutdown,
+    )
+    .await
+}

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod convert;
 
 pub use auth::{caller, Caller};
 

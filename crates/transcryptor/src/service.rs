@@ -1,6 +1,7 @@
 //! The gRPC service around [`signaalnet_pseudonym::Transcryptor`].
 
 use signaalnet_service::caller;
+use signaalnet_service::convert::submits_signals;
 use crate::rate::RateLimiter;
 use signaalnet_policy::{PartnerRole, PolicySet};
 use signaalnet_proto::v1::transcryptor_service_server::TranscryptorService;
@@ -47,12 +48,6 @@ impl TranscryptorGrpc {
     }
 }
 
-fn is_partner_node(role: PartnerRole) -> bool {
-    matches!(
-        role,
-        PartnerRole::Gemeente | PartnerRole::Politie | PartnerRole::Nla | PartnerRole::Zvh
-    )
-}
 
 #[tonic::async_trait]
 impl TranscryptorService for TranscryptorGrpc {
@@ -61,7 +56,7 @@ impl TranscryptorService for TranscryptorGrpc {
         request: Request<ConvertRequest>,
     ) -> Result<Response<ConvertResponse>, Status> {
         let who = caller(&request, &self.policy)?;
-        if !is_partner_node(who.role) {
+        if !submits_signals(who.role) {
             tracing::warn!(caller = %who.partner_id, role = who.role.as_str(), "convert refused: not a partner node");
             return Err(Status::permission_denied(format!(
                 "only partner nodes may ask for conversion; `{}` has role {}{}",

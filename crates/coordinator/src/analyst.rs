@@ -1,0 +1,223 @@
+//! The analyst API and the regional monitor.
+//!
+//! - Analysts see hits of a purpose only if one of their recipient roles has a view for it;
+//!   identifiers appear as per-purpose handles (HMAC with a per-purpose key), so handles of two
+//!   purposes cannot be joined; attributes only as the view allows.
+//! - The monitor counts the signals of the purposes it aggregates. Small cells are suppressed in
+//!   the finest table (every dimension the view allows); coarser tables are sums of published
+//!   fine cells only. So no total, margin or difference between two queries reveals a suppressed
+//!   cell.
+
+use crate::core::{has_attribute, members_of, partner_roles, visible_attributes, Coordinator};
+use crate::matching::{month_string, Hit, Matcher};
+use signaalnet_identifier::IdentifierKind;
+use signaalnet_policy::{Partner, RecipientRole, RecipientView};
+use signaalnet_proto::v1 as pb;
+use signaalnet_pseudonym::MatchingPseudonym;
+use signaalnet_service::convert::kind_to_wire;
+use std::collections::{BTreeMap, BTreeSet};
+use tonic::Status;
+
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 500;
+/// The value shown for a dimension a signal does not carry or its partner does not share for
+/// the monitor.
+pub const UNKNOWN: &str = "onbekend";
+
+impl Coordinator {
+    /// The view through which `analyst` may look at hits of `purpose`.
+    fn analyst_view(&self, analyst: &Partner, purpose: &str) -> Result<&RecipientView, Status> {
+        let Some(p) = self.policy.purpose(purpose) else {
+            return Err(Status::not_found(format!("purpose: `{purpose}` is not in policy set {}", self.policy.version())));
+        };
+        let view = analyst
+            .recipient_roles
+            .iter()
+            .filter(|r| **r != RecipientRole::Partner)
+            .find_map(|r| self.policy.recipient_view(*r, purpose));
+        let Some(view) = view else {
+            return Err(Status::permission_denied(format!(
+                "`{}` has no recipient role with a view on purpose `{purpose}` \
+                 (recipients.toml); roles held: {}",
+                analyst.id,
+                if analyst.recipient_roles.is_empty() {
+                    "none".to_owned()
+                } else {
+                    analyst.recipient_roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                }
+            )));
+        };
+        debug_assert_eq!(p.id, view.purpose);
+        Ok(view)
+    }
+
+    pub async fn list_hits(
+        &self,
+        analyst: &Partner,
+        request: pb::AnalystListHitsRequest,
+    ) -> Result<pb::AnalystListHitsResponse, Status> {
+        let view = self.analyst_view(analyst, &request.purpose)?;
+        self.refuse_monitor(&request.purpose, "ListHits")?;
+        for (i, f) in request.filter.iter().enumerate() {
+            if !view.attributes.contains(&f.id) {
+                return Err(Status::invalid_argument(format!(
+                    "filter[{i}].id: attribute `{}` is not visible to you for purpose `{}`",
+                    f.id, request.purpose
+                )));
+            }
+        }
+        let size = match usize::try_from(request.page_size) {
+            Ok(0) | Err(_) => DEFAULT_PAGE,
+            Ok(n) => n.min(MAX_PAGE),
+        };
+        let matcher = self.matcher.lock().await;
+        let mut hits = Vec::new();
+        let mut next = String::new();
+        for hit in matcher
+            .hits()
+            .filter(|h| h.purpose == request.purpose && h.id.as_str() > request.page_token.as_str())
+        {
+            let members = members_of(&matcher, &hit.members);
+            if !request.filter.iter().all(|f| has_attribute(&members, &f.id, &f.value)) {
+                continue;
+            }
+            if hits.len() == size {
+                next = hits.last().map(|h: &pb::AnalystHit| h.hit_id.clone()).unwrap_or_default();
+                break;
+            }
+            hits.push(self.analyst_hit(&matcher, hit, view));
+        }
+        tracing::info!(analyst = %analyst.id, purpose = %request.purpose, returned = hits.len(), "analyst listed hits");
+        Ok(pb::AnalystListHitsResponse {
+            hits,
+            next_page_token: next,
+        })
+    }
+
+    pub async fn get_hit(&self, analyst: &Partner, request: pb::GetHitRequest) -> Result<pb::AnalystHit, Status> {
+        let view = self.analyst_view(analyst, &request.purpose)?;
+        self.refuse_monitor(&request.purpose, "GetHit")?;
+        let matcher = self.matcher.lock().await;
+        let hit = matcher
+            .hit(&request.hit_id)
+            .filter(|h| h.purpose == request.purpose)
+            .ok_or_else(|| Status::not_found(format!("hit_id: no current hit `{}` for purpose `{}`", request.hit_id, request.purpose)))?;
+        tracing::info!(analyst = %analyst.id, purpose = %request.purpose, hit = %hit.id, "analyst read a hit");
+        Ok(self.analyst_hit(&matcher, hit, view))
+    }
+
+    fn refuse_monitor(&self, purpose: &str, call: &str) -> Result<(), Status> {
+        if self.policy.purpose(purpose).is_some_and(|p| p.monitor.is_some()) {
+            return Err(Status::failed_precondition(format!(
+                "purpose: `{purpose}` is aggregates-only; use GetMonitor instead of {call}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn analyst_hit(&self, matcher: &Matcher, hit: &Hit, view: &RecipientView) -> pb::AnalystHit {
+        let members = members_of(matcher, &hit.members);
+        let key = self.handles.for_purpose(&hit.purpose);
+        let handles = if view.sees_identifier_kinds {
+            matcher
+                .linking_keys(hit)
+                .into_iter()
+                .map(|(kind, p): (IdentifierKind, _)| pb::MatchedHandle {
+                    kind: kind_to_wire(kind),
+                    handle: key.handle(kind, &MatchingPseudonym::from_bytes(p)).as_str().to_owned(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        pb::AnalystHit {
+            hit_id: hit.id.clone(),
+            purpose: hit.purpose.clone(),
+            handles,
+            partner_roles: if view.sees_partner_roles { partner_roles(&self.policy, &members) } else { Vec::new() },
+            signal_count: u32::try_from(members.len()).unwrap_or(u32::MAX),
+            attributes: visible_attributes(view, &members),
+            formed_month: members.iter().map(|m| m.month).min().map(month_string).unwrap_or_default(),
+        }
+    }
+
+    pub async fn monitor(&self, reader: &Partner, request: pb::GetMonitorRequest) -> Result<pb::MonitorTable, Status> {
+        let view = self.analyst_view(reader, &request.purpose)?;
+        let purpose = self
+            .policy
+            .purpose(&request.purpose)
+            .ok_or_else(|| Status::not_found("purpose"))?;
+        let Some(monitor) = &purpose.monitor else {
+            return Err(Status::failed_precondition(format!(
+                "purpose: `{}` is not a monitor purpose; use ListHits",
+                request.purpose
+            )));
+        };
+        let fine: Vec<String> = view.attributes.iter().cloned().collect();
+        let dimensions = if request.dimensions.is_empty() {
+            fine.clone()
+        } else {
+            let mut seen = BTreeSet::new();
+            for (i, d) in request.dimensions.iter().enumerate() {
+                if !view.attributes.contains(d) {
+                    return Err(Status::invalid_argument(format!(
+                        "dimensions[{i}]: `{d}` is not a dimension of `{}` (allowed: {})",
+                        request.purpose,
+                        fine.join(", ")
+                    )));
+                }
+                if !seen.insert(d) {
+                    return Err(Status::invalid_argument(format!("dimensions[{i}]: `{d}` is named twice")));
+                }
+            }
+            request.dimensions.clone()
+        };
+        let min = monitor.min_cell_size;
+        let counted: BTreeSet<&str> = monitor.aggregates_of.iter().map(String::as_str).collect();
+        let matcher = self.matcher.lock().await;
+        let mut cells: BTreeMap<Vec<String>, u32> = BTreeMap::new();
+        for signal in matcher.signals().filter(|s| counted.contains(s.purpose.as_str())) {
+            // Only what the partner shares for the monitor purpose counts as a dimension value.
+            let shared = self
+                .policy
+                .partner(&signal.partner)
+                .and_then(|p| p.shares.get(&request.purpose))
+                .map(|s| &s.attributes);
+            let cell: Vec<String> = fine
+                .iter()
+                .map(|d| {
+                    let allowed = shared.is_some_and(|s| s.contains(d));
+                    let value = if d == "maand_waarneming" {
+                        Some(month_string(signal.month))
+                    } else {
+                        signal.attributes.iter().find(|(id, _)| id == d).map(|(_, v)| v.clone())
+                    };
+                    match value {
+                        Some(v) if allowed => v,
+                        _ => UNKNOWN.to_owned(),
+                    }
+                })
+                .collect();
+            *cells.entry(cell).or_default() += 1;
+        }
+        drop(matcher);
+        let suppressed = cells.values().filter(|n| **n < min).count();
+        let positions: Vec<usize> = dimensions
+            .iter()
+            .filter_map(|d| fine.iter().position(|f| f == d))
+            .collect();
+        let mut table: BTreeMap<Vec<String>, u32> = BTreeMap::new();
+        for (cell, n) in cells.into_iter().filter(|(_, n)| *n >= min) {
+            let key: Vec<String> = positions.iter().map(|i| cell[*i].clone()).collect();
+            *table.entry(key).or_default() += n;
+        }
+        tracing::info!(reader = %reader.id, purpose = %request.purpose, rows = table.len(), suppressed, "monitor queried");
+        Ok(pb::MonitorTable {
+            dimensions,
+            rows: table.into_iter().map(|(values, count)| pb::MonitorRow { values, count }).collect(),
+            min_cell_size: min,
+            suppressed_cells: u32::try_from(suppressed).unwrap_or(u32::MAX),
+            policy: Some(pb::PolicyVersion { version: self.policy.version().to_owned() }),
+        })
+    }
+}

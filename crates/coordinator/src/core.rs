@@ -1,0 +1,679 @@
+//! The coordinator's state: received signals, the matcher, hits and the notification queues,
+//! kept consistent in one write transaction per change.
+
+use crate::matching::{month_index, Change, HitEvent, Matcher, Pseudonym, Rule, Seq, SignalEntry};
+use crate::CoordinatorError;
+use prost::Message;
+use signaalnet_identifier::IdentifierKind;
+use signaalnet_policy::{Partner, PolicySet, RecipientRole, RecipientView};
+use signaalnet_proto::v1 as pb;
+use signaalnet_pseudonym::{CoordinatorDecryptor, EncryptedIdentifier, HandleKey, PseudonymError};
+use signaalnet_service::convert::{kind_from_wire, kind_to_wire, role_to_wire, submits_signals};
+use signaalnet_store::{now, Store};
+use sqlx::{Any, Row, Transaction};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use tokio::sync::{watch, Mutex, MutexGuard};
+use tonic::Code;
+
+/// Longest accepted signal id (the node's own ids are far shorter).
+const MAX_SIGNAL_ID: usize = 64;
+const MAX_ATTRIBUTES: usize = 64;
+const MAX_IDENTIFIERS: usize = 256;
+
+pub struct Coordinator {
+    pub(crate) store: Store,
+    pub(crate) policy: Arc<PolicySet>,
+    decryptor: Arc<CoordinatorDecryptor>,
+    pub(crate) handles: HandleKey,
+    pub(crate) matcher: Mutex<Matcher>,
+    published: watch::Sender<i64>,
+}
+
+/// The answer to one delivered signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Outcome {
+    fn ok(message: impl Into<String>) -> Self {
+        Self {
+            code: Code::Ok,
+            message: message.into(),
+        }
+    }
+
+    fn refuse(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Matching rules of every purpose that accepts signals (`aggregates_only` purposes do not).
+pub fn rules(policy: &PolicySet) -> HashMap<String, Rule> {
+    policy
+        .purposes()
+        .filter(|p| p.monitor.is_none())
+        .map(|p| {
+            let days = i32::try_from(p.match_window.days()).unwrap_or(i32::MAX);
+            (
+                p.id.clone(),
+                Rule {
+                    window_months: days.saturating_add(15) / 30,
+                    min_partners: usize::try_from(p.min_distinct_partners).unwrap_or(usize::MAX),
+                },
+            )
+        })
+        .collect()
+}
+
+impl Coordinator {
+    /// Opens the coordinator on a migrated store and restores its matcher from it.
+    pub async fn open(
+        store: Store,
+        policy: Arc<PolicySet>,
+        decryptor: CoordinatorDecryptor,
+        handles: HandleKey,
+    ) -> Result<Self, CoordinatorError> {
+        let matcher = load_matcher(&store, &policy).await?;
+        let last: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM coord_notifications")
+            .fetch_one(store.pool())
+            .await?
+            .get("n");
+        let (published, _) = watch::channel(last);
+        tracing::info!(
+            signals = matcher.signals().count(),
+            hits = matcher.hits().count(),
+            policy = %policy.version(),
+            "coordinator state restored"
+        );
+        Ok(Self {
+            store,
+            policy,
+            decryptor: Arc::new(decryptor),
+            handles,
+            matcher: Mutex::new(matcher),
+            published,
+        })
+    }
+
+    pub fn policy(&self) -> &PolicySet {
+        &self.policy
+    }
+
+    /// Tells a watcher that notifications up to this sequence number exist.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.published.subscribe()
+    }
+
+    /// Validates, re-checks policy, decrypts and matches one delivered signal. Idempotent: a
+    /// signal id the partner delivered (or withdrew) before is acknowledged and changes nothing.
+    pub async fn deliver(&self, partner: &Partner, signal: pb::EncryptedSignal) -> Outcome {
+        let checked = match self.check(partner, &signal) {
+            Ok(checked) => checked,
+            Err(outcome) => return outcome,
+        };
+        let decryptor = Arc::clone(&self.decryptor);
+        let decrypted = tokio::task::spawn_blocking(move || decrypt_all(&decryptor, checked))
+            .await
+            .unwrap_or_else(|_| Err(Outcome::refuse(Code::Internal, "decryption task failed")));
+        let (keys, checked) = match decrypted {
+            Ok(done) => done,
+            Err(outcome) => return outcome,
+        };
+        match self.store_and_match(partner, &signal, checked, keys).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(error = %e, "storing a delivered signal failed");
+                Outcome::refuse(Code::Unavailable, "the coordinator could not store the signal; retry")
+            }
+        }
+    }
+
+    fn check(&self, partner: &Partner, signal: &pb::EncryptedSignal) -> Result<Checked, Outcome> {
+        let invalid = |m: String| Err(Outcome::refuse(Code::InvalidArgument, m));
+        if !submits_signals(partner.role) {
+            return Err(Outcome::refuse(
+                Code::PermissionDenied,
+                format!("`{}` has role {} and may not deliver signals", partner.id, partner.role.as_str()),
+            ));
+        }
+        if signal.signal_id.is_empty() || signal.signal_id.len() > MAX_SIGNAL_ID {
+            return invalid(format!("signal_id: must be 1 to {MAX_SIGNAL_ID} characters"));
+        }
+        let Some(month) = month_index(&signal.observed_month) else {
+            return invalid("observed_month: must be YYYY-MM".into());
+        };
+        if signal.identifiers.is_empty() || signal.identifiers.len() > MAX_IDENTIFIERS {
+            return invalid(format!("identifiers: must hold 1 to {MAX_IDENTIFIERS} identifiers"));
+        }
+        if signal.attributes.len() > MAX_ATTRIBUTES {
+            return invalid(format!("attributes: at most {MAX_ATTRIBUTES}"));
+        }
+        let mut kinds = Vec::with_capacity(signal.identifiers.len());
+        let mut ciphertexts = Vec::with_capacity(signal.identifiers.len());
+        for (i, identifier) in signal.identifiers.iter().enumerate() {
+            let Some(kind) = kind_from_wire(identifier.kind) else {
+                return invalid(format!("identifiers[{i}].kind: unspecified or unknown kind"));
+            };
+            let ciphertext = EncryptedIdentifier::from_bytes(&identifier.ciphertext)
+                .map_err(|e| Outcome::refuse(Code::InvalidArgument, format!("identifiers[{i}].ciphertext: {e}")))?;
+            kinds.push(kind);
+            ciphertexts.push(ciphertext);
+        }
+        // Policy is checked again on arrival, with the coordinator's own policy set.
+        let attributes: Vec<(&str, &str)> = signal
+            .attributes
+            .iter()
+            .map(|a| (a.id.as_str(), a.value.as_str()))
+            .collect();
+        let distinct_kinds: Vec<IdentifierKind> =
+            kinds.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        let decision = self
+            .policy
+            .evaluate_share(&partner.id, &signal.purpose, &distinct_kinds, &attributes);
+        if !decision.is_allowed() {
+            let list: Vec<String> = decision.refusals.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                partner = %partner.id,
+                purpose = %signal.purpose,
+                refusals = decision.refusals.len(),
+                "signal refused by policy on arrival"
+            );
+            return Err(Outcome::refuse(
+                Code::PermissionDenied,
+                format!("refused by policy {}: {}", self.policy.version(), list.join("; ")),
+            ));
+        }
+        if self.policy.purpose(&signal.purpose).is_some_and(|p| p.monitor.is_some()) {
+            return invalid(format!(
+                "purpose: `{}` is aggregates-only; submit signals for the purposes it counts",
+                signal.purpose
+            ));
+        }
+        Ok(Checked {
+            month,
+            kinds,
+            ciphertexts,
+        })
+    }
+
+    async fn store_and_match(
+        &self,
+        partner: &Partner,
+        signal: &pb::EncryptedSignal,
+        checked: Checked,
+        keys: Vec<(IdentifierKind, Pseudonym)>,
+    ) -> Result<Outcome, CoordinatorError> {
+        let mut matcher = self.matcher.lock().await;
+        let existing = sqlx::query(
+            "SELECT withdrawn_at FROM coord_signals WHERE partner_id = $1 AND signal_id = $2",
+        )
+        .bind(&partner.id)
+        .bind(&signal.signal_id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if let Some(row) = existing {
+            let withdrawn: Option<i64> = row.get("withdrawn_at");
+            return Ok(Outcome::ok(if withdrawn.is_some() {
+                "withdrawn earlier; ignored"
+            } else {
+                "already received; nothing changed"
+            }));
+        }
+        let attributes: Vec<(String, String)> = signal
+            .attributes
+            .iter()
+            .map(|a| (a.id.clone(), a.value.clone()))
+            .collect();
+        let mut w = self.store.write().await?;
+        let seq: i64 = sqlx::query(
+            "INSERT INTO coord_signals (partner_id, signal_id, purpose, observed_month, \
+             attributes, policy_version, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             RETURNING seq",
+        )
+        .bind(&partner.id)
+        .bind(&signal.signal_id)
+        .bind(&signal.purpose)
+        .bind(&signal.observed_month)
+        .bind(serde_json::to_string(&attributes).unwrap_or_else(|_| "[]".into()))
+        .bind(self.policy.version())
+        .bind(now())
+        .fetch_one(&mut *w.tx)
+        .await?
+        .get("seq");
+        for (kind, pseudonym) in &keys {
+            sqlx::query("INSERT INTO coord_keys (seq, kind, pseudonym) VALUES ($1, $2, $3)")
+                .bind(seq)
+                .bind(kind.as_str())
+                .bind(pseudonym.to_vec())
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        let entry = SignalEntry {
+            seq,
+            partner: partner.id.clone(),
+            signal_id: signal.signal_id.clone(),
+            purpose: signal.purpose.clone(),
+            month: checked.month,
+            keys,
+            attributes,
+        };
+        let events = matcher.insert(entry)?;
+        let result = self.persist(&mut w.tx, &matcher, &events, None).await;
+        let result = match result {
+            Ok(last) => w.commit().await.map(|()| last).map_err(CoordinatorError::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(last) => {
+                self.publish(last);
+                tracing::info!(
+                    partner = %partner.id,
+                    purpose = %signal.purpose,
+                    seq,
+                    identifiers = checked.kinds.len(),
+                    hit_changes = events.len(),
+                    "signal matched"
+                );
+                Ok(Outcome::ok("accepted"))
+            }
+            Err(e) => {
+                self.reload(&mut matcher).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Withdraws signals of `partner`. Unknown ids are recorded as withdrawn so that a delivery
+    /// still in flight cannot bring them back. Returns the ids now withdrawn.
+    pub async fn withdraw(
+        &self,
+        partner: &Partner,
+        signal_ids: &[String],
+    ) -> Result<Vec<String>, CoordinatorError> {
+        let mut done = Vec::new();
+        for signal_id in signal_ids {
+            let mut matcher = self.matcher.lock().await;
+            let mut w = self.store.write().await?;
+            let row = sqlx::query(
+                "SELECT seq, withdrawn_at FROM coord_signals WHERE partner_id = $1 AND signal_id = $2",
+            )
+            .bind(&partner.id)
+            .bind(signal_id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+            let mut events = Vec::new();
+            let mut removed = None;
+            match row {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO coord_signals (partner_id, signal_id, purpose, observed_month, \
+                         attributes, policy_version, received_at, withdrawn_at) \
+                         VALUES ($1, $2, '', '', '[]', $3, $4, $4)",
+                    )
+                    .bind(&partner.id)
+                    .bind(signal_id)
+                    .bind(self.policy.version())
+                    .bind(now())
+                    .execute(&mut *w.tx)
+                    .await?;
+                }
+                Some(row) if row.get::<Option<i64>, _>("withdrawn_at").is_none() => {
+                    let seq: i64 = row.get("seq");
+                    sqlx::query(
+                        "UPDATE coord_signals SET withdrawn_at = $1, attributes = '[]' WHERE seq = $2",
+                    )
+                    .bind(now())
+                    .bind(seq)
+                    .execute(&mut *w.tx)
+                    .await?;
+                    sqlx::query("DELETE FROM coord_keys WHERE seq = $1")
+                        .bind(seq)
+                        .execute(&mut *w.tx)
+                        .await?;
+                    removed = matcher.signal(seq).cloned();
+                    events = matcher.remove(seq)?;
+                }
+                Some(_) => {}
+            }
+            let result = match self.persist(&mut w.tx, &matcher, &events, removed.as_ref()).await {
+                Ok(last) => w.commit().await.map(|()| last).map_err(CoordinatorError::from),
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(last) => self.publish(last),
+                Err(e) => {
+                    self.reload(&mut matcher).await;
+                    return Err(e);
+                }
+            }
+            tracing::info!(partner = %partner.id, hit_changes = events.len(), "signal withdrawn");
+            done.push(signal_id.clone());
+        }
+        Ok(done)
+    }
+
+    /// Notifications for `partner` after sequence number `after`, oldest first.
+    pub async fn notifications(
+        &self,
+        partner_id: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<pb::PartnerNotification>, CoordinatorError> {
+        let rows = sqlx::query(
+            "SELECT seq, payload FROM coord_notifications WHERE partner_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(partner_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let seq: i64 = row.get("seq");
+            let payload: Vec<u8> = row.get("payload");
+            let mut n = pb::PartnerNotification::decode(payload.as_slice())
+                .map_err(|e| CoordinatorError::Corrupt(format!("notification {seq}: {e}")))?;
+            n.cursor = seq.to_string();
+            out.push(n);
+        }
+        Ok(out)
+    }
+
+    fn publish(&self, last: Option<i64>) {
+        if let Some(last) = last {
+            self.published.send_if_modified(|current| {
+                let newer = last > *current;
+                if newer {
+                    *current = last;
+                }
+                newer
+            });
+        }
+    }
+
+    async fn reload(&self, matcher: &mut MutexGuard<'_, Matcher>) {
+        match load_matcher(&self.store, &self.policy).await {
+            Ok(fresh) => **matcher = fresh,
+            Err(e) => tracing::error!(error = %e, "reloading the matcher failed"),
+        }
+    }
+
+    /// Writes hit changes and the partners' notifications; returns the last notification seq.
+    async fn persist(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        matcher: &Matcher,
+        events: &[HitEvent],
+        removed: Option<&SignalEntry>,
+    ) -> Result<Option<i64>, CoordinatorError> {
+        let mut last = None;
+        for event in events {
+            let members: Vec<&SignalEntry> = event
+                .members
+                .iter()
+                .filter_map(|s| matcher.signal(*s).or(removed.filter(|r| r.seq == *s)))
+                .collect();
+            let seqs: Vec<Seq> = event.members.iter().copied().collect();
+            let members_json = serde_json::to_string(&seqs).unwrap_or_else(|_| "[]".into());
+            if event.change == Change::Dissolved {
+                sqlx::query(
+                    "UPDATE coord_hits SET members = $1, updated_at = $2, dissolved_at = $2 \
+                     WHERE hit_id = $3",
+                )
+                .bind(&members_json)
+                .bind(now())
+                .bind(&event.hit_id)
+                .execute(&mut **tx)
+                .await?;
+            } else {
+                let formed = members.iter().map(|m| m.month).min().unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO coord_hits (hit_id, purpose, members, formed_month, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hit_id) DO UPDATE SET \
+                     members = excluded.members, updated_at = excluded.updated_at, \
+                     dissolved_at = NULL",
+                )
+                .bind(&event.hit_id)
+                .bind(&event.purpose)
+                .bind(&members_json)
+                .bind(crate::matching::month_string(formed))
+                .bind(now())
+                .execute(&mut **tx)
+                .await?;
+            }
+            let partners: BTreeSet<&str> = members.iter().map(|m| m.partner.as_str()).collect();
+            for partner_id in partners {
+                let notification = self.notification_for(matcher, event, partner_id, &members);
+                let seq: i64 = sqlx::query(
+                    "INSERT INTO coord_notifications (partner_id, payload, created_at) \
+                     VALUES ($1, $2, $3) RETURNING seq",
+                )
+                .bind(partner_id)
+                .bind(notification.encode_to_vec())
+                .bind(now())
+                .fetch_one(&mut **tx)
+                .await?
+                .get("seq");
+                last = Some(seq);
+            }
+        }
+        Ok(last)
+    }
+
+    /// What `partner_id` may learn of a hit change: only through its own signals, with what
+    /// its recipient policy for the purpose allows.
+    fn notification_for(
+        &self,
+        matcher: &Matcher,
+        event: &HitEvent,
+        partner_id: &str,
+        members: &[&SignalEntry],
+    ) -> pb::PartnerNotification {
+        let view = self.policy.partner(partner_id).and_then(|p| partner_view(&self.policy, p, &event.purpose));
+        let dissolved = event.change == Change::Dissolved;
+        let mut n = pb::PartnerNotification {
+            cursor: String::new(),
+            hit_id: event.hit_id.clone(),
+            purpose: event.purpose.clone(),
+            change: change_to_wire(event.change),
+            own_signal_ids: members
+                .iter()
+                .filter(|m| m.partner == partner_id)
+                .map(|m| m.signal_id.clone())
+                .collect(),
+            partner_roles: Vec::new(),
+            matched_kinds: Vec::new(),
+            attributes: Vec::new(),
+            policy: Some(pb::PolicyVersion {
+                version: self.policy.version().to_owned(),
+            }),
+        };
+        let Some(view) = view else {
+            return n;
+        };
+        if view.sees_partner_roles {
+            n.partner_roles = partner_roles(&self.policy, members);
+        }
+        if dissolved {
+            return n;
+        }
+        if view.sees_identifier_kinds {
+            if let Some(hit) = matcher.hit(&event.hit_id) {
+                let kinds: BTreeSet<IdentifierKind> =
+                    matcher.linking_keys(hit).into_iter().map(|(k, _)| k).collect();
+                n.matched_kinds = kinds.into_iter().map(kind_to_wire).collect();
+            }
+        }
+        n.attributes = visible_attributes(view, members);
+        n
+    }
+}
+
+struct Checked {
+    month: i32,
+    kinds: Vec<IdentifierKind>,
+    ciphertexts: Vec<EncryptedIdentifier>,
+}
+
+fn decrypt_all(
+    decryptor: &CoordinatorDecryptor,
+    checked: Checked,
+) -> Result<(Vec<(IdentifierKind, Pseudonym)>, Checked), Outcome> {
+    let mut keys = BTreeSet::new();
+    for (i, (kind, ciphertext)) in checked.kinds.iter().zip(&checked.ciphertexts).enumerate() {
+        match decryptor.decrypt(ciphertext) {
+            Ok(p) => {
+                keys.insert((*kind, *p.as_bytes()));
+            }
+            Err(PseudonymError::NotFullyConverted) => {
+                return Err(Outcome::refuse(
+                    Code::FailedPrecondition,
+                    format!(
+                        "identifiers[{i}].ciphertext: not converted by every transcryptor for \
+                         this coordinator"
+                    ),
+                ))
+            }
+            Err(e) => {
+                return Err(Outcome::refuse(
+                    Code::InvalidArgument,
+                    format!("identifiers[{i}].ciphertext: {e}"),
+                ))
+            }
+        }
+    }
+    Ok((keys.into_iter().collect(), checked))
+}
+
+pub(crate) fn change_to_wire(change: Change) -> i32 {
+    (match change {
+        Change::Formed => pb::HitChange::Formed,
+        Change::Grew => pb::HitChange::Grew,
+        Change::Shrank => pb::HitChange::Shrank,
+        Change::Dissolved => pb::HitChange::Dissolved,
+    }) as i32
+}
+
+/// The widest view `partner` holds for `purpose`: a special recipient role (ketenregisseur,
+/// zorgcoördinator …) if it has one with a view for the purpose, otherwise the partner view.
+pub(crate) fn partner_view<'a>(
+    policy: &'a PolicySet,
+    partner: &Partner,
+    purpose: &str,
+) -> Option<&'a RecipientView> {
+    partner
+        .recipient_roles
+        .iter()
+        .filter(|r| **r != RecipientRole::RiecAnalist)
+        .find_map(|r| policy.recipient_view(*r, purpose))
+        .or_else(|| policy.recipient_view(RecipientRole::Partner, purpose))
+}
+
+pub(crate) fn partner_roles(policy: &PolicySet, members: &[&SignalEntry]) -> Vec<i32> {
+    let roles: BTreeSet<i32> = members
+        .iter()
+        .filter_map(|m| policy.partner(&m.partner))
+        .filter_map(|p| role_to_wire(p.role))
+        .collect();
+    roles.into_iter().collect()
+}
+
+pub(crate) fn visible_attributes(view: &RecipientView, members: &[&SignalEntry]) -> Vec<pb::Attribute> {
+    let pairs: BTreeSet<(&str, &str)> = members
+        .iter()
+        .flat_map(|m| m.attributes.iter())
+        .filter(|(id, _)| view.attributes.contains(id))
+        .map(|(id, value)| (id.as_str(), value.as_str()))
+        .collect();
+    pairs
+        .into_iter()
+        .map(|(id, value)| pb::Attribute {
+            id: id.to_owned(),
+            value: value.to_owned(),
+        })
+        .collect()
+}
+
+async fn load_matcher(store: &Store, policy: &PolicySet) -> Result<Matcher, CoordinatorError> {
+    let rules = rules(policy);
+    let mut keys: HashMap<Seq, Vec<(IdentifierKind, Pseudonym)>> = HashMap::new();
+    for row in sqlx::query("SELECT seq, kind, pseudonym FROM coord_keys")
+        .fetch_all(store.pool())
+        .await?
+    {
+        let seq: i64 = row.get("seq");
+        let kind: String = row.get("kind");
+        let bytes: Vec<u8> = row.get("pseudonym");
+        let kind = IdentifierKind::from_name(&kind)
+            .ok_or_else(|| CoordinatorError::Corrupt(format!("signal {seq}: kind `{kind}`")))?;
+        let pseudonym: Pseudonym = bytes
+            .try_into()
+            .map_err(|_| CoordinatorError::Corrupt(format!("signal {seq}: pseudonym length")))?;
+        keys.entry(seq).or_default().push((kind, pseudonym));
+    }
+    let mut signals = Vec::new();
+    for row in sqlx::query(
+        "SELECT seq, partner_id, signal_id, purpose, observed_month, attributes \
+         FROM coord_signals WHERE withdrawn_at IS NULL ORDER BY seq",
+    )
+    .fetch_all(store.pool())
+    .await?
+    {
+        let seq: i64 = row.get("seq");
+        let purpose: String = row.get("purpose");
+        if !rules.contains_key(&purpose) {
+            tracing::warn!(seq, purpose = %purpose, "signal of a purpose no longer in the policy set is not matched");
+            continue;
+        }
+        let month: String = row.get("observed_month");
+        let attributes: String = row.get("attributes");
+        signals.push(SignalEntry {
+            seq,
+            partner: row.get("partner_id"),
+            signal_id: row.get("signal_id"),
+            purpose,
+            month: month_index(&month)
+                .ok_or_else(|| CoordinatorError::Corrupt(format!("signal {seq}: month")))?,
+            keys: keys.remove(&seq).unwrap_or_default(),
+            attributes: serde_json::from_str(&attributes)
+                .map_err(|e| CoordinatorError::Corrupt(format!("signal {seq}: attributes: {e}")))?,
+        });
+    }
+    let mut hits = Vec::new();
+    for row in sqlx::query("SELECT hit_id, purpose, members FROM coord_hits WHERE dissolved_at IS NULL")
+        .fetch_all(store.pool())
+        .await?
+    {
+        let id: String = row.get("hit_id");
+        let members: String = row.get("members");
+        let members: BTreeSet<Seq> = serde_json::from_str(&members)
+            .map_err(|e| CoordinatorError::Corrupt(format!("hit {id}: members: {e}")))?;
+        hits.push(crate::matching::Hit {
+            id,
+            purpose: row.get("purpose"),
+            members,
+        });
+    }
+    let mut matcher = Matcher::new(rules);
+    matcher.restore(signals, hits);
+    Ok(matcher)
+}
+
+/// For listings: the partner roles and attributes of a hit per a view.
+pub(crate) fn members_of<'a>(matcher: &'a Matcher, members: &BTreeSet<Seq>) -> Vec<&'a SignalEntry> {
+    members.iter().filter_map(|s| matcher.signal(*s)).collect()
+}
+
+/// Attribute values per attribute id over signals, for filters.
+pub(crate) fn has_attribute(members: &[&SignalEntry], id: &str, value: &str) -> bool {
+    members
+        .iter()
+        .any(|m| m.attributes.iter().any(|(i, v)| i == id && v == value))
+}

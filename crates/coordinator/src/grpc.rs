@@ -1,0 +1,215 @@
+//! The coordinator's gRPC services: `CoordinatorService` for partner nodes, `AnalystService` for
+//! recipients with an analyst or monitor view.
+
+use crate::core::Coordinator;
+use signaalnet_policy::Partner;
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::analyst_service_server::AnalystService;
+use signaalnet_proto::v1::coordinator_service_server::CoordinatorService;
+use signaalnet_service::caller;
+use signaalnet_service::convert::submits_signals;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+/// Notifications per read from the queue.
+const PAGE: i64 = 256;
+
+#[derive(Clone)]
+pub struct CoordinatorGrpc {
+    core: Arc<Coordinator>,
+}
+
+impl CoordinatorGrpc {
+    pub fn new(core: Arc<Coordinator>) -> Self {
+        Self { core }
+    }
+
+    fn partner_node<T>(&self, request: &Request<T>) -> Result<Partner, Status> {
+        let who = caller(request, self.core.policy())?;
+        let partner = self
+            .core
+            .policy()
+            .partner(&who.partner_id)
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("unknown partner"))?;
+        if !submits_signals(partner.role) {
+            tracing::warn!(caller = %partner.id, role = partner.role.as_str(), "refused: not a partner node");
+            return Err(Status::permission_denied(format!(
+                "only partner nodes (gemeente, politie, NLA, ZVH) use the coordinator service; \
+                 `{}` has role {}",
+                partner.id,
+                partner.role.as_str()
+            )));
+        }
+        Ok(partner)
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CoordinatorService for CoordinatorGrpc {
+    type DeliverSignalsStream = BoxStream<pb::DeliveryAck>;
+    type WatchNotificationsStream = BoxStream<pb::PartnerNotification>;
+
+    async fn deliver_signals(
+        &self,
+        request: Request<Streaming<pb::EncryptedSignal>>,
+    ) -> Result<Response<Self::DeliverSignalsStream>, Status> {
+        let partner = self.partner_node(&request)?;
+        let core = Arc::clone(&self.core);
+        let mut input = request.into_inner();
+        let output = async_stream(move |tx| async move {
+            while let Some(item) = input.next().await {
+                let signal = match item {
+                    Ok(signal) => signal,
+                    Err(status) => {
+                        tracing::warn!(partner = %partner.id, status = %status.code(), "delivery stream broke off");
+                        return;
+                    }
+                };
+                let signal_id = signal.signal_id.clone();
+                let outcome = core.deliver(&partner, signal).await;
+                let ack = pb::DeliveryAck {
+                    signal_id,
+                    code: outcome.code as i32,
+                    message: outcome.message,
+                };
+                if tx.send(Ok(ack)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(output))
+    }
+
+    async fn withdraw_signals(
+        &self,
+        request: Request<pb::CoordinatorWithdrawRequest>,
+    ) -> Result<Response<pb::CoordinatorWithdrawResponse>, Status> {
+        let partner = self.partner_node(&request)?;
+        let request = request.into_inner();
+        if request.signal_ids.is_empty() || request.signal_ids.len() > signaalnet_proto::MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "signal_ids: between 1 and {} ids",
+                signaalnet_proto::MAX_BATCH
+            )));
+        }
+        let withdrawn = self
+            .core
+            .withdraw(&partner, &request.signal_ids)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "withdrawal failed");
+                Status::unavailable("the coordinator could not record the withdrawal; retry")
+            })?;
+        Ok(Response::new(pb::CoordinatorWithdrawResponse {
+            withdrawn_signal_ids: withdrawn,
+        }))
+    }
+
+    async fn watch_notifications(
+        &self,
+        request: Request<pb::WatchNotificationsRequest>,
+    ) -> Result<Response<Self::WatchNotificationsStream>, Status> {
+        let partner = self.partner_node(&request)?;
+        let after = parse_cursor(&request.get_ref().after_cursor)?;
+        let core = Arc::clone(&self.core);
+        let output = async_stream(move |tx| async move {
+            let mut cursor = after;
+            let mut published = core.subscribe();
+            loop {
+                let batch = match core.notifications(&partner.id, cursor, PAGE).await {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading notifications failed");
+                        let _ = tx.send(Err(Status::unavailable("notifications unavailable; reconnect"))).await;
+                        return;
+                    }
+                };
+                let full = batch.len() as i64 == PAGE;
+                for n in batch {
+                    cursor = n.cursor.parse().unwrap_or(cursor);
+                    if tx.send(Ok(n)).await.is_err() {
+                        return;
+                    }
+                }
+                if !full {
+                    // Wait for something new (or poll now and then in case a wake-up was missed).
+                    let _ = tokio::time::timeout(Duration::from_secs(5), published.changed()).await;
+                }
+            }
+        });
+        Ok(Response::new(output))
+    }
+}
+
+fn parse_cursor(cursor: &str) -> Result<i64, Status> {
+    if cursor.is_empty() {
+        return Ok(0);
+    }
+    cursor
+        .parse::<i64>()
+        .ok()
+        .filter(|c| *c >= 0)
+        .ok_or_else(|| Status::invalid_argument("after_cursor: not a cursor this coordinator issued"))
+}
+
+/// A server stream fed by a task; the task ends when the client goes away.
+fn async_stream<T, F, Fut>(body: F) -> BoxStream<T>
+where
+    T: Send + 'static,
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<T, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(body(tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+#[derive(Clone)]
+pub struct AnalystGrpc {
+    core: Arc<Coordinator>,
+}
+
+impl AnalystGrpc {
+    pub fn new(core: Arc<Coordinator>) -> Self {
+        Self { core }
+    }
+
+    fn reader<T>(&self, request: &Request<T>) -> Result<Partner, Status> {
+        let who = caller(request, self.core.policy())?;
+        self.core
+            .policy()
+            .partner(&who.partner_id)
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("unknown partner"))
+    }
+}
+
+#[tonic::async_trait]
+impl AnalystService for AnalystGrpc {
+    async fn list_hits(
+        &self,
+        request: Request<pb::AnalystListHitsRequest>,
+    ) -> Result<Response<pb::AnalystListHitsResponse>, Status> {
+        let reader = self.reader(&request)?;
+        Ok(Response::new(self.core.list_hits(&reader, request.into_inner()).await?))
+    }
+
+    async fn get_hit(&self, request: Request<pb::GetHitRequest>) -> Result<Response<pb::AnalystHit>, Status> {
+        let reader = self.reader(&request)?;
+        Ok(Response::new(self.core.get_hit(&reader, request.into_inner()).await?))
+    }
+
+    async fn get_monitor(
+        &self,
+        request: Request<pb::GetMonitorRequest>,
+    ) -> Result<Response<pb::MonitorTable>, Status> {
+        let reader = self.reader(&request)?;
+        Ok(Response::new(self.core.monitor(&reader, request.into_inner()).await?))
+    }
+}
