@@ -1,1 +1,465 @@
+//! The partner node: the only role that ever holds a raw identifier, and only while it handles
+//! a request.
+//!
+//! - [`input`]: validation, normalisation and policy, before anything is stored or sent.
+//! - [`Node`]: the outbox (signals with their ciphertexts under the system key, never the
+//!   identifiers), the mapping from signal ids to the partner's case references, keyed lookups
+//!   (HMAC with a node-local secret) for withdrawal by identifier, and received hits.
+//! - [`forward`]: the outbox worker (conversion by every transcryptor in order, delivery to the
+//!   coordinator, retries with backoff) and the notification watcher.
+//! - [`PartnerGrpc`]: the partner API.
 #![forbid(unsafe_code)]
+
+pub mod forward;
+mod grpc;
+pub mod input;
+
+pub use grpc::PartnerGrpc;
+
+use prost::Message;
+use rand::RngExt;
+use ring::hmac;
+use signaalnet_identifier::Identifier;
+use signaalnet_policy::PolicySet;
+use signaalnet_proto::v1 as pb;
+use signaalnet_pseudonym::PartnerEncryptor;
+use signaalnet_service::convert::kind_to_wire;
+use signaalnet_store::{now, Store};
+use sqlx::Row;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::{watch, Notify};
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Store(#[from] signaalnet_store::StoreError),
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("node secret {path}: {problem}")]
+    Secret { path: String, problem: String },
+    #[error("`{0}` is not a partner that submits signals in this policy set")]
+    NotAPartnerNode(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl From<NodeError> for Status {
+    fn from(e: NodeError) -> Self {
+        tracing::error!(error = %e, "node storage failed");
+        Status::unavailable("the node could not complete the request; retry with the same idempotency key")
+    }
+}
+
+/// Signal states in `node_signals.state`.
+pub mod state {
+    pub const PENDING: &str = "pending";
+    pub const DELIVERED: &str = "delivered";
+    pub const REFUSED: &str = "refused";
+    pub const WITHDRAW_PENDING: &str = "withdraw_pending";
+    pub const WITHDRAWN: &str = "withdrawn";
+}
+
+pub struct Node {
+    pub(crate) store: Store,
+    pub(crate) policy: Arc<PolicySet>,
+    pub(crate) partner_id: String,
+    encryptor: Arc<PartnerEncryptor>,
+    secret: hmac::Key,
+    /// Wakes the outbox worker.
+    pub(crate) outbox: Notify,
+    /// The last local hit cursor, for partner watchers.
+    pub(crate) hits: watch::Sender<i64>,
+}
+
+/// Reads the node's 32-byte secret, creating it (mode 0600) on first start.
+pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, NodeError> {
+    let err = |problem: String| NodeError::Secret {
+        path: path.display().to_string(),
+        problem,
+    };
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.len() == 32 => Ok(bytes),
+        Ok(bytes) => Err(err(format!("holds {} bytes; expected 32", bytes.len()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0u8; 32];
+            rand::rng().fill(&mut secret[..]);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+            }
+            signaalnet_tls::dev::write(path, &secret, true).map_err(|e| err(e.to_string()))?;
+            Ok(secret)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+impl Node {
+    pub async fn open(
+        store: Store,
+        policy: Arc<PolicySet>,
+        partner_id: &str,
+        encryptor: PartnerEncryptor,
+        secret: &[u8],
+    ) -> Result<Self, NodeError> {
+        let partner = policy
+            .partner(partner_id)
+            .filter(|p| signaalnet_service::convert::submits_signals(p.role))
+            .ok_or_else(|| NodeError::NotAPartnerNode(partner_id.to_owned()))?;
+        let last: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM node_hits")
+            .fetch_one(store.pool())
+            .await?
+            .get("n");
+        let (hits, _) = watch::channel(last);
+        Ok(Self {
+            store,
+            partner_id: partner.id.clone(),
+            policy,
+            encryptor: Arc::new(encryptor),
+            secret: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            outbox: Notify::new(),
+            hits,
+        })
+    }
+
+    pub fn partner_id(&self) -> &str {
+        &self.partner_id
+    }
+
+    fn mac(&self, label: &[u8], data: &[u8]) -> Vec<u8> {
+        let mut ctx = hmac::Context::with_key(&self.secret);
+        ctx.update(label);
+        ctx.update(&[0]);
+        ctx.update(data);
+        ctx.sign().as_ref().to_vec()
+    }
+
+    /// Keyed lookups of an identifier's match keys: equal identifiers give equal lookups on this
+    /// node, and nobody without the node's secret can test a guess against them.
+    fn lookups(&self, identifier: &Identifier) -> Vec<Vec<u8>> {
+        identifier
+            .match_keys()
+            .iter()
+            .map(|k| self.mac(b"lookup", &k.hash_input()))
+            .collect()
+    }
+
+    /// Accepts a signal: checks it, encrypts its identifiers, stores it in the outbox.
+    pub async fn submit(&self, request: pb::SubmitSignalRequest) -> Result<pb::SubmitSignalResponse, Status> {
+        let checked = match input::check(&self.policy, &self.partner_id, &request) {
+            Ok(c) => c,
+            Err(refused) => {
+                tracing::info!(
+                    partner = %self.partner_id,
+                    purpose = %request.purpose,
+                    violations = refused.violations.len(),
+                    code = %refused.code,
+                    "signal refused"
+                );
+                return Err(refused.to_status());
+            }
+        };
+        let request_mac = self.mac(b"request", &request.encode_to_vec());
+        if let Some(answer) = self.replay(&request.idempotency_key, &request_mac).await? {
+            return Ok(answer);
+        }
+        let encryptor = Arc::clone(&self.encryptor);
+        let identifiers = checked.identifiers;
+        let lookups: BTreeSet<Vec<u8>> = identifiers.iter().flat_map(|i| self.lookups(i)).collect();
+        let encrypted = tokio::task::spawn_blocking(move || {
+            let mut rng = rand::rng();
+            identifiers
+                .iter()
+                .flat_map(|i| i.match_keys())
+                .map(|k| pb::EncryptedIdentifier {
+                    kind: kind_to_wire(k.kind()),
+                    ciphertext: encryptor.encrypt(&k, &mut rng).to_bytes().to_vec(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| Status::internal("encryption task failed"))?;
+        let signal_id = format!("sig-{}", hex::encode(rand::rng().random::<[u8; 10]>()));
+        let payload = pb::EncryptedSignal {
+            signal_id: signal_id.clone(),
+            purpose: request.purpose.clone(),
+            observed_month: request.observed_month.clone(),
+            identifiers: encrypted,
+            attributes: request.attributes.clone(),
+            policy: Some(self.version()),
+        };
+        let mut w = self.store.write().await.map_err(NodeError::from)?;
+        let inserted = sqlx::query(
+            "INSERT INTO node_signals (signal_id, idempotency_key, request_mac, case_reference, \
+             purpose, state, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&signal_id)
+        .bind(&request.idempotency_key)
+        .bind(&request_mac)
+        .bind(&request.case_reference)
+        .bind(&request.purpose)
+        .bind(state::PENDING)
+        .bind(payload.encode_to_vec())
+        .bind(now())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(NodeError::from)?;
+        if inserted.rows_affected() == 0 {
+            // A concurrent request with the same key won.
+            drop(w);
+            return self
+                .replay(&request.idempotency_key, &request_mac)
+                .await?
+                .ok_or_else(|| Status::aborted("concurrent submission; retry"));
+        }
+        for lookup in &lookups {
+            sqlx::query("INSERT INTO node_signal_lookup (signal_id, lookup) VALUES ($1, $2)")
+                .bind(&signal_id)
+                .bind(lookup)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(NodeError::from)?;
+        }
+        w.commit().await.map_err(NodeError::from)?;
+        self.outbox.notify_one();
+        tracing::info!(
+            partner = %self.partner_id,
+            purpose = %request.purpose,
+            signal = %signal_id,
+            identifiers = payload.identifiers.len(),
+            "signal accepted into the outbox"
+        );
+        Ok(pb::SubmitSignalResponse {
+            signal_id,
+            replayed: false,
+            policy: Some(self.version()),
+        })
+    }
+
+    async fn replay(&self, key: &str, mac: &[u8]) -> Result<Option<pb::SubmitSignalResponse>, Status> {
+        let row = sqlx::query("SELECT signal_id, request_mac FROM node_signals WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(NodeError::from)?;
+        let Some(row) = row else { return Ok(None) };
+        let stored: Vec<u8> = row.get("request_mac");
+        if stored != mac {
+            return Err(Status::already_exists(
+                "idempotency_key: already used for a different request; use a new key for a new signal",
+            ));
+        }
+        Ok(Some(pb::SubmitSignalResponse {
+            signal_id: row.get("signal_id"),
+            replayed: true,
+            policy: Some(self.version()),
+        }))
+    }
+
+    pub fn version(&self) -> pb::PolicyVersion {
+        pb::PolicyVersion {
+            version: self.policy.version().to_owned(),
+        }
+    }
+
+    /// Marks the targeted signals for withdrawal; the outbox worker tells the coordinator.
+    pub async fn withdraw(&self, request: pb::WithdrawSignalsRequest) -> Result<pb::WithdrawSignalsResponse, Status> {
+        use pb::withdraw_signals_request::Target;
+        let mut violations = Vec::new();
+        input::check_key("idempotency_key", &request.idempotency_key, &mut violations);
+        if !violations.is_empty() {
+            return Err(input::Refused { code: tonic::Code::InvalidArgument, violations }.to_status());
+        }
+        let request_mac = self.mac(b"withdraw", &request.encode_to_vec());
+        if let Some(row) = sqlx::query("SELECT request_mac, signal_ids FROM node_withdrawals WHERE idempotency_key = $1")
+            .bind(&request.idempotency_key)
+            .fetch_optional(self.store.pool())
+            .await
+            .map_err(NodeError::from)?
+        {
+            if row.get::<Vec<u8>, _>("request_mac") != request_mac {
+                return Err(Status::already_exists("idempotency_key: already used for a different withdrawal"));
+            }
+            let ids: String = row.get("signal_ids");
+            return Ok(pb::WithdrawSignalsResponse {
+                withdrawn_signal_ids: ids.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            });
+        }
+        let ids: Vec<String> = match &request.target {
+            None => {
+                return Err(Status::invalid_argument(
+                    "target: set one of signal_id, case_reference, identifier",
+                ))
+            }
+            Some(Target::SignalId(id)) => {
+                sqlx::query("SELECT signal_id FROM node_signals WHERE signal_id = $1")
+                    .bind(id)
+                    .fetch_all(self.store.pool())
+                    .await
+                    .map_err(NodeError::from)?
+                    .iter()
+                    .map(|r| r.get("signal_id"))
+                    .collect()
+            }
+            Some(Target::CaseReference(reference)) => {
+                sqlx::query("SELECT signal_id FROM node_signals WHERE case_reference = $1 ORDER BY signal_id")
+                    .bind(reference)
+                    .fetch_all(self.store.pool())
+                    .await
+                    .map_err(NodeError::from)?
+                    .iter()
+                    .map(|r| r.get("signal_id"))
+                    .collect()
+            }
+            Some(Target::Identifier(identifier)) => {
+                let parsed = input::parse_identifier(identifier, "target.identifier").map_err(|v| {
+                    input::Refused { code: tonic::Code::InvalidArgument, violations: vec![v] }.to_status()
+                })?;
+                let mut ids = BTreeSet::new();
+                for lookup in self.lookups(&parsed) {
+                    for row in sqlx::query("SELECT signal_id FROM node_signal_lookup WHERE lookup = $1")
+                        .bind(&lookup)
+                        .fetch_all(self.store.pool())
+                        .await
+                        .map_err(NodeError::from)?
+                    {
+                        ids.insert(row.get::<String, _>("signal_id"));
+                    }
+                }
+                ids.into_iter().collect()
+            }
+        };
+        if ids.is_empty() {
+            return Err(Status::not_found("target: no signal of this node matches"));
+        }
+        let mut w = self.store.write().await.map_err(NodeError::from)?;
+        for id in &ids {
+            sqlx::query(
+                "UPDATE node_signals SET state = $1, next_attempt_at = 0 WHERE signal_id = $2 AND state <> $3",
+            )
+            .bind(state::WITHDRAW_PENDING)
+            .bind(id)
+            .bind(state::WITHDRAWN)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(NodeError::from)?;
+            // The lookups exist only to find signals to withdraw.
+            sqlx::query("DELETE FROM node_signal_lookup WHERE signal_id = $1")
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(NodeError::from)?;
+        }
+        sqlx::query("INSERT INTO node_withdrawals (idempotency_key, request_mac, signal_ids) VALUES ($1, $2, $3)")
+            .bind(&request.idempotency_key)
+            .bind(&request_mac)
+            .bind(ids.join(","))
+            .execute(&mut *w.tx)
+            .await
+            .map_err(NodeError::from)?;
+        w.commit().await.map_err(NodeError::from)?;
+        self.outbox.notify_one();
+        tracing::info!(partner = %self.partner_id, signals = ids.len(), "withdrawal accepted");
+        Ok(pb::WithdrawSignalsResponse { withdrawn_signal_ids: ids })
+    }
+
+    pub async fn status(&self, signal_id: &str) -> Result<pb::SignalStatus, Status> {
+        let row = sqlx::query(
+            "SELECT signal_id, case_reference, purpose, state, last_error FROM node_signals WHERE signal_id = $1",
+        )
+        .bind(signal_id)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(NodeError::from)?
+        .ok_or_else(|| Status::not_found("signal_id: no signal of this node has this id"))?;
+        let hit_ids: Vec<String> = sqlx::query("SELECT hit_id FROM node_signal_hits WHERE signal_id = $1 ORDER BY hit_id")
+            .bind(signal_id)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(NodeError::from)?
+            .iter()
+            .map(|r| r.get("hit_id"))
+            .collect();
+        let stored: String = row.get("state");
+        let state = match stored.as_str() {
+            state::PENDING => pb::SignalState::Pending,
+            state::DELIVERED if hit_ids.is_empty() => pb::SignalState::Unmatched,
+            state::DELIVERED => pb::SignalState::InHit,
+            state::REFUSED => pb::SignalState::Refused,
+            _ => pb::SignalState::Withdrawn,
+        };
+        Ok(pb::SignalStatus {
+            signal_id: row.get("signal_id"),
+            case_reference: row.get("case_reference"),
+            purpose: row.get("purpose"),
+            state: state as i32,
+            hit_ids,
+            detail: row.get::<Option<String>, _>("last_error").unwrap_or_default(),
+        })
+    }
+
+    /// Hit notifications after `after`, oldest first.
+    pub async fn hits_after(&self, after: i64, limit: i64) -> Result<Vec<pb::HitNotification>, NodeError> {
+        let rows = sqlx::query("SELECT seq, payload FROM node_hits WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = row.get("seq");
+                let payload: Vec<u8> = row.get("payload");
+                let mut n = pb::HitNotification::decode(payload.as_slice())
+                    .map_err(|e| NodeError::Corrupt(format!("hit notification {seq}: {e}")))?;
+                n.cursor = seq.to_string();
+                Ok(n)
+            })
+            .collect()
+    }
+
+    /// The current state of every hit this node's signals are in (the latest notification of
+    /// each hit that is not dissolved), by hit id.
+    pub async fn current_hits(&self, purpose: &str) -> Result<Vec<pb::HitNotification>, NodeError> {
+        let mut latest = std::collections::BTreeMap::new();
+        let mut after = 0;
+        loop {
+            let page = self.hits_after(after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.cursor.parse().unwrap_or(i64::MAX);
+            for n in page {
+                latest.insert(n.hit_id.clone(), n);
+            }
+        }
+        Ok(latest
+            .into_values()
+            .filter(|n| n.change != pb::HitChange::Dissolved as i32)
+            .filter(|n| purpose.is_empty() || n.purpose == purpose)
+            .collect())
+    }
+
+    pub fn subscribe_hits(&self) -> watch::Receiver<i64> {
+        self.hits.subscribe()
+    }
+}
+
+/// Serves the partner API until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: &signaalnet_tls::TlsFiles,
+    node: Arc<Node>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), signaalnet_service::ServeError> {
+    use signaalnet_proto::v1::partner_service_server::PartnerServiceServer;
+    use tonic::server::NamedService;
+    signaalnet_service::serve(
+        listener,
+        tls,
+        tonic::service::Routes::new(PartnerServiceServer::new(PartnerGrpc::new(node))),
+        &[PartnerServiceServer::<PartnerGrpc>::NAME],
+        shutdown,
+    )
+    .await
+}

@@ -1,0 +1,330 @@
+//! The node's two background workers.
+//!
+//! - [`run_outbox`]: takes due signals from the outbox, has every transcryptor convert their
+//!   ciphertexts in turn (one `Convert` per transcryptor per batch), delivers them to the
+//!   coordinator and records each answer. A transcryptor or coordinator that is unreachable only
+//!   delays delivery (exponential backoff up to 30 s); the coordinator ignores a signal id it
+//!   already has, so a retry after a lost answer duplicates nothing. Withdrawals go the same way.
+//! - [`run_watcher`]: follows the coordinator's notifications for this partner from the last
+//!   stored cursor, maps signal ids to the partner's case references and stores each as a hit
+//!   notification for the partner's own `WatchHits`.
+
+use crate::{state, Node, NodeError};
+use prost::Message;
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
+use signaalnet_store::now;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+
+/// Signals per conversion batch. Persons carry three ciphertexts, so a batch stays far below
+/// `MAX_BATCH` ciphertexts.
+pub const BATCH: i64 = 256;
+
+/// Where the node's signals go.
+#[derive(Clone)]
+pub struct Upstream {
+    /// In the order of the ceremony; each converts once.
+    pub transcryptors: Vec<Channel>,
+    pub coordinator: Channel,
+    pub context: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ForwardError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("transcryptor {index}: {status}")]
+    Transcryptor { index: usize, status: tonic::Status },
+    #[error("coordinator: {0}")]
+    Coordinator(tonic::Status),
+    #[error("stored signal {0} cannot be decoded")]
+    Corrupt(String),
+}
+
+fn backoff(attempts: i64) -> i64 {
+    1i64 << attempts.clamp(0, 5) // 1, 2, 4 … 32 s
+}
+
+/// Runs until the process ends.
+pub async fn run_outbox(node: Arc<Node>, upstream: Upstream) {
+    loop {
+        match forward_once(&node, &upstream).await {
+            Ok(0) => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), node.outbox.notified()).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(partner = %node.partner_id, error = %e, "delivery failed; will retry");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// One round: due withdrawals, then one batch of due signals. Returns how many were handled.
+async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
+    let handled = withdraw_due(node, upstream).await?;
+    let rows = sqlx::query(
+        "SELECT signal_id, payload, attempts FROM node_signals WHERE state = $1 AND next_attempt_at <= $2 \
+         ORDER BY created_at, signal_id LIMIT $3",
+    )
+    .bind(state::PENDING)
+    .bind(now())
+    .bind(BATCH)
+    .fetch_all(node.store.pool())
+    .await?;
+    if rows.is_empty() {
+        return Ok(handled);
+    }
+    let mut signals = Vec::with_capacity(rows.len());
+    let mut attempts = BTreeMap::new();
+    for row in &rows {
+        let id: String = row.get("signal_id");
+        let payload: Vec<u8> = row.get("payload");
+        let signal = pb::EncryptedSignal::decode(payload.as_slice()).map_err(|_| ForwardError::Corrupt(id.clone()))?;
+        attempts.insert(id, row.get::<i64, _>("attempts"));
+        signals.push(signal);
+    }
+    match convert_and_deliver(node, upstream, &mut signals).await {
+        Ok(acks) => record_acks(node, acks).await?,
+        Err(e) => {
+            let message = e.to_string();
+            let mut w = node.store.write().await.map_err(NodeError::from)?;
+            for (id, n) in &attempts {
+                sqlx::query(
+                    "UPDATE node_signals SET attempts = $1, next_attempt_at = $2, last_error = $3 \
+                     WHERE signal_id = $4 AND state = $5",
+                )
+                .bind(n + 1)
+                .bind(now() + backoff(*n))
+                .bind(&message)
+                .bind(id)
+                .bind(state::PENDING)
+                .execute(&mut *w.tx)
+                .await?;
+            }
+            w.commit().await.map_err(NodeError::from)?;
+            return Err(e);
+        }
+    }
+    Ok(handled + rows.len())
+}
+
+async fn convert_and_deliver(
+    node: &Node,
+    upstream: &Upstream,
+    signals: &mut [pb::EncryptedSignal],
+) -> Result<Vec<pb::DeliveryAck>, ForwardError> {
+    let mut ciphertexts: Vec<Vec<u8>> = signals
+        .iter_mut()
+        .flat_map(|s| s.identifiers.iter_mut().map(|i| std::mem::take(&mut i.ciphertext)))
+        .collect();
+    let batch_key = signals.first().map(|s| s.signal_id.clone()).unwrap_or_default();
+    for (index, channel) in upstream.transcryptors.iter().enumerate() {
+        let mut client = TranscryptorServiceClient::new(channel.clone());
+        let response = client
+            .convert(pb::ConvertRequest {
+                idempotency_key: format!("{batch_key}/{}", ciphertexts.len()),
+                coordinator_context: upstream.context.clone(),
+                ciphertexts,
+            })
+            .await
+            .map_err(|status| ForwardError::Transcryptor { index: index + 1, status })?;
+        ciphertexts = response.into_inner().ciphertexts;
+    }
+    let mut converted = ciphertexts.into_iter();
+    for signal in signals.iter_mut() {
+        for identifier in &mut signal.identifiers {
+            identifier.ciphertext = converted.next().unwrap_or_default();
+        }
+    }
+    let mut client = CoordinatorServiceClient::new(upstream.coordinator.clone());
+    let outgoing = tokio_stream::iter(signals.to_vec());
+    let mut acks = client
+        .deliver_signals(outgoing)
+        .await
+        .map_err(ForwardError::Coordinator)?
+        .into_inner();
+    let mut out = Vec::with_capacity(signals.len());
+    while let Some(ack) = acks.next().await {
+        out.push(ack.map_err(ForwardError::Coordinator)?);
+    }
+    tracing::info!(partner = %node.partner_id, signals = out.len(), "batch converted and delivered");
+    Ok(out)
+}
+
+async fn record_acks(node: &Node, acks: Vec<pb::DeliveryAck>) -> Result<(), ForwardError> {
+    let mut w = node.store.write().await.map_err(NodeError::from)?;
+    for ack in acks {
+        let code = tonic::Code::from_i32(ack.code);
+        let (new_state, error) = match code {
+            tonic::Code::Ok => (state::DELIVERED, None),
+            tonic::Code::Unavailable | tonic::Code::Internal => {
+                sqlx::query(
+                    "UPDATE node_signals SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
+                     WHERE signal_id = $3 AND state = $4",
+                )
+                .bind(now() + 2)
+                .bind(&ack.message)
+                .bind(&ack.signal_id)
+                .bind(state::PENDING)
+                .execute(&mut *w.tx)
+                .await?;
+                continue;
+            }
+            other => {
+                tracing::warn!(partner = %node.partner_id, signal = %ack.signal_id, code = %other, "coordinator refused a signal");
+                (state::REFUSED, Some(format!("{other}: {}", ack.message)))
+            }
+        };
+        sqlx::query("UPDATE node_signals SET state = $1, last_error = $2 WHERE signal_id = $3 AND state = $4")
+            .bind(new_state)
+            .bind(error)
+            .bind(&ack.signal_id)
+            .bind(state::PENDING)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await.map_err(NodeError::from)?;
+    Ok(())
+}
+
+async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
+    let ids: Vec<String> = sqlx::query("SELECT signal_id FROM node_signals WHERE state = $1 ORDER BY signal_id LIMIT 1000")
+        .bind(state::WITHDRAW_PENDING)
+        .fetch_all(node.store.pool())
+        .await?
+        .iter()
+        .map(|r| r.get("signal_id"))
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut client = CoordinatorServiceClient::new(upstream.coordinator.clone());
+    let done = client
+        .withdraw_signals(pb::CoordinatorWithdrawRequest {
+            signal_ids: ids.clone(),
+            reason: String::new(),
+        })
+        .await
+        .map_err(ForwardError::Coordinator)?
+        .into_inner()
+        .withdrawn_signal_ids;
+    let mut w = node.store.write().await.map_err(NodeError::from)?;
+    for id in &done {
+        sqlx::query("UPDATE node_signals SET state = $1 WHERE signal_id = $2 AND state = $3")
+            .bind(state::WITHDRAWN)
+            .bind(id)
+            .bind(state::WITHDRAW_PENDING)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await.map_err(NodeError::from)?;
+    tracing::info!(partner = %node.partner_id, signals = done.len(), "withdrawal delivered");
+    Ok(done.len())
+}
+
+const CURSOR: &str = "coordinator_cursor";
+
+/// Runs until the process ends.
+pub async fn run_watcher(node: Arc<Node>, coordinator: Channel) {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match watch_once(&node, coordinator.clone()).await {
+            Ok(()) => wait = Duration::from_millis(200),
+            Err(e) => {
+                tracing::warn!(partner = %node.partner_id, error = %e, "notification stream interrupted; reconnecting");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), ForwardError> {
+    let cursor: Option<String> = sqlx::query("SELECT value FROM node_state WHERE name = $1")
+        .bind(CURSOR)
+        .fetch_optional(node.store.pool())
+        .await?
+        .map(|r| r.get("value"));
+    let mut client = CoordinatorServiceClient::new(coordinator);
+    let mut stream = client
+        .watch_notifications(pb::WatchNotificationsRequest {
+            after_cursor: cursor.unwrap_or_default(),
+        })
+        .await
+        .map_err(ForwardError::Coordinator)?
+        .into_inner();
+    while let Some(n) = stream.next().await {
+        let n = n.map_err(ForwardError::Coordinator)?;
+        store_notification(node, n).await?;
+    }
+    Ok(())
+}
+
+async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(), ForwardError> {
+    let mut own = Vec::with_capacity(n.own_signal_ids.len());
+    for id in &n.own_signal_ids {
+        let reference: Option<String> = sqlx::query("SELECT case_reference FROM node_signals WHERE signal_id = $1")
+            .bind(id)
+            .fetch_optional(node.store.pool())
+            .await?
+            .map(|r| r.get("case_reference"));
+        own.push(pb::OwnSignal {
+            signal_id: id.clone(),
+            case_reference: reference.unwrap_or_default(),
+        });
+    }
+    let hit = pb::HitNotification {
+        cursor: String::new(),
+        hit_id: n.hit_id.clone(),
+        purpose: n.purpose.clone(),
+        change: n.change,
+        own_signals: own,
+        partner_roles: n.partner_roles.clone(),
+        matched_kinds: n.matched_kinds.clone(),
+        attributes: n.attributes.clone(),
+        policy: n.policy.clone(),
+    };
+    let mut w = node.store.write().await.map_err(NodeError::from)?;
+    let seq: i64 = sqlx::query("INSERT INTO node_hits (hit_id, purpose, payload) VALUES ($1, $2, $3) RETURNING seq")
+        .bind(&hit.hit_id)
+        .bind(&hit.purpose)
+        .bind(hit.encode_to_vec())
+        .fetch_one(&mut *w.tx)
+        .await?
+        .get("seq");
+    sqlx::query("DELETE FROM node_signal_hits WHERE hit_id = $1")
+        .bind(&hit.hit_id)
+        .execute(&mut *w.tx)
+        .await?;
+    if hit.change != pb::HitChange::Dissolved as i32 {
+        for own in &hit.own_signals {
+            sqlx::query("INSERT INTO node_signal_hits (signal_id, hit_id) VALUES ($1, $2)")
+                .bind(&own.signal_id)
+                .bind(&hit.hit_id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO node_state (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(CURSOR)
+    .bind(&n.cursor)
+    .execute(&mut *w.tx)
+    .await?;
+    w.commit().await.map_err(NodeError::from)?;
+    node.hits.send_replace(seq);
+    tracing::info!(partner = %node.partner_id, hit = %hit.hit_id, change = hit.change, "hit notification received");
+    Ok(())
+}
