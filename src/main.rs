@@ -1,8 +1,10 @@
 //! The `signaalnet` command: one binary, one subcommand per job.
 #![forbid(unsafe_code)]
 
+mod chain;
 mod commands;
 mod config;
+mod roles;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +37,25 @@ enum Command {
         #[command(subcommand)]
         command: commands::certs::CertsCommand,
     },
+    /// Run the whole chain on loopback (four partner nodes, two transcryptors, a coordinator)
+    /// with a realistic scenario, and show what each party learned.
+    Demo {
+        /// Keep the temporary directory (databases, certificates, keys) and print where it is.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Run the coordinator.
+    Coordinator {
+        /// The coordinator's configuration file (see deploy/dev/coordinator.toml).
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
+    /// Run a partner node.
+    Node {
+        /// The node's configuration file (see deploy/dev/node-gemeente.toml).
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
     /// Run a transcryptor.
     Transcryptor {
         /// The transcryptor's configuration file (see deploy/dev/transcryptor-1.toml).
@@ -45,10 +66,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo prints its own account; the roles' logs would drown it unless asked for.
+    let default_level = if matches!(cli.command, Command::Demo { .. }) {
+        "error"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -57,6 +84,9 @@ fn main() -> ExitCode {
         Command::Keys { command } => commands::keys::run(command),
         Command::Certs { command } => commands::certs::run(command),
         Command::Transcryptor { config } => commands::transcryptor::run(&config),
+        Command::Coordinator { config } => commands::coordinator::run_coordinator(&config),
+        Command::Node { config } => commands::coordinator::run_node(&config),
+        Command::Demo { keep } => commands::demo::run(keep),
     };
     match result {
         Ok(code) => code,

@@ -52,20 +52,7 @@ fn setup(n: usize, out: &Path) -> Result<ExitCode> {
         }
     }
 
-    let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(n, rng)?;
-    write(
-        &system_path,
-        serde_json::to_string_pretty(&system)?.as_bytes(),
-        false,
-    )?;
-    for (key, path) in keys.iter().zip(&transcryptor_paths) {
-        write(path, serde_json::to_string_pretty(key)?.as_bytes(), true)?;
-    }
-    let mut handle_secret = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut handle_secret)
-        .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
-    write(&handle_path, hex::encode(handle_secret).as_bytes(), true)?;
+    let system = ceremony(n, &system_path, &handle_path, &transcryptor_paths)?;
 
     println!("key ceremony for {n} transcryptor(s) done; the global secret key was discarded");
     println!("  {} (public, for every role)", system_path.display());
@@ -81,4 +68,29 @@ fn setup(n: usize, out: &Path) -> Result<ExitCode> {
     );
     println!("global public key {}", system.fingerprint());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the ceremony and writes its files (secrets mode 0600); returns the public keys.
+pub fn ceremony(
+    n: usize,
+    system_path: &Path,
+    handle_path: &Path,
+    transcryptor_paths: &[PathBuf],
+) -> Result<signaalnet_pseudonym::SystemPublicKeys> {
+    let rng = &mut rand::rng();
+    let (system, keys) = key_ceremony(n, rng)?;
+    write(
+        system_path,
+        serde_json::to_string_pretty(&system)?.as_bytes(),
+        false,
+    )?;
+    for (key, path) in keys.iter().zip(transcryptor_paths) {
+        write(path, serde_json::to_string_pretty(key)?.as_bytes(), true)?;
+    }
+    let mut handle_secret = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut handle_secret)
+        .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
+    write(handle_path, hex::encode(handle_secret).as_bytes(), true)?;
+
+    Ok(system)
 }

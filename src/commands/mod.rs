@@ -1,4 +1,6 @@
 pub mod certs;
+pub mod coordinator;
+pub mod demo;
 pub mod keys;
 pub mod policy;
 pub mod transcryptor;

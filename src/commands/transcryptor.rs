@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranscryptorConfig {
     pub listen: SocketAddr,
@@ -25,7 +25,7 @@ pub struct TranscryptorConfig {
     pub rate_limit: RateLimitConfig,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Ciphertexts per second per caller, on average.
@@ -49,6 +49,23 @@ pub fn load(path: &Path) -> Result<TranscryptorConfig> {
 
 pub fn run(config_path: &Path) -> Result<ExitCode> {
     let config = load(config_path)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = crate::roles::bind(config.listen).await?;
+        serve_config(&config, listener, async {
+            tokio::signal::ctrl_c().await.ok();
+        })
+        .await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a transcryptor from its configuration on `listener` until `shutdown` completes.
+pub async fn serve_config(
+    config: &TranscryptorConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
     let policy = PolicySet::load(&config.policies).map_err(|p| anyhow::anyhow!("{p}"))?;
     let keys: TranscryptorKeys = serde_json::from_slice(
         &std::fs::read(&config.keys)
@@ -56,23 +73,14 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
     )
     .with_context(|| format!("{}", config.keys.display()))?;
     let context = CoordinatorContext::new(config.coordinator_context.clone())?;
+    let index = keys.index();
     let service = TranscryptorGrpc::new(
         Transcryptor::new(&keys),
         context,
         Arc::new(policy),
         RateLimiter::new(config.rate_limit.per_second, config.rate_limit.burst),
     );
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("listening on {}", config.listen))?;
-        tracing::info!(listen = %config.listen, transcryptor = keys.index(), "transcryptor serving");
-        serve(listener, &config.tls, service, async {
-            tokio::signal::ctrl_c().await.ok();
-        })
-        .await?;
-        Ok::<_, anyhow::Error>(())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    tracing::info!(listen = %listener.local_addr()?, transcryptor = index, "transcryptor serving");
+    serve(listener, &config.tls, service, shutdown).await?;
+    Ok(())
 }

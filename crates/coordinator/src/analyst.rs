@@ -28,7 +28,10 @@ impl Coordinator {
     /// The view through which `analyst` may look at hits of `purpose`.
     fn analyst_view(&self, analyst: &Partner, purpose: &str) -> Result<&RecipientView, Status> {
         let Some(p) = self.policy.purpose(purpose) else {
-            return Err(Status::not_found(format!("purpose: `{purpose}` is not in policy set {}", self.policy.version())));
+            return Err(Status::not_found(format!(
+                "purpose: `{purpose}` is not in policy set {}",
+                self.policy.version()
+            )));
         };
         let view = analyst
             .recipient_roles
@@ -43,7 +46,12 @@ impl Coordinator {
                 if analyst.recipient_roles.is_empty() {
                     "none".to_owned()
                 } else {
-                    analyst.recipient_roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                    analyst
+                        .recipient_roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             )));
         };
@@ -78,11 +86,18 @@ impl Coordinator {
             .filter(|h| h.purpose == request.purpose && h.id.as_str() > request.page_token.as_str())
         {
             let members = members_of(&matcher, &hit.members);
-            if !request.filter.iter().all(|f| has_attribute(&members, &f.id, &f.value)) {
+            if !request
+                .filter
+                .iter()
+                .all(|f| has_attribute(&members, &f.id, &f.value))
+            {
                 continue;
             }
             if hits.len() == size {
-                next = hits.last().map(|h: &pb::AnalystHit| h.hit_id.clone()).unwrap_or_default();
+                next = hits
+                    .last()
+                    .map(|h: &pb::AnalystHit| h.hit_id.clone())
+                    .unwrap_or_default();
                 break;
             }
             hits.push(self.analyst_hit(&matcher, hit, view));
@@ -94,20 +109,33 @@ impl Coordinator {
         })
     }
 
-    pub async fn get_hit(&self, analyst: &Partner, request: pb::GetHitRequest) -> Result<pb::AnalystHit, Status> {
+    pub async fn get_hit(
+        &self,
+        analyst: &Partner,
+        request: pb::GetHitRequest,
+    ) -> Result<pb::AnalystHit, Status> {
         let view = self.analyst_view(analyst, &request.purpose)?;
         self.refuse_monitor(&request.purpose, "GetHit")?;
         let matcher = self.matcher.lock().await;
         let hit = matcher
             .hit(&request.hit_id)
             .filter(|h| h.purpose == request.purpose)
-            .ok_or_else(|| Status::not_found(format!("hit_id: no current hit `{}` for purpose `{}`", request.hit_id, request.purpose)))?;
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "hit_id: no current hit `{}` for purpose `{}`",
+                    request.hit_id, request.purpose
+                ))
+            })?;
         tracing::info!(analyst = %analyst.id, purpose = %request.purpose, hit = %hit.id, "analyst read a hit");
         Ok(self.analyst_hit(&matcher, hit, view))
     }
 
     fn refuse_monitor(&self, purpose: &str, call: &str) -> Result<(), Status> {
-        if self.policy.purpose(purpose).is_some_and(|p| p.monitor.is_some()) {
+        if self
+            .policy
+            .purpose(purpose)
+            .is_some_and(|p| p.monitor.is_some())
+        {
             return Err(Status::failed_precondition(format!(
                 "purpose: `{purpose}` is aggregates-only; use GetMonitor instead of {call}"
             )));
@@ -124,7 +152,10 @@ impl Coordinator {
                 .into_iter()
                 .map(|(kind, p): (IdentifierKind, _)| pb::MatchedHandle {
                     kind: kind_to_wire(kind),
-                    handle: key.handle(kind, &MatchingPseudonym::from_bytes(p)).as_str().to_owned(),
+                    handle: key
+                        .handle(kind, &MatchingPseudonym::from_bytes(p))
+                        .as_str()
+                        .to_owned(),
                 })
                 .collect()
         } else {
@@ -134,14 +165,27 @@ impl Coordinator {
             hit_id: hit.id.clone(),
             purpose: hit.purpose.clone(),
             handles,
-            partner_roles: if view.sees_partner_roles { partner_roles(&self.policy, &members) } else { Vec::new() },
+            partner_roles: if view.sees_partner_roles {
+                partner_roles(&self.policy, &members)
+            } else {
+                Vec::new()
+            },
             signal_count: u32::try_from(members.len()).unwrap_or(u32::MAX),
             attributes: visible_attributes(view, &members),
-            formed_month: members.iter().map(|m| m.month).min().map(month_string).unwrap_or_default(),
+            formed_month: members
+                .iter()
+                .map(|m| m.month)
+                .min()
+                .map(month_string)
+                .unwrap_or_default(),
         }
     }
 
-    pub async fn monitor(&self, reader: &Partner, request: pb::GetMonitorRequest) -> Result<pb::MonitorTable, Status> {
+    pub async fn monitor(
+        &self,
+        reader: &Partner,
+        request: pb::GetMonitorRequest,
+    ) -> Result<pb::MonitorTable, Status> {
         let view = self.analyst_view(reader, &request.purpose)?;
         let purpose = self
             .policy
@@ -167,7 +211,9 @@ impl Coordinator {
                     )));
                 }
                 if !seen.insert(d) {
-                    return Err(Status::invalid_argument(format!("dimensions[{i}]: `{d}` is named twice")));
+                    return Err(Status::invalid_argument(format!(
+                        "dimensions[{i}]: `{d}` is named twice"
+                    )));
                 }
             }
             request.dimensions.clone()
@@ -176,7 +222,10 @@ impl Coordinator {
         let counted: BTreeSet<&str> = monitor.aggregates_of.iter().map(String::as_str).collect();
         let matcher = self.matcher.lock().await;
         let mut cells: BTreeMap<Vec<String>, u32> = BTreeMap::new();
-        for signal in matcher.signals().filter(|s| counted.contains(s.purpose.as_str())) {
+        for signal in matcher
+            .signals()
+            .filter(|s| counted.contains(s.purpose.as_str()))
+        {
             // Only what the partner shares for the monitor purpose counts as a dimension value.
             let shared = self
                 .policy
@@ -190,7 +239,11 @@ impl Coordinator {
                     let value = if d == "maand_waarneming" {
                         Some(month_string(signal.month))
                     } else {
-                        signal.attributes.iter().find(|(id, _)| id == d).map(|(_, v)| v.clone())
+                        signal
+                            .attributes
+                            .iter()
+                            .find(|(id, _)| id == d)
+                            .map(|(_, v)| v.clone())
                     };
                     match value {
                         Some(v) if allowed => v,
@@ -214,10 +267,15 @@ impl Coordinator {
         tracing::info!(reader = %reader.id, purpose = %request.purpose, rows = table.len(), suppressed, "monitor queried");
         Ok(pb::MonitorTable {
             dimensions,
-            rows: table.into_iter().map(|(values, count)| pb::MonitorRow { values, count }).collect(),
+            rows: table
+                .into_iter()
+                .map(|(values, count)| pb::MonitorRow { values, count })
+                .collect(),
             min_cell_size: min,
             suppressed_cells: u32::try_from(suppressed).unwrap_or(u32::MAX),
-            policy: Some(pb::PolicyVersion { version: self.policy.version().to_owned() }),
+            policy: Some(pb::PolicyVersion {
+                version: self.policy.version().to_owned(),
+            }),
         })
     }
 }

@@ -129,7 +129,10 @@ impl Coordinator {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(error = %e, "storing a delivered signal failed");
-                Outcome::refuse(Code::Unavailable, "the coordinator could not store the signal; retry")
+                Outcome::refuse(
+                    Code::Unavailable,
+                    "the coordinator could not store the signal; retry",
+                )
             }
         }
     }
@@ -139,17 +142,25 @@ impl Coordinator {
         if !submits_signals(partner.role) {
             return Err(Outcome::refuse(
                 Code::PermissionDenied,
-                format!("`{}` has role {} and may not deliver signals", partner.id, partner.role.as_str()),
+                format!(
+                    "`{}` has role {} and may not deliver signals",
+                    partner.id,
+                    partner.role.as_str()
+                ),
             ));
         }
         if signal.signal_id.is_empty() || signal.signal_id.len() > MAX_SIGNAL_ID {
-            return invalid(format!("signal_id: must be 1 to {MAX_SIGNAL_ID} characters"));
+            return invalid(format!(
+                "signal_id: must be 1 to {MAX_SIGNAL_ID} characters"
+            ));
         }
         let Some(month) = month_index(&signal.observed_month) else {
             return invalid("observed_month: must be YYYY-MM".into());
         };
         if signal.identifiers.is_empty() || signal.identifiers.len() > MAX_IDENTIFIERS {
-            return invalid(format!("identifiers: must hold 1 to {MAX_IDENTIFIERS} identifiers"));
+            return invalid(format!(
+                "identifiers: must hold 1 to {MAX_IDENTIFIERS} identifiers"
+            ));
         }
         if signal.attributes.len() > MAX_ATTRIBUTES {
             return invalid(format!("attributes: at most {MAX_ATTRIBUTES}"));
@@ -158,10 +169,17 @@ impl Coordinator {
         let mut ciphertexts = Vec::with_capacity(signal.identifiers.len());
         for (i, identifier) in signal.identifiers.iter().enumerate() {
             let Some(kind) = kind_from_wire(identifier.kind) else {
-                return invalid(format!("identifiers[{i}].kind: unspecified or unknown kind"));
+                return invalid(format!(
+                    "identifiers[{i}].kind: unspecified or unknown kind"
+                ));
             };
-            let ciphertext = EncryptedIdentifier::from_bytes(&identifier.ciphertext)
-                .map_err(|e| Outcome::refuse(Code::InvalidArgument, format!("identifiers[{i}].ciphertext: {e}")))?;
+            let ciphertext =
+                EncryptedIdentifier::from_bytes(&identifier.ciphertext).map_err(|e| {
+                    Outcome::refuse(
+                        Code::InvalidArgument,
+                        format!("identifiers[{i}].ciphertext: {e}"),
+                    )
+                })?;
             kinds.push(kind);
             ciphertexts.push(ciphertext);
         }
@@ -171,11 +189,15 @@ impl Coordinator {
             .iter()
             .map(|a| (a.id.as_str(), a.value.as_str()))
             .collect();
-        let distinct_kinds: Vec<IdentifierKind> =
-            kinds.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-        let decision = self
-            .policy
-            .evaluate_share(&partner.id, &signal.purpose, &distinct_kinds, &attributes);
+        let distinct_kinds: Vec<IdentifierKind> = kinds
+            .iter()
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let decision =
+            self.policy
+                .evaluate_share(&partner.id, &signal.purpose, &distinct_kinds, &attributes);
         if !decision.is_allowed() {
             let list: Vec<String> = decision.refusals.iter().map(ToString::to_string).collect();
             tracing::warn!(
@@ -186,10 +208,18 @@ impl Coordinator {
             );
             return Err(Outcome::refuse(
                 Code::PermissionDenied,
-                format!("refused by policy {}: {}", self.policy.version(), list.join("; ")),
+                format!(
+                    "refused by policy {}: {}",
+                    self.policy.version(),
+                    list.join("; ")
+                ),
             ));
         }
-        if self.policy.purpose(&signal.purpose).is_some_and(|p| p.monitor.is_some()) {
+        if self
+            .policy
+            .purpose(&signal.purpose)
+            .is_some_and(|p| p.monitor.is_some())
+        {
             return invalid(format!(
                 "purpose: `{}` is aggregates-only; submit signals for the purposes it counts",
                 signal.purpose
@@ -266,7 +296,11 @@ impl Coordinator {
         let events = matcher.insert(entry)?;
         let result = self.persist(&mut w.tx, &matcher, &events, None).await;
         let result = match result {
-            Ok(last) => w.commit().await.map(|()| last).map_err(CoordinatorError::from),
+            Ok(last) => w
+                .commit()
+                .await
+                .map(|()| last)
+                .map_err(CoordinatorError::from),
             Err(e) => Err(e),
         };
         match result {
@@ -341,8 +375,15 @@ impl Coordinator {
                 }
                 Some(_) => {}
             }
-            let result = match self.persist(&mut w.tx, &matcher, &events, removed.as_ref()).await {
-                Ok(last) => w.commit().await.map(|()| last).map_err(CoordinatorError::from),
+            let result = match self
+                .persist(&mut w.tx, &matcher, &events, removed.as_ref())
+                .await
+            {
+                Ok(last) => w
+                    .commit()
+                    .await
+                    .map(|()| last)
+                    .map_err(CoordinatorError::from),
                 Err(e) => Err(e),
             };
             match result {
@@ -476,7 +517,10 @@ impl Coordinator {
         partner_id: &str,
         members: &[&SignalEntry],
     ) -> pb::PartnerNotification {
-        let view = self.policy.partner(partner_id).and_then(|p| partner_view(&self.policy, p, &event.purpose));
+        let view = self
+            .policy
+            .partner(partner_id)
+            .and_then(|p| partner_view(&self.policy, p, &event.purpose));
         let dissolved = event.change == Change::Dissolved;
         let mut n = pb::PartnerNotification {
             cursor: String::new(),
@@ -506,8 +550,11 @@ impl Coordinator {
         }
         if view.sees_identifier_kinds {
             if let Some(hit) = matcher.hit(&event.hit_id) {
-                let kinds: BTreeSet<IdentifierKind> =
-                    matcher.linking_keys(hit).into_iter().map(|(k, _)| k).collect();
+                let kinds: BTreeSet<IdentifierKind> = matcher
+                    .linking_keys(hit)
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect();
                 n.matched_kinds = kinds.into_iter().map(kind_to_wire).collect();
             }
         }
@@ -585,7 +632,10 @@ pub(crate) fn partner_roles(policy: &PolicySet, members: &[&SignalEntry]) -> Vec
     roles.into_iter().collect()
 }
 
-pub(crate) fn visible_attributes(view: &RecipientView, members: &[&SignalEntry]) -> Vec<pb::Attribute> {
+pub(crate) fn visible_attributes(
+    view: &RecipientView,
+    members: &[&SignalEntry],
+) -> Vec<pb::Attribute> {
     let pairs: BTreeSet<(&str, &str)> = members
         .iter()
         .flat_map(|m| m.attributes.iter())
@@ -647,9 +697,10 @@ async fn load_matcher(store: &Store, policy: &PolicySet) -> Result<Matcher, Coor
         });
     }
     let mut hits = Vec::new();
-    for row in sqlx::query("SELECT hit_id, purpose, members FROM coord_hits WHERE dissolved_at IS NULL")
-        .fetch_all(store.pool())
-        .await?
+    for row in
+        sqlx::query("SELECT hit_id, purpose, members FROM coord_hits WHERE dissolved_at IS NULL")
+            .fetch_all(store.pool())
+            .await?
     {
         let id: String = row.get("hit_id");
         let members: String = row.get("members");
@@ -667,7 +718,10 @@ async fn load_matcher(store: &Store, policy: &PolicySet) -> Result<Matcher, Coor
 }
 
 /// For listings: the partner roles and attributes of a hit per a view.
-pub(crate) fn members_of<'a>(matcher: &'a Matcher, members: &BTreeSet<Seq>) -> Vec<&'a SignalEntry> {
+pub(crate) fn members_of<'a>(
+    matcher: &'a Matcher,
+    members: &BTreeSet<Seq>,
+) -> Vec<&'a SignalEntry> {
     members.iter().filter_map(|s| matcher.signal(*s)).collect()
 }
 

@@ -126,7 +126,11 @@ impl CoordinatorService for CoordinatorGrpc {
                     Ok(batch) => batch,
                     Err(e) => {
                         tracing::error!(error = %e, "reading notifications failed");
-                        let _ = tx.send(Err(Status::unavailable("notifications unavailable; reconnect"))).await;
+                        let _ = tx
+                            .send(Err(Status::unavailable(
+                                "notifications unavailable; reconnect",
+                            )))
+                            .await;
                         return;
                     }
                 };
@@ -155,7 +159,9 @@ fn parse_cursor(cursor: &str) -> Result<i64, Status> {
         .parse::<i64>()
         .ok()
         .filter(|c| *c >= 0)
-        .ok_or_else(|| Status::invalid_argument("after_cursor: not a cursor this coordinator issued"))
+        .ok_or_else(|| {
+            Status::invalid_argument("after_cursor: not a cursor this coordinator issued")
+        })
 }
 
 /// A server stream fed by a task; the task ends when the client goes away.
@@ -197,12 +203,19 @@ impl AnalystService for AnalystGrpc {
         request: Request<pb::AnalystListHitsRequest>,
     ) -> Result<Response<pb::AnalystListHitsResponse>, Status> {
         let reader = self.reader(&request)?;
-        Ok(Response::new(self.core.list_hits(&reader, request.into_inner()).await?))
+        Ok(Response::new(
+            self.core.list_hits(&reader, request.into_inner()).await?,
+        ))
     }
 
-    async fn get_hit(&self, request: Request<pb::GetHitRequest>) -> Result<Response<pb::AnalystHit>, Status> {
+    async fn get_hit(
+        &self,
+        request: Request<pb::GetHitRequest>,
+    ) -> Result<Response<pb::AnalystHit>, Status> {
         let reader = self.reader(&request)?;
-        Ok(Response::new(self.core.get_hit(&reader, request.into_inner()).await?))
+        Ok(Response::new(
+            self.core.get_hit(&reader, request.into_inner()).await?,
+        ))
     }
 
     async fn get_monitor(
@@ -210,6 +223,8 @@ impl AnalystService for AnalystGrpc {
         request: Request<pb::GetMonitorRequest>,
     ) -> Result<Response<pb::MonitorTable>, Status> {
         let reader = self.reader(&request)?;
-        Ok(Response::new(self.core.monitor(&reader, request.into_inner()).await?))
+        Ok(Response::new(
+            self.core.monitor(&reader, request.into_inner()).await?,
+        ))
     }
 }

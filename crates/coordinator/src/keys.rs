@@ -32,7 +32,10 @@ pub async fn fetch_decryptor(
                 Ok(response) => break response.into_inner(),
                 Err(status)
                     if Instant::now() + wait < deadline
-                        && matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown) =>
+                        && matches!(
+                            status.code(),
+                            tonic::Code::Unavailable | tonic::Code::Unknown
+                        ) =>
                 {
                     tracing::info!(transcryptor = %url, "waiting for transcryptor");
                     tokio::time::sleep(wait).await;

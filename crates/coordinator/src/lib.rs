@@ -50,8 +50,10 @@ pub async fn serve(
     core: Arc<Coordinator>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let routes = Routes::new(CoordinatorServiceServer::new(CoordinatorGrpc::new(Arc::clone(&core))))
-        .add_service(AnalystServiceServer::new(AnalystGrpc::new(core)));
+    let routes = Routes::new(CoordinatorServiceServer::new(CoordinatorGrpc::new(
+        Arc::clone(&core),
+    )))
+    .add_service(AnalystServiceServer::new(AnalystGrpc::new(core)));
     signaalnet_service::serve(
         listener,
         tls,

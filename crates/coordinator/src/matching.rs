@@ -84,7 +84,11 @@ pub fn month_index(month: &str) -> Option<i32> {
 
 /// The inverse of [`month_index`].
 pub fn month_string(index: i32) -> String {
-    format!("{:04}-{:02}", index.div_euclid(12), index.rem_euclid(12) + 1)
+    format!(
+        "{:04}-{:02}",
+        index.div_euclid(12),
+        index.rem_euclid(12) + 1
+    )
 }
 
 type IndexKey = (String, IdentifierKind, Pseudonym);

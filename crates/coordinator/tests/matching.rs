@@ -59,8 +59,13 @@ fn months_round_trip_and_reject_garbage() {
 #[test]
 fn two_partners_sharing_a_key_form_a_hit() {
     let mut m = matcher();
-    assert!(m.insert(signal(1, "politie", "2026-03", &[(Person, 1)])).unwrap().is_empty());
-    let events = m.insert(signal(2, "gemeente", "2026-04", &[(Person, 1)])).unwrap();
+    assert!(m
+        .insert(signal(1, "politie", "2026-03", &[(Person, 1)]))
+        .unwrap()
+        .is_empty());
+    let events = m
+        .insert(signal(2, "gemeente", "2026-04", &[(Person, 1)]))
+        .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].change, Change::Formed);
     assert_eq!(events[0].members, BTreeSet::from([1, 2]));
@@ -71,7 +76,10 @@ fn two_partners_sharing_a_key_form_a_hit() {
 fn one_partner_alone_never_forms_a_hit() {
     let mut m = matcher();
     for seq in 1..=5 {
-        assert!(m.insert(signal(seq, "nla", "2026-03", &[(Address, 7)])).unwrap().is_empty());
+        assert!(m
+            .insert(signal(seq, "nla", "2026-03", &[(Address, 7)]))
+            .unwrap()
+            .is_empty());
     }
     assert_eq!(m.hits().count(), 0);
 }
@@ -79,18 +87,26 @@ fn one_partner_alone_never_forms_a_hit() {
 #[test]
 fn same_value_of_another_kind_does_not_link() {
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2026-03", &[(Person, 1)])).unwrap();
-    let events = m.insert(signal(2, "gemeente", "2026-03", &[(Address, 1)])).unwrap();
+    m.insert(signal(1, "politie", "2026-03", &[(Person, 1)]))
+        .unwrap();
+    let events = m
+        .insert(signal(2, "gemeente", "2026-03", &[(Address, 1)]))
+        .unwrap();
     assert!(events.is_empty());
 }
 
 #[test]
 fn resubmitting_changes_nothing() {
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2026-03", &[(Person, 1)])).unwrap();
-    m.insert(signal(2, "gemeente", "2026-03", &[(Person, 1)])).unwrap();
+    m.insert(signal(1, "politie", "2026-03", &[(Person, 1)]))
+        .unwrap();
+    m.insert(signal(2, "gemeente", "2026-03", &[(Person, 1)]))
+        .unwrap();
     let before = members(&m);
-    assert!(m.insert(signal(2, "gemeente", "2026-03", &[(Person, 1)])).unwrap().is_empty());
+    assert!(m
+        .insert(signal(2, "gemeente", "2026-03", &[(Person, 1)]))
+        .unwrap()
+        .is_empty());
     assert_eq!(members(&m), before);
 }
 
@@ -98,32 +114,60 @@ fn resubmitting_changes_nothing() {
 fn hits_are_connected_components_across_kinds() {
     // Police: person P. Gemeente: address A with P. NLA: employer E at address A.
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2026-03", &[(Person, 1)])).unwrap();
+    m.insert(signal(1, "politie", "2026-03", &[(Person, 1)]))
+        .unwrap();
     let formed = m
-        .insert(signal(2, "gemeente", "2026-03", &[(Person, 1), (Address, 2)]))
+        .insert(signal(
+            2,
+            "gemeente",
+            "2026-03",
+            &[(Person, 1), (Address, 2)],
+        ))
         .unwrap();
     assert_eq!(formed[0].change, Change::Formed);
     let grew = m
-        .insert(signal(3, "nla", "2026-04", &[(Organisation, 3), (Address, 2)]))
+        .insert(signal(
+            3,
+            "nla",
+            "2026-04",
+            &[(Organisation, 3), (Address, 2)],
+        ))
         .unwrap();
     assert_eq!(grew.len(), 1);
     assert_eq!(grew[0].change, Change::Grew);
-    assert_eq!(grew[0].hit_id, formed[0].hit_id, "a growing hit keeps its id");
+    assert_eq!(
+        grew[0].hit_id, formed[0].hit_id,
+        "a growing hit keeps its id"
+    );
     assert_eq!(grew[0].members, BTreeSet::from([1, 2, 3]));
     let hit = m.hit(&grew[0].hit_id).unwrap().clone();
     let linking: BTreeSet<_> = m.linking_keys(&hit).into_iter().map(|(k, _)| k).collect();
-    assert_eq!(linking, BTreeSet::from([Person, Address]), "the employer links nothing");
+    assert_eq!(
+        linking,
+        BTreeSet::from([Person, Address]),
+        "the employer links nothing"
+    );
 }
 
 #[test]
 fn the_match_window_separates_signals_far_apart() {
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2025-01", &[(Person, 1)])).unwrap();
-    assert!(m.insert(signal(2, "gemeente", "2025-08", &[(Person, 1)])).unwrap().is_empty());
+    m.insert(signal(1, "politie", "2025-01", &[(Person, 1)]))
+        .unwrap();
+    assert!(m
+        .insert(signal(2, "gemeente", "2025-08", &[(Person, 1)]))
+        .unwrap()
+        .is_empty());
     // Six months apart is inside the window of six months.
-    let events = m.insert(signal(3, "nla", "2025-07", &[(Person, 1)])).unwrap();
+    let events = m
+        .insert(signal(3, "nla", "2025-07", &[(Person, 1)]))
+        .unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].members, BTreeSet::from([1, 2, 3]), "linked through the middle one");
+    assert_eq!(
+        events[0].members,
+        BTreeSet::from([1, 2, 3]),
+        "linked through the middle one"
+    );
 }
 
 #[test]
@@ -143,7 +187,8 @@ fn min_distinct_partners_is_per_purpose() {
 #[test]
 fn purposes_never_match_each_other() {
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)])).unwrap();
+    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)]))
+        .unwrap();
     let mut other = signal(2, "gemeente", "2026-01", &[(Person, 1)]);
     other.purpose = "drie_partners".into();
     assert!(m.insert(other).unwrap().is_empty());
@@ -160,16 +205,25 @@ fn unknown_purpose_is_an_error() {
 #[test]
 fn a_bridging_signal_merges_hits_and_the_oldest_keeps_its_id() {
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)])).unwrap();
-    let first = m.insert(signal(2, "gemeente", "2026-01", &[(Person, 1)])).unwrap();
-    m.insert(signal(3, "politie", "2026-01", &[(Address, 5)])).unwrap();
-    let second = m.insert(signal(4, "nla", "2026-01", &[(Address, 5)])).unwrap();
+    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)]))
+        .unwrap();
+    let first = m
+        .insert(signal(2, "gemeente", "2026-01", &[(Person, 1)]))
+        .unwrap();
+    m.insert(signal(3, "politie", "2026-01", &[(Address, 5)]))
+        .unwrap();
+    let second = m
+        .insert(signal(4, "nla", "2026-01", &[(Address, 5)]))
+        .unwrap();
     assert_ne!(first[0].hit_id, second[0].hit_id);
     let merge = m
         .insert(signal(5, "zvh", "2026-02", &[(Person, 1), (Address, 5)]))
         .unwrap();
     let grew: Vec<_> = merge.iter().filter(|e| e.change == Change::Grew).collect();
-    let dissolved: Vec<_> = merge.iter().filter(|e| e.change == Change::Dissolved).collect();
+    let dissolved: Vec<_> = merge
+        .iter()
+        .filter(|e| e.change == Change::Dissolved)
+        .collect();
     assert_eq!(grew.len(), 1);
     assert_eq!(grew[0].hit_id, first[0].hit_id);
     assert_eq!(grew[0].members, BTreeSet::from([1, 2, 3, 4, 5]));
@@ -181,10 +235,14 @@ fn a_bridging_signal_merges_hits_and_the_oldest_keeps_its_id() {
 #[test]
 fn withdrawal_dissolves_shrinks_and_splits() {
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)])).unwrap();
-    let formed = m.insert(signal(2, "gemeente", "2026-01", &[(Person, 1)])).unwrap();
+    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)]))
+        .unwrap();
+    let formed = m
+        .insert(signal(2, "gemeente", "2026-01", &[(Person, 1)]))
+        .unwrap();
     let id = formed[0].hit_id.clone();
-    m.insert(signal(3, "nla", "2026-01", &[(Person, 1)])).unwrap();
+    m.insert(signal(3, "nla", "2026-01", &[(Person, 1)]))
+        .unwrap();
 
     let shrank = m.remove(3).unwrap();
     assert_eq!(shrank.len(), 1);
@@ -197,19 +255,35 @@ fn withdrawal_dissolves_shrinks_and_splits() {
     assert_eq!(dissolved[0].change, Change::Dissolved);
     assert_eq!(dissolved[0].members, BTreeSet::from([1, 2]));
     assert_eq!(m.hits().count(), 0);
-    assert!(m.remove(1).unwrap().is_empty(), "withdrawing twice changes nothing");
+    assert!(
+        m.remove(1).unwrap().is_empty(),
+        "withdrawing twice changes nothing"
+    );
 
     // A bridge removed: one hit becomes two.
     let mut m = matcher();
-    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)])).unwrap();
-    m.insert(signal(2, "gemeente", "2026-01", &[(Person, 1)])).unwrap();
-    m.insert(signal(3, "nla", "2026-01", &[(Address, 2)])).unwrap();
-    m.insert(signal(4, "zvh", "2026-01", &[(Address, 2)])).unwrap();
-    m.insert(signal(5, "gemeente", "2026-01", &[(Person, 1), (Address, 2)])).unwrap();
+    m.insert(signal(1, "politie", "2026-01", &[(Person, 1)]))
+        .unwrap();
+    m.insert(signal(2, "gemeente", "2026-01", &[(Person, 1)]))
+        .unwrap();
+    m.insert(signal(3, "nla", "2026-01", &[(Address, 2)]))
+        .unwrap();
+    m.insert(signal(4, "zvh", "2026-01", &[(Address, 2)]))
+        .unwrap();
+    m.insert(signal(
+        5,
+        "gemeente",
+        "2026-01",
+        &[(Person, 1), (Address, 2)],
+    ))
+    .unwrap();
     assert_eq!(m.hits().count(), 1);
     let split = m.remove(5).unwrap();
     let changes: Vec<_> = split.iter().map(|e| e.change).collect();
-    assert!(changes.contains(&Change::Shrank) && changes.contains(&Change::Formed), "{changes:?}");
+    assert!(
+        changes.contains(&Change::Shrank) && changes.contains(&Change::Formed),
+        "{changes:?}"
+    );
     assert_eq!(
         members(&m).into_iter().collect::<BTreeSet<_>>(),
         BTreeSet::from([BTreeSet::from([1, 2]), BTreeSet::from([3, 4])])

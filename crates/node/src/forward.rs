@@ -89,7 +89,8 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
     for row in &rows {
         let id: String = row.get("signal_id");
         let payload: Vec<u8> = row.get("payload");
-        let signal = pb::EncryptedSignal::decode(payload.as_slice()).map_err(|_| ForwardError::Corrupt(id.clone()))?;
+        let signal = pb::EncryptedSignal::decode(payload.as_slice())
+            .map_err(|_| ForwardError::Corrupt(id.clone()))?;
         attempts.insert(id, row.get::<i64, _>("attempts"));
         signals.push(signal);
     }
@@ -125,9 +126,16 @@ async fn convert_and_deliver(
 ) -> Result<Vec<pb::DeliveryAck>, ForwardError> {
     let mut ciphertexts: Vec<Vec<u8>> = signals
         .iter_mut()
-        .flat_map(|s| s.identifiers.iter_mut().map(|i| std::mem::take(&mut i.ciphertext)))
+        .flat_map(|s| {
+            s.identifiers
+                .iter_mut()
+                .map(|i| std::mem::take(&mut i.ciphertext))
+        })
         .collect();
-    let batch_key = signals.first().map(|s| s.signal_id.clone()).unwrap_or_default();
+    let batch_key = signals
+        .first()
+        .map(|s| s.signal_id.clone())
+        .unwrap_or_default();
     for (index, channel) in upstream.transcryptors.iter().enumerate() {
         let mut client = TranscryptorServiceClient::new(channel.clone());
         let response = client
@@ -137,7 +145,10 @@ async fn convert_and_deliver(
                 ciphertexts,
             })
             .await
-            .map_err(|status| ForwardError::Transcryptor { index: index + 1, status })?;
+            .map_err(|status| ForwardError::Transcryptor {
+                index: index + 1,
+                status,
+            })?;
         ciphertexts = response.into_inner().ciphertexts;
     }
     let mut converted = ciphertexts.into_iter();
@@ -198,13 +209,15 @@ async fn record_acks(node: &Node, acks: Vec<pb::DeliveryAck>) -> Result<(), Forw
 }
 
 async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
-    let ids: Vec<String> = sqlx::query("SELECT signal_id FROM node_signals WHERE state = $1 ORDER BY signal_id LIMIT 1000")
-        .bind(state::WITHDRAW_PENDING)
-        .fetch_all(node.store.pool())
-        .await?
-        .iter()
-        .map(|r| r.get("signal_id"))
-        .collect();
+    let ids: Vec<String> = sqlx::query(
+        "SELECT signal_id FROM node_signals WHERE state = $1 ORDER BY signal_id LIMIT 1000",
+    )
+    .bind(state::WITHDRAW_PENDING)
+    .fetch_all(node.store.pool())
+    .await?
+    .iter()
+    .map(|r| r.get("signal_id"))
+    .collect();
     if ids.is_empty() {
         return Ok(0);
     }
@@ -273,11 +286,12 @@ async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), ForwardErro
 async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(), ForwardError> {
     let mut own = Vec::with_capacity(n.own_signal_ids.len());
     for id in &n.own_signal_ids {
-        let reference: Option<String> = sqlx::query("SELECT case_reference FROM node_signals WHERE signal_id = $1")
-            .bind(id)
-            .fetch_optional(node.store.pool())
-            .await?
-            .map(|r| r.get("case_reference"));
+        let reference: Option<String> =
+            sqlx::query("SELECT case_reference FROM node_signals WHERE signal_id = $1")
+                .bind(id)
+                .fetch_optional(node.store.pool())
+                .await?
+                .map(|r| r.get("case_reference"));
         own.push(pb::OwnSignal {
             signal_id: id.clone(),
             case_reference: reference.unwrap_or_default(),
@@ -295,13 +309,15 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         policy: n.policy.clone(),
     };
     let mut w = node.store.write().await.map_err(NodeError::from)?;
-    let seq: i64 = sqlx::query("INSERT INTO node_hits (hit_id, purpose, payload) VALUES ($1, $2, $3) RETURNING seq")
-        .bind(&hit.hit_id)
-        .bind(&hit.purpose)
-        .bind(hit.encode_to_vec())
-        .fetch_one(&mut *w.tx)
-        .await?
-        .get("seq");
+    let seq: i64 = sqlx::query(
+        "INSERT INTO node_hits (hit_id, purpose, payload) VALUES ($1, $2, $3) RETURNING seq",
+    )
+    .bind(&hit.hit_id)
+    .bind(&hit.purpose)
+    .bind(hit.encode_to_vec())
+    .fetch_one(&mut *w.tx)
+    .await?
+    .get("seq");
     sqlx::query("DELETE FROM node_signal_hits WHERE hit_id = $1")
         .bind(&hit.hit_id)
         .execute(&mut *w.tx)

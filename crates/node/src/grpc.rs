@@ -95,11 +95,12 @@ impl PartnerService for PartnerGrpc {
                     Ok(accepted) => pb::submit_signal_result::Outcome::Accepted(accepted),
                     Err(status) => {
                         use prost::Message;
-                        let error = pb::SignalError::decode(status.details()).unwrap_or(pb::SignalError {
-                            code: status.code() as i32,
-                            message: status.message().to_owned(),
-                            violations: Vec::new(),
-                        });
+                        let error =
+                            pb::SignalError::decode(status.details()).unwrap_or(pb::SignalError {
+                                code: status.code() as i32,
+                                message: status.message().to_owned(),
+                                violations: Vec::new(),
+                            });
                         pb::submit_signal_result::Outcome::Refused(error)
                     }
                 };
@@ -119,7 +120,9 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::WithdrawSignalsRequest>,
     ) -> Result<Response<pb::WithdrawSignalsResponse>, Status> {
         self.authorise(&request)?;
-        Ok(Response::new(self.node.withdraw(request.into_inner()).await?))
+        Ok(Response::new(
+            self.node.withdraw(request.into_inner()).await?,
+        ))
     }
 
     async fn get_signal_status(
@@ -127,7 +130,9 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::GetSignalStatusRequest>,
     ) -> Result<Response<pb::SignalStatus>, Status> {
         self.authorise(&request)?;
-        Ok(Response::new(self.node.status(&request.get_ref().signal_id).await?))
+        Ok(Response::new(
+            self.node.status(&request.get_ref().signal_id).await?,
+        ))
     }
 
     async fn watch_hits(
@@ -144,7 +149,9 @@ impl PartnerService for PartnerGrpc {
                     Ok(page) => page,
                     Err(e) => {
                         tracing::error!(error = %e, "reading hits failed");
-                        let _ = tx.send(Err(Status::unavailable("hits unavailable; reconnect"))).await;
+                        let _ = tx
+                            .send(Err(Status::unavailable("hits unavailable; reconnect")))
+                            .await;
                         return;
                     }
                 };

@@ -2,7 +2,7 @@
 //! applied, every problem listed with its field and rule. Nothing here echoes a value.
 
 use signaalnet_identifier::{
-    Address, Bsn, Identifier, IdentifierError, IdentifierKind, Iban, OnlineHandle, Organisation,
+    Address, Bsn, Iban, Identifier, IdentifierError, IdentifierKind, OnlineHandle, Organisation,
     Person, Phone, Vehicle,
 };
 use signaalnet_policy::PolicySet;
@@ -53,7 +53,11 @@ impl Refused {
     }
 }
 
-fn violation(field: impl Into<String>, rule: &str, description: impl Into<String>) -> pb::FieldViolation {
+fn violation(
+    field: impl Into<String>,
+    rule: &str,
+    description: impl Into<String>,
+) -> pb::FieldViolation {
     pb::FieldViolation {
         field: field.into(),
         rule: rule.to_owned(),
@@ -71,14 +75,26 @@ pub fn check_key(field: &str, value: &str, out: &mut Vec<pb::FieldViolation>) {
     if value.is_empty() {
         out.push(violation(field, "request.required", "is required"));
     } else if value.chars().count() > MAX_KEY {
-        out.push(violation(field, "request.too_long", format!("is longer than {MAX_KEY} characters")));
+        out.push(violation(
+            field,
+            "request.too_long",
+            format!("is longer than {MAX_KEY} characters"),
+        ));
     } else if value.chars().any(char::is_control) {
-        out.push(violation(field, "request.control_characters", "contains control characters"));
+        out.push(violation(
+            field,
+            "request.control_characters",
+            "contains control characters",
+        ));
     }
 }
 
 /// Validates `request` for `partner` under `policy`.
-pub fn check(policy: &PolicySet, partner: &str, request: &pb::SubmitSignalRequest) -> Result<Checked, Refused> {
+pub fn check(
+    policy: &PolicySet,
+    partner: &str,
+    request: &pb::SubmitSignalRequest,
+) -> Result<Checked, Refused> {
     let mut invalid = Vec::new();
     check_key("idempotency_key", &request.idempotency_key, &mut invalid);
     check_key("case_reference", &request.case_reference, &mut invalid);
@@ -91,16 +107,32 @@ pub fn check(policy: &PolicySet, partner: &str, request: &pb::SubmitSignalReques
         ));
     }
     if !valid_month(&request.observed_month) {
-        invalid.push(violation("observed_month", "observed_month.format", "must be YYYY-MM"));
+        invalid.push(violation(
+            "observed_month",
+            "observed_month.format",
+            "must be YYYY-MM",
+        ));
     }
     if request.identifiers.is_empty() {
-        invalid.push(violation("identifiers", "identifiers.required", "at least one identifier is required"));
+        invalid.push(violation(
+            "identifiers",
+            "identifiers.required",
+            "at least one identifier is required",
+        ));
     }
     if request.identifiers.len() > MAX_IDENTIFIERS {
-        invalid.push(violation("identifiers", "identifiers.too_many", format!("at most {MAX_IDENTIFIERS}")));
+        invalid.push(violation(
+            "identifiers",
+            "identifiers.too_many",
+            format!("at most {MAX_IDENTIFIERS}"),
+        ));
     }
     if request.attributes.len() > MAX_ATTRIBUTES {
-        invalid.push(violation("attributes", "attributes.too_many", format!("at most {MAX_ATTRIBUTES}")));
+        invalid.push(violation(
+            "attributes",
+            "attributes.too_many",
+            format!("at most {MAX_ATTRIBUTES}"),
+        ));
     }
     let mut identifiers = Vec::new();
     for (i, identifier) in request.identifiers.iter().enumerate() {
@@ -121,7 +153,11 @@ pub fn check(policy: &PolicySet, partner: &str, request: &pb::SubmitSignalReques
     let mut seen = std::collections::BTreeSet::new();
     for (i, a) in request.attributes.iter().enumerate() {
         if !seen.insert(a.id.as_str()) {
-            invalid.push(violation(format!("attributes[{i}].id"), "attributes.duplicate", format!("attribute `{}` is given twice", a.id)));
+            invalid.push(violation(
+                format!("attributes[{i}].id"),
+                "attributes.duplicate",
+                format!("attribute `{}` is given twice", a.id),
+            ));
         }
     }
     if !invalid.is_empty() {
@@ -164,9 +200,16 @@ pub fn valid_month(month: &str) -> bool {
 }
 
 /// The library identifier of a wire identifier; errors name the field under `identifiers[i]`.
-pub fn parse_identifier(identifier: &pb::Identifier, at: &str) -> Result<Identifier, pb::FieldViolation> {
+pub fn parse_identifier(
+    identifier: &pb::Identifier,
+    at: &str,
+) -> Result<Identifier, pb::FieldViolation> {
     let Some(parsed) = parse_value(identifier) else {
-        return Err(violation(at, "identifier.required", "no identifier value is set"));
+        return Err(violation(
+            at,
+            "identifier.required",
+            "no identifier value is set",
+        ));
     };
     parsed.map_err(|e| {
         let e = e.at(at);
@@ -178,14 +221,19 @@ fn parse_value(identifier: &pb::Identifier) -> Option<Result<Identifier, Identif
     use pb::identifier::Value;
     Some(match identifier.value.as_ref()? {
         Value::Bsn(v) => Bsn::parse(v).map(Identifier::Bsn),
-        Value::Person(p) => Person::parse(&p.surname, &p.given_names, &p.date_of_birth).map(Identifier::Person),
-        Value::Address(a) => Address::parse_postal(&a.postcode, &a.huisnummer, &a.toevoeging).map(Identifier::Address),
+        Value::Person(p) => {
+            Person::parse(&p.surname, &p.given_names, &p.date_of_birth).map(Identifier::Person)
+        }
+        Value::Address(a) => Address::parse_postal(&a.postcode, &a.huisnummer, &a.toevoeging)
+            .map(Identifier::Address),
         Value::BagVerblijfsobjectId(v) => Address::parse_bag(v).map(Identifier::Address),
         Value::Kvk(v) => Organisation::parse_kvk(v).map(Identifier::Organisation),
         Value::Rsin(v) => Organisation::parse_rsin(v).map(Identifier::Organisation),
         Value::Phone(v) => Phone::parse(v).map(Identifier::Phone),
         Value::Iban(v) => Iban::parse(v).map(Identifier::Iban),
         Value::Vehicle(v) => Vehicle::parse(&v.country, &v.plate).map(Identifier::Vehicle),
-        Value::OnlineHandle(h) => OnlineHandle::parse(&h.platform, &h.handle).map(Identifier::OnlineHandle),
+        Value::OnlineHandle(h) => {
+            OnlineHandle::parse(&h.platform, &h.handle).map(Identifier::OnlineHandle)
+        }
     })
 }

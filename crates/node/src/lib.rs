@@ -49,7 +49,9 @@ pub enum NodeError {
 impl From<NodeError> for Status {
     fn from(e: NodeError) -> Self {
         tracing::error!(error = %e, "node storage failed");
-        Status::unavailable("the node could not complete the request; retry with the same idempotency key")
+        Status::unavailable(
+            "the node could not complete the request; retry with the same idempotency key",
+        )
     }
 }
 
@@ -147,7 +149,10 @@ impl Node {
     }
 
     /// Accepts a signal: checks it, encrypts its identifiers, stores it in the outbox.
-    pub async fn submit(&self, request: pb::SubmitSignalRequest) -> Result<pb::SubmitSignalResponse, Status> {
+    pub async fn submit(
+        &self,
+        request: pb::SubmitSignalRequest,
+    ) -> Result<pb::SubmitSignalResponse, Status> {
         let checked = match input::check(&self.policy, &self.partner_id, &request) {
             Ok(c) => c,
             Err(refused) => {
@@ -239,12 +244,18 @@ impl Node {
         })
     }
 
-    async fn replay(&self, key: &str, mac: &[u8]) -> Result<Option<pb::SubmitSignalResponse>, Status> {
-        let row = sqlx::query("SELECT signal_id, request_mac FROM node_signals WHERE idempotency_key = $1")
-            .bind(key)
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(NodeError::from)?;
+    async fn replay(
+        &self,
+        key: &str,
+        mac: &[u8],
+    ) -> Result<Option<pb::SubmitSignalResponse>, Status> {
+        let row = sqlx::query(
+            "SELECT signal_id, request_mac FROM node_signals WHERE idempotency_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(NodeError::from)?;
         let Some(row) = row else { return Ok(None) };
         let stored: Vec<u8> = row.get("request_mac");
         if stored != mac {
@@ -266,26 +277,41 @@ impl Node {
     }
 
     /// Marks the targeted signals for withdrawal; the outbox worker tells the coordinator.
-    pub async fn withdraw(&self, request: pb::WithdrawSignalsRequest) -> Result<pb::WithdrawSignalsResponse, Status> {
+    pub async fn withdraw(
+        &self,
+        request: pb::WithdrawSignalsRequest,
+    ) -> Result<pb::WithdrawSignalsResponse, Status> {
         use pb::withdraw_signals_request::Target;
         let mut violations = Vec::new();
         input::check_key("idempotency_key", &request.idempotency_key, &mut violations);
         if !violations.is_empty() {
-            return Err(input::Refused { code: tonic::Code::InvalidArgument, violations }.to_status());
+            return Err(input::Refused {
+                code: tonic::Code::InvalidArgument,
+                violations,
+            }
+            .to_status());
         }
         let request_mac = self.mac(b"withdraw", &request.encode_to_vec());
-        if let Some(row) = sqlx::query("SELECT request_mac, signal_ids FROM node_withdrawals WHERE idempotency_key = $1")
-            .bind(&request.idempotency_key)
-            .fetch_optional(self.store.pool())
-            .await
-            .map_err(NodeError::from)?
+        if let Some(row) = sqlx::query(
+            "SELECT request_mac, signal_ids FROM node_withdrawals WHERE idempotency_key = $1",
+        )
+        .bind(&request.idempotency_key)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(NodeError::from)?
         {
             if row.get::<Vec<u8>, _>("request_mac") != request_mac {
-                return Err(Status::already_exists("idempotency_key: already used for a different withdrawal"));
+                return Err(Status::already_exists(
+                    "idempotency_key: already used for a different withdrawal",
+                ));
             }
             let ids: String = row.get("signal_ids");
             return Ok(pb::WithdrawSignalsResponse {
-                withdrawn_signal_ids: ids.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                withdrawn_signal_ids: ids
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             });
         }
         let ids: Vec<String> = match &request.target {
@@ -304,27 +330,33 @@ impl Node {
                     .map(|r| r.get("signal_id"))
                     .collect()
             }
-            Some(Target::CaseReference(reference)) => {
-                sqlx::query("SELECT signal_id FROM node_signals WHERE case_reference = $1 ORDER BY signal_id")
-                    .bind(reference)
-                    .fetch_all(self.store.pool())
-                    .await
-                    .map_err(NodeError::from)?
-                    .iter()
-                    .map(|r| r.get("signal_id"))
-                    .collect()
-            }
+            Some(Target::CaseReference(reference)) => sqlx::query(
+                "SELECT signal_id FROM node_signals WHERE case_reference = $1 ORDER BY signal_id",
+            )
+            .bind(reference)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(NodeError::from)?
+            .iter()
+            .map(|r| r.get("signal_id"))
+            .collect(),
             Some(Target::Identifier(identifier)) => {
-                let parsed = input::parse_identifier(identifier, "target.identifier").map_err(|v| {
-                    input::Refused { code: tonic::Code::InvalidArgument, violations: vec![v] }.to_status()
-                })?;
+                let parsed =
+                    input::parse_identifier(identifier, "target.identifier").map_err(|v| {
+                        input::Refused {
+                            code: tonic::Code::InvalidArgument,
+                            violations: vec![v],
+                        }
+                        .to_status()
+                    })?;
                 let mut ids = BTreeSet::new();
                 for lookup in self.lookups(&parsed) {
-                    for row in sqlx::query("SELECT signal_id FROM node_signal_lookup WHERE lookup = $1")
-                        .bind(&lookup)
-                        .fetch_all(self.store.pool())
-                        .await
-                        .map_err(NodeError::from)?
+                    for row in
+                        sqlx::query("SELECT signal_id FROM node_signal_lookup WHERE lookup = $1")
+                            .bind(&lookup)
+                            .fetch_all(self.store.pool())
+                            .await
+                            .map_err(NodeError::from)?
                     {
                         ids.insert(row.get::<String, _>("signal_id"));
                     }
@@ -363,7 +395,9 @@ impl Node {
         w.commit().await.map_err(NodeError::from)?;
         self.outbox.notify_one();
         tracing::info!(partner = %self.partner_id, signals = ids.len(), "withdrawal accepted");
-        Ok(pb::WithdrawSignalsResponse { withdrawn_signal_ids: ids })
+        Ok(pb::WithdrawSignalsResponse {
+            withdrawn_signal_ids: ids,
+        })
     }
 
     pub async fn status(&self, signal_id: &str) -> Result<pb::SignalStatus, Status> {
@@ -375,14 +409,15 @@ impl Node {
         .await
         .map_err(NodeError::from)?
         .ok_or_else(|| Status::not_found("signal_id: no signal of this node has this id"))?;
-        let hit_ids: Vec<String> = sqlx::query("SELECT hit_id FROM node_signal_hits WHERE signal_id = $1 ORDER BY hit_id")
-            .bind(signal_id)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(NodeError::from)?
-            .iter()
-            .map(|r| r.get("hit_id"))
-            .collect();
+        let hit_ids: Vec<String> =
+            sqlx::query("SELECT hit_id FROM node_signal_hits WHERE signal_id = $1 ORDER BY hit_id")
+                .bind(signal_id)
+                .fetch_all(self.store.pool())
+                .await
+                .map_err(NodeError::from)?
+                .iter()
+                .map(|r| r.get("hit_id"))
+                .collect();
         let stored: String = row.get("state");
         let state = match stored.as_str() {
             state::PENDING => pb::SignalState::Pending,
@@ -397,17 +432,24 @@ impl Node {
             purpose: row.get("purpose"),
             state: state as i32,
             hit_ids,
-            detail: row.get::<Option<String>, _>("last_error").unwrap_or_default(),
+            detail: row
+                .get::<Option<String>, _>("last_error")
+                .unwrap_or_default(),
         })
     }
 
     /// Hit notifications after `after`, oldest first.
-    pub async fn hits_after(&self, after: i64, limit: i64) -> Result<Vec<pb::HitNotification>, NodeError> {
-        let rows = sqlx::query("SELECT seq, payload FROM node_hits WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after)
-            .bind(limit)
-            .fetch_all(self.store.pool())
-            .await?;
+    pub async fn hits_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<pb::HitNotification>, NodeError> {
+        let rows =
+            sqlx::query("SELECT seq, payload FROM node_hits WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self.store.pool())
+                .await?;
         rows.iter()
             .map(|row| {
                 let seq: i64 = row.get("seq");

@@ -64,7 +64,10 @@ async fn exercise(location: Location) {
 async fn sqlite_file_per_role() {
     let dir = tempfile::tempdir().unwrap();
     let location = Location::for_role(dir.path(), "coordinator", None).unwrap();
-    assert_eq!(location, Location::Sqlite(dir.path().join("coordinator.db")));
+    assert_eq!(
+        location,
+        Location::Sqlite(dir.path().join("coordinator.db"))
+    );
     exercise(location).await;
     assert!(dir.path().join("coordinator.db").exists());
 }
@@ -76,13 +79,15 @@ async fn postgresql_over_a_connection() {
         return;
     };
     let url = fresh_postgres_database(&admin).await.unwrap();
-    let location = Location::for_role(std::path::Path::new("/nonexistent"), "x", Some(&url)).unwrap();
+    let location =
+        Location::for_role(std::path::Path::new("/nonexistent"), "x", Some(&url)).unwrap();
     assert!(!location.describe().contains("password"));
     exercise(location).await;
 }
 
 #[test]
 fn only_postgres_urls_are_accepted() {
-    let err = Location::for_role(std::path::Path::new("."), "node", Some("mysql://x/y")).unwrap_err();
+    let err =
+        Location::for_role(std::path::Path::new("."), "node", Some("mysql://x/y")).unwrap_err();
     assert!(err.to_string().contains("postgres://"), "{err}");
 }

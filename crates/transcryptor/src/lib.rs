@@ -13,7 +13,7 @@ mod rate;
 mod serve;
 mod service;
 
-pub use signaalnet_service::{caller, Caller, ServeError};
 pub use rate::RateLimiter;
 pub use serve::serve;
 pub use service::TranscryptorGrpc;
+pub use signaalnet_service::{caller, Caller, ServeError};

@@ -1,7 +1,5 @@
 //! The gRPC service around [`signaalnet_pseudonym::Transcryptor`].
 
-use signaalnet_service::caller;
-use signaalnet_service::convert::submits_signals;
 use crate::rate::RateLimiter;
 use signaalnet_policy::{PartnerRole, PolicySet};
 use signaalnet_proto::v1::transcryptor_service_server::TranscryptorService;
@@ -10,6 +8,8 @@ use signaalnet_proto::v1::{
 };
 use signaalnet_proto::MAX_BATCH;
 use signaalnet_pseudonym::{CoordinatorContext, EncryptedIdentifier, Transcryptor};
+use signaalnet_service::caller;
+use signaalnet_service::convert::submits_signals;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -47,7 +47,6 @@ impl TranscryptorGrpc {
         Ok(())
     }
 }
-
 
 #[tonic::async_trait]
 impl TranscryptorService for TranscryptorGrpc {

@@ -1,0 +1,250 @@
+//! The whole chain in one process, each role on its own loopback port with its own
+//! certificate, database and configuration, exactly as the role commands start them: used by
+//! `signaalnet demo` (and later `signaalnet bench`).
+
+use crate::commands::transcryptor::{RateLimitConfig, TranscryptorConfig};
+use crate::roles::{self, CoordinatorConfig, NodeConfig};
+use anyhow::{Context, Result};
+use signaalnet_policy::{PartnerRole, PolicySet};
+use signaalnet_proto::v1::analyst_service_client::AnalystServiceClient;
+use signaalnet_proto::v1::partner_service_client::PartnerServiceClient;
+use signaalnet_service::convert::submits_signals;
+use signaalnet_tls::dev::{write_dev_pki, DevIdentity};
+use signaalnet_tls::{Oin, TlsFiles};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+pub const CONTEXT: &str = "coordinator/demo";
+
+pub struct Chain {
+    pub policy: PolicySet,
+    pub certs: PathBuf,
+    /// Partner id → partner API URL.
+    pub nodes: BTreeMap<String, String>,
+    pub coordinator: String,
+    stop: watch::Sender<bool>,
+    tasks: Vec<(String, JoinHandle<Result<()>>)>,
+}
+
+async fn loopback() -> Result<(tokio::net::TcpListener, String)> {
+    let listener = roles::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let url = format!("https://{}", listener.local_addr()?);
+    Ok((listener, url))
+}
+
+impl Chain {
+    /// Generates keys and certificates under `dir` and starts every role.
+    pub async fn start(dir: &Path, policies: &Path, database_url: Option<&str>) -> Result<Self> {
+        let policy = PolicySet::load(policies).map_err(|p| anyhow::anyhow!("{p}"))?;
+        let certs = dir.join("certs");
+        let identities: Vec<DevIdentity> = policy
+            .partners()
+            .map(|p| {
+                Ok(DevIdentity {
+                    name: p.id.clone(),
+                    organisation: p.name.clone(),
+                    oin: Oin::parse(p.oins.first().context("partner without OIN")?)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        write_dev_pki(&certs, &identities)?;
+        let transcryptor_ids: Vec<String> = policy
+            .partners()
+            .filter(|p| p.role == PartnerRole::Transcryptor)
+            .map(|p| p.id.clone())
+            .collect();
+        let coordinator_id = policy
+            .partners()
+            .find(|p| p.role == PartnerRole::Coordinator)
+            .map(|p| p.id.clone())
+            .context("the policy set names no coordinator")?;
+        let keys = dir.join("keys");
+        std::fs::create_dir_all(&keys)?;
+        let transcryptor_keys: Vec<PathBuf> = (1..=transcryptor_ids.len())
+            .map(|i| keys.join(format!("transcryptor-{i}.json")))
+            .collect();
+        let system_keys = keys.join("system.json");
+        let handle_key = keys.join("coordinator-handle.key");
+        crate::commands::keys::ceremony(
+            transcryptor_ids.len(),
+            &system_keys,
+            &handle_key,
+            &transcryptor_keys,
+        )?;
+        let tls = |id: &str| TlsFiles {
+            ca: certs.join("ca.pem"),
+            cert: certs.join(format!("{id}.pem")),
+            key: certs.join(format!("{id}.key")),
+        };
+        let (stop, _) = watch::channel(false);
+        let stopped = |stop: &watch::Sender<bool>| {
+            let mut rx = stop.subscribe();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let mut tasks = Vec::new();
+        let mut transcryptor_urls = Vec::new();
+        for (id, keys) in transcryptor_ids.iter().zip(&transcryptor_keys) {
+            let (listener, url) = loopback().await?;
+            let config = TranscryptorConfig {
+                listen: listener.local_addr()?,
+                policies: policies.to_owned(),
+                keys: keys.clone(),
+                coordinator_context: CONTEXT.to_owned(),
+                tls: tls(id),
+                rate_limit: RateLimitConfig::default(),
+            };
+            let shutdown = stopped(&stop);
+            tasks.push((
+                id.clone(),
+                tokio::spawn(async move {
+                    crate::commands::transcryptor::serve_config(&config, listener, shutdown).await
+                }),
+            ));
+            transcryptor_urls.push(url);
+        }
+        let (listener, coordinator) = loopback().await?;
+        let config = CoordinatorConfig {
+            listen: listener.local_addr()?,
+            policies: policies.to_owned(),
+            system_keys: system_keys.clone(),
+            handle_key,
+            coordinator_context: CONTEXT.to_owned(),
+            transcryptors: transcryptor_urls.clone(),
+            data_dir: dir.join("data"),
+            database_url: database_url.map(str::to_owned),
+            tls: tls(&coordinator_id),
+        };
+        tasks.push((
+            coordinator_id.clone(),
+            tokio::spawn(roles::run_coordinator(config, listener, stopped(&stop))),
+        ));
+        let mut nodes = BTreeMap::new();
+        for partner in policy.partners().filter(|p| submits_signals(p.role)) {
+            let (listener, url) = loopback().await?;
+            let config = NodeConfig {
+                listen: listener.local_addr()?,
+                partner: partner.id.clone(),
+                policies: policies.to_owned(),
+                system_keys: system_keys.clone(),
+                coordinator_context: CONTEXT.to_owned(),
+                transcryptors: transcryptor_urls.clone(),
+                coordinator: coordinator.clone(),
+                data_dir: dir.join("data"),
+                database_url: database_url.map(str::to_owned),
+                secret: None,
+                tls: tls(&partner.id),
+            };
+            tasks.push((
+                partner.id.clone(),
+                tokio::spawn(roles::run_node(config, listener, stopped(&stop))),
+            ));
+            nodes.insert(partner.id.clone(), url);
+        }
+        Ok(Self {
+            policy,
+            certs,
+            nodes,
+            coordinator,
+            stop,
+            tasks,
+        })
+    }
+
+    pub fn tls(&self, partner: &str) -> TlsFiles {
+        TlsFiles {
+            ca: self.certs.join("ca.pem"),
+            cert: self.certs.join(format!("{partner}.pem")),
+            key: self.certs.join(format!("{partner}.key")),
+        }
+    }
+
+    fn channel(&self, url: &str, as_partner: &str) -> Result<Channel> {
+        Ok(signaalnet_service::channel(url, &self.tls(as_partner))?)
+    }
+
+    /// The partner API of `partner`'s node, called with that partner's certificate.
+    pub fn partner(&self, partner: &str) -> Result<PartnerServiceClient<Channel>> {
+        let url = self
+            .nodes
+            .get(partner)
+            .with_context(|| format!("no node for `{partner}`"))?;
+        Ok(PartnerServiceClient::new(self.channel(url, partner)?))
+    }
+
+    /// The coordinator's analyst API, called with `partner`'s certificate.
+    pub fn analyst(&self, partner: &str) -> Result<AnalystServiceClient<Channel>> {
+        Ok(AnalystServiceClient::new(
+            self.channel(&self.coordinator, partner)?,
+        ))
+    }
+
+    /// Waits until the coordinator (which starts once it holds every transcryptor's key
+    /// share) and every node answer health checks.
+    pub async fn ready(&self, patience: std::time::Duration) -> Result<()> {
+        use tonic_health::pb::health_client::HealthClient;
+        use tonic_health::pb::HealthCheckRequest;
+        let deadline = std::time::Instant::now() + patience;
+        let any = self
+            .nodes
+            .keys()
+            .next()
+            .context("no partner nodes")?
+            .clone();
+        let mut targets = vec![self.coordinator.clone()];
+        targets.extend(self.nodes.values().cloned());
+        for url in targets {
+            let mut client = HealthClient::new(self.channel(&url, &any)?);
+            loop {
+                match client.check(HealthCheckRequest::default()).await {
+                    Ok(_) => break,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        if let Some(failed) = self.failed() {
+                            anyhow::bail!("{failed}");
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(s) => anyhow::bail!("{url} not ready: {}", s.message()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A role that stopped early, with its error.
+    pub fn failed(&self) -> Option<String> {
+        self.tasks
+            .iter()
+            .find(|(_, t)| t.is_finished())
+            .map(|(id, _)| format!("role `{id}` stopped unexpectedly"))
+    }
+
+    /// Stops every role and reports the first error any of them ended with.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        // Roles stop together; a role still draining a stream after the deadline is aborted.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut first = Ok(());
+        for (id, mut task) in self.tasks {
+            let result = match tokio::time::timeout_at(deadline, &mut task).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => Err(anyhow::anyhow!("{e}")),
+                Err(_) => {
+                    task.abort();
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                if first.is_ok() {
+                    first = Err(e.context(format!("role `{id}`")));
+                }
+            }
+        }
+        first
+    }
+}
