@@ -1,6 +1,8 @@
 //! Helpers shared by the tests that run the `signaalnet` binary.
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses a subset
 
+pub mod chain;
+
 use std::path::Path;
 use std::process::Command;
 

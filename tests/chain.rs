@@ -1,0 +1,727 @@
+//! End-to-end: the whole chain as separate processes over mTLS on loopback (two transcryptors,
+//! a coordinator, four partner nodes). Every test runs on SQLite and, when
+//! `SIGNAALNET_TEST_POSTGRES_URL` is set, again on PostgreSQL with a fresh database per role.
+#![allow(clippy::unwrap_used)] // test fixtures
+
+mod common;
+
+use common::chain::{postgres_url, ProcChain};
+use prost::Message;
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::identifier::Value;
+use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+use tonic::Code;
+
+const GEMEENTE: &str = "gemeente_groningen";
+const POLITIE: &str = "politie_noord_nederland";
+const NLA: &str = "nla";
+const ZVH: &str = "zvh_groningen";
+const DRIELUIK: &str = "signalering_drieluik";
+
+fn id(value: Value) -> pb::Identifier {
+    pb::Identifier { value: Some(value) }
+}
+
+fn person(surname: &str, given: &str, dob: &str) -> pb::Identifier {
+    id(Value::Person(pb::Person {
+        surname: surname.into(),
+        given_names: given.into(),
+        date_of_birth: dob.into(),
+    }))
+}
+
+fn address(postcode: &str, number: &str) -> pb::Identifier {
+    id(Value::Address(pb::PostalAddress {
+        postcode: postcode.into(),
+        huisnummer: number.into(),
+        toevoeging: String::new(),
+    }))
+}
+
+fn signal(
+    case: &str,
+    identifiers: Vec<pb::Identifier>,
+    attributes: &[(&str, &str)],
+) -> pb::SubmitSignalRequest {
+    pb::SubmitSignalRequest {
+        idempotency_key: format!("key/{case}"),
+        case_reference: case.into(),
+        purpose: DRIELUIK.into(),
+        observed_month: "2026-10".into(),
+        identifiers,
+        attributes: attributes
+            .iter()
+            .map(|(i, v)| pb::Attribute {
+                id: (*i).into(),
+                value: (*v).into(),
+            })
+            .collect(),
+    }
+}
+
+async fn submit(chain: &ProcChain, partner: &str, request: pb::SubmitSignalRequest) -> String {
+    chain
+        .partner(partner)
+        .submit_signal(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .signal_id
+}
+
+/// Waits until the node has delivered (or had refused) every one of `ids`.
+async fn wait_delivered(chain: &ProcChain, partner: &str, ids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut client = chain.partner(partner);
+    for id in ids {
+        loop {
+            let status = client
+                .get_signal_status(pb::GetSignalStatusRequest {
+                    signal_id: id.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            if status.state != pb::SignalState::Pending as i32 {
+                assert_ne!(
+                    status.state,
+                    pb::SignalState::Refused as i32,
+                    "{}",
+                    status.detail
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{partner} {id} still pending: {}",
+                status.detail
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Waits until `partner` has received notifications satisfying `done`; returns them all.
+async fn hits_until(
+    chain: &ProcChain,
+    partner: &str,
+    done: impl Fn(&[pb::HitNotification]) -> bool,
+) -> Vec<pb::HitNotification> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let hits = chain.hits_of(partner).await;
+        if done(&hits) {
+            return hits;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{partner}: condition not reached; saw {hits:?}"
+        );
+    }
+}
+
+fn changes(hits: &[pb::HitNotification]) -> Vec<i32> {
+    hits.iter().map(|h| h.change).collect()
+}
+
+const FORMED: i32 = pb::HitChange::Formed as i32;
+const GREW: i32 = pb::HitChange::Grew as i32;
+const DISSOLVED: i32 = pb::HitChange::Dissolved as i32;
+
+// ---- the behaviours ----------------------------------------------------------------------------
+
+async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&str>) {
+    let chain = ProcChain::start(postgres).await;
+    // One partner alone: two NLA signals on the same employer never form a hit.
+    let a = submit(
+        &chain,
+        NLA,
+        signal("NLA-1", vec![id(Value::Kvk("40123456".into()))], &[]),
+    )
+    .await;
+    let b = submit(
+        &chain,
+        NLA,
+        signal("NLA-2", vec![id(Value::Kvk("4012 3456".into()))], &[]),
+    )
+    .await;
+    wait_delivered(&chain, NLA, &[a.clone(), b.clone()]).await;
+
+    // The police person and the gemeente's registration at an address (different spellings).
+    let p = submit(
+        &chain,
+        POLITIE,
+        signal(
+            "PL-1",
+            vec![person("WIŚNIEWSKI", "Piotr", "1994-03-12")],
+            &[("vorm_uitbuiting", "arbeidsuitbuiting")],
+        ),
+    )
+    .await;
+    let g = submit(
+        &chain,
+        GEMEENTE,
+        signal(
+            "GRO-1",
+            vec![
+                person("Wisniewski", "P.", "12-03-1994"),
+                address("9711 AB", "12"),
+            ],
+            &[("woonsituatie", "overbewoning"), ("gemeente", "GM0014")],
+        ),
+    )
+    .await;
+    wait_delivered(&chain, POLITIE, std::slice::from_ref(&p)).await;
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&g)).await;
+    let police = hits_until(&chain, POLITIE, |h| changes(h) == [FORMED]).await;
+    let hit = police[0].hit_id.clone();
+    assert_eq!(police[0].own_signals.len(), 1);
+    assert_eq!(police[0].own_signals[0].case_reference, "PL-1");
+    assert_eq!(police[0].purpose, DRIELUIK);
+    assert_eq!(
+        police[0]
+            .partner_roles
+            .iter()
+            .copied()
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([
+            pb::PartnerRole::Gemeente as i32,
+            pb::PartnerRole::Politie as i32
+        ])
+    );
+    assert_eq!(
+        police[0].matched_kinds,
+        vec![pb::IdentifierKind::Person as i32]
+    );
+    // The partner view of the drieluik shows gemeente, not woonsituatie (recipients.toml).
+    assert!(police[0]
+        .attributes
+        .iter()
+        .any(|a| a.id == "gemeente" && a.value == "GM0014"));
+    assert!(police[0].attributes.iter().all(|a| a.id != "woonsituatie"));
+    // Never another partner's reference.
+    let encoded = format!("{police:?}");
+    assert!(!encoded.contains("GRO-1") && !encoded.contains(&g));
+
+    // The NLA's employer at the same address joins the hit.
+    let n = submit(
+        &chain,
+        NLA,
+        signal(
+            "NLA-3",
+            vec![address("9711AB", "12"), id(Value::Kvk("68750110".into()))],
+            &[],
+        ),
+    )
+    .await;
+    wait_delivered(&chain, NLA, std::slice::from_ref(&n)).await;
+    let gemeente = hits_until(&chain, GEMEENTE, |h| changes(h) == [FORMED, GREW]).await;
+    assert!(gemeente.iter().all(|h| h.hit_id == hit));
+    assert_eq!(gemeente[1].partner_roles.len(), 3);
+    let nla = hits_until(&chain, NLA, |h| !h.is_empty()).await;
+    assert_eq!(
+        nla.len(),
+        1,
+        "the NLA learns of the hit only through NLA-3: {nla:?}"
+    );
+    assert_eq!(nla[0].own_signals[0].case_reference, "NLA-3");
+    let status = chain
+        .partner(NLA)
+        .get_signal_status(pb::GetSignalStatusRequest {
+            signal_id: a.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.state,
+        pb::SignalState::Unmatched as i32,
+        "NLA-1 is in no hit"
+    );
+
+    // Resubmitting with the same idempotency key changes nothing.
+    let again = chain
+        .partner(POLITIE)
+        .submit_signal(signal(
+            "PL-1",
+            vec![person("WIŚNIEWSKI", "Piotr", "1994-03-12")],
+            &[("vorm_uitbuiting", "arbeidsuitbuiting")],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.replayed);
+    assert_eq!(again.signal_id, p);
+
+    // Withdrawal: the gemeente withdraws its signal by case reference; it was the bridge, so
+    // the hit dissolves (police and NLA share no identifier).
+    let withdrawn = chain
+        .partner(GEMEENTE)
+        .withdraw_signals(pb::WithdrawSignalsRequest {
+            idempotency_key: "w/GRO-1".into(),
+            target: Some(pb::withdraw_signals_request::Target::CaseReference(
+                "GRO-1".into(),
+            )),
+            reason: "correctie".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(withdrawn.withdrawn_signal_ids, vec![g.clone()]);
+    let police = hits_until(&chain, POLITIE, |h| {
+        h.last().is_some_and(|l| l.change == DISSOLVED)
+    })
+    .await;
+    assert_eq!(police.last().unwrap().hit_id, hit);
+    hits_until(&chain, NLA, |h| {
+        h.last().is_some_and(|l| l.change == DISSOLVED)
+    })
+    .await;
+    let listed = chain
+        .partner(POLITIE)
+        .list_hits(pb::ListHitsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        listed.hits.is_empty(),
+        "no current hit after the withdrawal: {listed:?}"
+    );
+
+    // Withdrawal by identifier (an objection): the NLA's signals about employer 40123456.
+    let by_identifier = chain
+        .partner(NLA)
+        .withdraw_signals(pb::WithdrawSignalsRequest {
+            idempotency_key: "w/kvk".into(),
+            target: Some(pb::withdraw_signals_request::Target::Identifier(id(
+                Value::Kvk("40 12 34 56".into()),
+            ))),
+            reason: "bezwaar".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        by_identifier
+            .withdrawn_signal_ids
+            .iter()
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from([&a, &b])
+    );
+}
+
+async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
+    let chain = ProcChain::start(postgres).await;
+    let mut gemeente = chain.partner(GEMEENTE);
+    // Policy: a gemeente may not share a police registration.
+    let status = gemeente
+        .submit_signal(signal(
+            "GRO-9",
+            vec![address("9711AB", "12")],
+            &[("politie_registratie", "true")],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    for needle in [
+        "attributes.politie_registratie",
+        DRIELUIK,
+        "policy.attribute_not_allowed",
+    ] {
+        assert!(
+            status.message().contains(needle),
+            "{needle} missing in: {}",
+            status.message()
+        );
+    }
+    let details = pb::SignalError::decode(status.details()).unwrap();
+    assert_eq!(details.violations.len(), 1);
+    assert_eq!(
+        details.violations[0].field,
+        "attributes.politie_registratie"
+    );
+    assert_eq!(details.violations[0].rule, "policy.attribute_not_allowed");
+
+    // Input: every broken field is named, and none of the values is echoed.
+    let status = gemeente
+        .submit_signal(pb::SubmitSignalRequest {
+            idempotency_key: "k".into(),
+            case_reference: "GRO-10".into(),
+            purpose: DRIELUIK.into(),
+            observed_month: "oktober".into(),
+            identifiers: vec![id(Value::Bsn("123456789".into())), address("97110", "12")],
+            attributes: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let details = pb::SignalError::decode(status.details()).unwrap();
+    let fields: BTreeSet<&str> = details
+        .violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert!(fields.contains("observed_month"), "{fields:?}");
+    assert!(fields.contains("identifiers[0].bsn"), "{fields:?}");
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.starts_with("identifiers[1].address")),
+        "{fields:?}"
+    );
+    assert!(!status.message().contains("123456789") && !status.message().contains("97110"));
+
+    // A purpose the partner does not take part in.
+    let mut request = signal("NLA-9", vec![id(Value::Bsn("111222333".into()))], &[]);
+    request.purpose = "zorgcoordinatie".into();
+    let status = chain.partner(NLA).submit_signal(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(
+        status.message().contains("zorgcoordinatie")
+            && status.message().contains("policy.purpose_not_shared"),
+        "{}",
+        status.message()
+    );
+
+    // Nothing was stored for a refused signal, and a reused key with other content is refused.
+    let ok = gemeente
+        .submit_signal(signal("GRO-11", vec![address("9711AB", "12")], &[]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!ok.replayed);
+    let mut other = signal("GRO-11", vec![address("9711AB", "14")], &[]);
+    other.idempotency_key = "key/GRO-11".into();
+    assert_eq!(
+        gemeente.submit_signal(other).await.unwrap_err().code(),
+        Code::AlreadyExists
+    );
+    let listed = chain
+        .partner(GEMEENTE)
+        .get_signal_status(pb::GetSignalStatusRequest {
+            signal_id: "sig-none".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(listed.code(), Code::NotFound);
+}
+
+async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
+    let chain = ProcChain::start(postgres).await;
+    let request = signal("X-1", vec![address("9711AB", "12")], &[]);
+    // Impersonation: the police certificate at the gemeente's node.
+    let mut as_police = signaalnet_proto::v1::partner_service_client::PartnerServiceClient::new(
+        chain.channel(GEMEENTE, POLITIE),
+    );
+    let status = as_police.submit_signal(request.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(
+        status.message().contains("gemeente_groningen"),
+        "{}",
+        status.message()
+    );
+    // Wrong role: an analyst cannot submit; a coordinator cannot convert; a gemeente cannot
+    // read the analyst API or take a key share.
+    let mut as_riec = signaalnet_proto::v1::partner_service_client::PartnerServiceClient::new(
+        chain.channel(GEMEENTE, "riec_noord_nederland"),
+    );
+    assert_eq!(
+        as_riec
+            .submit_signal(request.clone())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    let mut coordinator_at_transcryptor =
+        TranscryptorServiceClient::new(chain.channel("transcryptor_vng", "coordinator_riec"));
+    let status = coordinator_at_transcryptor
+        .convert(pb::ConvertRequest {
+            idempotency_key: "x".into(),
+            coordinator_context: "coordinator/test".into(),
+            ciphertexts: vec![vec![0; 96]],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = chain
+        .analyst(GEMEENTE)
+        .list_hits(pb::AnalystListHitsRequest {
+            purpose: "riec_integrale_analyse".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = TranscryptorServiceClient::new(chain.channel("transcryptor_vng", GEMEENTE))
+        .get_key_share(pb::GetKeyShareRequest {
+            coordinator_context: "coordinator/test".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    // A node's certificate cannot deliver as if it were another partner: the coordinator takes
+    // the partner from the certificate, so the politie's node only ever delivers as politie.
+    // A certificate from another CA does not get through the handshake.
+    let other = tempfile::tempdir().unwrap();
+    common::signaalnet(&["certs", "dev", "--out", other.path().to_str().unwrap()]);
+    let foreign = signaalnet_tls::TlsFiles {
+        ca: chain.certs().join("ca.pem"),
+        cert: other.path().join("gemeente_groningen.pem"),
+        key: other.path().join("gemeente_groningen.key"),
+    };
+    let channel = signaalnet_service::channel(&chain.roles[GEMEENTE].url, &foreign).unwrap();
+    let status = signaalnet_proto::v1::partner_service_client::PartnerServiceClient::new(channel)
+        .submit_signal(request)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            status.code(),
+            Code::Unavailable | Code::Unknown | Code::Unauthenticated
+        ),
+        "{status:?}"
+    );
+    let log = chain.log(GEMEENTE);
+    assert!(log.contains("partner API refused"), "the refusal is logged");
+}
+
+async fn coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing(
+    postgres: Option<&str>,
+) {
+    let mut chain = ProcChain::start(postgres).await;
+    const N: usize = 40;
+    // Pairs: politie and gemeente signal the same phone number; N pairs → N hits.
+    let requests = |partner: &str| -> Vec<pb::SubmitSignalRequest> {
+        (0..N)
+            .map(|i| {
+                signal(
+                    &format!("{partner}-{i}"),
+                    vec![id(Value::Phone(format!("+31 6 3000 {i:04}")))],
+                    &[],
+                )
+            })
+            .collect()
+    };
+    let stream_in = |partner: &'static str, chain: &ProcChain| {
+        let mut client = chain.partner(partner);
+        let requests = requests(partner);
+        async move {
+            let mut results = client
+                .submit_signals(tokio_stream::iter(requests))
+                .await
+                .unwrap()
+                .into_inner();
+            let mut ids = Vec::new();
+            while let Some(r) = results.message().await.unwrap() {
+                match r.outcome.unwrap() {
+                    pb::submit_signal_result::Outcome::Accepted(a) => ids.push(a.signal_id),
+                    pb::submit_signal_result::Outcome::Refused(e) => panic!("{}", e.message),
+                }
+            }
+            ids
+        }
+    };
+    let politie = stream_in(POLITIE, &chain).await;
+    // Kill the coordinator while the politie's batch is being delivered, then stream the
+    // gemeente's signals while it is down.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    chain.kill("coordinator");
+    let gemeente = stream_in(GEMEENTE, &chain).await;
+    assert_eq!((politie.len(), gemeente.len()), (N, N));
+    chain.restart("coordinator").await;
+    wait_delivered(&chain, POLITIE, &politie).await;
+    wait_delivered(&chain, GEMEENTE, &gemeente).await;
+    let hits = hits_until(&chain, GEMEENTE, |h| h.len() >= N).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hits_after = chain.hits_of(GEMEENTE).await;
+    assert_eq!(
+        hits_after.len(),
+        N,
+        "exactly one notification per hit, none twice: {hits:?}"
+    );
+    let distinct: BTreeSet<&str> = hits_after.iter().map(|h| h.hit_id.as_str()).collect();
+    assert_eq!(distinct.len(), N);
+    assert!(hits_after
+        .iter()
+        .all(|h| h.change == FORMED && h.own_signals.len() == 1));
+    let police = chain.hits_of(POLITIE).await;
+    assert_eq!(police.len(), N);
+    // Every signal is stored exactly once at the coordinator.
+    let count = coordinator_signal_count(&chain).await;
+    assert_eq!(count, 2 * N as i64);
+    let status = chain
+        .partner(GEMEENTE)
+        .get_signal_status(pb::GetSignalStatusRequest {
+            signal_id: gemeente[0].clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.state, pb::SignalState::InHit as i32);
+    assert_eq!(status.hit_ids.len(), 1);
+}
+
+async fn coordinator_signal_count(chain: &ProcChain) -> i64 {
+    use sqlx::{Connection, Row};
+    let url = match chain.database_url("coordinator") {
+        Some(url) => url.to_owned(),
+        None => format!(
+            "sqlite://{}?mode=ro",
+            chain
+                .dir
+                .path()
+                .join("data/coordinator/coordinator.db")
+                .display()
+        ),
+    };
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("SELECT COUNT(*) AS n FROM coord_signals")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get("n")
+}
+
+async fn no_raw_identifier_outside_the_nodes(postgres: Option<&str>) {
+    let chain = ProcChain::start(postgres).await;
+    let mut ids = BTreeMap::new();
+    let cases = [
+        (
+            POLITIE,
+            signal(
+                "PL-R",
+                vec![
+                    id(Value::Bsn("123456782".into())),
+                    person("Wiśniewski", "Piotr", "1994-03-12"),
+                    id(Value::Phone("+31 6 1234 5678".into())),
+                    id(Value::Iban("NL91 ABNA 0417 1643 00".into())),
+                    id(Value::Vehicle(pb::Vehicle {
+                        country: "NL".into(),
+                        plate: "12-AB-34".into(),
+                    })),
+                    id(Value::OnlineHandle(pb::OnlineHandle {
+                        platform: "instagram".into(),
+                        handle: "@lisa.model_99".into(),
+                    })),
+                ],
+                &[],
+            ),
+        ),
+        (
+            GEMEENTE,
+            signal(
+                "GRO-R",
+                vec![
+                    id(Value::Bsn("123456782".into())),
+                    address("9711 AB", "12"),
+                    id(Value::Kvk("68750110".into())),
+                ],
+                &[],
+            ),
+        ),
+        (
+            ZVH,
+            signal("ZVH-R", vec![id(Value::Phone("06-12345678".into()))], &[]),
+        ),
+    ];
+    for (partner, request) in cases {
+        ids.entry(partner)
+            .or_insert_with(Vec::new)
+            .push(submit(&chain, partner, request).await);
+    }
+    for (partner, signal_ids) in &ids {
+        wait_delivered(&chain, partner, signal_ids).await;
+    }
+    hits_until(&chain, ZVH, |h| !h.is_empty()).await;
+    let needles = [
+        "123456782",
+        "Wiśniewski",
+        "wisniewski",
+        "WISNIEWSKI",
+        "Piotr",
+        "piotr",
+        "1994-03-12",
+        "612345678",
+        "0417164300",
+        "NL91ABNA",
+        "12AB34",
+        "12-AB-34",
+        "lisa.model_99",
+        "9711AB",
+        "9711 AB",
+        "68750110",
+    ];
+    let mut places: Vec<(String, Vec<u8>)> = Vec::new();
+    for role in ["coordinator", "transcryptor_vng", "transcryptor_jenv"] {
+        places.push((format!("{role} log"), chain.log(role).into_bytes()));
+        places.push((format!("{role} storage"), chain.stored_bytes(role).await));
+    }
+    // The nodes hold identifiers only while handling a request: not in their logs or storage.
+    for partner in [POLITIE, GEMEENTE, ZVH] {
+        places.push((format!("{partner} log"), chain.log(partner).into_bytes()));
+        places.push((
+            format!("{partner} storage"),
+            chain.stored_bytes(partner).await,
+        ));
+    }
+    // Positive controls: the search sees what each store does hold.
+    let contains =
+        |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(
+        contains(&places[1].1, DRIELUIK),
+        "the coordinator's storage is searched"
+    );
+    assert!(
+        contains(&places[7].1, "PL-R"),
+        "the politie node's storage (case references) is searched"
+    );
+    assert!(
+        contains(&places[0].1, "signal matched"),
+        "the coordinator's log is searched"
+    );
+    for (place, bytes) in &places {
+        for needle in needles {
+            let found = bytes
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+            assert!(!found, "`{needle}` found in {place}");
+        }
+    }
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(None).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = super::postgres_url() else {
+                        eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
+                        return;
+                    };
+                    super::$name(Some(&url)).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    hits_form_across_partners_and_dissolve_on_withdrawal,
+    refusals_name_the_field_purpose_and_rule,
+    certificates_act_only_as_themselves,
+    coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing,
+    no_raw_identifier_outside_the_nodes,
+);
