@@ -28,3 +28,34 @@ pub fn run_node(config_path: &Path) -> Result<ExitCode> {
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::transcryptor::TranscryptorConfig;
+
+    #[test]
+    fn the_development_configurations_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dev");
+        let coordinator: CoordinatorConfig =
+            config::load(&dir.join("coordinator.toml"), "coordinator").unwrap();
+        assert_eq!(coordinator.transcryptors.len(), 2);
+        let mut listens = vec![coordinator.listen];
+        for name in ["gemeente", "politie", "nla", "zvh"] {
+            let node: NodeConfig =
+                config::load(&dir.join(format!("node-{name}.toml")), "node").unwrap();
+            assert_eq!(node.transcryptors, coordinator.transcryptors);
+            assert!(node.tls.cert.ends_with(format!("{}.pem", node.partner)));
+            listens.push(node.listen);
+        }
+        for i in [1, 2] {
+            let t: TranscryptorConfig =
+                config::load(&dir.join(format!("transcryptor-{i}.toml")), "transcryptor").unwrap();
+            assert_eq!(t.coordinator_context, coordinator.coordinator_context);
+            listens.push(t.listen);
+        }
+        listens.sort();
+        listens.dedup();
+        assert_eq!(listens.len(), 7, "every role on its own port");
+    }
+}
