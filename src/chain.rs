@@ -30,6 +30,15 @@ pub struct Chain {
     tasks: Vec<(String, JoinHandle<Result<()>>)>,
 }
 
+/// The files `write_dev_pki` wrote for `id`.
+fn dev_tls(certs: &Path, id: &str) -> TlsFiles {
+    TlsFiles {
+        ca: certs.join("ca.pem"),
+        cert: certs.join(format!("{id}.pem")),
+        key: certs.join(format!("{id}.key")),
+    }
+}
+
 async fn loopback() -> Result<(tokio::net::TcpListener, String)> {
     let listener = roles::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let url = format!("https://{}", listener.local_addr()?);
@@ -75,11 +84,7 @@ impl Chain {
             &handle_key,
             &transcryptor_keys,
         )?;
-        let tls = |id: &str| TlsFiles {
-            ca: certs.join("ca.pem"),
-            cert: certs.join(format!("{id}.pem")),
-            key: certs.join(format!("{id}.key")),
-        };
+        let tls = |id: &str| dev_tls(&certs, id);
         let (stop, _) = watch::channel(false);
         let stopped = |stop: &watch::Sender<bool>| {
             let mut rx = stop.subscribe();
@@ -157,11 +162,7 @@ impl Chain {
     }
 
     pub fn tls(&self, partner: &str) -> TlsFiles {
-        TlsFiles {
-            ca: self.certs.join("ca.pem"),
-            cert: self.certs.join(format!("{partner}.pem")),
-            key: self.certs.join(format!("{partner}.key")),
-        }
+        dev_tls(&self.certs, partner)
     }
 
     fn channel(&self, url: &str, as_partner: &str) -> Result<Channel> {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-fn load_policy(dir: &Path) -> Result<Arc<PolicySet>> {
+pub fn load_policy(dir: &Path) -> Result<Arc<PolicySet>> {
     Ok(Arc::new(PolicySet::load(dir).map_err(|p| {
         anyhow::anyhow!("policy set {}: {p}", dir.display())
     })?))

@@ -3,14 +3,12 @@
 use crate::config;
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use signaalnet_policy::PolicySet;
 use signaalnet_pseudonym::{CoordinatorContext, Transcryptor, TranscryptorKeys};
 use signaalnet_tls::TlsFiles;
 use signaalnet_transcryptor::{serve, RateLimiter, TranscryptorGrpc};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,7 +64,7 @@ pub async fn serve_config(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let policy = PolicySet::load(&config.policies).map_err(|p| anyhow::anyhow!("{p}"))?;
+    let policy = crate::roles::load_policy(&config.policies)?;
     let keys: TranscryptorKeys = serde_json::from_slice(
         &std::fs::read(&config.keys)
             .with_context(|| format!("reading {}", config.keys.display()))?,
@@ -77,7 +75,7 @@ pub async fn serve_config(
     let service = TranscryptorGrpc::new(
         Transcryptor::new(&keys),
         context,
-        Arc::new(policy),
+        policy,
         RateLimiter::new(config.rate_limit.per_second, config.rate_limit.burst),
     );
     tracing::info!(listen = %listener.local_addr()?, transcryptor = index, "transcryptor serving");

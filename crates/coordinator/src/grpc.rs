@@ -8,10 +8,9 @@ use signaalnet_proto::v1::analyst_service_server::AnalystService;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorService;
 use signaalnet_service::caller;
 use signaalnet_service::convert::submits_signals;
-use std::pin::Pin;
+use signaalnet_service::stream::{follow, parse_cursor, spawn_stream, BoxStream};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 /// Notifications per read from the queue.
@@ -48,8 +47,6 @@ impl CoordinatorGrpc {
     }
 }
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl CoordinatorService for CoordinatorGrpc {
     type DeliverSignalsStream = BoxStream<pb::DeliveryAck>;
@@ -62,7 +59,7 @@ impl CoordinatorService for CoordinatorGrpc {
         let partner = self.partner_node(&request)?;
         let core = Arc::clone(&self.core);
         let mut input = request.into_inner();
-        let output = async_stream(move |tx| async move {
+        let output = spawn_stream(move |tx| async move {
             while let Some(item) = input.next().await {
                 let signal = match item {
                     Ok(signal) => signal,
@@ -116,64 +113,21 @@ impl CoordinatorService for CoordinatorGrpc {
         request: Request<pb::WatchNotificationsRequest>,
     ) -> Result<Response<Self::WatchNotificationsStream>, Status> {
         let partner = self.partner_node(&request)?;
-        let after = parse_cursor(&request.get_ref().after_cursor)?;
+        let after = parse_cursor(&request.get_ref().after_cursor, "after_cursor")?;
         let core = Arc::clone(&self.core);
-        let output = async_stream(move |tx| async move {
-            let mut cursor = after;
-            let mut published = core.subscribe();
-            loop {
-                let batch = match core.notifications(&partner.id, cursor, PAGE).await {
-                    Ok(batch) => batch,
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading notifications failed");
-                        let _ = tx
-                            .send(Err(Status::unavailable(
-                                "notifications unavailable; reconnect",
-                            )))
-                            .await;
-                        return;
-                    }
-                };
-                let full = batch.len() as i64 == PAGE;
-                for n in batch {
-                    cursor = n.cursor.parse().unwrap_or(cursor);
-                    if tx.send(Ok(n)).await.is_err() {
-                        return;
-                    }
-                }
-                if !full {
-                    // Wait for something new (or poll now and then in case a wake-up was missed).
-                    let _ = tokio::time::timeout(Duration::from_secs(5), published.changed()).await;
-                }
-            }
-        });
-        Ok(Response::new(output))
+        let published = core.subscribe();
+        Ok(Response::new(follow(
+            after,
+            published,
+            PAGE,
+            move |after, page| {
+                let core = Arc::clone(&core);
+                let partner = partner.id.clone();
+                async move { core.notifications(&partner, after, page).await }
+            },
+            |n: &pb::PartnerNotification| n.cursor.parse().ok(),
+        )))
     }
-}
-
-fn parse_cursor(cursor: &str) -> Result<i64, Status> {
-    if cursor.is_empty() {
-        return Ok(0);
-    }
-    cursor
-        .parse::<i64>()
-        .ok()
-        .filter(|c| *c >= 0)
-        .ok_or_else(|| {
-            Status::invalid_argument("after_cursor: not a cursor this coordinator issued")
-        })
-}
-
-/// A server stream fed by a task; the task ends when the client goes away.
-fn async_stream<T, F, Fut>(body: F) -> BoxStream<T>
-where
-    T: Send + 'static,
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<T, Status>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(body(tx));
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
 #[derive(Clone)]

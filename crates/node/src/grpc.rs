@@ -5,10 +5,9 @@ use crate::Node;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
-use std::pin::Pin;
+use signaalnet_service::stream::{follow, parse_cursor, spawn_stream, BoxStream};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 const DEFAULT_PAGE: usize = 100;
@@ -35,30 +34,6 @@ impl PartnerGrpc {
         }
         Ok(())
     }
-}
-
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-fn spawn_stream<T, F, Fut>(body: F) -> BoxStream<T>
-where
-    T: Send + 'static,
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<T, Status>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(body(tx));
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-
-fn parse_cursor(cursor: &str, field: &str) -> Result<i64, Status> {
-    if cursor.is_empty() {
-        return Ok(0);
-    }
-    cursor
-        .parse::<i64>()
-        .ok()
-        .filter(|c| *c >= 0)
-        .ok_or_else(|| Status::invalid_argument(format!("{field}: not a cursor this node issued")))
 }
 
 #[tonic::async_trait]
@@ -140,33 +115,19 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::WatchHitsRequest>,
     ) -> Result<Response<Self::WatchHitsStream>, Status> {
         self.authorise(&request)?;
-        let mut cursor = parse_cursor(&request.get_ref().after_cursor, "after_cursor")?;
+        let after = parse_cursor(&request.get_ref().after_cursor, "after_cursor")?;
         let node = Arc::clone(&self.node);
-        Ok(Response::new(spawn_stream(move |tx| async move {
-            let mut published = node.subscribe_hits();
-            loop {
-                let page = match node.hits_after(cursor, 256).await {
-                    Ok(page) => page,
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading hits failed");
-                        let _ = tx
-                            .send(Err(Status::unavailable("hits unavailable; reconnect")))
-                            .await;
-                        return;
-                    }
-                };
-                let full = page.len() == 256;
-                for n in page {
-                    cursor = n.cursor.parse().unwrap_or(cursor);
-                    if tx.send(Ok(n)).await.is_err() {
-                        return;
-                    }
-                }
-                if !full {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), published.changed()).await;
-                }
-            }
-        })))
+        let published = node.subscribe_hits();
+        Ok(Response::new(follow(
+            after,
+            published,
+            256,
+            move |after, page| {
+                let node = Arc::clone(&node);
+                async move { node.hits_after(after, page).await }
+            },
+            |n: &pb::HitNotification| n.cursor.parse().ok(),
+        )))
     }
 
     async fn list_hits(

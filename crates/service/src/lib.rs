@@ -8,6 +8,7 @@
 
 mod auth;
 pub mod convert;
+pub mod stream;
 
 pub use auth::{caller, Caller};
 
