@@ -477,10 +477,12 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
         .submit_signal(request)
         .await
         .unwrap_err();
+    // The server closes the connection during the handshake; depending on timing the client
+    // reports that as unavailable, unknown or cancelled. Never as an answer of the service.
     assert!(
         matches!(
             status.code(),
-            Code::Unavailable | Code::Unknown | Code::Unauthenticated
+            Code::Unavailable | Code::Unknown | Code::Unauthenticated | Code::Cancelled
         ),
         "{status:?}"
     );
