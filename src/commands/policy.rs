@@ -1,9 +1,10 @@
 //! `signaalnet policy …`: tools for privacy officers.
 
-use anyhow::Result;
-use clap::Subcommand;
+use anyhow::{Context, Result};
+use clap::{Subcommand, ValueEnum};
+use signaalnet_policy::signature::{self, Signers, SIGNATURE_FILE};
 use signaalnet_policy::PolicySet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -14,12 +15,168 @@ pub enum PolicyCommand {
         #[arg(default_value = "policies")]
         dir: PathBuf,
     },
+    /// What may flow from whom to whom for which purpose, as tables per purpose.
+    Explain {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// Only this purpose.
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Only what this partner may send (recipients' rows stay).
+        #[arg(long)]
+        partner: Option<String>,
+    },
+    /// What a change newly allows and newly forbids, flow by flow (exit 1 when anything changes).
+    Diff { old: PathBuf, new: PathBuf },
+    /// The register of processing activities (AVG art. 30) this policy set determines.
+    Register {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Create a privacy officer's signing key (PKCS#8, mode 0600) and `<out>.pub`.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a valid policy set: writes `policy.sig` into the directory.
+    Sign {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// The privacy officer's key from `signaalnet policy keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check a set's signature against privacy officer public keys.
+    Verify {
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+        /// A public key (`<key>.pub` from keygen); repeat for several officers.
+        #[arg(long = "signer", required = true)]
+        signers: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Markdown,
+    Json,
 }
 
 pub fn run(command: PolicyCommand) -> Result<ExitCode> {
     match command {
         PolicyCommand::Check { dir } => check(&dir),
+        PolicyCommand::Explain {
+            dir,
+            purpose,
+            partner,
+        } => {
+            let set = load(&dir)?;
+            for (what, id) in [("purpose", &purpose), ("partner", &partner)] {
+                if let Some(id) = id {
+                    let known = match what {
+                        "purpose" => set.purpose(id).is_some(),
+                        _ => set.partner(id).is_some(),
+                    };
+                    anyhow::ensure!(known, "--{what} {id}: not in policy set {}", dir.display());
+                }
+            }
+            print!(
+                "{}",
+                signaalnet_policy::explain::explain(&set, purpose.as_deref(), partner.as_deref())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Diff { old, new } => {
+            let (a, b) = (load(&old)?, load(&new)?);
+            println!("policy set {} ({})", a.version(), old.display());
+            println!("        → {} ({})\n", b.version(), new.display());
+            let diff = signaalnet_policy::explain::diff(&a, &b);
+            print!("{diff}");
+            Ok(if diff.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        PolicyCommand::Register { dir, format, out } => {
+            let register = signaalnet_policy::register::register(&load(&dir)?);
+            let text = match format {
+                Format::Markdown => register.to_markdown(),
+                Format::Json => serde_json::to_string_pretty(&register)? + "\n",
+            };
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Keygen { out } => {
+            anyhow::ensure!(
+                !out.exists(),
+                "{} exists; not overwriting a key",
+                out.display()
+            );
+            let (pkcs8, public) = signature::generate_key()?;
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            signaalnet_tls::dev::write(&out, &pkcs8, true)?;
+            let pub_path = PathBuf::from(format!("{}.pub", out.display()));
+            std::fs::write(&pub_path, format!("{public}\n"))?;
+            println!(
+                "key {} (keep it secret), public key {} (key id {}): give the public key to \
+                 the operators of every node and the coordinator",
+                out.display(),
+                pub_path.display(),
+                signature::key_id(&hex::decode(&public)?)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Sign { dir, key } => {
+            let set = load(&dir)?;
+            let pkcs8 =
+                std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
+            let sig = signature::sign(set.version(), &pkcs8)
+                .with_context(|| key.display().to_string())?;
+            std::fs::write(dir.join(SIGNATURE_FILE), toml::to_string(&sig)?)?;
+            println!(
+                "signed policy set {} with key {}: {}",
+                set.version(),
+                sig.key_id,
+                dir.join(SIGNATURE_FILE).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Verify { dir, signers } => {
+            let set = load(&dir)?;
+            match Signers::read(&signers)?.check(&dir, set.version()) {
+                Ok(key_id) => {
+                    println!("policy set {} is signed by key {key_id}", set.version());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
     }
+}
+
+fn load(dir: &Path) -> Result<PolicySet> {
+    PolicySet::load(dir).map_err(|p| {
+        anyhow::anyhow!(
+            "policy set {} is invalid ({} problem(s)); run `signaalnet policy check {0}`:\n{p}",
+            dir.display(),
+            p.0.len()
+        )
+    })
 }
 
 fn check(dir: &std::path::Path) -> Result<ExitCode> {

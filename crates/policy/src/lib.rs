@@ -16,13 +16,18 @@
 mod check;
 mod duration;
 mod evaluate;
+pub mod explain;
 pub mod files;
+mod live;
 mod model;
 mod problem;
+pub mod register;
+pub mod signature;
 
 pub use check::MIN_MONITOR_CELL_SIZE;
 pub use duration::IsoDuration;
 pub use evaluate::{Refusal, ShareDecision};
+pub use live::LivePolicy;
 pub use model::{
     Attribute, AttributeKind, LegalBasis, Monitor, Partner, PartnerRole, Purpose, RecipientRole,
     RecipientView, Sensitivity, Share,

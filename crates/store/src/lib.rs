@@ -200,8 +200,133 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, StoreErr
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
+    Clock::system().now()
+}
+
+/// The time as a role sees it: the system clock, or a manual clock that tests move forward
+/// (retention and expiry are tested without waiting months).
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    manual: Option<std::sync::Arc<std::sync::atomic::AtomicI64>>,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self { manual: None }
+    }
+
+    /// A clock that stands still at `start_ms` (milliseconds since the epoch) until moved.
+    pub fn manual(start_ms: i64) -> Self {
+        Self {
+            manual: Some(std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
+                start_ms,
+            ))),
+        }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        match &self.manual {
+            Some(ms) => ms.load(std::sync::atomic::Ordering::SeqCst),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        self.now_ms().div_euclid(1000)
+    }
+
+    /// Moves a manual clock forward; the system clock cannot be moved (returns false).
+    pub fn advance(&self, by: Duration) -> bool {
+        match &self.manual {
+            Some(ms) => {
+                let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+                ms.fetch_add(by, std::sync::atomic::Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// `2026-11-22T10:15:03Z` for milliseconds since the epoch (UTC, proleptic Gregorian).
+pub fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Milliseconds since the epoch at the start (00:00 UTC) of `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let mut parts = text.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || text.len() != 10 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    (civil_from_days(days) == (y, m, d)).then_some(days * 86_400_000)
+}
+
+// Howard Hinnant's algorithms for the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_and_format() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        let ms = parse_date("2026-11-22").unwrap();
+        assert_eq!(format_time(ms + 3_723_000), "2026-11-22T01:02:03Z");
+        assert_eq!(
+            parse_date("2024-02-29").map(format_time).unwrap(),
+            "2024-02-29T00:00:00Z"
+        );
+        assert_eq!(parse_date("2025-02-29"), None);
+        assert_eq!(parse_date("2025-13-01"), None);
+        assert_eq!(parse_date("25-01-01"), None);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_told() {
+        let clock = Clock::manual(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        assert!(clock.advance(Duration::from_secs(2)));
+        assert_eq!(clock.now(), 3);
+        assert!(!Clock::system().advance(Duration::from_secs(1)));
+    }
 }

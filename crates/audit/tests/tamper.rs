@@ -1,0 +1,317 @@
+//! Tampering with a stored trail: every kind of change is found at the entry where it was
+//! made. Runs on SQLite and, when `SIGNAALNET_TEST_POSTGRES_URL` is set, on PostgreSQL.
+#![allow(clippy::unwrap_used)] // test fixtures
+
+use signaalnet_audit::{
+    public_key_path, read_public_key, verify, Actor, Audit, Entry, Event, Finding, Signer, Step,
+    GENESIS,
+};
+use signaalnet_policy::PolicySet;
+use signaalnet_store::{fresh_postgres_database, Clock, Location, Store};
+use sqlx::Row;
+use std::path::Path;
+
+const ENTRIES: i64 = 300;
+
+fn policy() -> PolicySet {
+    PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap()
+}
+
+struct Trail {
+    store: Store,
+    audit: Audit,
+    public_key: Vec<u8>,
+    _dir: tempfile::TempDir,
+}
+
+/// A trail of 300 entries: automatic checkpoint at 256, sealed at 300.
+async fn trail(postgres: bool) -> Option<Trail> {
+    let dir = tempfile::tempdir().unwrap();
+    let location = if postgres {
+        let Ok(admin) = std::env::var("SIGNAALNET_TEST_POSTGRES_URL") else {
+            eprintln!("SKIPPED: SIGNAALNET_TEST_POSTGRES_URL is not set; PostgreSQL not tested");
+            return None;
+        };
+        Location::Postgres(fresh_postgres_database(&admin).await.unwrap())
+    } else {
+        Location::Sqlite(dir.path().join("coordinator.db"))
+    };
+    let store = Store::open(&location).await.unwrap();
+    let key = dir.path().join("coordinator.audit.key");
+    let audit = Audit::new(
+        Signer::load_or_create(&key).unwrap(),
+        Actor {
+            oin: "00000001003214345000".into(),
+            role: "coordinator".into(),
+        },
+        Clock::manual(1_790_000_000_000),
+    );
+    let policy = policy();
+    for i in 0..ENTRIES {
+        let event = Event::for_purpose(Step::Match, &policy, "signalering_arbeidsuitbuiting")
+            .by(Actor {
+                oin: "00000001003214345001".into(),
+                role: "partner".into(),
+            })
+            .reference(format!("signal:nla/sig-{i:04}"))
+            .detail(format!("signal {i} matched; no hit"));
+        audit.record(&store, event).await.unwrap();
+        audit.clock().advance(std::time::Duration::from_millis(7));
+    }
+    assert_eq!(audit.seal(&store).await.unwrap(), Some(ENTRIES));
+    let public_key = read_public_key(&public_key_path(&key)).unwrap();
+    Some(Trail {
+        store,
+        audit,
+        public_key,
+        _dir: dir,
+    })
+}
+
+async fn findings(t: &Trail) -> Vec<Finding> {
+    verify(&t.store, &t.public_key).await.unwrap().findings
+}
+
+async fn exec(t: &Trail, sql: &str) {
+    sqlx::query(sql).execute(t.store.pool()).await.unwrap();
+}
+
+async fn load(t: &Trail) -> Vec<Entry> {
+    signaalnet_audit::entries(&t.store, &signaalnet_audit::Filter::default())
+        .await
+        .unwrap()
+}
+
+async fn rewrite(t: &Trail, entry: &Entry) {
+    sqlx::query(
+        "UPDATE audit_entries SET at_ms = $1, step = $2, detail = $3, refs = $4, prev_hash = $5, \
+         hash = $6 WHERE seq = $7",
+    )
+    .bind(entry.at_ms)
+    .bind(&entry.step)
+    .bind(&entry.detail)
+    .bind(&entry.refs)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .bind(entry.seq)
+    .execute(t.store.pool())
+    .await
+    .unwrap();
+}
+
+/// What someone with write access to the database but without the key can do best: change
+/// entry `seq` and recompute every hash after it.
+async fn change_and_rechain(t: &Trail, seq: i64) {
+    let mut entries = load(t).await;
+    let mut prev = GENESIS.to_owned();
+    for entry in &mut entries {
+        if entry.seq == seq {
+            entry.detail = "nothing happened".into();
+        }
+        entry.prev_hash = prev.clone();
+        entry.hash = entry.compute_hash();
+        prev = entry.hash.clone();
+        if entry.seq >= seq {
+            rewrite(t, entry).await;
+        }
+    }
+}
+
+async fn intact_and_untampered(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    let report = verify(&t.store, &t.public_key).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.entries, ENTRIES as u64);
+    assert_eq!(report.checkpoints, 2);
+    assert_eq!(report.last_checkpoint, Some(ENTRIES));
+    assert_eq!(report.unsigned_tail(), None);
+
+    // The chain continues where it was after a restart (a new writer on the same store).
+    let again = Audit::new(
+        Signer::load_or_create(&t._dir.path().join("coordinator.audit.key")).unwrap(),
+        t.audit.own().clone(),
+        Clock::system(),
+    );
+    let seq = again
+        .record(&t.store, Event::new(Step::PolicyChange, &policy()))
+        .await
+        .unwrap();
+    assert_eq!(seq, ENTRIES + 1);
+    let report = verify(&t.store, &t.public_key).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.unsigned_tail(), Some((ENTRIES + 1, ENTRIES + 1)));
+
+    // An entry appended in a transaction that is rolled back leaves nothing.
+    {
+        let mut w = t.store.write().await.unwrap();
+        again
+            .append(&mut w.tx, Event::new(Step::PolicyChange, &policy()))
+            .await
+            .unwrap();
+    }
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_entries")
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(n, ENTRIES + 1);
+}
+
+async fn a_changed_entry_is_found_where_it_was_changed(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    exec(
+        &t,
+        "UPDATE audit_entries SET detail = 'no hit' WHERE seq = 37",
+    )
+    .await;
+    assert_eq!(findings(&t).await, vec![Finding::Changed { seq: 37 }]);
+}
+
+async fn a_changed_reference_or_purpose_is_found(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    exec(
+        &t,
+        "UPDATE audit_entries SET refs = '[\"signal:nla/sig-9999\"]' WHERE seq = 5",
+    )
+    .await;
+    exec(
+        &t,
+        "UPDATE audit_entries SET purpose = 'regionale_monitor' WHERE seq = 280",
+    )
+    .await;
+    assert_eq!(
+        findings(&t).await,
+        vec![Finding::Changed { seq: 5 }, Finding::Changed { seq: 280 }]
+    );
+}
+
+async fn deleted_entries_are_found(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    exec(
+        &t,
+        "DELETE FROM audit_entries WHERE seq BETWEEN 120 AND 122",
+    )
+    .await;
+    assert_eq!(
+        findings(&t).await,
+        vec![Finding::Missing { from: 120, to: 122 }]
+    );
+}
+
+async fn reordered_entries_are_found(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    let entries = load(&t).await;
+    let (a, b) = (entries[19].clone(), entries[20].clone());
+    assert_eq!((a.seq, b.seq), (20, 21));
+    rewrite(&t, &Entry { seq: 20, ..b }).await;
+    rewrite(&t, &Entry { seq: 21, ..a }).await;
+    let found = findings(&t).await;
+    assert_eq!(
+        found.first(),
+        Some(&Finding::Reordered {
+            seq: 20,
+            links_to: 21
+        }),
+        "{found:?}"
+    );
+    assert!(found.iter().all(|f| matches!(f, Finding::Reordered { .. })));
+}
+
+async fn a_cut_off_end_is_found(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    exec(&t, "DELETE FROM audit_entries WHERE seq > 290").await;
+    assert_eq!(
+        findings(&t).await,
+        vec![Finding::Truncated {
+            last: 290,
+            checkpoint: 300
+        }]
+    );
+}
+
+async fn a_recomputed_chain_fails_at_the_next_checkpoint(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    change_and_rechain(&t, 100).await;
+    assert_eq!(
+        findings(&t).await,
+        vec![
+            Finding::CheckpointMismatch { seq: 256, after: 0 },
+            Finding::CheckpointMismatch { seq: 300, after: 0 },
+        ]
+    );
+}
+
+async fn a_re_signed_trail_is_found(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    change_and_rechain(&t, 270).await;
+    // Throw the role's checkpoints away and sign the new head with another key.
+    let other = Audit::new(
+        Signer::load_or_create(&t._dir.path().join("other.key")).unwrap(),
+        t.audit.own().clone(),
+        Clock::system(),
+    );
+    exec(&t, "DELETE FROM audit_checkpoints").await;
+    assert_eq!(other.seal(&t.store).await.unwrap(), Some(ENTRIES));
+    let found = findings(&t).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0], Finding::MissingCheckpoint { seq: 256 });
+    assert!(matches!(found[1], Finding::ForeignKey { seq: 300, .. }));
+}
+
+async fn a_forged_signature_is_found(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    let signature: String = sqlx::query("SELECT signature FROM audit_checkpoints WHERE seq = 256")
+        .fetch_one(t.store.pool())
+        .await
+        .unwrap()
+        .get("signature");
+    let mut forged = signature.into_bytes();
+    forged[10] = if forged[10] == b'0' { b'1' } else { b'0' };
+    sqlx::query("UPDATE audit_checkpoints SET signature = $1 WHERE seq = 256")
+        .bind(String::from_utf8(forged).unwrap())
+        .execute(t.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(findings(&t).await, vec![Finding::BadSignature { seq: 256 }]);
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(false).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(true).await })*
+        }
+    };
+}
+
+on_both!(
+    intact_and_untampered,
+    a_changed_entry_is_found_where_it_was_changed,
+    a_changed_reference_or_purpose_is_found,
+    deleted_entries_are_found,
+    reordered_entries_are_found,
+    a_cut_off_end_is_found,
+    a_recomputed_chain_fails_at_the_next_checkpoint,
+    a_re_signed_trail_is_found,
+    a_forged_signature_is_found,
+);
