@@ -3,7 +3,7 @@
 //! `signaalnet demo` (and later `signaalnet bench`).
 
 use crate::commands::transcryptor::{RateLimitConfig, TranscryptorConfig};
-use crate::roles::{self, CoordinatorConfig, NodeConfig};
+use crate::roles::{self, CoordinatorConfig, Governance, NodeConfig};
 use anyhow::{Context, Result};
 use signaalnet_policy::{PartnerRole, PolicySet};
 use signaalnet_proto::v1::analyst_service_client::AnalystServiceClient;
@@ -103,6 +103,10 @@ impl Chain {
                 coordinator_context: CONTEXT.to_owned(),
                 tls: tls(id),
                 rate_limit: RateLimitConfig::default(),
+                name: id.clone(),
+                data_dir: dir.join("data"),
+                database_url: database_url.map(str::to_owned),
+                governance: Governance::default(),
             };
             let shutdown = stopped(&stop);
             tasks.push((
@@ -124,6 +128,7 @@ impl Chain {
             data_dir: dir.join("data"),
             database_url: database_url.map(str::to_owned),
             tls: tls(&coordinator_id),
+            governance: Governance::default(),
         };
         tasks.push((
             coordinator_id.clone(),
@@ -144,6 +149,7 @@ impl Chain {
                 database_url: database_url.map(str::to_owned),
                 secret: None,
                 tls: tls(&partner.id),
+                governance: Governance::default(),
             };
             tasks.push((
                 partner.id.clone(),

@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::certs::CertsCommand,
     },
+    /// Verify or show a role's tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: commands::audit::AuditCommand,
+    },
     /// Run the whole chain on loopback (four partner nodes, two transcryptors, a coordinator)
     /// with a realistic scenario, and show what each party learned.
     Demo {
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Command::Coordinator { config } => commands::coordinator::run_coordinator(&config),
         Command::Node { config } => commands::coordinator::run_node(&config),
         Command::Demo { keep } => commands::demo::run(keep),
+        Command::Audit { command } => commands::audit::run(command),
     };
     match result {
         Ok(code) => code,

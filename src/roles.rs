@@ -3,12 +3,14 @@
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
+use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_coordinator::Coordinator;
 use signaalnet_node::forward::Upstream;
 use signaalnet_node::Node;
-use signaalnet_policy::PolicySet;
+use signaalnet_policy::signature::Signers;
 use signaalnet_pseudonym::{CoordinatorContext, HandleKey, PartnerEncryptor, SystemPublicKeys};
-use signaalnet_store::{Location, Store};
+use signaalnet_service::policy::{run_reloader, PolicyTarget, RoleGrpc, RolePolicy};
+use signaalnet_store::{Clock, Location, Store};
 use signaalnet_tls::TlsFiles;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,17 +19,129 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-pub fn load_policy(dir: &Path) -> Result<Arc<PolicySet>> {
-    Ok(Arc::new(PolicySet::load(dir).map_err(|p| {
-        anyhow::anyhow!("policy set {}: {p}", dir.display())
-    })?))
-}
-
 fn load_system(path: &Path) -> Result<SystemPublicKeys> {
     serde_json::from_slice(
         &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
     )
     .with_context(|| path.display().to_string())
+}
+
+/// What every role configures for accountability: who must have signed its policy set, how
+/// often it looks for a changed set, and where its audit signing key lives.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Governance {
+    /// Privacy officer public keys (`signaalnet policy keygen`); when any is given, the role
+    /// only enforces a policy set signed by one of them.
+    #[serde(default)]
+    pub policy_signers: Vec<PathBuf>,
+    /// Seconds between looks at the policy directory for a changed set (SIGHUP: at once).
+    #[serde(default = "default_reload_seconds")]
+    pub policy_reload_seconds: u64,
+    /// The audit trail's checkpoint signing key (Ed25519, created on first start, mode 0600);
+    /// default `<data_dir>/<role>.audit.key`. Keep a copy of `<key>.pub` where the role cannot
+    /// write: `signaalnet audit verify --public-key` checks against it.
+    #[serde(default)]
+    pub audit_key: Option<PathBuf>,
+}
+
+fn default_reload_seconds() -> u64 {
+    5
+}
+
+/// A role's policy in force and its audit trail writer.
+pub struct Accountability {
+    pub policy: Arc<RolePolicy>,
+    pub audit: Audit,
+    pub reload_every: Duration,
+}
+
+impl Governance {
+    pub fn audit_key(&self, data_dir: &Path, role: &str) -> PathBuf {
+        self.audit_key
+            .clone()
+            .unwrap_or_else(|| data_dir.join(format!("{role}.audit.key")))
+    }
+
+    /// Loads (and signature-checks) the policy set and opens the audit signing key.
+    pub fn open(
+        &self,
+        kind: &'static str,
+        role: &str,
+        policies: &Path,
+        data_dir: &Path,
+        tls: &TlsFiles,
+    ) -> Result<Accountability> {
+        let oin = tls.own_oin()?.to_string();
+        let signers = Signers::read(&self.policy_signers)?;
+        let clock = Clock::system();
+        let policy = RolePolicy::start(
+            kind,
+            oin.clone(),
+            policies.to_owned(),
+            signers,
+            clock.now_ms(),
+        )
+        .map_err(|reason| anyhow::anyhow!("{reason}"))?;
+        let own_role = policy
+            .live()
+            .current()
+            .partner_by_oin(&oin)
+            .map_or(kind, |p| p.role.as_str());
+        let signer = Signer::load_or_create(&self.audit_key(data_dir, role))?;
+        let audit = Audit::new(
+            signer,
+            Actor {
+                oin,
+                role: own_role.to_owned(),
+            },
+            clock,
+        );
+        Ok(Accountability {
+            policy: Arc::new(policy),
+            audit,
+            reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),
+        })
+    }
+}
+
+/// Seals the audit trail (signs the newest entry) every few seconds, so at most that much of
+/// the end of a trail can be cut off unnoticed.
+pub async fn run_sealer(target: Arc<dyn PolicyTarget>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        if let Err(e) = target.audit().seal(target.store()).await {
+            tracing::error!(error = %e, "sealing the audit trail failed");
+        }
+    }
+}
+
+/// Background tasks every role runs: policy reload and audit sealing. Dropping the guard
+/// seals once more and stops them.
+pub struct Background {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    target: Arc<dyn PolicyTarget>,
+}
+
+impl Background {
+    pub fn start(policy: &Arc<RolePolicy>, target: Arc<dyn PolicyTarget>, every: Duration) -> Self {
+        Self {
+            tasks: vec![
+                tokio::spawn(run_reloader(Arc::clone(policy), Arc::clone(&target), every)),
+                tokio::spawn(run_sealer(Arc::clone(&target))),
+            ],
+            target,
+        }
+    }
+
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(e) = self.target.audit().seal(self.target.store()).await {
+            tracing::error!(error = %e, "sealing the audit trail at shutdown failed");
+        }
+    }
 }
 
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
@@ -54,6 +168,8 @@ pub struct CoordinatorConfig {
     #[serde(default)]
     pub database_url: Option<String>,
     pub tls: TlsFiles,
+    #[serde(default)]
+    pub governance: Governance,
 }
 
 pub async fn run_coordinator(
@@ -61,7 +177,13 @@ pub async fn run_coordinator(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let policy = load_policy(&config.policies)?;
+    let accountable = config.governance.open(
+        "coordinator",
+        "coordinator",
+        &config.policies,
+        &config.data_dir,
+        &config.tls,
+    )?;
     let system = load_system(&config.system_keys)?;
     let handle_hex = std::fs::read_to_string(&config.handle_key)
         .with_context(|| format!("reading {}", config.handle_key.display()))?;
@@ -84,9 +206,27 @@ pub async fn run_coordinator(
         Duration::from_secs(60),
     )
     .await?;
-    let core = Arc::new(Coordinator::open(store, policy, decryptor, handles).await?);
+    let core = Arc::new(
+        Coordinator::open(
+            store,
+            accountable.policy.live().clone(),
+            decryptor,
+            handles,
+            accountable.audit,
+        )
+        .await?,
+    );
+    let target: Arc<dyn PolicyTarget> = core.clone();
+    let background = Background::start(
+        &accountable.policy,
+        Arc::clone(&target),
+        accountable.reload_every,
+    );
     tracing::info!(listen = %listener.local_addr()?, "coordinator serving");
-    signaalnet_coordinator::serve(listener, &config.tls, core, shutdown).await?;
+    let role = RoleGrpc::new(accountable.policy, target);
+    let served = signaalnet_coordinator::serve(listener, &config.tls, core, role, shutdown).await;
+    background.stop().await;
+    served?;
     Ok(())
 }
 
@@ -111,6 +251,8 @@ pub struct NodeConfig {
     #[serde(default)]
     pub secret: Option<PathBuf>,
     pub tls: TlsFiles,
+    #[serde(default)]
+    pub governance: Governance,
 }
 
 pub async fn run_node(
@@ -118,9 +260,15 @@ pub async fn run_node(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let policy = load_policy(&config.policies)?;
-    let system = load_system(&config.system_keys)?;
     let role = format!("node-{}", config.partner);
+    let accountable = config.governance.open(
+        "node",
+        &role,
+        &config.policies,
+        &config.data_dir,
+        &config.tls,
+    )?;
+    let system = load_system(&config.system_keys)?;
     let location = Location::for_role(&config.data_dir, &role, config.database_url.as_deref())?;
     let store = Store::open(&location).await?;
     let secret_path = config
@@ -131,10 +279,11 @@ pub async fn run_node(
     let node = Arc::new(
         Node::open(
             store,
-            policy,
+            accountable.policy.live().clone(),
             &config.partner,
             PartnerEncryptor::new(system),
             &secret,
+            accountable.audit,
         )
         .await?,
     );
@@ -155,10 +304,18 @@ pub async fn run_node(
         Arc::clone(&node),
         upstream.coordinator.clone(),
     ));
+    let target: Arc<dyn PolicyTarget> = node.clone();
+    let background = Background::start(
+        &accountable.policy,
+        Arc::clone(&target),
+        accountable.reload_every,
+    );
     tracing::info!(partner = %config.partner, listen = %listener.local_addr()?, "partner node serving");
-    let served = signaalnet_node::serve(listener, &config.tls, node, shutdown).await;
+    let role = RoleGrpc::new(accountable.policy, target);
+    let served = signaalnet_node::serve(listener, &config.tls, node, role, shutdown).await;
     outbox.abort();
     watcher.abort();
+    background.stop().await;
     served?;
     Ok(())
 }

@@ -36,6 +36,7 @@ async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
             .unwrap()
             .replace("dev/keys", keys.to_str().unwrap())
             .replace("dev/certs", certs.to_str().unwrap())
+            .replace("dev/data", dir.path().join("data").to_str().unwrap())
             .replace(
                 "\"policies\"",
                 &format!("\"{}\"", root.join("policies").display()),

@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "common",
         "coordinator",
         "partner",
+        "role",
         "transcryptor",
     ]
     .map(|f| root.join(format!("signaalnet/v1/{f}.proto")));

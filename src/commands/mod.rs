@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod certs;
 pub mod coordinator;
 pub mod demo;

@@ -1,14 +1,19 @@
 //! `signaalnet transcryptor --config FILE`: run one transcryptor.
 
 use crate::config;
+use crate::roles::{Background, Governance};
 use anyhow::{Context, Result};
 use serde::Deserialize;
+use signaalnet_audit::{Audit, Event, Step};
 use signaalnet_pseudonym::{CoordinatorContext, Transcryptor, TranscryptorKeys};
+use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
+use signaalnet_store::{Location, Store};
 use signaalnet_tls::TlsFiles;
-use signaalnet_transcryptor::{serve, RateLimiter, TranscryptorGrpc};
+use signaalnet_transcryptor::{serve, RateLimiter, TranscryptorGrpc, TranscryptorTrail};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +26,14 @@ pub struct TranscryptorConfig {
     pub tls: TlsFiles,
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    /// This transcryptor's name; its database is `<data_dir>/<name>.db`.
+    pub name: String,
+    /// The audit trail's SQLite database and signing key live here unless `database_url` is set.
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub database_url: Option<String>,
+    #[serde(default)]
+    pub governance: Governance,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,7 +77,29 @@ pub async fn serve_config(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let policy = crate::roles::load_policy(&config.policies)?;
+    let accountable = config.governance.open(
+        "transcryptor",
+        &config.name,
+        &config.policies,
+        &config.data_dir,
+        &config.tls,
+    )?;
+    let location = Location::for_role(
+        &config.data_dir,
+        &config.name,
+        config.database_url.as_deref(),
+    )?;
+    let store = Arc::new(Store::open(&location).await?);
+    let audit = Arc::new(accountable.audit);
+    let set = accountable.policy.live().current();
+    if Audit::last_policy(&store).await?.as_deref() != Some(set.version()) {
+        audit
+            .record(
+                &store,
+                Event::new(Step::PolicyChange, &set).detail("policy set in force at start"),
+            )
+            .await?;
+    }
     let keys: TranscryptorKeys = serde_json::from_slice(
         &std::fs::read(&config.keys)
             .with_context(|| format!("reading {}", config.keys.display()))?,
@@ -75,10 +110,21 @@ pub async fn serve_config(
     let service = TranscryptorGrpc::new(
         Transcryptor::new(&keys),
         context,
-        policy,
+        accountable.policy.live().clone(),
         RateLimiter::new(config.rate_limit.per_second, config.rate_limit.burst),
+        Arc::clone(&store),
+        Arc::clone(&audit),
+    );
+    let target: Arc<dyn PolicyTarget> = Arc::new(TranscryptorTrail { store, audit });
+    let background = Background::start(
+        &accountable.policy,
+        Arc::clone(&target),
+        accountable.reload_every,
     );
     tracing::info!(listen = %listener.local_addr()?, transcryptor = index, "transcryptor serving");
-    serve(listener, &config.tls, service, shutdown).await?;
+    let role = RoleGrpc::new(accountable.policy, target);
+    let served = serve(listener, &config.tls, service, role, shutdown).await;
+    background.stop().await;
+    served?;
     Ok(())
 }

@@ -106,19 +106,22 @@ impl ProcChain {
         let mut transcryptor_urls = Vec::new();
         for (i, name) in TRANSCRYPTORS.iter().enumerate() {
             let port = free_port();
+            let db = database().await;
             let config = format!(
                 "listen = \"127.0.0.1:{port}\"\npolicies = \"{}\"\nkeys = \"{}/transcryptor-{}.json\"\n\
-                 coordinator_context = \"{CONTEXT}\"\n{}",
+                 coordinator_context = \"{CONTEXT}\"\nname = \"{name}\"\ndata_dir = \"{}\"\n{}{}",
                 policies.display(),
                 keys.display(),
                 i + 1,
+                data.join(name).display(),
+                db_line(&db),
                 tls_toml(&certs, name)
             );
             let url = format!("https://127.0.0.1:{port}");
             transcryptor_urls.push(format!("\"{url}\""));
             roles.insert(
                 name.to_string(),
-                Role::new(dir.path(), name, "transcryptor", &config, url, None),
+                Role::new(dir.path(), name, "transcryptor", &config, url, db),
             );
         }
         let transcryptors = transcryptor_urls.join(", ");

@@ -10,8 +10,9 @@
 
 use crate::core::{has_attribute, members_of, partner_roles, visible_attributes, Coordinator};
 use crate::matching::{month_string, Hit, Matcher};
+use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_identifier::IdentifierKind;
-use signaalnet_policy::{Partner, RecipientRole, RecipientView};
+use signaalnet_policy::{Partner, PolicySet, RecipientRole, RecipientView};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::MatchingPseudonym;
 use signaalnet_service::convert::kind_to_wire;
@@ -26,18 +27,22 @@ pub const UNKNOWN: &str = "onbekend";
 
 impl Coordinator {
     /// The view through which `analyst` may look at hits of `purpose`.
-    fn analyst_view(&self, analyst: &Partner, purpose: &str) -> Result<&RecipientView, Status> {
-        if self.policy.purpose(purpose).is_none() {
+    fn analyst_view<'p>(
+        policy: &'p PolicySet,
+        analyst: &Partner,
+        purpose: &str,
+    ) -> Result<&'p RecipientView, Status> {
+        if policy.purpose(purpose).is_none() {
             return Err(Status::not_found(format!(
                 "purpose: `{purpose}` is not in policy set {}",
-                self.policy.version()
+                policy.version()
             )));
         }
         let view = analyst
             .recipient_roles
             .iter()
             .filter(|r| **r != RecipientRole::Partner)
-            .find_map(|r| self.policy.recipient_view(*r, purpose));
+            .find_map(|r| policy.recipient_view(*r, purpose));
         let Some(view) = view else {
             return Err(Status::permission_denied(format!(
                 "`{}` has no recipient role with a view on purpose `{purpose}` \
@@ -61,10 +66,12 @@ impl Coordinator {
     pub async fn list_hits(
         &self,
         analyst: &Partner,
+        actor: Actor,
         request: pb::AnalystListHitsRequest,
     ) -> Result<pb::AnalystListHitsResponse, Status> {
-        let view = self.analyst_view(analyst, &request.purpose)?;
-        self.refuse_monitor(&request.purpose, "ListHits")?;
+        let policy = self.policy();
+        let view = Self::analyst_view(&policy, analyst, &request.purpose)?;
+        Self::refuse_monitor(&policy, &request.purpose, "ListHits")?;
         for (i, f) in request.filter.iter().enumerate() {
             if !view.attributes.contains(&f.id) {
                 return Err(Status::invalid_argument(format!(
@@ -99,9 +106,21 @@ impl Coordinator {
                     .unwrap_or_default();
                 break;
             }
-            hits.push(self.analyst_hit(&matcher, hit, view));
+            hits.push(self.analyst_hit(&policy, &matcher, hit, view));
         }
         tracing::info!(analyst = %analyst.id, purpose = %request.purpose, returned = hits.len(), "analyst listed hits");
+        let filter: Vec<&str> = request.filter.iter().map(|f| f.id.as_str()).collect();
+        self.record(
+            Event::for_purpose(Step::AnalystQuery, &policy, &request.purpose)
+                .by(actor)
+                .references(hits.iter().map(|h| format!("hit:{}", h.hit_id)))
+                .detail(format!(
+                    "listed hits: {} returned; filtered on attributes [{}]",
+                    hits.len(),
+                    filter.join(", ")
+                )),
+        )
+        .await?;
         Ok(pb::AnalystListHitsResponse {
             hits,
             next_page_token: next,
@@ -111,10 +130,12 @@ impl Coordinator {
     pub async fn get_hit(
         &self,
         analyst: &Partner,
+        actor: Actor,
         request: pb::GetHitRequest,
     ) -> Result<pb::AnalystHit, Status> {
-        let view = self.analyst_view(analyst, &request.purpose)?;
-        self.refuse_monitor(&request.purpose, "GetHit")?;
+        let policy = self.policy();
+        let view = Self::analyst_view(&policy, analyst, &request.purpose)?;
+        Self::refuse_monitor(&policy, &request.purpose, "GetHit")?;
         let matcher = self.matcher.lock().await;
         let hit = matcher
             .hit(&request.hit_id)
@@ -126,15 +147,20 @@ impl Coordinator {
                 ))
             })?;
         tracing::info!(analyst = %analyst.id, purpose = %request.purpose, hit = %hit.id, "analyst read a hit");
-        Ok(self.analyst_hit(&matcher, hit, view))
+        let answer = self.analyst_hit(&policy, &matcher, hit, view);
+        drop(matcher);
+        self.record(
+            Event::for_purpose(Step::AnalystQuery, &policy, &request.purpose)
+                .by(actor)
+                .reference(format!("hit:{}", answer.hit_id))
+                .detail("read one hit"),
+        )
+        .await?;
+        Ok(answer)
     }
 
-    fn refuse_monitor(&self, purpose: &str, call: &str) -> Result<(), Status> {
-        if self
-            .policy
-            .purpose(purpose)
-            .is_some_and(|p| p.monitor.is_some())
-        {
+    fn refuse_monitor(policy: &PolicySet, purpose: &str, call: &str) -> Result<(), Status> {
+        if policy.purpose(purpose).is_some_and(|p| p.monitor.is_some()) {
             return Err(Status::failed_precondition(format!(
                 "purpose: `{purpose}` is aggregates-only; use GetMonitor instead of {call}"
             )));
@@ -142,7 +168,13 @@ impl Coordinator {
         Ok(())
     }
 
-    fn analyst_hit(&self, matcher: &Matcher, hit: &Hit, view: &RecipientView) -> pb::AnalystHit {
+    fn analyst_hit(
+        &self,
+        policy: &PolicySet,
+        matcher: &Matcher,
+        hit: &Hit,
+        view: &RecipientView,
+    ) -> pb::AnalystHit {
         let members = members_of(matcher, &hit.members);
         let key = self.handles.for_purpose(&hit.purpose);
         let handles = if view.sees_identifier_kinds {
@@ -165,7 +197,7 @@ impl Coordinator {
             purpose: hit.purpose.clone(),
             handles,
             partner_roles: if view.sees_partner_roles {
-                partner_roles(&self.policy, &members)
+                partner_roles(policy, &members)
             } else {
                 Vec::new()
             },
@@ -183,11 +215,12 @@ impl Coordinator {
     pub async fn monitor(
         &self,
         reader: &Partner,
+        actor: Actor,
         request: pb::GetMonitorRequest,
     ) -> Result<pb::MonitorTable, Status> {
-        let view = self.analyst_view(reader, &request.purpose)?;
-        let purpose = self
-            .policy
+        let policy = self.policy();
+        let view = Self::analyst_view(&policy, reader, &request.purpose)?;
+        let purpose = policy
             .purpose(&request.purpose)
             .ok_or_else(|| Status::not_found("purpose"))?;
         let Some(monitor) = &purpose.monitor else {
@@ -226,8 +259,7 @@ impl Coordinator {
             .filter(|s| counted.contains(s.purpose.as_str()))
         {
             // Only what the partner shares for the monitor purpose counts as a dimension value.
-            let shared = self
-                .policy
+            let shared = policy
                 .partner(&signal.partner)
                 .and_then(|p| p.shares.get(&request.purpose))
                 .map(|s| &s.attributes);
@@ -264,6 +296,16 @@ impl Coordinator {
             *table.entry(key).or_default() += n;
         }
         tracing::info!(reader = %reader.id, purpose = %request.purpose, rows = table.len(), suppressed, "monitor queried");
+        self.record(
+            Event::for_purpose(Step::MonitorQuery, &policy, &request.purpose)
+                .by(actor)
+                .detail(format!(
+                    "monitor by [{}]: {} row(s), {suppressed} cell(s) suppressed below {min}",
+                    dimensions.join(", "),
+                    table.len()
+                )),
+        )
+        .await?;
         Ok(pb::MonitorTable {
             dimensions,
             rows: table
@@ -273,7 +315,7 @@ impl Coordinator {
             min_cell_size: min,
             suppressed_cells: u32::try_from(suppressed).unwrap_or(u32::MAX),
             policy: Some(pb::PolicyVersion {
-                version: self.policy.version().to_owned(),
+                version: policy.version().to_owned(),
             }),
         })
     }

@@ -4,8 +4,9 @@
 use crate::matching::{month_index, Change, HitEvent, Matcher, Pseudonym, Rule, Seq, SignalEntry};
 use crate::CoordinatorError;
 use prost::Message;
+use signaalnet_audit::{Actor, Audit, Event, Step};
 use signaalnet_identifier::IdentifierKind;
-use signaalnet_policy::{Partner, PolicySet, RecipientRole, RecipientView};
+use signaalnet_policy::{LivePolicy, Partner, PolicySet, RecipientRole, RecipientView};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::{CoordinatorDecryptor, EncryptedIdentifier, HandleKey, PseudonymError};
 use signaalnet_service::convert::{kind_from_wire, kind_to_wire, role_to_wire, submits_signals};
@@ -23,7 +24,8 @@ const MAX_IDENTIFIERS: usize = 256;
 
 pub struct Coordinator {
     pub(crate) store: Store,
-    pub(crate) policy: Arc<PolicySet>,
+    pub(crate) policy: LivePolicy,
+    pub(crate) audit: Audit,
     decryptor: Arc<CoordinatorDecryptor>,
     pub(crate) handles: HandleKey,
     pub(crate) matcher: Mutex<Matcher>,
@@ -75,11 +77,13 @@ impl Coordinator {
     /// Opens the coordinator on a migrated store and restores its matcher from it.
     pub async fn open(
         store: Store,
-        policy: Arc<PolicySet>,
+        policy: LivePolicy,
         decryptor: CoordinatorDecryptor,
         handles: HandleKey,
+        audit: Audit,
     ) -> Result<Self, CoordinatorError> {
-        let matcher = load_matcher(&store, &policy).await?;
+        let set = policy.current();
+        let matcher = load_matcher(&store, &set).await?;
         let last: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM coord_notifications")
             .fetch_one(store.pool())
             .await?
@@ -88,21 +92,77 @@ impl Coordinator {
         tracing::info!(
             signals = matcher.signals().count(),
             hits = matcher.hits().count(),
-            policy = %policy.version(),
+            policy = %set.version(),
             "coordinator state restored"
         );
-        Ok(Self {
+        let core = Self {
             store,
             policy,
+            audit,
             decryptor: Arc::new(decryptor),
             handles,
             matcher: Mutex::new(matcher),
             published,
-        })
+        };
+        if Audit::last_policy(&core.store).await?.as_deref() != Some(set.version()) {
+            core.record(
+                Event::new(Step::PolicyChange, &set).detail("policy set in force at start"),
+            )
+            .await?;
+        }
+        Ok(core)
     }
 
-    pub fn policy(&self) -> &PolicySet {
+    /// The policy set in force now.
+    pub fn policy(&self) -> Arc<PolicySet> {
+        self.policy.current()
+    }
+
+    pub fn live_policy(&self) -> &LivePolicy {
         &self.policy
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// Records a step that stores nothing else.
+    pub(crate) async fn record(&self, event: Event) -> Result<(), CoordinatorError> {
+        self.audit.record(&self.store, event).await?;
+        Ok(())
+    }
+
+    /// An audit event for `purpose`, which is left out when the policy set does not know it
+    /// (a caller's free text never enters the trail).
+    pub(crate) fn event(step: Step, policy: &PolicySet, purpose: &str) -> Event {
+        if policy.purpose(purpose).is_some() {
+            Event::for_purpose(step, policy, purpose)
+        } else {
+            Event::new(step, policy)
+        }
+    }
+
+    /// Records a refused request: the caller, the purpose if known, the status code. The
+    /// message is not recorded: it may name what the caller sent.
+    pub async fn audit_refusal(&self, actor: Actor, purpose: &str, what: &str, code: Code) {
+        let policy = self.policy();
+        let event = Self::event(Step::Refuse, &policy, purpose)
+            .by(actor)
+            .detail(format!("{what} refused: {code:?}"));
+        if let Err(e) = self.record(event).await {
+            tracing::error!(error = %e, "recording a refusal in the audit trail failed");
+        }
+    }
+
+    /// Rebuilds the matcher with the matching rules of the policy set now in force (window,
+    /// minimum partners), so a reloaded set also changes what counts as a hit.
+    pub async fn rebuild_matcher(&self) {
+        let mut matcher = self.matcher.lock().await;
+        self.reload(&mut matcher).await;
     }
 
     /// Tells a watcher that notifications up to this sequence number exist.
@@ -112,10 +172,26 @@ impl Coordinator {
 
     /// Validates, re-checks policy, decrypts and matches one delivered signal. Idempotent: a
     /// signal id the partner delivered (or withdrew) before is acknowledged and changes nothing.
-    pub async fn deliver(&self, partner: &Partner, signal: pb::EncryptedSignal) -> Outcome {
-        let checked = match self.check(partner, &signal) {
+    pub async fn deliver(
+        &self,
+        partner: &Partner,
+        actor: &Actor,
+        signal: pb::EncryptedSignal,
+    ) -> Outcome {
+        let policy = self.policy();
+        let refused = |outcome: Outcome| async {
+            let event = Self::event(Step::Refuse, &policy, &signal.purpose)
+                .by(actor.clone())
+                .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
+                .detail(format!("signal refused on arrival: {:?}", outcome.code));
+            if let Err(e) = self.record(event).await {
+                tracing::error!(error = %e, "recording a refusal in the audit trail failed");
+            }
+            outcome
+        };
+        let checked = match self.check(&policy, partner, &signal) {
             Ok(checked) => checked,
-            Err(outcome) => return outcome,
+            Err(outcome) => return refused(outcome).await,
         };
         let decryptor = Arc::clone(&self.decryptor);
         let decrypted = tokio::task::spawn_blocking(move || decrypt_all(&decryptor, checked))
@@ -123,9 +199,12 @@ impl Coordinator {
             .unwrap_or_else(|_| Err(Outcome::refuse(Code::Internal, "decryption task failed")));
         let (keys, checked) = match decrypted {
             Ok(done) => done,
-            Err(outcome) => return outcome,
+            Err(outcome) => return refused(outcome).await,
         };
-        match self.store_and_match(partner, &signal, checked, keys).await {
+        match self
+            .store_and_match(&policy, partner, actor, &signal, checked, keys)
+            .await
+        {
             Ok(outcome) => outcome,
             Err(e) => {
                 tracing::error!(error = %e, "storing a delivered signal failed");
@@ -137,7 +216,12 @@ impl Coordinator {
         }
     }
 
-    fn check(&self, partner: &Partner, signal: &pb::EncryptedSignal) -> Result<Checked, Outcome> {
+    fn check(
+        &self,
+        policy: &PolicySet,
+        partner: &Partner,
+        signal: &pb::EncryptedSignal,
+    ) -> Result<Checked, Outcome> {
         let invalid = |m: String| Err(Outcome::refuse(Code::InvalidArgument, m));
         if !submits_signals(partner.role) {
             return Err(Outcome::refuse(
@@ -196,8 +280,7 @@ impl Coordinator {
             .into_iter()
             .collect();
         let decision =
-            self.policy
-                .evaluate_share(&partner.id, &signal.purpose, &distinct_kinds, &attributes);
+            policy.evaluate_share(&partner.id, &signal.purpose, &distinct_kinds, &attributes);
         if !decision.is_allowed() {
             let list: Vec<String> = decision.refusals.iter().map(ToString::to_string).collect();
             tracing::warn!(
@@ -210,13 +293,12 @@ impl Coordinator {
                 Code::PermissionDenied,
                 format!(
                     "refused by policy {}: {}",
-                    self.policy.version(),
+                    policy.version(),
                     list.join("; ")
                 ),
             ));
         }
-        if self
-            .policy
+        if policy
             .purpose(&signal.purpose)
             .is_some_and(|p| p.monitor.is_some())
         {
@@ -234,7 +316,9 @@ impl Coordinator {
 
     async fn store_and_match(
         &self,
+        policy: &PolicySet,
         partner: &Partner,
+        actor: &Actor,
         signal: &pb::EncryptedSignal,
         checked: Checked,
         keys: Vec<(IdentifierKind, Pseudonym)>,
@@ -271,7 +355,7 @@ impl Coordinator {
         .bind(&signal.purpose)
         .bind(&signal.observed_month)
         .bind(serde_json::to_string(&attributes).unwrap_or_else(|_| "[]".into()))
-        .bind(self.policy.version())
+        .bind(policy.version())
         .bind(now())
         .fetch_one(&mut *w.tx)
         .await?
@@ -294,7 +378,30 @@ impl Coordinator {
             attributes,
         };
         let events = matcher.insert(entry)?;
-        let result = self.persist(&mut w.tx, &matcher, &events, None).await;
+        let summary: Vec<String> = events
+            .iter()
+            .map(|e| format!("{} {:?}", e.hit_id, e.change))
+            .collect();
+        let event = Event::for_purpose(Step::Match, policy, &signal.purpose)
+            .by(actor.clone())
+            .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
+            .references(events.iter().map(|e| format!("hit:{}", e.hit_id)))
+            .detail(format!(
+                "received {} matching pseudonym(s) and matched: {}",
+                checked.kinds.len(),
+                if summary.is_empty() {
+                    "no hit change".to_owned()
+                } else {
+                    summary.join(", ")
+                }
+            ));
+        let result = match self.audit.append(&mut w.tx, event).await {
+            Ok(_) => {
+                self.persist(policy, &mut w.tx, &matcher, &events, None)
+                    .await
+            }
+            Err(e) => Err(e.into()),
+        };
         let result = match result {
             Ok(last) => w
                 .commit()
@@ -328,8 +435,10 @@ impl Coordinator {
     pub async fn withdraw(
         &self,
         partner: &Partner,
+        actor: &Actor,
         signal_ids: &[String],
     ) -> Result<Vec<String>, CoordinatorError> {
+        let policy = self.policy();
         let mut done = Vec::new();
         for signal_id in signal_ids {
             let mut matcher = self.matcher.lock().await;
@@ -352,7 +461,7 @@ impl Coordinator {
                     )
                     .bind(&partner.id)
                     .bind(signal_id)
-                    .bind(self.policy.version())
+                    .bind(policy.version())
                     .bind(now())
                     .execute(&mut *w.tx)
                     .await?;
@@ -375,10 +484,22 @@ impl Coordinator {
                 }
                 Some(_) => {}
             }
-            let result = match self
-                .persist(&mut w.tx, &matcher, &events, removed.as_ref())
-                .await
-            {
+            let event = Event::new(Step::Withdraw, &policy)
+                .by(actor.clone())
+                .reference(format!("signal:{}/{signal_id}", partner.id))
+                .references(events.iter().map(|e| format!("hit:{}", e.hit_id)))
+                .detail(match &removed {
+                    Some(_) => "withdrawn: keys and attributes deleted, hits re-evaluated",
+                    None => "withdrawal recorded (signal not held or withdrawn before)",
+                });
+            let persisted = match self.audit.append(&mut w.tx, event).await {
+                Ok(_) => {
+                    self.persist(&policy, &mut w.tx, &matcher, &events, removed.as_ref())
+                        .await
+                }
+                Err(e) => Err(e.into()),
+            };
+            let result = match persisted {
                 Ok(last) => w
                     .commit()
                     .await
@@ -440,7 +561,7 @@ impl Coordinator {
     }
 
     async fn reload(&self, matcher: &mut MutexGuard<'_, Matcher>) {
-        match load_matcher(&self.store, &self.policy).await {
+        match load_matcher(&self.store, &self.policy()).await {
             Ok(fresh) => **matcher = fresh,
             Err(e) => tracing::error!(error = %e, "reloading the matcher failed"),
         }
@@ -449,6 +570,7 @@ impl Coordinator {
     /// Writes hit changes and the partners' notifications; returns the last notification seq.
     async fn persist(
         &self,
+        policy: &PolicySet,
         tx: &mut Transaction<'static, Any>,
         matcher: &Matcher,
         events: &[HitEvent],
@@ -491,7 +613,8 @@ impl Coordinator {
             }
             let partners: BTreeSet<&str> = members.iter().map(|m| m.partner.as_str()).collect();
             for partner_id in partners {
-                let notification = self.notification_for(matcher, event, partner_id, &members);
+                let notification =
+                    self.notification_for(policy, matcher, event, partner_id, &members);
                 let seq: i64 = sqlx::query(
                     "INSERT INTO coord_notifications (partner_id, payload, created_at) \
                      VALUES ($1, $2, $3) RETURNING seq",
@@ -503,6 +626,20 @@ impl Coordinator {
                 .await?
                 .get("seq");
                 last = Some(seq);
+                let audit = Self::event(Step::Notify, policy, &event.purpose)
+                    .reference(format!("hit:{}", event.hit_id))
+                    .references(
+                        notification
+                            .own_signal_ids
+                            .iter()
+                            .map(|id| format!("signal:{partner_id}/{id}")),
+                    )
+                    .detail(format!(
+                        "notification {seq} for {partner_id}: {:?}, {} attribute(s) under its view",
+                        event.change,
+                        notification.attributes.len()
+                    ));
+                self.audit.append(tx, audit).await?;
             }
         }
         Ok(last)
@@ -512,15 +649,15 @@ impl Coordinator {
     /// its recipient policy for the purpose allows.
     fn notification_for(
         &self,
+        policy: &PolicySet,
         matcher: &Matcher,
         event: &HitEvent,
         partner_id: &str,
         members: &[&SignalEntry],
     ) -> pb::PartnerNotification {
-        let view = self
-            .policy
+        let view = policy
             .partner(partner_id)
-            .and_then(|p| partner_view(&self.policy, p, &event.purpose));
+            .and_then(|p| partner_view(policy, p, &event.purpose));
         let dissolved = event.change == Change::Dissolved;
         let mut n = pb::PartnerNotification {
             cursor: String::new(),
@@ -536,14 +673,14 @@ impl Coordinator {
             matched_kinds: Vec::new(),
             attributes: Vec::new(),
             policy: Some(pb::PolicyVersion {
-                version: self.policy.version().to_owned(),
+                version: policy.version().to_owned(),
             }),
         };
         let Some(view) = view else {
             return n;
         };
         if view.sees_partner_roles {
-            n.partner_roles = partner_roles(&self.policy, members);
+            n.partner_roles = partner_roles(policy, members);
         }
         if dissolved {
             return n;
@@ -730,4 +867,19 @@ pub(crate) fn has_attribute(members: &[&SignalEntry], id: &str, value: &str) -> 
     members
         .iter()
         .any(|m| m.attributes.iter().any(|(i, v)| i == id && v == value))
+}
+
+#[tonic::async_trait]
+impl signaalnet_service::policy::PolicyTarget for Coordinator {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    async fn after_change(&self) {
+        self.rebuild_matcher().await;
+    }
 }

@@ -2,6 +2,7 @@
 //! recipients with an analyst or monitor view.
 
 use crate::core::Coordinator;
+use signaalnet_audit::Actor;
 use signaalnet_policy::Partner;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::analyst_service_server::AnalystService;
@@ -26,11 +27,10 @@ impl CoordinatorGrpc {
         Self { core }
     }
 
-    fn partner_node<T>(&self, request: &Request<T>) -> Result<Partner, Status> {
-        let who = caller(request, self.core.policy())?;
-        let partner = self
-            .core
-            .policy()
+    fn partner_node<T>(&self, request: &Request<T>) -> Result<(Partner, Actor), Status> {
+        let policy = self.core.policy();
+        let who = caller(request, &policy)?;
+        let partner = policy
             .partner(&who.partner_id)
             .cloned()
             .ok_or_else(|| Status::unauthenticated("unknown partner"))?;
@@ -43,7 +43,7 @@ impl CoordinatorGrpc {
                 partner.role.as_str()
             )));
         }
-        Ok(partner)
+        Ok((partner, who.actor()))
     }
 }
 
@@ -56,7 +56,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<Streaming<pb::EncryptedSignal>>,
     ) -> Result<Response<Self::DeliverSignalsStream>, Status> {
-        let partner = self.partner_node(&request)?;
+        let (partner, actor) = self.partner_node(&request)?;
         let core = Arc::clone(&self.core);
         let mut input = request.into_inner();
         let output = spawn_stream(move |tx| async move {
@@ -69,7 +69,7 @@ impl CoordinatorService for CoordinatorGrpc {
                     }
                 };
                 let signal_id = signal.signal_id.clone();
-                let outcome = core.deliver(&partner, signal).await;
+                let outcome = core.deliver(&partner, &actor, signal).await;
                 let ack = pb::DeliveryAck {
                     signal_id,
                     code: outcome.code as i32,
@@ -87,7 +87,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<pb::CoordinatorWithdrawRequest>,
     ) -> Result<Response<pb::CoordinatorWithdrawResponse>, Status> {
-        let partner = self.partner_node(&request)?;
+        let (partner, actor) = self.partner_node(&request)?;
         let request = request.into_inner();
         if request.signal_ids.is_empty() || request.signal_ids.len() > signaalnet_proto::MAX_BATCH {
             return Err(Status::invalid_argument(format!(
@@ -97,7 +97,7 @@ impl CoordinatorService for CoordinatorGrpc {
         }
         let withdrawn = self
             .core
-            .withdraw(&partner, &request.signal_ids)
+            .withdraw(&partner, &actor, &request.signal_ids)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "withdrawal failed");
@@ -112,7 +112,7 @@ impl CoordinatorService for CoordinatorGrpc {
         &self,
         request: Request<pb::WatchNotificationsRequest>,
     ) -> Result<Response<Self::WatchNotificationsStream>, Status> {
-        let partner = self.partner_node(&request)?;
+        let (partner, _) = self.partner_node(&request)?;
         let after = parse_cursor(&request.get_ref().after_cursor, "after_cursor")?;
         let core = Arc::clone(&self.core);
         let published = core.subscribe();
@@ -140,13 +140,35 @@ impl AnalystGrpc {
         Self { core }
     }
 
-    fn reader<T>(&self, request: &Request<T>) -> Result<Partner, Status> {
-        let who = caller(request, self.core.policy())?;
-        self.core
-            .policy()
+    fn reader<T>(&self, request: &Request<T>) -> Result<(Partner, Actor), Status> {
+        let policy = self.core.policy();
+        let who = caller(request, &policy)?;
+        let partner = policy
             .partner(&who.partner_id)
             .cloned()
-            .ok_or_else(|| Status::unauthenticated("unknown partner"))
+            .ok_or_else(|| Status::unauthenticated("unknown partner"))?;
+        Ok((partner, who.actor()))
+    }
+
+    /// A refused analyst request is an access attempt: it goes into the trail.
+    async fn audited<T>(
+        &self,
+        actor: Actor,
+        purpose: &str,
+        what: &str,
+        answer: Result<T, Status>,
+    ) -> Result<Response<T>, Status> {
+        match answer {
+            Ok(answer) => Ok(Response::new(answer)),
+            Err(status) => {
+                if status.code() != tonic::Code::Unavailable {
+                    self.core
+                        .audit_refusal(actor, purpose, what, status.code())
+                        .await;
+                }
+                Err(status)
+            }
+        }
     }
 }
 
@@ -156,29 +178,32 @@ impl AnalystService for AnalystGrpc {
         &self,
         request: Request<pb::AnalystListHitsRequest>,
     ) -> Result<Response<pb::AnalystListHitsResponse>, Status> {
-        let reader = self.reader(&request)?;
-        Ok(Response::new(
-            self.core.list_hits(&reader, request.into_inner()).await?,
-        ))
+        let (reader, actor) = self.reader(&request)?;
+        let request = request.into_inner();
+        let purpose = request.purpose.clone();
+        let answer = self.core.list_hits(&reader, actor.clone(), request).await;
+        self.audited(actor, &purpose, "ListHits", answer).await
     }
 
     async fn get_hit(
         &self,
         request: Request<pb::GetHitRequest>,
     ) -> Result<Response<pb::AnalystHit>, Status> {
-        let reader = self.reader(&request)?;
-        Ok(Response::new(
-            self.core.get_hit(&reader, request.into_inner()).await?,
-        ))
+        let (reader, actor) = self.reader(&request)?;
+        let request = request.into_inner();
+        let purpose = request.purpose.clone();
+        let answer = self.core.get_hit(&reader, actor.clone(), request).await;
+        self.audited(actor, &purpose, "GetHit", answer).await
     }
 
     async fn get_monitor(
         &self,
         request: Request<pb::GetMonitorRequest>,
     ) -> Result<Response<pb::MonitorTable>, Status> {
-        let reader = self.reader(&request)?;
-        Ok(Response::new(
-            self.core.monitor(&reader, request.into_inner()).await?,
-        ))
+        let (reader, actor) = self.reader(&request)?;
+        let request = request.into_inner();
+        let purpose = request.purpose.clone();
+        let answer = self.core.monitor(&reader, actor.clone(), request).await;
+        self.audited(actor, &purpose, "GetMonitor", answer).await
     }
 }

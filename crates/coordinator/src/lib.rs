@@ -41,6 +41,15 @@ pub enum CoordinatorError {
     Matching(#[from] matching::MatchError),
     #[error("key shares: {0}")]
     KeyShares(String),
+    #[error(transparent)]
+    Audit(#[from] signaalnet_audit::AuditError),
+}
+
+impl From<CoordinatorError> for tonic::Status {
+    fn from(e: CoordinatorError) -> Self {
+        tracing::error!(error = %e, "coordinator storage failed");
+        tonic::Status::unavailable("the coordinator could not complete the request; retry")
+    }
 }
 
 /// Serves both coordinator services until `shutdown` completes.
@@ -48,6 +57,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: &TlsFiles,
     core: Arc<Coordinator>,
+    role: signaalnet_service::policy::RoleGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let routes = Routes::new(CoordinatorServiceServer::new(CoordinatorGrpc::new(
@@ -62,6 +72,7 @@ pub async fn serve(
             CoordinatorServiceServer::<CoordinatorGrpc>::NAME,
             AnalystServiceServer::<AnalystGrpc>::NAME,
         ],
+        role,
         shutdown,
     )
     .await

@@ -11,6 +11,7 @@
 
 use crate::{state, Node, NodeError};
 use prost::Message;
+use signaalnet_audit::{Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
@@ -86,16 +87,18 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
     }
     let mut signals = Vec::with_capacity(rows.len());
     let mut attempts = BTreeMap::new();
+    let mut purposes = BTreeMap::new();
     for row in &rows {
         let id: String = row.get("signal_id");
         let payload: Vec<u8> = row.get("payload");
         let signal = pb::EncryptedSignal::decode(payload.as_slice())
             .map_err(|_| ForwardError::Corrupt(id.clone()))?;
-        attempts.insert(id, row.get::<i64, _>("attempts"));
+        attempts.insert(id.clone(), row.get::<i64, _>("attempts"));
+        purposes.insert(id, signal.purpose.clone());
         signals.push(signal);
     }
     match convert_and_deliver(node, upstream, &mut signals).await {
-        Ok(acks) => record_acks(node, acks).await?,
+        Ok(acks) => record_acks(node, acks, &purposes).await?,
         Err(e) => {
             let message = e.to_string();
             let mut w = node.store.write().await.map_err(NodeError::from)?;
@@ -172,9 +175,16 @@ async fn convert_and_deliver(
     Ok(out)
 }
 
-async fn record_acks(node: &Node, acks: Vec<pb::DeliveryAck>) -> Result<(), ForwardError> {
+async fn record_acks(
+    node: &Node,
+    acks: Vec<pb::DeliveryAck>,
+    purposes: &BTreeMap<String, String>,
+) -> Result<(), ForwardError> {
     let mut w = node.store.write().await.map_err(NodeError::from)?;
+    // purpose → (delivered, refused) signal ids, for the audit trail.
+    let mut outcome: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for ack in acks {
+        let purpose = purposes.get(&ack.signal_id).map_or("", String::as_str);
         let code = tonic::Code::from_i32(ack.code);
         let (new_state, error) = match code {
             tonic::Code::Ok => (state::DELIVERED, None),
@@ -196,13 +206,52 @@ async fn record_acks(node: &Node, acks: Vec<pb::DeliveryAck>) -> Result<(), Forw
                 (state::REFUSED, Some(format!("{other}: {}", ack.message)))
             }
         };
-        sqlx::query("UPDATE node_signals SET state = $1, last_error = $2 WHERE signal_id = $3 AND state = $4")
+        let changed = sqlx::query("UPDATE node_signals SET state = $1, last_error = $2 WHERE signal_id = $3 AND state = $4")
             .bind(new_state)
             .bind(error)
             .bind(&ack.signal_id)
             .bind(state::PENDING)
             .execute(&mut *w.tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if changed > 0 {
+            let entry = outcome.entry(purpose).or_default();
+            let list = if new_state == state::DELIVERED {
+                &mut entry.0
+            } else {
+                &mut entry.1
+            };
+            list.push(node.signal_ref(&ack.signal_id));
+        }
+    }
+    let policy = node.policy();
+    for (purpose, (delivered, refused)) in outcome {
+        if !delivered.is_empty() {
+            let event = node
+                .event(Step::Forward, &policy, purpose)
+                .detail(format!(
+                    "{} signal(s) converted by every transcryptor and delivered to the coordinator",
+                    delivered.len()
+                ))
+                .references(delivered);
+            node.audit
+                .append(&mut w.tx, event)
+                .await
+                .map_err(NodeError::from)?;
+        }
+        if !refused.is_empty() {
+            let event = node
+                .event(Step::Refuse, &policy, purpose)
+                .detail(format!(
+                    "{} signal(s) refused by the coordinator on arrival",
+                    refused.len()
+                ))
+                .references(refused);
+            node.audit
+                .append(&mut w.tx, event)
+                .await
+                .map_err(NodeError::from)?;
+        }
     }
     w.commit().await.map_err(NodeError::from)?;
     Ok(())
@@ -240,6 +289,16 @@ async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, Forward
             .execute(&mut *w.tx)
             .await?;
     }
+    let event = Event::new(Step::Forward, &node.policy())
+        .detail(format!(
+            "withdrawal of {} signal(s) delivered to the coordinator",
+            done.len()
+        ))
+        .references(done.iter().map(|id| node.signal_ref(id)));
+    node.audit
+        .append(&mut w.tx, event)
+        .await
+        .map_err(NodeError::from)?;
     w.commit().await.map_err(NodeError::from)?;
     tracing::info!(partner = %node.partner_id, signals = done.len(), "withdrawal delivered");
     Ok(done.len())
@@ -331,6 +390,24 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
                 .await?;
         }
     }
+    let change = pb::HitChange::try_from(hit.change)
+        .map(|c| c.as_str_name())
+        .unwrap_or("HIT_CHANGE_UNSPECIFIED");
+    let event = node
+        .event(Step::Notify, &node.policy(), &hit.purpose)
+        .reference(format!("hit:{}", hit.hit_id))
+        .references(
+            hit.own_signals
+                .iter()
+                .map(|o| node.signal_ref(&o.signal_id)),
+        )
+        .detail(format!(
+            "hit notification received from the coordinator: {change}"
+        ));
+    node.audit
+        .append(&mut w.tx, event)
+        .await
+        .map_err(NodeError::from)?;
     sqlx::query(
         "INSERT INTO node_state (name, value) VALUES ($1, $2) \
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",

@@ -2,6 +2,7 @@
 //! certificate): another partner, an analyst or an infrastructure role is refused.
 
 use crate::Node;
+use signaalnet_audit::{Actor, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
@@ -23,8 +24,8 @@ impl PartnerGrpc {
         Self { node }
     }
 
-    fn authorise<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let who = caller(request, &self.node.policy)?;
+    fn authorise<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
+        let who = caller(request, &self.node.policy())?;
         if who.partner_id != self.node.partner_id {
             tracing::warn!(caller = %who.partner_id, node = %self.node.partner_id, "partner API refused: another organisation");
             return Err(Status::permission_denied(format!(
@@ -32,7 +33,7 @@ impl PartnerGrpc {
                 self.node.partner_id, who.partner_id, who.oin
             )));
         }
-        Ok(())
+        Ok(who.actor())
     }
 }
 
@@ -45,15 +46,17 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::SubmitSignalRequest>,
     ) -> Result<Response<pb::SubmitSignalResponse>, Status> {
-        self.authorise(&request)?;
-        Ok(Response::new(self.node.submit(request.into_inner()).await?))
+        let actor = self.authorise(&request)?;
+        Ok(Response::new(
+            self.node.submit(actor, request.into_inner()).await?,
+        ))
     }
 
     async fn submit_signals(
         &self,
         request: Request<Streaming<pb::SubmitSignalRequest>>,
     ) -> Result<Response<Self::SubmitSignalsStream>, Status> {
-        self.authorise(&request)?;
+        let actor = self.authorise(&request)?;
         let node = Arc::clone(&self.node);
         let mut input = request.into_inner();
         Ok(Response::new(spawn_stream(move |tx| async move {
@@ -66,7 +69,7 @@ impl PartnerService for PartnerGrpc {
                     }
                 };
                 let key = request.idempotency_key.clone();
-                let outcome = match node.submit(request).await {
+                let outcome = match node.submit(actor.clone(), request).await {
                     Ok(accepted) => pb::submit_signal_result::Outcome::Accepted(accepted),
                     Err(status) => {
                         use prost::Message;
@@ -94,9 +97,9 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::WithdrawSignalsRequest>,
     ) -> Result<Response<pb::WithdrawSignalsResponse>, Status> {
-        self.authorise(&request)?;
+        let actor = self.authorise(&request)?;
         Ok(Response::new(
-            self.node.withdraw(request.into_inner()).await?,
+            self.node.withdraw(actor, request.into_inner()).await?,
         ))
     }
 
@@ -104,9 +107,11 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::GetSignalStatusRequest>,
     ) -> Result<Response<pb::SignalStatus>, Status> {
-        self.authorise(&request)?;
+        let actor = self.authorise(&request)?;
         Ok(Response::new(
-            self.node.status(&request.get_ref().signal_id).await?,
+            self.node
+                .status(actor, &request.get_ref().signal_id)
+                .await?,
         ))
     }
 
@@ -134,7 +139,7 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::ListHitsRequest>,
     ) -> Result<Response<pb::ListHitsResponse>, Status> {
-        self.authorise(&request)?;
+        let actor = self.authorise(&request)?;
         let request = request.into_inner();
         let size = match usize::try_from(request.page_size) {
             Ok(0) | Err(_) => DEFAULT_PAGE,
@@ -152,6 +157,21 @@ impl PartnerService for PartnerGrpc {
         } else {
             String::new()
         };
+        let policy = self.node.policy();
+        let event = self
+            .node
+            .event(Step::Query, &policy, &request.purpose)
+            .by(actor)
+            .references(page.iter().map(|h| format!("hit:{}", h.hit_id)))
+            .detail(format!(
+                "list of hits with own signals: {} returned",
+                page.len()
+            ));
+        self.node
+            .audit
+            .record(&self.node.store, event)
+            .await
+            .map_err(crate::NodeError::from)?;
         Ok(Response::new(pb::ListHitsResponse {
             hits: page,
             next_page_token: next,

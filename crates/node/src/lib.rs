@@ -19,8 +19,9 @@ pub use grpc::PartnerGrpc;
 use prost::Message;
 use rand::RngExt;
 use ring::hmac;
+use signaalnet_audit::{Actor, Audit, Event, Step};
 use signaalnet_identifier::Identifier;
-use signaalnet_policy::PolicySet;
+use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::PartnerEncryptor;
 use signaalnet_service::convert::kind_to_wire;
@@ -44,6 +45,8 @@ pub enum NodeError {
     NotAPartnerNode(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Audit(#[from] signaalnet_audit::AuditError),
 }
 
 impl From<NodeError> for Status {
@@ -62,11 +65,20 @@ pub mod state {
     pub const REFUSED: &str = "refused";
     pub const WITHDRAW_PENDING: &str = "withdraw_pending";
     pub const WITHDRAWN: &str = "withdrawn";
+    /// Past its purpose's retention: payload, lookups and case reference deleted.
+    pub const EXPIRED: &str = "expired";
+}
+
+fn version_of(policy: &PolicySet) -> pb::PolicyVersion {
+    pb::PolicyVersion {
+        version: policy.version().to_owned(),
+    }
 }
 
 pub struct Node {
     pub(crate) store: Store,
-    pub(crate) policy: Arc<PolicySet>,
+    pub(crate) policy: LivePolicy,
+    pub(crate) audit: Audit,
     pub(crate) partner_id: String,
     encryptor: Arc<PartnerEncryptor>,
     secret: hmac::Key,
@@ -101,12 +113,14 @@ pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, NodeError> {
 impl Node {
     pub async fn open(
         store: Store,
-        policy: Arc<PolicySet>,
+        policy: LivePolicy,
         partner_id: &str,
         encryptor: PartnerEncryptor,
         secret: &[u8],
+        audit: Audit,
     ) -> Result<Self, NodeError> {
-        let partner = policy
+        let set = policy.current();
+        let partner = set
             .partner(partner_id)
             .filter(|p| signaalnet_service::convert::submits_signals(p.role))
             .ok_or_else(|| NodeError::NotAPartnerNode(partner_id.to_owned()))?;
@@ -115,15 +129,78 @@ impl Node {
             .await?
             .get("n");
         let (hits, _) = watch::channel(last);
-        Ok(Self {
+        let node = Self {
             store,
             partner_id: partner.id.clone(),
             policy,
+            audit,
             encryptor: Arc::new(encryptor),
             secret: hmac::Key::new(hmac::HMAC_SHA256, secret),
             outbox: Notify::new(),
             hits,
-        })
+        };
+        if Audit::last_policy(&node.store).await?.as_deref() != Some(set.version()) {
+            node.audit
+                .record(
+                    &node.store,
+                    Event::new(Step::PolicyChange, &set).detail("policy set in force at start"),
+                )
+                .await?;
+        }
+        Ok(node)
+    }
+
+    /// The policy set in force now.
+    pub fn policy(&self) -> Arc<PolicySet> {
+        self.policy.current()
+    }
+
+    pub fn live_policy(&self) -> &LivePolicy {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// An audit event for `purpose` (left out when the policy set does not know it: a
+    /// partner's free text never enters the trail).
+    pub(crate) fn event(&self, step: Step, policy: &PolicySet, purpose: &str) -> Event {
+        if policy.purpose(purpose).is_some() {
+            Event::for_purpose(step, policy, purpose)
+        } else {
+            Event::new(step, policy)
+        }
+    }
+
+    pub(crate) fn signal_ref(&self, signal_id: &str) -> String {
+        format!("signal:{}/{signal_id}", self.partner_id)
+    }
+
+    async fn audit_refusal(
+        &self,
+        actor: Actor,
+        policy: &PolicySet,
+        purpose: &str,
+        refused: &input::Refused,
+    ) {
+        let rules: BTreeSet<&str> = refused.violations.iter().map(|v| v.rule.as_str()).collect();
+        let event = self
+            .event(Step::Refuse, policy, purpose)
+            .by(actor)
+            .detail(format!(
+                "signal refused ({:?}): {} violation(s); rules: {}",
+                refused.code,
+                refused.violations.len(),
+                rules.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        if let Err(e) = self.audit.record(&self.store, event).await {
+            tracing::error!(error = %e, "recording a refusal in the audit trail failed");
+        }
     }
 
     pub fn partner_id(&self) -> &str {
@@ -151,11 +228,15 @@ impl Node {
     /// Accepts a signal: checks it, encrypts its identifiers, stores it in the outbox.
     pub async fn submit(
         &self,
+        actor: Actor,
         request: pb::SubmitSignalRequest,
     ) -> Result<pb::SubmitSignalResponse, Status> {
-        let checked = match input::check(&self.policy, &self.partner_id, &request) {
+        let policy = self.policy();
+        let checked = match input::check(&policy, &self.partner_id, &request) {
             Ok(c) => c,
             Err(refused) => {
+                self.audit_refusal(actor, &policy, &request.purpose, &refused)
+                    .await;
                 tracing::info!(
                     partner = %self.partner_id,
                     purpose = %request.purpose,
@@ -168,10 +249,12 @@ impl Node {
         };
         let request_mac = self.mac(b"request", &request.encode_to_vec());
         if let Some(answer) = self.replay(&request.idempotency_key, &request_mac).await? {
+            // A replay processes nothing; the original submission is in the trail.
             return Ok(answer);
         }
         let encryptor = Arc::clone(&self.encryptor);
         let identifiers = checked.identifiers;
+        let checked_count = identifiers.len();
         let lookups: BTreeSet<Vec<u8>> = identifiers.iter().flat_map(|i| self.lookups(i)).collect();
         let encrypted = tokio::task::spawn_blocking(move || {
             let mut rng = rand::rng();
@@ -193,7 +276,7 @@ impl Node {
             observed_month: request.observed_month.clone(),
             identifiers: encrypted,
             attributes: request.attributes.clone(),
-            policy: Some(self.version()),
+            policy: Some(version_of(&policy)),
         };
         let mut w = self.store.write().await.map_err(NodeError::from)?;
         let inserted = sqlx::query(
@@ -228,6 +311,18 @@ impl Node {
                 .await
                 .map_err(NodeError::from)?;
         }
+        let event = Event::for_purpose(Step::Submit, &policy, &request.purpose)
+            .by(actor)
+            .reference(self.signal_ref(&signal_id))
+            .detail(format!(
+                "accepted into the outbox: {} identifier(s) encrypted as {} match key(s)",
+                checked_count,
+                payload.identifiers.len()
+            ));
+        self.audit
+            .append(&mut w.tx, event)
+            .await
+            .map_err(NodeError::from)?;
         w.commit().await.map_err(NodeError::from)?;
         self.outbox.notify_one();
         tracing::info!(
@@ -240,7 +335,7 @@ impl Node {
         Ok(pb::SubmitSignalResponse {
             signal_id,
             replayed: false,
-            policy: Some(self.version()),
+            policy: Some(version_of(&policy)),
         })
     }
 
@@ -271,14 +366,13 @@ impl Node {
     }
 
     pub fn version(&self) -> pb::PolicyVersion {
-        pb::PolicyVersion {
-            version: self.policy.version().to_owned(),
-        }
+        version_of(&self.policy())
     }
 
     /// Marks the targeted signals for withdrawal; the outbox worker tells the coordinator.
     pub async fn withdraw(
         &self,
+        actor: Actor,
         request: pb::WithdrawSignalsRequest,
     ) -> Result<pb::WithdrawSignalsResponse, Status> {
         use pb::withdraw_signals_request::Target;
@@ -385,6 +479,24 @@ impl Node {
                 .await
                 .map_err(NodeError::from)?;
         }
+        let how = match &request.target {
+            Some(Target::SignalId(_)) => "by signal id",
+            Some(Target::CaseReference(_)) => "by case reference",
+            Some(Target::Identifier(_)) => "by identifier (e.g. a correction or an objection)",
+            None => "",
+        };
+        let policy = self.policy();
+        let event = Event::new(Step::Withdraw, &policy)
+            .by(actor)
+            .references(ids.iter().map(|id| self.signal_ref(id)))
+            .detail(format!(
+                "withdrawal of {} signal(s) {how} accepted",
+                ids.len()
+            ));
+        self.audit
+            .append(&mut w.tx, event)
+            .await
+            .map_err(NodeError::from)?;
         sqlx::query("INSERT INTO node_withdrawals (idempotency_key, request_mac, signal_ids) VALUES ($1, $2, $3)")
             .bind(&request.idempotency_key)
             .bind(&request_mac)
@@ -400,7 +512,7 @@ impl Node {
         })
     }
 
-    pub async fn status(&self, signal_id: &str) -> Result<pb::SignalStatus, Status> {
+    pub async fn status(&self, actor: Actor, signal_id: &str) -> Result<pb::SignalStatus, Status> {
         let row = sqlx::query(
             "SELECT signal_id, case_reference, purpose, state, last_error FROM node_signals WHERE signal_id = $1",
         )
@@ -424,12 +536,24 @@ impl Node {
             state::DELIVERED if hit_ids.is_empty() => pb::SignalState::Unmatched,
             state::DELIVERED => pb::SignalState::InHit,
             state::REFUSED => pb::SignalState::Refused,
+            state::EXPIRED => pb::SignalState::Expired,
             _ => pb::SignalState::Withdrawn,
         };
+        let purpose: String = row.get("purpose");
+        let policy = self.policy();
+        let event = self
+            .event(Step::Query, &policy, &purpose)
+            .by(actor)
+            .reference(self.signal_ref(signal_id))
+            .detail("status of one own signal");
+        self.audit
+            .record(&self.store, event)
+            .await
+            .map_err(NodeError::from)?;
         Ok(pb::SignalStatus {
             signal_id: row.get("signal_id"),
             case_reference: row.get("case_reference"),
-            purpose: row.get("purpose"),
+            purpose,
             state: state as i32,
             hit_ids,
             detail: row
@@ -492,6 +616,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: &signaalnet_tls::TlsFiles,
     node: Arc<Node>,
+    role: signaalnet_service::policy::RoleGrpc,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), signaalnet_service::ServeError> {
     use signaalnet_proto::v1::partner_service_server::PartnerServiceServer;
@@ -501,7 +626,18 @@ pub async fn serve(
         tls,
         tonic::service::Routes::new(PartnerServiceServer::new(PartnerGrpc::new(node))),
         &[PartnerServiceServer::<PartnerGrpc>::NAME],
+        role,
         shutdown,
     )
     .await
+}
+
+impl signaalnet_service::policy::PolicyTarget for Node {
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn audit(&self) -> &Audit {
+        &self.audit
+    }
 }

@@ -13,6 +13,16 @@ pub struct Caller {
     pub role: PartnerRole,
 }
 
+impl Caller {
+    /// The caller as the actor of an audited step.
+    pub fn actor(&self) -> signaalnet_audit::Actor {
+        signaalnet_audit::Actor {
+            oin: self.oin.clone(),
+            role: self.role.as_str().to_owned(),
+        }
+    }
+}
+
 /// Identifies the caller of `request` or refuses with `UNAUTHENTICATED`.
 pub fn caller<T>(request: &Request<T>, policy: &PolicySet) -> Result<Caller, Status> {
     let certs = request.peer_certs().ok_or_else(|| {

@@ -2,12 +2,15 @@
 //!
 //! - [`caller`]: who is calling, from the OIN in the peer certificate, mapped by the policy set.
 //! - [`serve`]: a tonic server over mTLS (client certificate required) with `grpc.health.v1` and
-//!   server reflection next to the role's own services.
+//!   server reflection next to the role's own services, and `RoleService` (which policy set the
+//!   role enforces).
+//! - [`policy`]: signed policy sets, hot reload, `RoleService`.
 //! - [`channel`]: a client channel over mTLS to another role.
 #![forbid(unsafe_code)]
 
 mod auth;
 pub mod convert;
+pub mod policy;
 pub mod stream;
 
 pub use auth::{caller, Caller};
@@ -58,10 +61,14 @@ pub async fn serve(
     tls: &TlsFiles,
     routes: Routes,
     names: &[&str],
+    role: policy::RoleGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    use signaalnet_proto::v1::role_service_server::RoleServiceServer;
+    use tonic::server::NamedService;
     let (reporter, health) = tonic_health::server::health_reporter();
-    for name in names {
+    let role_name = RoleServiceServer::<policy::RoleGrpc>::NAME;
+    for name in names.iter().chain([&role_name]) {
         reporter
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
             .await;
@@ -73,6 +80,7 @@ pub async fn serve(
     Server::builder()
         .tls_config(server_tls(tls)?)?
         .add_routes(routes)
+        .add_service(RoleServiceServer::new(role))
         .add_service(health)
         .add_service(reflection)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

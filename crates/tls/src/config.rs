@@ -20,6 +20,17 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+impl TlsFiles {
+    /// The OIN of this role's own certificate (the first in `cert`).
+    pub fn own_oin(&self) -> Result<crate::Oin, TlsError> {
+        let certs = load_certs(&self.cert)?;
+        let leaf = certs
+            .first()
+            .ok_or_else(|| file_error(&self.cert, "holds no PEM certificate"))?;
+        crate::oin_from_der(leaf.as_ref())
+    }
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(default_provider())
 }

@@ -17,3 +17,20 @@ pub use rate::RateLimiter;
 pub use serve::serve;
 pub use service::TranscryptorGrpc;
 pub use signaalnet_service::{caller, Caller, ServeError};
+
+/// What the transcryptor's policy reloads record into: its own store and trail.
+pub struct TranscryptorTrail {
+    pub store: std::sync::Arc<signaalnet_store::Store>,
+    pub audit: std::sync::Arc<signaalnet_audit::Audit>,
+}
+
+#[tonic::async_trait]
+impl signaalnet_service::policy::PolicyTarget for TranscryptorTrail {
+    fn store(&self) -> &signaalnet_store::Store {
+        &self.store
+    }
+
+    fn audit(&self) -> &signaalnet_audit::Audit {
+        &self.audit
+    }
+}

@@ -14,6 +14,7 @@ pub async fn serve(
     listener: TcpListener,
     tls: &TlsFiles,
     service: TranscryptorGrpc,
+    role: signaalnet_service::policy::RoleGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     signaalnet_service::serve(
@@ -21,6 +22,7 @@ pub async fn serve(
         tls,
         Routes::new(TranscryptorServiceServer::new(service)),
         &[TranscryptorServiceServer::<TranscryptorGrpc>::NAME],
+        role,
         shutdown,
     )
     .await

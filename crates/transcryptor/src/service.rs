@@ -1,23 +1,27 @@
 //! The gRPC service around [`signaalnet_pseudonym::Transcryptor`].
 
 use crate::rate::RateLimiter;
-use signaalnet_policy::{PartnerRole, PolicySet};
+use signaalnet_audit::{Actor, Audit, Event, Step};
+use signaalnet_policy::{LivePolicy, PartnerRole};
 use signaalnet_proto::v1::transcryptor_service_server::TranscryptorService;
 use signaalnet_proto::v1::{
     ConvertRequest, ConvertResponse, GetKeyShareRequest, GetKeyShareResponse,
 };
 use signaalnet_proto::MAX_BATCH;
 use signaalnet_pseudonym::{CoordinatorContext, EncryptedIdentifier, Transcryptor};
-use signaalnet_service::caller;
 use signaalnet_service::convert::submits_signals;
+use signaalnet_service::{caller, Caller};
+use signaalnet_store::Store;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 pub struct TranscryptorGrpc {
     transcryptor: Arc<Transcryptor>,
     context: CoordinatorContext,
-    policy: Arc<PolicySet>,
+    policy: LivePolicy,
     limiter: RateLimiter,
+    store: Arc<Store>,
+    audit: Arc<Audit>,
 }
 
 impl TranscryptorGrpc {
@@ -26,15 +30,38 @@ impl TranscryptorGrpc {
     pub fn new(
         transcryptor: Transcryptor,
         context: CoordinatorContext,
-        policy: Arc<PolicySet>,
+        policy: LivePolicy,
         limiter: RateLimiter,
+        store: Arc<Store>,
+        audit: Arc<Audit>,
     ) -> Self {
         Self {
             transcryptor: Arc::new(transcryptor),
             context,
             policy,
             limiter,
+            store,
+            audit,
         }
+    }
+
+    /// Records a step; a trail that cannot be written stops the step (nothing unaudited).
+    async fn record(&self, event: Event) -> Result<(), Status> {
+        self.audit.record(&self.store, event).await.map_err(|e| {
+            tracing::error!(error = %e, "writing the audit trail failed");
+            Status::unavailable("the transcryptor could not record the request; retry")
+        })?;
+        Ok(())
+    }
+
+    async fn refuse(&self, actor: Actor, what: &str, status: Status) -> Status {
+        let event = Event::new(Step::Refuse, &self.policy.current())
+            .by(actor)
+            .detail(format!("{what} refused: {:?}", status.code()));
+        if let Err(e) = self.record(event).await {
+            return e;
+        }
+        status
     }
 
     fn check_context(&self, requested: &str) -> Result<(), Status> {
@@ -54,7 +81,53 @@ impl TranscryptorService for TranscryptorGrpc {
         &self,
         request: Request<ConvertRequest>,
     ) -> Result<Response<ConvertResponse>, Status> {
-        let who = caller(&request, &self.policy)?;
+        let who = caller(&request, &self.policy.current())?;
+        let actor = who.actor();
+        match self.convert_for(&who, request.into_inner()).await {
+            Ok((response, count)) => {
+                let event = Event::new(Step::Transcrypt, &self.policy.current())
+                    .by(actor)
+                    .detail(format!(
+                        "converted {count} ciphertext(s) from the partner's origin domain into \
+                         coordinator context {}",
+                        self.context.as_str()
+                    ));
+                self.record(event).await?;
+                Ok(Response::new(response))
+            }
+            Err(status) => Err(self.refuse(actor, "Convert", status).await),
+        }
+    }
+
+    async fn get_key_share(
+        &self,
+        request: Request<GetKeyShareRequest>,
+    ) -> Result<Response<GetKeyShareResponse>, Status> {
+        let who = caller(&request, &self.policy.current())?;
+        let actor = who.actor();
+        match self.key_share_for(&who, request.get_ref()) {
+            Ok(response) => {
+                let event = Event::new(Step::KeyShare, &self.policy.current())
+                    .by(actor)
+                    .detail(format!(
+                        "key share {} for coordinator context {} handed out",
+                        response.transcryptor_index,
+                        self.context.as_str()
+                    ));
+                self.record(event).await?;
+                Ok(Response::new(response))
+            }
+            Err(status) => Err(self.refuse(actor, "GetKeyShare", status).await),
+        }
+    }
+}
+
+impl TranscryptorGrpc {
+    async fn convert_for(
+        &self,
+        who: &Caller,
+        request: ConvertRequest,
+    ) -> Result<(ConvertResponse, usize), Status> {
         if !submits_signals(who.role) {
             tracing::warn!(caller = %who.partner_id, role = who.role.as_str(), "convert refused: not a partner node");
             return Err(Status::permission_denied(format!(
@@ -69,7 +142,6 @@ impl TranscryptorService for TranscryptorGrpc {
                 }
             )));
         }
-        let request = request.into_inner();
         self.check_context(&request.coordinator_context)?;
         let count = request.ciphertexts.len();
         if count == 0 {
@@ -112,16 +184,19 @@ impl TranscryptorService for TranscryptorGrpc {
             count,
             "converted batch"
         );
-        Ok(Response::new(ConvertResponse {
-            ciphertexts: converted.iter().map(|c| c.to_bytes().to_vec()).collect(),
-        }))
+        Ok((
+            ConvertResponse {
+                ciphertexts: converted.iter().map(|c| c.to_bytes().to_vec()).collect(),
+            },
+            count,
+        ))
     }
 
-    async fn get_key_share(
+    fn key_share_for(
         &self,
-        request: Request<GetKeyShareRequest>,
-    ) -> Result<Response<GetKeyShareResponse>, Status> {
-        let who = caller(&request, &self.policy)?;
+        who: &Caller,
+        request: &GetKeyShareRequest,
+    ) -> Result<GetKeyShareResponse, Status> {
         if who.role != PartnerRole::Coordinator {
             tracing::warn!(caller = %who.partner_id, "key share refused: not the coordinator");
             return Err(Status::permission_denied(format!(
@@ -130,15 +205,15 @@ impl TranscryptorService for TranscryptorGrpc {
                 who.role.as_str()
             )));
         }
-        self.check_context(&request.get_ref().coordinator_context)?;
+        self.check_context(&request.coordinator_context)?;
         tracing::info!(caller = %who.partner_id, oin = %who.oin, "handed out key share");
-        Ok(Response::new(GetKeyShareResponse {
+        Ok(GetKeyShareResponse {
             key_share: self
                 .transcryptor
                 .key_share(&self.context)
                 .to_bytes()
                 .to_vec(),
             transcryptor_index: u32::try_from(self.transcryptor.index()).unwrap_or(u32::MAX),
-        }))
+        })
     }
 }

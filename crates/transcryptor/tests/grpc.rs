@@ -3,7 +3,9 @@
 //! status code.
 #![allow(clippy::unwrap_used)] // test fixtures
 
+use signaalnet_audit::{Actor, Audit, Filter, Signer, Step};
 use signaalnet_identifier::{Bsn, Identifier};
+use signaalnet_policy::signature::Signers;
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
 use signaalnet_proto::v1::{ConvertRequest, GetKeyShareRequest};
@@ -11,9 +13,11 @@ use signaalnet_pseudonym::{
     key_ceremony, CoordinatorContext, CoordinatorDecryptor, KeyShare, PartnerEncryptor,
     SystemPublicKeys, Transcryptor,
 };
+use signaalnet_service::policy::{RoleGrpc, RolePolicy};
+use signaalnet_store::{Clock, Location, Store};
 use signaalnet_tls::dev::{write_dev_pki, DevIdentity};
 use signaalnet_tls::{Oin, TlsFiles};
-use signaalnet_transcryptor::{serve, RateLimiter, TranscryptorGrpc};
+use signaalnet_transcryptor::{serve, RateLimiter, TranscryptorGrpc, TranscryptorTrail};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +28,7 @@ const CONTEXT: &str = "coordinator/test";
 
 struct Fixture {
     _dir: tempfile::TempDir,
+    store: Arc<Store>,
     certs: std::path::PathBuf,
     addr: SocketAddr,
     system: SystemPublicKeys,
@@ -32,8 +37,8 @@ struct Fixture {
 async fn start(per_second: u32) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
-    let policy =
-        PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let policy = PolicySet::load(&policies).unwrap();
     let mut identities: Vec<DevIdentity> = policy
         .partners()
         .map(|p| DevIdentity {
@@ -50,22 +55,55 @@ async fn start(per_second: u32) -> Fixture {
     write_dev_pki(&certs, &identities).unwrap();
 
     let (system, keys) = key_ceremony(1, &mut rand::rng()).unwrap();
+    let store = Arc::new(
+        Store::open(&Location::Sqlite(dir.path().join("transcryptor.db")))
+            .await
+            .unwrap(),
+    );
+    let tls = files(&certs, "transcryptor_vng");
+    let role_policy = Arc::new(
+        RolePolicy::start(
+            "transcryptor",
+            tls.own_oin().unwrap().to_string(),
+            policies,
+            Signers::default(),
+            0,
+        )
+        .unwrap(),
+    );
+    let audit = Arc::new(Audit::new(
+        Signer::load_or_create(&dir.path().join("audit.key")).unwrap(),
+        Actor {
+            oin: tls.own_oin().unwrap().to_string(),
+            role: "transcryptor".into(),
+        },
+        Clock::system(),
+    ));
     let service = TranscryptorGrpc::new(
         Transcryptor::new(&keys[0]),
         CoordinatorContext::new(CONTEXT).unwrap(),
-        Arc::new(policy),
+        role_policy.live().clone(),
         RateLimiter::new(per_second, per_second),
+        Arc::clone(&store),
+        Arc::clone(&audit),
+    );
+    let role = RoleGrpc::new(
+        role_policy,
+        Arc::new(TranscryptorTrail {
+            store: Arc::clone(&store),
+            audit,
+        }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let tls = files(&certs, "transcryptor_vng");
     tokio::spawn(async move {
-        serve(listener, &tls, service, std::future::pending())
+        serve(listener, &tls, service, role, std::future::pending())
             .await
             .unwrap();
     });
     Fixture {
         _dir: dir,
+        store,
         certs,
         addr,
         system,
@@ -154,6 +192,29 @@ async fn a_partner_node_converts_and_the_coordinator_can_decrypt() {
         .decrypt(&signaalnet_pseudonym::EncryptedIdentifier::from_bytes(&converted[1]).unwrap())
         .unwrap();
     assert_eq!(a, b, "the same BSN converts to the same matching pseudonym");
+
+    // Both steps are in the transcryptor's trail, with the caller's OIN and no ciphertext.
+    let trail = signaalnet_audit::entries(&f.store, &Filter::default())
+        .await
+        .unwrap();
+    let steps: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| (e.step.as_str(), e.actor_oin.as_str()))
+        .collect();
+    let policy =
+        PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
+    let oin = |id: &str| policy.partner(id).unwrap().oins[0].clone();
+    assert_eq!(
+        steps,
+        vec![
+            (
+                Step::Transcrypt.as_str(),
+                oin("gemeente_groningen").as_str()
+            ),
+            (Step::KeyShare.as_str(), oin("coordinator_riec").as_str()),
+        ]
+    );
+    assert!(trail[0].detail.contains("converted 2 ciphertext(s)"));
 }
 
 #[tokio::test]
@@ -194,6 +255,17 @@ async fn the_coordinator_may_not_convert_and_partners_get_no_key_share() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
+
+    // Every refusal is in the trail, with who asked; nothing was converted or handed out.
+    let trail = signaalnet_audit::entries(&f.store, &Filter::default())
+        .await
+        .unwrap();
+    assert_eq!(trail.len(), 5);
+    assert!(trail.iter().all(|e| e.step == Step::Refuse.as_str()));
+    assert!(trail[0]
+        .detail
+        .contains("Convert refused: PermissionDenied"));
+    assert!(trail[1].detail.contains("GetKeyShare refused"));
 }
 
 #[tokio::test]

@@ -1,0 +1,233 @@
+//! The policy set a running role enforces: checked (and, when the role is configured with
+//! privacy officer keys, signature-checked) at start, reloaded without a restart when the files
+//! change or on SIGHUP, and reported by `RoleService`. A set that is invalid or not properly
+//! signed is refused and the set in force stays; every change and every refusal is audited.
+
+use signaalnet_audit::{Audit, Event, Step};
+use signaalnet_policy::signature::Signers;
+use signaalnet_policy::{LivePolicy, PolicySet};
+use signaalnet_proto::v1 as pb;
+use signaalnet_store::{format_time, Store};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tonic::{Request, Response, Status};
+
+/// What a role does besides replacing the set (the coordinator rebuilds its matching rules).
+#[tonic::async_trait]
+pub trait PolicyTarget: Send + Sync {
+    fn store(&self) -> &Store;
+    fn audit(&self) -> &Audit;
+    async fn after_change(&self) {}
+}
+
+/// Loads the set in `dir` and, when `signers` is not empty, checks its signature. Returns the
+/// set and the id of the key that signed it.
+pub fn load_checked(
+    dir: &std::path::Path,
+    signers: &Signers,
+) -> Result<(PolicySet, Option<String>), String> {
+    let set = PolicySet::load(dir).map_err(|problems| {
+        format!(
+            "policy set {} is invalid ({} problem(s)): {}",
+            dir.display(),
+            problems.0.len(),
+            problems
+                .0
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    if signers.is_empty() {
+        return Ok((set, None));
+    }
+    let key = signers
+        .check(dir, set.version())
+        .map_err(|e| e.to_string())?;
+    Ok((set, Some(key)))
+}
+
+#[derive(Debug, Clone, Default)]
+struct State {
+    signed_by: String,
+    since_ms: i64,
+    last_refused: String,
+}
+
+/// The role's policy: where it is loaded from, who must have signed it, and what is in force.
+#[derive(Debug)]
+pub struct RolePolicy {
+    role: &'static str,
+    oin: String,
+    dir: PathBuf,
+    signers: Signers,
+    live: LivePolicy,
+    state: Mutex<State>,
+}
+
+/// The result of one reload attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    Unchanged,
+    Applied { from: String, to: String },
+    Refused(String),
+}
+
+impl RolePolicy {
+    /// Loads and checks the set at start; a role does not start on a refused set.
+    pub fn start(
+        role: &'static str,
+        oin: String,
+        dir: PathBuf,
+        signers: Signers,
+        now_ms: i64,
+    ) -> Result<Self, String> {
+        let (set, signed_by) = load_checked(&dir, &signers)?;
+        Ok(Self {
+            role,
+            oin,
+            dir,
+            signers,
+            live: LivePolicy::new(set),
+            state: Mutex::new(State {
+                signed_by: signed_by.unwrap_or_default(),
+                since_ms: now_ms,
+                last_refused: String::new(),
+            }),
+        })
+    }
+
+    pub fn live(&self) -> &LivePolicy {
+        &self.live
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads the directory again; applies a changed valid (signed) set, refuses anything else.
+    pub async fn reload(&self, target: &dyn PolicyTarget) -> Reload {
+        let current = self.live.current();
+        let outcome = load_checked(&self.dir, &self.signers);
+        let (set, signed_by) = match outcome {
+            Ok((set, _)) if set.version() == current.version() => {
+                self.state().last_refused.clear();
+                return Reload::Unchanged;
+            }
+            Ok(found) => found,
+            Err(reason) => {
+                if self.state().last_refused == reason {
+                    return Reload::Refused(reason);
+                }
+                tracing::error!(role = self.role, reason = %reason, version = %current.version(), "policy reload refused; the set in force stays");
+                let event = Event::new(Step::Refuse, &current).detail(format!(
+                    "policy reload refused; set {} stays in force: {reason}",
+                    current.version()
+                ));
+                if let Err(e) = target.audit().record(target.store(), event).await {
+                    tracing::error!(error = %e, "recording a refused reload failed");
+                }
+                self.state().last_refused = reason.clone();
+                return Reload::Refused(reason);
+            }
+        };
+        let to = set.version().to_owned();
+        let event = Event::new(Step::PolicyChange, &set).detail(format!(
+            "policy set reloaded without restart; was {}{}",
+            current.version(),
+            signed_by
+                .as_deref()
+                .map(|k| format!("; signed by privacy officer key {k}"))
+                .unwrap_or_default()
+        ));
+        // Audit first: a change that cannot be recorded is not made.
+        if let Err(e) = target.audit().record(target.store(), event).await {
+            let reason = format!("the change could not be audited: {e}");
+            tracing::error!(role = self.role, reason = %reason, "policy reload not applied");
+            return Reload::Refused(reason);
+        }
+        self.live.replace(set);
+        target.after_change().await;
+        {
+            let mut state = self.state();
+            state.signed_by = signed_by.unwrap_or_default();
+            state.since_ms = target.audit().clock().now_ms();
+            state.last_refused.clear();
+        }
+        tracing::info!(role = self.role, from = %current.version(), to = %to, "policy set reloaded");
+        Reload::Applied {
+            from: current.version().to_owned(),
+            to,
+        }
+    }
+
+    pub fn info(&self, audit_entries: i64) -> pb::RoleInfo {
+        let state = self.state().clone();
+        pb::RoleInfo {
+            role: self.role.to_owned(),
+            oin: self.oin.clone(),
+            policy_version: self.live.version(),
+            policy_signed_by: state.signed_by,
+            policy_since: format_time(state.since_ms),
+            last_refused_reload: state.last_refused,
+            audit_entries,
+        }
+    }
+}
+
+/// Reloads every `every` and on SIGHUP, until the task is dropped.
+pub async fn run_reloader(policy: Arc<RolePolicy>, target: Arc<dyn PolicyTarget>, every: Duration) {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        {
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = hup => tracing::info!("SIGHUP: reloading the policy set"),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::time::sleep(every).await;
+        policy.reload(target.as_ref()).await;
+    }
+}
+
+/// `RoleService`: the role and the policy set it enforces.
+pub struct RoleGrpc {
+    policy: Arc<RolePolicy>,
+    target: Arc<dyn PolicyTarget>,
+}
+
+impl RoleGrpc {
+    pub fn new(policy: Arc<RolePolicy>, target: Arc<dyn PolicyTarget>) -> Self {
+        Self { policy, target }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::role_service_server::RoleService for RoleGrpc {
+    async fn get_role_info(
+        &self,
+        request: Request<pb::GetRoleInfoRequest>,
+    ) -> Result<Response<pb::RoleInfo>, Status> {
+        crate::caller(&request, &self.policy.live.current())?;
+        use sqlx::Row;
+        let entries: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_entries")
+            .fetch_one(self.target.store().pool())
+            .await
+            .map(|row| row.get("n"))
+            .unwrap_or(-1);
+        Ok(Response::new(self.policy.info(entries)))
+    }
+}
