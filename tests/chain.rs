@@ -695,6 +695,228 @@ async fn no_raw_identifier_outside_the_nodes(postgres: Option<&str>) {
     }
 }
 
+async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Option<&str>) {
+    let chain = ProcChain::start(postgres).await;
+    let police = submit(
+        &chain,
+        POLITIE,
+        signal(
+            "PL-A1",
+            vec![person("Wiśniewski", "Piotr", "1994-03-12")],
+            &[],
+        ),
+    )
+    .await;
+    let gemeente = submit(
+        &chain,
+        GEMEENTE,
+        signal(
+            "GRO-A1",
+            vec![
+                person("Wisniewski", "Piotr", "12-03-1994"),
+                address("9711 AB", "12"),
+            ],
+            &[],
+        ),
+    )
+    .await;
+    wait_delivered(&chain, POLITIE, std::slice::from_ref(&police)).await;
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&gemeente)).await;
+    hits_until(&chain, POLITIE, |h| changes(h) == [FORMED]).await;
+
+    // Every role's trail verifies against its own key.
+    for role in [
+        "coordinator",
+        "transcryptor_vng",
+        "transcryptor_jenv",
+        POLITIE,
+        GEMEENTE,
+    ] {
+        let (code, out, err) = chain.audit("verify", role, &[]);
+        assert_eq!(code, 0, "{role}: {out}{err}");
+        assert!(out.contains("intact"), "{role}: {out}");
+    }
+
+    // What each role recorded, with actor, purpose and processing activity.
+    let steps = |role: &str| {
+        let (code, out, err) = chain.audit("show", role, &["--json"]);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let has = |entries: &[serde_json::Value], step: &str, reference: &str| {
+        entries.iter().any(|e| {
+            e["step"] == step
+                && e["refs"].as_str().unwrap().contains(reference)
+                && (e["purpose"] == DRIELUIK) == (e["processing_activity"] == "signaalnet-va-001")
+        })
+    };
+    let politie = steps(POLITIE);
+    let police_ref = format!("signal:{POLITIE}/{police}");
+    for step in ["submit", "forward", "notify"] {
+        assert!(
+            has(&politie, step, &police_ref),
+            "{step} missing in {politie:?}"
+        );
+    }
+    let submitted = politie.iter().find(|e| e["step"] == "submit").unwrap();
+    assert_eq!(submitted["actor_oin"], "00000099000000000021");
+    assert_eq!(submitted["processing_activity"], "signaalnet-va-001");
+    let coordinator = steps("coordinator");
+    assert!(has(&coordinator, "match", &police_ref));
+    assert!(has(&coordinator, "notify", &police_ref));
+    assert!(coordinator.iter().any(|e| e["step"] == "policy_change"));
+    let vng = steps("transcryptor_vng");
+    assert!(vng.iter().any(|e| e["step"] == "transcrypt"));
+    assert!(vng.iter().any(|e| e["step"] == "key_share"));
+    // The filter narrows to one reference.
+    let (_, one, _) = chain.audit(
+        "show",
+        "coordinator",
+        &["--ref", &police_ref, "--step", "match"],
+    );
+    assert_eq!(
+        one.lines().filter(|l| l.contains(" match ")).count(),
+        1,
+        "{one}"
+    );
+
+    // Someone with access to the coordinator's database edits an entry: verify names it.
+    chain
+        .execute(
+            "coordinator",
+            "UPDATE audit_entries SET detail = 'no hit' WHERE seq = 3",
+        )
+        .await;
+    let (code, out, _) = chain.audit("verify", "coordinator", &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL entry 3: changed"), "{out}");
+    // …or deletes one from a node's trail.
+    chain
+        .execute(POLITIE, "DELETE FROM audit_entries WHERE seq = 2")
+        .await;
+    let (code, out, _) = chain.audit("verify", POLITIE, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL entry 2: missing"), "{out}");
+}
+
+async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
+    postgres: Option<&str>,
+) {
+    let mut chain = ProcChain::start_with(
+        postgres,
+        common::chain::Options {
+            signed_policy: true,
+        },
+    )
+    .await;
+    let roles = ["coordinator", "transcryptor_vng", GEMEENTE, NLA];
+    let first = chain.role_info("coordinator").await;
+    assert!(!first.policy_signed_by.is_empty());
+    for role in roles {
+        let info = chain.role_info(role).await;
+        assert_eq!(info.policy_version, first.policy_version, "{role}");
+        assert_eq!(info.policy_signed_by, first.policy_signed_by, "{role}");
+    }
+    let purposes = chain.policies().join("purposes.toml");
+    let original = std::fs::read_to_string(&purposes).unwrap();
+    let wait_for = |role: &'static str, done: fn(&pb::RoleInfo, &str) -> bool, v: String| {
+        let chain = &chain;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let info = chain.role_info(role).await;
+                if done(&info, &v) {
+                    return info;
+                }
+                assert!(Instant::now() < deadline, "{role}: {info:?}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+
+    // Changed but not signed again: refused everywhere, the signed set stays in force.
+    std::fs::write(&purposes, original.replacen("P6M", "P9M", 1)).unwrap();
+    for role in roles {
+        let info = wait_for(
+            role,
+            |i, _| !i.last_refused_reload.is_empty(),
+            String::new(),
+        )
+        .await;
+        assert_eq!(info.policy_version, first.policy_version, "{role}");
+        assert!(
+            info.last_refused_reload.contains("changed after signing"),
+            "{role}: {}",
+            info.last_refused_reload
+        );
+    }
+
+    // Signed by the privacy officer: in force on every role within seconds.
+    let key = chain.dir.path().join("officer.key");
+    let (code, out, err) = chain.cli(&[
+        "policy",
+        "sign",
+        chain.policies().to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut second = String::new();
+    for role in roles {
+        let info = wait_for(
+            role,
+            |i, old| i.policy_version != old,
+            first.policy_version.clone(),
+        )
+        .await;
+        assert!(info.last_refused_reload.is_empty(), "{role}");
+        if second.is_empty() {
+            second = info.policy_version.clone();
+        }
+        assert_eq!(info.policy_version, second, "{role}");
+    }
+    // The node now answers with the new version, and the change is in each trail.
+    let accepted = chain
+        .partner(GEMEENTE)
+        .submit_signal(signal("GRO-P1", vec![address("9711 AB", "12")], &[]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(accepted.policy.unwrap().version, second);
+    for role in ["coordinator", GEMEENTE] {
+        let (_, out, _) = chain.audit("show", role, &["--step", "policy_change"]);
+        assert!(out.contains("reloaded without restart"), "{role}: {out}");
+        let (_, out, _) = chain.audit("show", role, &["--step", "refuse"]);
+        assert!(out.contains("policy reload refused"), "{role}: {out}");
+    }
+
+    // A broken file, even signed, is refused and the set in force stays.
+    std::fs::write(&purposes, "[[purpose]\n").unwrap();
+    let info = wait_for(
+        GEMEENTE,
+        |i, _| !i.last_refused_reload.is_empty(),
+        String::new(),
+    )
+    .await;
+    assert_eq!(info.policy_version, second);
+    assert!(
+        info.last_refused_reload.contains("invalid"),
+        "{}",
+        info.last_refused_reload
+    );
+
+    // A role does not start on a set that is not signed.
+    std::fs::write(&purposes, &original).unwrap();
+    std::fs::remove_file(chain.policies().join("policy.sig")).unwrap();
+    chain.kill(NLA);
+    let config = chain.roles[NLA].config.to_str().unwrap().to_owned();
+    let (code, _, err) = chain.cli(&["node", "--config", &config]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is not signed"), "{err}");
+}
+
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -726,4 +948,6 @@ on_both_databases!(
     certificates_act_only_as_themselves,
     coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing,
     no_raw_identifier_outside_the_nodes,
+    every_role_keeps_a_trail_that_verifies_and_shows_tampering,
+    policy_changes_take_effect_without_restart_only_when_valid_and_signed,
 );

@@ -69,12 +69,56 @@ pub fn postgres_url() -> Option<String> {
     std::env::var("SIGNAALNET_TEST_POSTGRES_URL").ok()
 }
 
+/// How a chain is started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Every role requires a policy set signed by the test's privacy officer
+    /// (`<dir>/officer.key`), and looks for a changed set every second.
+    pub signed_policy: bool,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 impl ProcChain {
     /// Starts every role and waits until each answers health checks.
     pub async fn start(postgres: Option<&str>) -> Self {
+        Self::start_with(postgres, Options::default()).await
+    }
+
+    pub async fn start_with(postgres: Option<&str>, options: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let policies = root.join("policies");
+        // A copy, so a test may change the set under the running roles.
+        let policies = dir.path().join("policies");
+        copy_dir(&root.join("policies"), &policies);
+        let governance = if options.signed_policy {
+            let key = dir.path().join("officer.key");
+            run(&["policy", "keygen", "--out", key.to_str().unwrap()]);
+            run(&[
+                "policy",
+                "sign",
+                policies.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ]);
+            format!(
+                "[governance]\npolicy_signers = [\"{}.pub\"]\npolicy_reload_seconds = 1\n",
+                key.display()
+            )
+        } else {
+            "[governance]\npolicy_reload_seconds = 1\n".to_owned()
+        };
         let keys = dir.path().join("keys");
         let certs = dir.path().join("certs");
         let data = dir.path().join("data");
@@ -115,7 +159,7 @@ impl ProcChain {
                 i + 1,
                 data.join(name).display(),
                 db_line(&db),
-                tls_toml(&certs, name)
+                tls_toml(&certs, name) + &governance
             );
             let url = format!("https://127.0.0.1:{port}");
             transcryptor_urls.push(format!("\"{url}\""));
@@ -135,7 +179,7 @@ impl ProcChain {
             policies.display(),
             data.join("coordinator").display(),
             db_line(&db),
-            tls_toml(&certs, "coordinator_riec"),
+            tls_toml(&certs, "coordinator_riec") + &governance,
             k = keys.display(),
         );
         roles.insert(
@@ -161,7 +205,7 @@ impl ProcChain {
                 keys.display(),
                 data.join(partner).display(),
                 db_line(&db),
-                tls_toml(&certs, partner),
+                tls_toml(&certs, partner) + &governance,
             );
             roles.insert(
                 partner.to_string(),
@@ -187,6 +231,75 @@ impl ProcChain {
             chain.wait_healthy(&name).await;
         }
         chain
+    }
+
+    pub fn policies(&self) -> PathBuf {
+        self.dir.path().join("policies")
+    }
+
+    /// `coordinator`, `node` or `transcryptor`.
+    pub fn kind(&self, role: &str) -> &'static str {
+        self.roles[role].command
+    }
+
+    /// What a role reports about itself (RoleService), asked with the gemeente's certificate.
+    pub async fn role_info(&self, role: &str) -> pb::RoleInfo {
+        use signaalnet_proto::v1::role_service_client::RoleServiceClient;
+        RoleServiceClient::new(self.channel(role, "gemeente_groningen"))
+            .get_role_info(pb::GetRoleInfoRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// Runs `signaalnet <args>` and returns (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_signaalnet"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `signaalnet audit <verb> --role <kind> --config <role's config> <extra>`.
+    pub fn audit(&self, verb: &str, role: &str, extra: &[&str]) -> (i32, String, String) {
+        let config = self.roles[role].config.to_str().unwrap().to_owned();
+        let mut args = vec![
+            "audit",
+            verb,
+            "--role",
+            self.kind(role),
+            "--config",
+            &config,
+        ];
+        args.extend_from_slice(extra);
+        self.cli(&args)
+    }
+
+    /// Runs `sql` on a role's database (SQLite file or its PostgreSQL database).
+    pub async fn execute(&self, role: &str, sql: &str) {
+        use sqlx::Connection;
+        let url = match &self.roles[role].database_url {
+            Some(url) => url.clone(),
+            None => {
+                let data = self.dir.path().join("data").join(role);
+                let file = std::fs::read_dir(&data)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .find(|p| p.extension().is_some_and(|e| e == "db"))
+                    .unwrap();
+                format!("sqlite://{}", file.display())
+            }
+        };
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
     }
 
     pub fn certs(&self) -> PathBuf {
