@@ -43,17 +43,32 @@ pub struct Governance {
     /// write: `signaalnet audit verify --public-key` checks against it.
     #[serde(default)]
     pub audit_key: Option<PathBuf>,
+    /// Seconds between retention runs (deleting unmatched signals and hits past their
+    /// purpose's retention).
+    #[serde(default = "default_retention_seconds")]
+    pub retention_check_seconds: u64,
 }
 
 fn default_reload_seconds() -> u64 {
     5
 }
 
+fn default_retention_seconds() -> u64 {
+    60
+}
+
 /// A role's policy in force and its audit trail writer.
 pub struct Accountability {
     pub policy: Arc<RolePolicy>,
     pub audit: Audit,
+    pub schedule: Schedule,
+}
+
+/// How often a role's background tasks run.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
     pub reload_every: Duration,
+    pub retention_every: Duration,
 }
 
 impl Governance {
@@ -100,7 +115,10 @@ impl Governance {
         Ok(Accountability {
             policy: Arc::new(policy),
             audit,
-            reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),
+            schedule: Schedule {
+                reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),
+                retention_every: Duration::from_secs(self.retention_check_seconds.max(1)),
+            },
         })
     }
 }
@@ -116,7 +134,15 @@ pub async fn run_sealer(target: Arc<dyn PolicyTarget>) {
     }
 }
 
-/// Background tasks every role runs: policy reload and audit sealing. Dropping the guard
+/// Runs the role's retention every `every`, the first time right after start.
+pub async fn run_retention(target: Arc<dyn PolicyTarget>, every: Duration) {
+    loop {
+        target.expire().await;
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Background tasks every role runs: policy reload, audit sealing, retention. Dropping the guard
 /// seals once more and stops them.
 pub struct Background {
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -124,11 +150,20 @@ pub struct Background {
 }
 
 impl Background {
-    pub fn start(policy: &Arc<RolePolicy>, target: Arc<dyn PolicyTarget>, every: Duration) -> Self {
+    pub fn start(
+        policy: &Arc<RolePolicy>,
+        schedule: Schedule,
+        target: Arc<dyn PolicyTarget>,
+    ) -> Self {
         Self {
             tasks: vec![
-                tokio::spawn(run_reloader(Arc::clone(policy), Arc::clone(&target), every)),
+                tokio::spawn(run_reloader(
+                    Arc::clone(policy),
+                    Arc::clone(&target),
+                    schedule.reload_every,
+                )),
                 tokio::spawn(run_sealer(Arc::clone(&target))),
+                tokio::spawn(run_retention(Arc::clone(&target), schedule.retention_every)),
             ],
             target,
         }
@@ -219,8 +254,8 @@ pub async fn run_coordinator(
     let target: Arc<dyn PolicyTarget> = core.clone();
     let background = Background::start(
         &accountable.policy,
+        accountable.schedule,
         Arc::clone(&target),
-        accountable.reload_every,
     );
     tracing::info!(listen = %listener.local_addr()?, "coordinator serving");
     let role = RoleGrpc::new(accountable.policy, target);
@@ -307,8 +342,8 @@ pub async fn run_node(
     let target: Arc<dyn PolicyTarget> = node.clone();
     let background = Background::start(
         &accountable.policy,
+        accountable.schedule,
         Arc::clone(&target),
-        accountable.reload_every,
     );
     tracing::info!(partner = %config.partner, listen = %listener.local_addr()?, "partner node serving");
     let role = RoleGrpc::new(accountable.policy, target);

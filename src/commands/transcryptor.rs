@@ -118,8 +118,8 @@ pub async fn serve_config(
     let target: Arc<dyn PolicyTarget> = Arc::new(TranscryptorTrail { store, audit });
     let background = Background::start(
         &accountable.policy,
+        accountable.schedule,
         Arc::clone(&target),
-        accountable.reload_every,
     );
     tracing::info!(listen = %listener.local_addr()?, transcryptor = index, "transcryptor serving");
     let role = RoleGrpc::new(accountable.policy, target);

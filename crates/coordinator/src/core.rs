@@ -10,7 +10,7 @@ use signaalnet_policy::{LivePolicy, Partner, PolicySet, RecipientRole, Recipient
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::{CoordinatorDecryptor, EncryptedIdentifier, HandleKey, PseudonymError};
 use signaalnet_service::convert::{kind_from_wire, kind_to_wire, role_to_wire, submits_signals};
-use signaalnet_store::{now, Store};
+use signaalnet_store::Store;
 use sqlx::{Any, Row, Transaction};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -111,6 +111,11 @@ impl Coordinator {
             .await?;
         }
         Ok(core)
+    }
+
+    /// Seconds since the epoch on the coordinator's clock (a manual clock in tests).
+    pub(crate) fn now(&self) -> i64 {
+        self.audit.clock().now()
     }
 
     /// The policy set in force now.
@@ -356,7 +361,7 @@ impl Coordinator {
         .bind(&signal.observed_month)
         .bind(serde_json::to_string(&attributes).unwrap_or_else(|_| "[]".into()))
         .bind(policy.version())
-        .bind(now())
+        .bind(self.now())
         .fetch_one(&mut *w.tx)
         .await?
         .get("seq");
@@ -397,7 +402,7 @@ impl Coordinator {
             ));
         let result = match self.audit.append(&mut w.tx, event).await {
             Ok(_) => {
-                self.persist(policy, &mut w.tx, &matcher, &events, None)
+                self.persist(policy, &mut w.tx, &matcher, &events, &[])
                     .await
             }
             Err(e) => Err(e.into()),
@@ -451,7 +456,7 @@ impl Coordinator {
             .fetch_optional(&mut *w.tx)
             .await?;
             let mut events = Vec::new();
-            let mut removed = None;
+            let mut removed = Vec::new();
             match row {
                 None => {
                     sqlx::query(
@@ -462,7 +467,7 @@ impl Coordinator {
                     .bind(&partner.id)
                     .bind(signal_id)
                     .bind(policy.version())
-                    .bind(now())
+                    .bind(self.now())
                     .execute(&mut *w.tx)
                     .await?;
                 }
@@ -471,7 +476,7 @@ impl Coordinator {
                     sqlx::query(
                         "UPDATE coord_signals SET withdrawn_at = $1, attributes = '[]' WHERE seq = $2",
                     )
-                    .bind(now())
+                    .bind(self.now())
                     .bind(seq)
                     .execute(&mut *w.tx)
                     .await?;
@@ -479,7 +484,7 @@ impl Coordinator {
                         .bind(seq)
                         .execute(&mut *w.tx)
                         .await?;
-                    removed = matcher.signal(seq).cloned();
+                    removed.extend(matcher.signal(seq).cloned());
                     events = matcher.remove(seq)?;
                 }
                 Some(_) => {}
@@ -488,13 +493,13 @@ impl Coordinator {
                 .by(actor.clone())
                 .reference(format!("signal:{}/{signal_id}", partner.id))
                 .references(events.iter().map(|e| format!("hit:{}", e.hit_id)))
-                .detail(match &removed {
+                .detail(match removed.first() {
                     Some(_) => "withdrawn: keys and attributes deleted, hits re-evaluated",
                     None => "withdrawal recorded (signal not held or withdrawn before)",
                 });
             let persisted = match self.audit.append(&mut w.tx, event).await {
                 Ok(_) => {
-                    self.persist(&policy, &mut w.tx, &matcher, &events, removed.as_ref())
+                    self.persist(&policy, &mut w.tx, &matcher, &events, removed.as_slice())
                         .await
                 }
                 Err(e) => Err(e.into()),
@@ -548,7 +553,7 @@ impl Coordinator {
         Ok(out)
     }
 
-    fn publish(&self, last: Option<i64>) {
+    pub(crate) fn publish(&self, last: Option<i64>) {
         if let Some(last) = last {
             self.published.send_if_modified(|current| {
                 let newer = last > *current;
@@ -560,7 +565,7 @@ impl Coordinator {
         }
     }
 
-    async fn reload(&self, matcher: &mut MutexGuard<'_, Matcher>) {
+    pub(crate) async fn reload(&self, matcher: &mut MutexGuard<'_, Matcher>) {
         match load_matcher(&self.store, &self.policy()).await {
             Ok(fresh) => **matcher = fresh,
             Err(e) => tracing::error!(error = %e, "reloading the matcher failed"),
@@ -568,30 +573,39 @@ impl Coordinator {
     }
 
     /// Writes hit changes and the partners' notifications; returns the last notification seq.
-    async fn persist(
+    pub(crate) async fn persist(
         &self,
         policy: &PolicySet,
         tx: &mut Transaction<'static, Any>,
         matcher: &Matcher,
         events: &[HitEvent],
-        removed: Option<&SignalEntry>,
+        removed: &[SignalEntry],
     ) -> Result<Option<i64>, CoordinatorError> {
         let mut last = None;
         for event in events {
             let members: Vec<&SignalEntry> = event
                 .members
                 .iter()
-                .filter_map(|s| matcher.signal(*s).or(removed.filter(|r| r.seq == *s)))
+                .filter_map(|s| {
+                    matcher
+                        .signal(*s)
+                        .or_else(|| removed.iter().find(|r| r.seq == *s))
+                })
                 .collect();
             let seqs: Vec<Seq> = event.members.iter().copied().collect();
             let members_json = serde_json::to_string(&seqs).unwrap_or_else(|_| "[]".into());
-            if event.change == Change::Dissolved {
+            if event.change == Change::Expired {
+                sqlx::query("DELETE FROM coord_hits WHERE hit_id = $1")
+                    .bind(&event.hit_id)
+                    .execute(&mut **tx)
+                    .await?;
+            } else if event.change == Change::Dissolved {
                 sqlx::query(
                     "UPDATE coord_hits SET members = $1, updated_at = $2, dissolved_at = $2 \
                      WHERE hit_id = $3",
                 )
                 .bind(&members_json)
-                .bind(now())
+                .bind(self.now())
                 .bind(&event.hit_id)
                 .execute(&mut **tx)
                 .await?;
@@ -607,7 +621,7 @@ impl Coordinator {
                 .bind(&event.purpose)
                 .bind(&members_json)
                 .bind(crate::matching::month_string(formed))
-                .bind(now())
+                .bind(self.now())
                 .execute(&mut **tx)
                 .await?;
             }
@@ -621,7 +635,7 @@ impl Coordinator {
                 )
                 .bind(partner_id)
                 .bind(notification.encode_to_vec())
-                .bind(now())
+                .bind(self.now())
                 .fetch_one(&mut **tx)
                 .await?
                 .get("seq");
@@ -658,7 +672,7 @@ impl Coordinator {
         let view = policy
             .partner(partner_id)
             .and_then(|p| partner_view(policy, p, &event.purpose));
-        let dissolved = event.change == Change::Dissolved;
+        let dissolved = matches!(event.change, Change::Dissolved | Change::Expired);
         let mut n = pb::PartnerNotification {
             cursor: String::new(),
             hit_id: event.hit_id.clone(),
@@ -742,6 +756,7 @@ pub(crate) fn change_to_wire(change: Change) -> i32 {
         Change::Grew => pb::HitChange::Grew,
         Change::Shrank => pb::HitChange::Shrank,
         Change::Dissolved => pb::HitChange::Dissolved,
+        Change::Expired => pb::HitChange::Expired,
     }) as i32
 }
 
@@ -881,5 +896,11 @@ impl signaalnet_service::policy::PolicyTarget for Coordinator {
 
     async fn after_change(&self) {
         self.rebuild_matcher().await;
+    }
+
+    async fn expire(&self) {
+        if let Err(e) = Coordinator::expire(self).await {
+            tracing::error!(error = %e, "retention run failed; will retry");
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 mod analyst;
 mod core;
+pub mod expiry;
 mod grpc;
 mod keys;
 pub mod matching;

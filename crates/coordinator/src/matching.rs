@@ -53,6 +53,8 @@ pub enum Change {
     Grew,
     Shrank,
     Dissolved,
+    /// Never produced by the matcher: the coordinator's retention ended the hit.
+    Expired,
 }
 
 /// One change to one hit.

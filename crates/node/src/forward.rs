@@ -282,12 +282,17 @@ async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, Forward
         .withdrawn_signal_ids;
     let mut w = node.store.write().await.map_err(NodeError::from)?;
     for id in &done {
-        sqlx::query("UPDATE node_signals SET state = $1 WHERE signal_id = $2 AND state = $3")
-            .bind(state::WITHDRAWN)
-            .bind(id)
-            .bind(state::WITHDRAW_PENDING)
-            .execute(&mut *w.tx)
-            .await?;
+        // Withdrawn means gone: the ciphertexts and the case reference are deleted.
+        sqlx::query(
+            "UPDATE node_signals SET state = $1, payload = $2, case_reference = '' \
+             WHERE signal_id = $3 AND state = $4",
+        )
+        .bind(state::WITHDRAWN)
+        .bind(Vec::<u8>::new())
+        .bind(id)
+        .bind(state::WITHDRAW_PENDING)
+        .execute(&mut *w.tx)
+        .await?;
     }
     let event = Event::new(Step::Forward, &node.policy())
         .detail(format!(
@@ -353,7 +358,11 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
                 .map(|r| r.get("case_reference"));
         own.push(pb::OwnSignal {
             signal_id: id.clone(),
-            case_reference: reference.unwrap_or_default(),
+            case_reference: if n.change == pb::HitChange::Expired as i32 {
+                String::new()
+            } else {
+                reference.unwrap_or_default()
+            },
         });
     }
     let hit = pb::HitNotification {
@@ -381,7 +390,24 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         .bind(&hit.hit_id)
         .execute(&mut *w.tx)
         .await?;
-    if hit.change != pb::HitChange::Dissolved as i32 {
+    let ended = hit.change == pb::HitChange::Dissolved as i32;
+    let expired = hit.change == pb::HitChange::Expired as i32;
+    if expired {
+        crate::expiry::expire_signals(
+            node,
+            &mut w.tx,
+            hit.own_signals.iter().map(|o| o.signal_id.as_str()),
+        )
+        .await?;
+        // What the node kept of this hit goes with it; the EXPIRED notice itself carries
+        // signal ids only.
+        sqlx::query("DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2")
+            .bind(&hit.hit_id)
+            .bind(seq)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    if !ended && !expired {
         for own in &hit.own_signals {
             sqlx::query("INSERT INTO node_signal_hits (signal_id, hit_id) VALUES ($1, $2)")
                 .bind(&own.signal_id)

@@ -10,6 +10,7 @@
 //! - [`PartnerGrpc`]: the partner API.
 #![forbid(unsafe_code)]
 
+mod expiry;
 pub mod forward;
 mod grpc;
 pub mod input;
@@ -25,7 +26,7 @@ use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::PartnerEncryptor;
 use signaalnet_service::convert::kind_to_wire;
-use signaalnet_store::{now, Store};
+use signaalnet_store::Store;
 use sqlx::Row;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -291,7 +292,7 @@ impl Node {
         .bind(&request.purpose)
         .bind(state::PENDING)
         .bind(payload.encode_to_vec())
-        .bind(now())
+        .bind(self.audit.clock().now())
         .execute(&mut *w.tx)
         .await
         .map_err(NodeError::from)?;
@@ -601,7 +602,10 @@ impl Node {
         }
         Ok(latest
             .into_values()
-            .filter(|n| n.change != pb::HitChange::Dissolved as i32)
+            .filter(|n| {
+                n.change != pb::HitChange::Dissolved as i32
+                    && n.change != pb::HitChange::Expired as i32
+            })
             .filter(|n| purpose.is_empty() || n.purpose == purpose)
             .collect())
     }
@@ -632,6 +636,7 @@ pub async fn serve(
     .await
 }
 
+#[tonic::async_trait]
 impl signaalnet_service::policy::PolicyTarget for Node {
     fn store(&self) -> &Store {
         &self.store
@@ -639,5 +644,11 @@ impl signaalnet_service::policy::PolicyTarget for Node {
 
     fn audit(&self) -> &Audit {
         &self.audit
+    }
+
+    async fn expire(&self) {
+        if let Err(e) = Node::expire(self).await {
+            tracing::error!(error = %e, "retention run failed; will retry");
+        }
     }
 }

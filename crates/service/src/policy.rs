@@ -19,6 +19,9 @@ pub trait PolicyTarget: Send + Sync {
     fn store(&self) -> &Store;
     fn audit(&self) -> &Audit;
     async fn after_change(&self) {}
+    /// Deletes what is past its purpose's retention (node and coordinator; a transcryptor
+    /// keeps nothing but its trail).
+    async fn expire(&self) {}
 }
 
 /// Loads the set in `dir` and, when `signers` is not empty, checks its signature. Returns the

@@ -1,0 +1,126 @@
+//! Retention on the node. A signal in no hit expires `retention_unmatched` after it was
+//! submitted (the coordinator, which received it later, expires its copy soon after); a signal
+//! in a hit expires when the coordinator reports the hit EXPIRED. Expiring deletes the
+//! ciphertexts, the keyed lookups and the case reference; the row stays with state `expired`
+//! so the partner's status question still has an answer.
+
+use crate::{state, Node, NodeError};
+use signaalnet_audit::Step;
+use sqlx::{Any, Row, Transaction};
+
+const DAY: i64 = 86_400;
+
+/// Deletes what the node keeps of `ids` and marks them expired, inside `tx`.
+pub(crate) async fn expire_signals<'a>(
+    node: &Node,
+    tx: &mut Transaction<'static, Any>,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<Vec<String>, NodeError> {
+    let mut done = Vec::new();
+    for id in ids {
+        let changed = sqlx::query(
+            "UPDATE node_signals SET state = $1, payload = $2, case_reference = '' \
+             WHERE signal_id = $3 AND state IN ($4, $5, $6)",
+        )
+        .bind(state::EXPIRED)
+        .bind(Vec::<u8>::new())
+        .bind(id)
+        .bind(state::PENDING)
+        .bind(state::DELIVERED)
+        .bind(state::REFUSED)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM node_signal_lookup WHERE signal_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM node_signal_hits WHERE signal_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        if changed > 0 {
+            done.push(id.to_owned());
+        }
+    }
+    if !done.is_empty() {
+        let event = signaalnet_audit::Event::new(Step::Expire, &node.policy())
+            .references(done.iter().map(|id| node.signal_ref(id)))
+            .detail(format!(
+                "{} signal(s) in a hit the coordinator reported expired: ciphertexts, lookups \
+                 and case references deleted",
+                done.len()
+            ));
+        node.audit.append(tx, event).await?;
+    }
+    Ok(done)
+}
+
+impl Node {
+    /// Expires every signal in no hit whose purpose's `retention_unmatched` has passed on the
+    /// node's clock; returns how many.
+    pub async fn expire(&self) -> Result<usize, NodeError> {
+        let policy = self.policy();
+        let now = self.audit.clock().now();
+        let mut total = 0;
+        for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
+            let days = i64::try_from(purpose.retention_unmatched.days()).unwrap_or(i64::MAX / DAY);
+            let cutoff = now.saturating_sub(days.saturating_mul(DAY));
+            let due: Vec<String> = sqlx::query(
+                "SELECT s.signal_id FROM node_signals s WHERE s.purpose = $1 AND s.created_at <= $2 \
+                 AND s.state IN ($3, $4, $5) AND NOT EXISTS \
+                 (SELECT 1 FROM node_signal_hits h WHERE h.signal_id = s.signal_id) \
+                 ORDER BY s.signal_id",
+            )
+            .bind(&purpose.id)
+            .bind(cutoff)
+            .bind(state::PENDING)
+            .bind(state::DELIVERED)
+            .bind(state::REFUSED)
+            .fetch_all(self.store.pool())
+            .await?
+            .iter()
+            .map(|r| r.get("signal_id"))
+            .collect();
+            if due.is_empty() {
+                continue;
+            }
+            let mut w = self.store.write().await?;
+            let mut done = Vec::new();
+            for id in &due {
+                let changed = sqlx::query(
+                    "UPDATE node_signals SET state = $1, payload = $2, case_reference = '' \
+                     WHERE signal_id = $3",
+                )
+                .bind(state::EXPIRED)
+                .bind(Vec::<u8>::new())
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await?
+                .rows_affected();
+                sqlx::query("DELETE FROM node_signal_lookup WHERE signal_id = $1")
+                    .bind(id)
+                    .execute(&mut *w.tx)
+                    .await?;
+                if changed > 0 {
+                    done.push(self.signal_ref(id));
+                }
+            }
+            let event = signaalnet_audit::Event::for_purpose(Step::Expire, &policy, &purpose.id)
+                .detail(format!(
+                    "{} unmatched signal(s) expired after retention_unmatched {}: ciphertexts, \
+                     lookups and case references deleted",
+                    done.len(),
+                    purpose.retention_unmatched
+                ))
+                .references(done);
+            self.audit.append(&mut w.tx, event).await?;
+            w.commit().await?;
+            total += due.len();
+        }
+        if total > 0 {
+            tracing::info!(partner = %self.partner_id, signals = total, "retention: expired");
+        }
+        Ok(total)
+    }
+}
