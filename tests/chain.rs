@@ -782,6 +782,26 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
         "{one}"
     );
 
+    // A certificate of another organisation at the gemeente's node is refused and audited there.
+    let err =
+        pb::partner_service_client::PartnerServiceClient::new(chain.channel(GEMEENTE, POLITIE))
+            .get_signal_status(pb::GetSignalStatusRequest {
+                signal_id: gemeente.clone(),
+            })
+            .await
+            .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let refusals: Vec<_> = steps(GEMEENTE)
+        .into_iter()
+        .filter(|e| e["step"] == "refuse")
+        .collect();
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["actor_oin"], "00000099000000000021");
+    assert!(refusals[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("tried to act for `gemeente_groningen`"));
+
     // Someone with access to the coordinator's database edits an entry: verify names it.
     chain
         .execute(

@@ -24,10 +24,21 @@ impl PartnerGrpc {
         Self { node }
     }
 
-    fn authorise<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
-        let who = caller(request, &self.node.policy())?;
+    async fn authorise<T>(&self, request: &Request<T>) -> Result<Actor, Status> {
+        let policy = self.node.policy();
+        let who = caller(request, &policy)?;
         if who.partner_id != self.node.partner_id {
             tracing::warn!(caller = %who.partner_id, node = %self.node.partner_id, "partner API refused: another organisation");
+            // An attempt to act for another organisation is an access attempt: audited.
+            let event = signaalnet_audit::Event::new(Step::Refuse, &policy)
+                .by(who.actor())
+                .detail(format!(
+                    "partner API refused: a certificate of `{}` tried to act for `{}`",
+                    who.partner_id, self.node.partner_id
+                ));
+            if let Err(e) = self.node.audit.record(&self.node.store, event).await {
+                tracing::error!(error = %e, "recording a refusal in the audit trail failed");
+            }
             return Err(Status::permission_denied(format!(
                 "this node serves `{}`; a certificate of `{}` (OIN {}) cannot act for it",
                 self.node.partner_id, who.partner_id, who.oin
@@ -46,7 +57,7 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::SubmitSignalRequest>,
     ) -> Result<Response<pb::SubmitSignalResponse>, Status> {
-        let actor = self.authorise(&request)?;
+        let actor = self.authorise(&request).await?;
         Ok(Response::new(
             self.node.submit(actor, request.into_inner()).await?,
         ))
@@ -56,7 +67,7 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<Streaming<pb::SubmitSignalRequest>>,
     ) -> Result<Response<Self::SubmitSignalsStream>, Status> {
-        let actor = self.authorise(&request)?;
+        let actor = self.authorise(&request).await?;
         let node = Arc::clone(&self.node);
         let mut input = request.into_inner();
         Ok(Response::new(spawn_stream(move |tx| async move {
@@ -97,7 +108,7 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::WithdrawSignalsRequest>,
     ) -> Result<Response<pb::WithdrawSignalsResponse>, Status> {
-        let actor = self.authorise(&request)?;
+        let actor = self.authorise(&request).await?;
         Ok(Response::new(
             self.node.withdraw(actor, request.into_inner()).await?,
         ))
@@ -107,7 +118,7 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::GetSignalStatusRequest>,
     ) -> Result<Response<pb::SignalStatus>, Status> {
-        let actor = self.authorise(&request)?;
+        let actor = self.authorise(&request).await?;
         Ok(Response::new(
             self.node
                 .status(actor, &request.get_ref().signal_id)
@@ -119,7 +130,7 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::WatchHitsRequest>,
     ) -> Result<Response<Self::WatchHitsStream>, Status> {
-        self.authorise(&request)?;
+        self.authorise(&request).await?;
         let after = parse_cursor(&request.get_ref().after_cursor, "after_cursor")?;
         let node = Arc::clone(&self.node);
         let published = node.subscribe_hits();
@@ -139,7 +150,7 @@ impl PartnerService for PartnerGrpc {
         &self,
         request: Request<pb::ListHitsRequest>,
     ) -> Result<Response<pb::ListHitsResponse>, Status> {
-        let actor = self.authorise(&request)?;
+        let actor = self.authorise(&request).await?;
         let request = request.into_inner();
         let size = match usize::try_from(request.page_size) {
             Ok(0) | Err(_) => DEFAULT_PAGE,
