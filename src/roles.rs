@@ -28,7 +28,7 @@ fn load_system(path: &Path) -> Result<SystemPublicKeys> {
 
 /// What every role configures for accountability: who must have signed its policy set, how
 /// often it looks for a changed set, and where its audit signing key lives.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Governance {
     /// Privacy officer public keys (`signaalnet policy keygen`); when any is given, the role
@@ -47,6 +47,19 @@ pub struct Governance {
     /// purpose's retention).
     #[serde(default = "default_retention_seconds")]
     pub retention_check_seconds: u64,
+}
+
+/// The same defaults as a configuration without a `[governance]` table (a derived `Default`
+/// would give zero intervals, i.e. a reload and a retention run every second).
+impl Default for Governance {
+    fn default() -> Self {
+        Self {
+            policy_signers: Vec::new(),
+            policy_reload_seconds: default_reload_seconds(),
+            audit_key: None,
+            retention_check_seconds: default_retention_seconds(),
+        }
+    }
 }
 
 fn default_reload_seconds() -> u64 {

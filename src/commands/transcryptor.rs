@@ -4,7 +4,6 @@ use crate::config;
 use crate::roles::{Background, Governance};
 use anyhow::{Context, Result};
 use serde::Deserialize;
-use signaalnet_audit::{Audit, Event, Step};
 use signaalnet_pseudonym::{CoordinatorContext, Transcryptor, TranscryptorKeys};
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
 use signaalnet_store::{Location, Store};
@@ -92,14 +91,7 @@ pub async fn serve_config(
     let store = Arc::new(Store::open(&location).await?);
     let audit = Arc::new(accountable.audit);
     let set = accountable.policy.live().current();
-    if Audit::last_policy(&store).await?.as_deref() != Some(set.version()) {
-        audit
-            .record(
-                &store,
-                Event::new(Step::PolicyChange, &set).detail("policy set in force at start"),
-            )
-            .await?;
-    }
+    audit.record_policy_at_start(&store, &set).await?;
     let keys: TranscryptorKeys = serde_json::from_slice(
         &std::fs::read(&config.keys)
             .with_context(|| format!("reading {}", config.keys.display()))?,

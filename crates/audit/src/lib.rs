@@ -153,15 +153,14 @@ impl Event {
         }
     }
 
-    /// A step for `purpose`; its processing activity comes from the policy set (empty when
-    /// the purpose is unknown, which is then itself the reason for a refusal).
+    /// A step for `purpose`, with its processing activity from the policy set. A purpose the
+    /// set does not know is left out: it is a caller's free text, which never enters a trail.
     pub fn for_purpose(step: Step, policy: &PolicySet, purpose: &str) -> Self {
         let mut event = Self::new(step, policy);
-        event.purpose = purpose.to_owned();
-        event.processing_activity = policy
-            .purpose(purpose)
-            .map(|p| p.processing_activity_id.clone())
-            .unwrap_or_default();
+        if let Some(known) = policy.purpose(purpose) {
+            event.purpose = known.id.clone();
+            event.processing_activity = known.processing_activity_id.clone();
+        }
         event
     }
 
@@ -271,6 +270,37 @@ impl Audit {
         Ok(seq)
     }
 
+    /// Records a step that is not allowed to fail the request it belongs to (a refusal): a
+    /// trail that cannot be written is logged as an error instead.
+    pub async fn try_record(&self, store: &Store, event: Event) {
+        let step = event.step;
+        if let Err(e) = self.record(store, event).await {
+            tracing::error!(error = %e, step = %step, "recording a step in the audit trail failed");
+        }
+    }
+
+    /// Records `policy` as taken into force at start, unless the trail's newest policy change
+    /// already names its version.
+    pub async fn record_policy_at_start(
+        &self,
+        store: &Store,
+        policy: &PolicySet,
+    ) -> Result<(), AuditError> {
+        let last: Option<String> = sqlx::query(
+            "SELECT policy_version FROM audit_entries WHERE step = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(Step::PolicyChange.as_str())
+        .fetch_optional(store.pool())
+        .await?
+        .map(|row| row.get("policy_version"));
+        if last.as_deref() != Some(policy.version()) {
+            let event =
+                Event::new(Step::PolicyChange, policy).detail("policy set in force at start");
+            self.record(store, event).await?;
+        }
+        Ok(())
+    }
+
     /// Signs the newest entry if no checkpoint covers it yet; returns the seq it signed.
     pub async fn seal(&self, store: &Store) -> Result<Option<i64>, AuditError> {
         let mut w = store.write().await?;
@@ -304,17 +334,6 @@ impl Audit {
         .execute(&mut *conn)
         .await?;
         Ok(())
-    }
-
-    /// The policy version of the newest `policy_change` entry, if any.
-    pub async fn last_policy(store: &Store) -> Result<Option<String>, AuditError> {
-        Ok(sqlx::query(
-            "SELECT policy_version FROM audit_entries WHERE step = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(Step::PolicyChange.as_str())
-        .fetch_optional(store.pool())
-        .await?
-        .map(|row| row.get("policy_version")))
     }
 }
 

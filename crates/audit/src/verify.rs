@@ -7,7 +7,7 @@
 
 use crate::entry::{checkpoint_message, Checkpoint, Entry, GENESIS};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -112,7 +112,7 @@ pub struct Verifier {
     /// Entries whose link matched neither the entry before nor any entry seen so far.
     unresolved: Vec<(i64, String)>,
     /// Changed entries, kept back until it is known whether they were moved.
-    changed: Vec<i64>,
+    changed: BTreeSet<i64>,
     last_good_checkpoint: i64,
     report: Report,
 }
@@ -130,7 +130,7 @@ impl Verifier {
             previous: None,
             seen: HashMap::new(),
             unresolved: Vec::new(),
-            changed: Vec::new(),
+            changed: BTreeSet::new(),
             last_good_checkpoint: 0,
             report,
         }
@@ -146,7 +146,7 @@ impl Verifier {
             });
         }
         if entry.compute_hash() != entry.hash {
-            self.changed.push(entry.seq);
+            self.changed.insert(entry.seq);
         }
         let expected_prev = self
             .previous
@@ -197,11 +197,11 @@ impl Verifier {
     }
 
     pub fn finish(mut self) -> Report {
-        let mut moved = Vec::new();
+        let mut moved = BTreeSet::new();
         for (seq, link) in std::mem::take(&mut self.unresolved) {
             match self.seen.get(&link) {
                 Some(&links_to) => {
-                    moved.push(seq);
+                    moved.insert(seq);
                     self.report
                         .findings
                         .push(Finding::Reordered { seq, links_to });

@@ -104,12 +104,7 @@ impl Coordinator {
             matcher: Mutex::new(matcher),
             published,
         };
-        if Audit::last_policy(&core.store).await?.as_deref() != Some(set.version()) {
-            core.record(
-                Event::new(Step::PolicyChange, &set).detail("policy set in force at start"),
-            )
-            .await?;
-        }
+        core.audit.record_policy_at_start(&core.store, &set).await?;
         Ok(core)
     }
 
@@ -141,26 +136,14 @@ impl Coordinator {
         Ok(())
     }
 
-    /// An audit event for `purpose`, which is left out when the policy set does not know it
-    /// (a caller's free text never enters the trail).
-    pub(crate) fn event(step: Step, policy: &PolicySet, purpose: &str) -> Event {
-        if policy.purpose(purpose).is_some() {
-            Event::for_purpose(step, policy, purpose)
-        } else {
-            Event::new(step, policy)
-        }
-    }
-
     /// Records a refused request: the caller, the purpose if known, the status code. The
     /// message is not recorded: it may name what the caller sent.
     pub async fn audit_refusal(&self, actor: Actor, purpose: &str, what: &str, code: Code) {
         let policy = self.policy();
-        let event = Self::event(Step::Refuse, &policy, purpose)
+        let event = Event::for_purpose(Step::Refuse, &policy, purpose)
             .by(actor)
             .detail(format!("{what} refused: {code:?}"));
-        if let Err(e) = self.record(event).await {
-            tracing::error!(error = %e, "recording a refusal in the audit trail failed");
-        }
+        self.audit.try_record(&self.store, event).await;
     }
 
     /// Rebuilds the matcher with the matching rules of the policy set now in force (window,
@@ -185,13 +168,11 @@ impl Coordinator {
     ) -> Outcome {
         let policy = self.policy();
         let refused = |outcome: Outcome| async {
-            let event = Self::event(Step::Refuse, &policy, &signal.purpose)
+            let event = Event::for_purpose(Step::Refuse, &policy, &signal.purpose)
                 .by(actor.clone())
                 .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
                 .detail(format!("signal refused on arrival: {:?}", outcome.code));
-            if let Err(e) = self.record(event).await {
-                tracing::error!(error = %e, "recording a refusal in the audit trail failed");
-            }
+            self.audit.try_record(&self.store, event).await;
             outcome
         };
         let checked = match self.check(&policy, partner, &signal) {
@@ -640,7 +621,7 @@ impl Coordinator {
                 .await?
                 .get("seq");
                 last = Some(seq);
-                let audit = Self::event(Step::Notify, policy, &event.purpose)
+                let audit = Event::for_purpose(Step::Notify, policy, &event.purpose)
                     .reference(format!("hit:{}", event.hit_id))
                     .references(
                         notification

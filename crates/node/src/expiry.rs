@@ -5,17 +5,19 @@
 //! so the partner's status question still has an answer.
 
 use crate::{state, Node, NodeError};
-use signaalnet_audit::Step;
+use signaalnet_audit::{Event, Step};
 use sqlx::{Any, Row, Transaction};
 
 const DAY: i64 = 86_400;
 
-/// Deletes what the node keeps of `ids` and marks them expired, inside `tx`.
-pub(crate) async fn expire_signals<'a>(
+/// Deletes what the node keeps of `ids` and marks them expired, inside `tx`; records one
+/// `expire` entry (`event`, with the expired signals as references) when any was still live.
+async fn expire_in<'a>(
     node: &Node,
     tx: &mut Transaction<'static, Any>,
     ids: impl Iterator<Item = &'a str>,
-) -> Result<Vec<String>, NodeError> {
+    event: Event,
+) -> Result<usize, NodeError> {
     let mut done = Vec::new();
     for id in ids {
         let changed = sqlx::query(
@@ -40,20 +42,28 @@ pub(crate) async fn expire_signals<'a>(
             .execute(&mut **tx)
             .await?;
         if changed > 0 {
-            done.push(id.to_owned());
+            done.push(node.signal_ref(id));
         }
     }
-    if !done.is_empty() {
-        let event = signaalnet_audit::Event::new(Step::Expire, &node.policy())
-            .references(done.iter().map(|id| node.signal_ref(id)))
-            .detail(format!(
-                "{} signal(s) in a hit the coordinator reported expired: ciphertexts, lookups \
-                 and case references deleted",
-                done.len()
-            ));
-        node.audit.append(tx, event).await?;
+    let count = done.len();
+    if count > 0 {
+        node.audit.append(tx, event.references(done)).await?;
     }
-    Ok(done)
+    Ok(count)
+}
+
+/// The coordinator reported the hit of `ids` expired.
+pub(crate) async fn expire_signals<'a>(
+    node: &Node,
+    tx: &mut Transaction<'static, Any>,
+    ids: impl ExactSizeIterator<Item = &'a str>,
+) -> Result<usize, NodeError> {
+    let event = Event::new(Step::Expire, &node.policy()).detail(format!(
+        "{} signal(s) in a hit the coordinator reported expired: ciphertexts, lookups and case \
+         references deleted",
+        ids.len()
+    ));
+    expire_in(node, tx, ids, event).await
 }
 
 impl Node {
@@ -85,38 +95,15 @@ impl Node {
             if due.is_empty() {
                 continue;
             }
+            let event = Event::for_purpose(Step::Expire, &policy, &purpose.id).detail(format!(
+                "{} unmatched signal(s) expired after retention_unmatched {}: ciphertexts, \
+                 lookups and case references deleted",
+                due.len(),
+                purpose.retention_unmatched
+            ));
             let mut w = self.store.write().await?;
-            let mut done = Vec::new();
-            for id in &due {
-                let changed = sqlx::query(
-                    "UPDATE node_signals SET state = $1, payload = $2, case_reference = '' \
-                     WHERE signal_id = $3",
-                )
-                .bind(state::EXPIRED)
-                .bind(Vec::<u8>::new())
-                .bind(id)
-                .execute(&mut *w.tx)
-                .await?
-                .rows_affected();
-                sqlx::query("DELETE FROM node_signal_lookup WHERE signal_id = $1")
-                    .bind(id)
-                    .execute(&mut *w.tx)
-                    .await?;
-                if changed > 0 {
-                    done.push(self.signal_ref(id));
-                }
-            }
-            let event = signaalnet_audit::Event::for_purpose(Step::Expire, &policy, &purpose.id)
-                .detail(format!(
-                    "{} unmatched signal(s) expired after retention_unmatched {}: ciphertexts, \
-                     lookups and case references deleted",
-                    done.len(),
-                    purpose.retention_unmatched
-                ))
-                .references(done);
-            self.audit.append(&mut w.tx, event).await?;
+            total += expire_in(self, &mut w.tx, due.iter().map(String::as_str), event).await?;
             w.commit().await?;
-            total += due.len();
         }
         if total > 0 {
             tracing::info!(partner = %self.partner_id, signals = total, "retention: expired");

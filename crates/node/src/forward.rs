@@ -227,8 +227,7 @@ async fn record_acks(
     let policy = node.policy();
     for (purpose, (delivered, refused)) in outcome {
         if !delivered.is_empty() {
-            let event = node
-                .event(Step::Forward, &policy, purpose)
+            let event = Event::for_purpose(Step::Forward, &policy, purpose)
                 .detail(format!(
                     "{} signal(s) converted by every transcryptor and delivered to the coordinator",
                     delivered.len()
@@ -240,8 +239,7 @@ async fn record_acks(
                 .map_err(NodeError::from)?;
         }
         if !refused.is_empty() {
-            let event = node
-                .event(Step::Refuse, &policy, purpose)
+            let event = Event::for_purpose(Step::Refuse, &policy, purpose)
                 .detail(format!(
                     "{} signal(s) refused by the coordinator on arrival",
                     refused.len()
@@ -419,8 +417,7 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
     let change = pb::HitChange::try_from(hit.change)
         .map(|c| c.as_str_name())
         .unwrap_or("HIT_CHANGE_UNSPECIFIED");
-    let event = node
-        .event(Step::Notify, &node.policy(), &hit.purpose)
+    let event = Event::for_purpose(Step::Notify, &node.policy(), &hit.purpose)
         .reference(format!("hit:{}", hit.hit_id))
         .references(
             hit.own_signals

@@ -2,7 +2,7 @@
 //! certificate): another partner, an analyst or an infrastructure role is refused.
 
 use crate::Node;
-use signaalnet_audit::{Actor, Step};
+use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
@@ -30,15 +30,13 @@ impl PartnerGrpc {
         if who.partner_id != self.node.partner_id {
             tracing::warn!(caller = %who.partner_id, node = %self.node.partner_id, "partner API refused: another organisation");
             // An attempt to act for another organisation is an access attempt: audited.
-            let event = signaalnet_audit::Event::new(Step::Refuse, &policy)
+            let event = Event::new(Step::Refuse, &policy)
                 .by(who.actor())
                 .detail(format!(
                     "partner API refused: a certificate of `{}` tried to act for `{}`",
                     who.partner_id, self.node.partner_id
                 ));
-            if let Err(e) = self.node.audit.record(&self.node.store, event).await {
-                tracing::error!(error = %e, "recording a refusal in the audit trail failed");
-            }
+            self.node.audit.try_record(&self.node.store, event).await;
             return Err(Status::permission_denied(format!(
                 "this node serves `{}`; a certificate of `{}` (OIN {}) cannot act for it",
                 self.node.partner_id, who.partner_id, who.oin
@@ -169,9 +167,7 @@ impl PartnerService for PartnerGrpc {
             String::new()
         };
         let policy = self.node.policy();
-        let event = self
-            .node
-            .event(Step::Query, &policy, &request.purpose)
+        let event = Event::for_purpose(Step::Query, &policy, &request.purpose)
             .by(actor)
             .references(page.iter().map(|h| format!("hit:{}", h.hit_id)))
             .detail(format!(

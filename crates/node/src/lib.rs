@@ -140,14 +140,7 @@ impl Node {
             outbox: Notify::new(),
             hits,
         };
-        if Audit::last_policy(&node.store).await?.as_deref() != Some(set.version()) {
-            node.audit
-                .record(
-                    &node.store,
-                    Event::new(Step::PolicyChange, &set).detail("policy set in force at start"),
-                )
-                .await?;
-        }
+        node.audit.record_policy_at_start(&node.store, &set).await?;
         Ok(node)
     }
 
@@ -168,16 +161,6 @@ impl Node {
         &self.audit
     }
 
-    /// An audit event for `purpose` (left out when the policy set does not know it: a
-    /// partner's free text never enters the trail).
-    pub(crate) fn event(&self, step: Step, policy: &PolicySet, purpose: &str) -> Event {
-        if policy.purpose(purpose).is_some() {
-            Event::for_purpose(step, policy, purpose)
-        } else {
-            Event::new(step, policy)
-        }
-    }
-
     pub(crate) fn signal_ref(&self, signal_id: &str) -> String {
         format!("signal:{}/{signal_id}", self.partner_id)
     }
@@ -190,8 +173,7 @@ impl Node {
         refused: &input::Refused,
     ) {
         let rules: BTreeSet<&str> = refused.violations.iter().map(|v| v.rule.as_str()).collect();
-        let event = self
-            .event(Step::Refuse, policy, purpose)
+        let event = Event::for_purpose(Step::Refuse, policy, purpose)
             .by(actor)
             .detail(format!(
                 "signal refused ({:?}): {} violation(s); rules: {}",
@@ -199,9 +181,7 @@ impl Node {
                 refused.violations.len(),
                 rules.into_iter().collect::<Vec<_>>().join(", ")
             ));
-        if let Err(e) = self.audit.record(&self.store, event).await {
-            tracing::error!(error = %e, "recording a refusal in the audit trail failed");
-        }
+        self.audit.try_record(&self.store, event).await;
     }
 
     pub fn partner_id(&self) -> &str {
@@ -542,8 +522,7 @@ impl Node {
         };
         let purpose: String = row.get("purpose");
         let policy = self.policy();
-        let event = self
-            .event(Step::Query, &policy, &purpose)
+        let event = Event::for_purpose(Step::Query, &policy, &purpose)
             .by(actor)
             .reference(self.signal_ref(signal_id))
             .detail("status of one own signal");
