@@ -107,6 +107,7 @@ impl Chain {
                 data_dir: dir.join("data"),
                 database_url: database_url.map(str::to_owned),
                 governance: Governance::default(),
+                telemetry: Default::default(),
             };
             let shutdown = stopped(&stop);
             tasks.push((
@@ -129,6 +130,7 @@ impl Chain {
             database_url: database_url.map(str::to_owned),
             tls: tls(&coordinator_id),
             governance: Governance::default(),
+            telemetry: Default::default(),
         };
         tasks.push((
             coordinator_id.clone(),
@@ -150,6 +152,7 @@ impl Chain {
                 secret: None,
                 tls: tls(&partner.id),
                 governance: Governance::default(),
+                telemetry: Default::default(),
             };
             tasks.push((
                 partner.id.clone(),

@@ -77,14 +77,17 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // A role installs its own log, with the export of its processing logs when configured.
+    let role = matches!(
+        cli.command,
+        Command::Transcryptor { .. } | Command::Coordinator { .. } | Command::Node { .. }
+    );
+    if !role {
+        if let Err(e) = signaalnet_telemetry::export::install_log(default_level) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Policy { command } => commands::policy::run(command),
         Command::Keys { command } => commands::keys::run(command),

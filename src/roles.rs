@@ -11,6 +11,7 @@ use signaalnet_policy::signature::Signers;
 use signaalnet_pseudonym::{CoordinatorContext, HandleKey, PartnerEncryptor, SystemPublicKeys};
 use signaalnet_service::policy::{run_reloader, PolicyTarget, RoleGrpc, RolePolicy};
 use signaalnet_store::{Clock, Location, Store};
+use signaalnet_telemetry::export::{Source, Telemetry, TelemetryConfig};
 use signaalnet_tls::TlsFiles;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -192,6 +193,25 @@ impl Background {
     }
 }
 
+/// Installs a role process's log and, when its `[telemetry]` names an OTLP endpoint, the export
+/// of its processing logs (the exporter runs on `runtime`).
+pub fn start_telemetry(
+    runtime: &tokio::runtime::Runtime,
+    config: &TelemetryConfig,
+    tls: &TlsFiles,
+    role: &'static str,
+    service_name: String,
+) -> Result<Telemetry> {
+    let oin = tls.own_oin()?.to_string();
+    let source = Source {
+        service_name,
+        role,
+        oin,
+    };
+    Ok(runtime
+        .block_on(async { signaalnet_telemetry::export::install("info", config, tls, &source) })?)
+}
+
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)
         .await
@@ -218,6 +238,9 @@ pub struct CoordinatorConfig {
     pub tls: TlsFiles,
     #[serde(default)]
     pub governance: Governance,
+    /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 pub async fn run_coordinator(
@@ -301,6 +324,9 @@ pub struct NodeConfig {
     pub tls: TlsFiles,
     #[serde(default)]
     pub governance: Governance,
+    /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 pub async fn run_node(

@@ -442,6 +442,7 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
             idempotency_key: "x".into(),
             coordinator_context: "coordinator/test".into(),
             ciphertexts: vec![vec![0; 96]],
+            purposes: Vec::new(),
         })
         .await
         .unwrap_err();
@@ -828,6 +829,7 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
         postgres,
         common::chain::Options {
             signed_policy: true,
+            ..Default::default()
         },
     )
     .await;
@@ -935,6 +937,184 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
     let (code, _, err) = chain.cli(&["node", "--config", &config]);
     assert_ne!(code, 0);
     assert!(err.contains("is not signed"), "{err}");
+}
+
+/// The processing logs (Logboek Dataverwerkingen) over OTLP: one span per processing step on
+/// every role, with the purpose's processing activity, never sampled; one submission is one
+/// trace from the partner system through its node, both transcryptors and the coordinator to
+/// the notification each partner in the hit receives; no identifier in any span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_submission_is_one_trace_of_processing_logs_across_every_role() {
+    let (receiver, url) = common::otlp::Receiver::start().await;
+    let chain = ProcChain::start_with(
+        None,
+        common::chain::Options {
+            otlp_endpoint: Some(url),
+            ..Default::default()
+        },
+    )
+    .await;
+    let g = submit(
+        &chain,
+        GEMEENTE,
+        signal(
+            "GRO-T",
+            vec![
+                person("Wisniewski", "P.", "12-03-1994"),
+                address("9711 AB", "12"),
+            ],
+            &[("gemeente", "GM0014")],
+        ),
+    )
+    .await;
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&g)).await;
+    // The police's case system starts the trace itself; the chain continues it.
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let system_span = "00f067aa0ba902b7";
+    let mut request = tonic::Request::new(signal(
+        "PL-T",
+        vec![person("WIŚNIEWSKI", "Piotr", "1994-03-12")],
+        &[("vorm_uitbuiting", "arbeidsuitbuiting")],
+    ));
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{trace}-{system_span}-01").parse().unwrap(),
+    );
+    chain.partner(POLITIE).submit_signal(request).await.unwrap();
+    hits_until(&chain, POLITIE, |h| changes(h) == [FORMED]).await;
+    hits_until(&chain, GEMEENTE, |h| changes(h) == [FORMED]).await;
+    // A refusal is logged as handled input (status unset), not as an error.
+    let refused = chain
+        .partner(NLA)
+        .submit_signal(signal("NLA-T", Vec::new(), &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+
+    // The steps of the police submission, by role and name, all in the system's trace.
+    let expected: [(&str, &str, usize); 7] = [
+        ("signaalnet-node-politie_noord_nederland", "submit", 1),
+        ("signaalnet-node-politie_noord_nederland", "forward", 1),
+        ("signaalnet-transcryptor_vng", "transcrypt", 1),
+        ("signaalnet-transcryptor_jenv", "transcrypt", 1),
+        ("signaalnet-coordinator", "match", 1),
+        ("signaalnet-coordinator", "notify", 2),
+        ("signaalnet-node-politie_noord_nederland", "notify", 1),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let in_trace = loop {
+        let spans: Vec<_> = receiver
+            .spans()
+            .into_iter()
+            .filter(|s| s.trace_id() == trace)
+            .collect();
+        let count = |service: &str, name: &str| {
+            spans
+                .iter()
+                .filter(|s| s.service == service && s.name() == name)
+                .count()
+        };
+        let complete = expected.iter().all(|(r, n, c)| count(r, n) == *c)
+            && count("signaalnet-node-gemeente_groningen", "notify") == 1;
+        if complete {
+            break spans;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trace is incomplete: {:#?}",
+            spans
+                .iter()
+                .map(|s| (&s.service, s.name()))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let one = |service: &str, name: &str| {
+        in_trace
+            .iter()
+            .find(|s| s.service == service && s.name() == name)
+            .unwrap()
+            .clone()
+    };
+    let node = "signaalnet-node-politie_noord_nederland";
+    let submit_span = one(node, "submit");
+    let forward = one(node, "forward");
+    let matched = one("signaalnet-coordinator", "match");
+    // Parents: the system → submit; submit → match (carried with the signal); forward → each
+    // transcryption (gRPC metadata); match → notify → the node's receipt.
+    assert_eq!(submit_span.parent_span_id(), system_span);
+    assert_eq!(matched.parent_span_id(), submit_span.span_id());
+    let police_oin = chain.role_info(POLITIE).await.oin;
+    for transcryptor in [
+        "signaalnet-transcryptor_vng",
+        "signaalnet-transcryptor_jenv",
+    ] {
+        let t = one(transcryptor, "transcrypt");
+        assert_eq!(t.parent_span_id(), forward.span_id(), "{transcryptor}");
+        // Another organisation's role called: the standard's foreign operation fields.
+        assert_eq!(
+            t.attr("dpl.core.foreign_operation.span_id"),
+            Some(forward.span_id())
+        );
+        assert_eq!(
+            t.attr("dpl.core.foreign_operation.processor"),
+            Some(format!("urn:oin:{police_oin}"))
+        );
+    }
+    let notices: Vec<_> = in_trace
+        .iter()
+        .filter(|s| s.service == "signaalnet-coordinator" && s.name() == "notify")
+        .collect();
+    for notice in &notices {
+        assert_eq!(notice.parent_span_id(), matched.span_id());
+    }
+    for receiver_node in [node, "signaalnet-node-gemeente_groningen"] {
+        let receipt = one(receiver_node, "notify");
+        assert!(
+            notices
+                .iter()
+                .any(|n| n.span_id() == receipt.parent_span_id()),
+            "{receiver_node}'s receipt hangs under a coordinator notify span"
+        );
+    }
+    // Every step carries the processing activity of the purpose (policies/purposes.toml) and
+    // the policy version, and none failed.
+    for span in &in_trace {
+        let what = format!("{} {}", span.service, span.name());
+        assert_eq!(
+            span.attr("dpl.core.processing_activity_id").as_deref(),
+            Some("signaalnet-va-001"),
+            "{what}"
+        );
+        assert!(span.attr("signaalnet.policy_version").is_some(), "{what}");
+        assert_ne!(span.status_code(), 2, "{what}");
+    }
+    // The data subjects on the node are its keyed lookups, one per match key.
+    let subjects = submit_span.attr("dpl.core.data_subject_id").unwrap();
+    assert!(subjects.starts_with("person:"), "{subjects}");
+    assert!(submit_span.attr("dpl.core.data_subject_id_type").is_some());
+
+    let all = receiver.spans();
+    let refusal = all
+        .iter()
+        .find(|s| {
+            s.service == "signaalnet-node-nla"
+                && s.name() == "submit"
+                && s.attr("signaalnet.outcome").as_deref() == Some("refused")
+        })
+        .expect("the refused submission is logged");
+    assert_eq!(refusal.status_code(), 0);
+    // The gemeente's own submission is a trace of its own.
+    let gemeente_submit = all
+        .iter()
+        .find(|s| s.service == "signaalnet-node-gemeente_groningen" && s.name() == "submit")
+        .unwrap();
+    assert_ne!(gemeente_submit.trace_id(), trace);
+    // No identifier, in any spelling the partners used, in anything exported.
+    let exported = format!("{all:?}").to_lowercase();
+    for raw in ["wisniewski", "wiśniewski", "piotr", "9711 ab", "9711ab"] {
+        assert!(!exported.contains(raw), "`{raw}` in an exported span");
+    }
 }
 
 macro_rules! on_both_databases {

@@ -97,6 +97,7 @@ async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
             idempotency_key: "gemeente-1".into(),
             coordinator_context: "coordinator/riec-noord".into(),
             ciphertexts: vec![ciphertext.to_bytes().to_vec()],
+            purposes: vec!["signalering_drieluik".into()],
         })
         .await
         .unwrap();

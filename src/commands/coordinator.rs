@@ -13,19 +13,39 @@ async fn interrupted() {
 
 pub fn run_coordinator(config_path: &Path) -> Result<ExitCode> {
     let config: CoordinatorConfig = config::load(config_path, "coordinator")?;
-    tokio::runtime::Runtime::new()?.block_on(async {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let telemetry = roles::start_telemetry(
+        &runtime,
+        &config.telemetry,
+        &config.tls,
+        "coordinator",
+        "signaalnet-coordinator".to_owned(),
+    )?;
+    let served = runtime.block_on(async {
         let listener = roles::bind(config.listen).await?;
         roles::run_coordinator(config, listener, interrupted()).await
-    })?;
+    });
+    telemetry.shutdown();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_node(config_path: &Path) -> Result<ExitCode> {
     let config: NodeConfig = config::load(config_path, "node")?;
-    tokio::runtime::Runtime::new()?.block_on(async {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let telemetry = roles::start_telemetry(
+        &runtime,
+        &config.telemetry,
+        &config.tls,
+        "node",
+        format!("signaalnet-node-{}", config.partner),
+    )?;
+    let served = runtime.block_on(async {
         let listener = roles::bind(config.listen).await?;
         roles::run_node(config, listener, interrupted()).await
-    })?;
+    });
+    telemetry.shutdown();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

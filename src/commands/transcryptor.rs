@@ -33,6 +33,9 @@ pub struct TranscryptorConfig {
     pub database_url: Option<String>,
     #[serde(default)]
     pub governance: Governance,
+    /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
+    #[serde(default)]
+    pub telemetry: signaalnet_telemetry::export::TelemetryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,13 +63,22 @@ pub fn load(path: &Path) -> Result<TranscryptorConfig> {
 pub fn run(config_path: &Path) -> Result<ExitCode> {
     let config = load(config_path)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let telemetry = crate::roles::start_telemetry(
+        &runtime,
+        &config.telemetry,
+        &config.tls,
+        "transcryptor",
+        format!("signaalnet-{}", config.name),
+    )?;
+    let served = runtime.block_on(async {
         let listener = crate::roles::bind(config.listen).await?;
         serve_config(&config, listener, async {
             tokio::signal::ctrl_c().await.ok();
         })
         .await
-    })?;
+    });
+    telemetry.shutdown();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -70,11 +70,13 @@ pub fn postgres_url() -> Option<String> {
 }
 
 /// How a chain is started.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Every role requires a policy set signed by the test's privacy officer
     /// (`<dir>/officer.key`), and looks for a changed set every second.
     pub signed_policy: bool,
+    /// Every role exports its processing logs to this OTLP endpoint (every 100 ms).
+    pub otlp_endpoint: Option<String>,
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -118,6 +120,12 @@ impl ProcChain {
             )
         } else {
             "[governance]\npolicy_reload_seconds = 1\n".to_owned()
+        };
+        let governance = match &options.otlp_endpoint {
+            Some(url) => format!(
+                "{governance}[telemetry]\notlp_endpoint = \"{url}\"\notlp_batch_delay_ms = 100\n"
+            ),
+            None => governance,
         };
         let keys = dir.path().join("keys");
         let certs = dir.path().join("certs");

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)] // each test file uses a subset
 
 pub mod chain;
+pub mod otlp;
 
 use std::path::Path;
 use std::process::Command;

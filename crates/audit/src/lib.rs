@@ -237,6 +237,18 @@ impl Audit {
             hash: String::new(),
         };
         entry.hash = entry.compute_hash();
+        // The processing log of the step says what the trail says.
+        fn non_empty(s: &str) -> Option<&str> {
+            (!s.is_empty()).then_some(s)
+        }
+        signaalnet_telemetry::describe(
+            &tracing::Span::current(),
+            signaalnet_telemetry::Described {
+                processing_activity: non_empty(&entry.processing_activity),
+                purpose: non_empty(&entry.purpose),
+                policy_version: non_empty(&entry.policy_version),
+            },
+        );
         sqlx::query(
             "INSERT INTO audit_entries (seq, at_ms, step, actor_oin, actor_role, purpose, \
              processing_activity, policy_version, refs, detail, prev_hash, hash) \

@@ -16,6 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::{watch, Mutex, MutexGuard};
 use tonic::Code;
+use tracing::Instrument;
 
 /// Longest accepted signal id (the node's own ids are far shorter).
 const MAX_SIGNAL_ID: usize = 64;
@@ -116,6 +117,11 @@ impl Coordinator {
     /// The policy set in force now.
     pub fn policy(&self) -> Arc<PolicySet> {
         self.policy.current()
+    }
+
+    /// The OIN of the coordinator's own certificate.
+    pub fn own_oin(&self) -> &str {
+        &self.audit.own().oin
     }
 
     pub fn live_policy(&self) -> &LivePolicy {
@@ -608,8 +614,14 @@ impl Coordinator {
             }
             let partners: BTreeSet<&str> = members.iter().map(|m| m.partner.as_str()).collect();
             for partner_id in partners {
-                let notification =
+                // A notify step of its own in the processing log, whose trace context travels
+                // with the notification to the partner's node.
+                let span =
+                    signaalnet_telemetry::step("notify", signaalnet_telemetry::Kind::Producer);
+                let mut notification =
                     self.notification_for(policy, matcher, event, partner_id, &members);
+                notification.traceparent =
+                    signaalnet_telemetry::traceparent(&span).unwrap_or_default();
                 let seq: i64 = sqlx::query(
                     "INSERT INTO coord_notifications (partner_id, payload, created_at) \
                      VALUES ($1, $2, $3) RETURNING seq",
@@ -634,7 +646,7 @@ impl Coordinator {
                         event.change,
                         notification.attributes.len()
                     ));
-                self.audit.append(tx, audit).await?;
+                self.audit.append(tx, audit).instrument(span).await?;
             }
         }
         Ok(last)
@@ -670,6 +682,7 @@ impl Coordinator {
             policy: Some(pb::PolicyVersion {
                 version: policy.version().to_owned(),
             }),
+            traceparent: String::new(),
         };
         let Some(view) = view else {
             return n;

@@ -10,9 +10,11 @@ use signaalnet_proto::v1::coordinator_service_server::CoordinatorService;
 use signaalnet_service::caller;
 use signaalnet_service::convert::submits_signals;
 use signaalnet_service::stream::{follow, parse_cursor, spawn_stream, BoxStream};
+use signaalnet_telemetry::{self as telemetry, Kind};
 use std::sync::Arc;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 /// Notifications per read from the queue.
 const PAGE: i64 = 256;
@@ -58,6 +60,7 @@ impl CoordinatorService for CoordinatorGrpc {
     ) -> Result<Response<Self::DeliverSignalsStream>, Status> {
         let (partner, actor) = self.partner_node(&request)?;
         let core = Arc::clone(&self.core);
+        let metadata = request.metadata().clone();
         let mut input = request.into_inner();
         let output = spawn_stream(move |tx| async move {
             while let Some(item) = input.next().await {
@@ -69,7 +72,20 @@ impl CoordinatorService for CoordinatorGrpc {
                     }
                 };
                 let signal_id = signal.signal_id.clone();
-                let outcome = core.deliver(&partner, &actor, signal).await;
+                // Each signal's processing log joins its own submission's trace.
+                let span = telemetry::step("match", Kind::Server);
+                telemetry::adopt_item(
+                    &span,
+                    &metadata,
+                    Some(&signal.traceparent),
+                    Some(&actor.oin),
+                    core.own_oin(),
+                );
+                let outcome = core
+                    .deliver(&partner, &actor, signal)
+                    .instrument(span.clone())
+                    .await;
+                telemetry::settle_code(&span, outcome.code, &outcome.message);
                 let ack = pb::DeliveryAck {
                     signal_id,
                     code: outcome.code as i32,
@@ -88,24 +104,19 @@ impl CoordinatorService for CoordinatorGrpc {
         request: Request<pb::CoordinatorWithdrawRequest>,
     ) -> Result<Response<pb::CoordinatorWithdrawResponse>, Status> {
         let (partner, actor) = self.partner_node(&request)?;
-        let request = request.into_inner();
-        if request.signal_ids.is_empty() || request.signal_ids.len() > signaalnet_proto::MAX_BATCH {
-            return Err(Status::invalid_argument(format!(
-                "signal_ids: between 1 and {} ids",
-                signaalnet_proto::MAX_BATCH
-            )));
-        }
-        let withdrawn = self
-            .core
-            .withdraw(&partner, &actor, &request.signal_ids)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "withdrawal failed");
-                Status::unavailable("the coordinator could not record the withdrawal; retry")
-            })?;
-        Ok(Response::new(pb::CoordinatorWithdrawResponse {
-            withdrawn_signal_ids: withdrawn,
-        }))
+        let span = telemetry::step("withdraw", Kind::Server);
+        telemetry::adopt(
+            &span,
+            request.metadata(),
+            Some(&actor.oin),
+            self.core.own_oin(),
+        );
+        let result = self
+            .withdraw_logged(partner, actor, request.into_inner())
+            .instrument(span.clone())
+            .await;
+        telemetry::settle(&span, &result);
+        result.map(Response::new)
     }
 
     async fn watch_notifications(
@@ -130,6 +141,33 @@ impl CoordinatorService for CoordinatorGrpc {
     }
 }
 
+impl CoordinatorGrpc {
+    async fn withdraw_logged(
+        &self,
+        partner: Partner,
+        actor: Actor,
+        request: pb::CoordinatorWithdrawRequest,
+    ) -> Result<pb::CoordinatorWithdrawResponse, Status> {
+        if request.signal_ids.is_empty() || request.signal_ids.len() > signaalnet_proto::MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "signal_ids: between 1 and {} ids",
+                signaalnet_proto::MAX_BATCH
+            )));
+        }
+        let withdrawn = self
+            .core
+            .withdraw(&partner, &actor, &request.signal_ids)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "withdrawal failed");
+                Status::unavailable("the coordinator could not record the withdrawal; retry")
+            })?;
+        Ok(pb::CoordinatorWithdrawResponse {
+            withdrawn_signal_ids: withdrawn,
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct AnalystGrpc {
     core: Arc<Coordinator>,
@@ -148,6 +186,17 @@ impl AnalystGrpc {
             .cloned()
             .ok_or_else(|| Status::unauthenticated("unknown partner"))?;
         Ok((partner, who.actor()))
+    }
+
+    fn step(
+        &self,
+        name: &'static str,
+        request: &tonic::metadata::MetadataMap,
+        actor: &Actor,
+    ) -> tracing::Span {
+        let span = telemetry::step(name, Kind::Server);
+        telemetry::adopt(&span, request, Some(&actor.oin), self.core.own_oin());
+        span
     }
 
     /// A refused analyst request is an access attempt: it goes into the trail.
@@ -179,10 +228,18 @@ impl AnalystService for AnalystGrpc {
         request: Request<pb::AnalystListHitsRequest>,
     ) -> Result<Response<pb::AnalystListHitsResponse>, Status> {
         let (reader, actor) = self.reader(&request)?;
+        let span = self.step("analyst_query", request.metadata(), &actor);
         let request = request.into_inner();
         let purpose = request.purpose.clone();
-        let answer = self.core.list_hits(&reader, actor.clone(), request).await;
-        self.audited(actor, &purpose, "ListHits", answer).await
+        let answer = self
+            .core
+            .list_hits(&reader, actor.clone(), request)
+            .instrument(span.clone())
+            .await;
+        telemetry::settle(&span, &answer);
+        self.audited(actor, &purpose, "ListHits", answer)
+            .instrument(span)
+            .await
     }
 
     async fn get_hit(
@@ -190,10 +247,18 @@ impl AnalystService for AnalystGrpc {
         request: Request<pb::GetHitRequest>,
     ) -> Result<Response<pb::AnalystHit>, Status> {
         let (reader, actor) = self.reader(&request)?;
+        let span = self.step("analyst_query", request.metadata(), &actor);
         let request = request.into_inner();
         let purpose = request.purpose.clone();
-        let answer = self.core.get_hit(&reader, actor.clone(), request).await;
-        self.audited(actor, &purpose, "GetHit", answer).await
+        let answer = self
+            .core
+            .get_hit(&reader, actor.clone(), request)
+            .instrument(span.clone())
+            .await;
+        telemetry::settle(&span, &answer);
+        self.audited(actor, &purpose, "GetHit", answer)
+            .instrument(span)
+            .await
     }
 
     async fn get_monitor(
@@ -201,9 +266,17 @@ impl AnalystService for AnalystGrpc {
         request: Request<pb::GetMonitorRequest>,
     ) -> Result<Response<pb::MonitorTable>, Status> {
         let (reader, actor) = self.reader(&request)?;
+        let span = self.step("monitor_query", request.metadata(), &actor);
         let request = request.into_inner();
         let purpose = request.purpose.clone();
-        let answer = self.core.monitor(&reader, actor.clone(), request).await;
-        self.audited(actor, &purpose, "GetMonitor", answer).await
+        let answer = self
+            .core
+            .monitor(&reader, actor.clone(), request)
+            .instrument(span.clone())
+            .await;
+        telemetry::settle(&span, &answer);
+        self.audited(actor, &purpose, "GetMonitor", answer)
+            .instrument(span)
+            .await
     }
 }

@@ -108,6 +108,7 @@ impl World {
                 value: "GM0014".into(),
             }],
             policy: None,
+            traceparent: String::new(),
         };
         let p = self.policy.partner(partner).unwrap();
         let actor = Actor {

@@ -16,12 +16,14 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
 use signaalnet_store::now;
+use signaalnet_telemetry::{self as telemetry, Kind};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
+use tracing::{Instrument, Span};
 
 /// Signals per conversion batch. Persons carry three ciphertexts, so a batch stays far below
 /// `MAX_BATCH` ciphertexts.
@@ -97,9 +99,22 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
         purposes.insert(id, signal.purpose.clone());
         signals.push(signal);
     }
-    match convert_and_deliver(node, upstream, &mut signals).await {
-        Ok(acks) => record_acks(node, acks, &purposes).await?,
+    // One span for the batch: part of its first submission's trace, linked to the others'.
+    let span = telemetry::step("forward", Kind::Client);
+    let mut traces = signals.iter().map(|s| s.traceparent.as_str());
+    telemetry::follow(&span, traces.next());
+    traces.for_each(|other| telemetry::link(&span, Some(other)));
+    telemetry::count(&span, signals.len());
+    let delivered = convert_and_deliver(node, upstream, &mut signals, &span)
+        .instrument(span.clone())
+        .await;
+    match delivered {
+        Ok(acks) => record_acks(node, acks, &purposes)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|e| telemetry::failed(&span, e))?,
         Err(e) => {
+            telemetry::failed(&span, &e);
             let message = e.to_string();
             let mut w = node.store.write().await.map_err(NodeError::from)?;
             for (id, n) in &attempts {
@@ -126,6 +141,7 @@ async fn convert_and_deliver(
     node: &Node,
     upstream: &Upstream,
     signals: &mut [pb::EncryptedSignal],
+    span: &Span,
 ) -> Result<Vec<pb::DeliveryAck>, ForwardError> {
     let mut ciphertexts: Vec<Vec<u8>> = signals
         .iter_mut()
@@ -135,6 +151,12 @@ async fn convert_and_deliver(
                 .map(|i| std::mem::take(&mut i.ciphertext))
         })
         .collect();
+    let purposes: Vec<String> = signals
+        .iter()
+        .map(|s| s.purpose.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let batch_key = signals
         .first()
         .map(|s| s.signal_id.clone())
@@ -142,11 +164,15 @@ async fn convert_and_deliver(
     for (index, channel) in upstream.transcryptors.iter().enumerate() {
         let mut client = TranscryptorServiceClient::new(channel.clone());
         let response = client
-            .convert(pb::ConvertRequest {
-                idempotency_key: format!("{batch_key}/{}", ciphertexts.len()),
-                coordinator_context: upstream.context.clone(),
-                ciphertexts,
-            })
+            .convert(telemetry::request(
+                span,
+                pb::ConvertRequest {
+                    idempotency_key: format!("{batch_key}/{}", ciphertexts.len()),
+                    coordinator_context: upstream.context.clone(),
+                    ciphertexts,
+                    purposes: purposes.clone(),
+                },
+            ))
             .await
             .map_err(|status| ForwardError::Transcryptor {
                 index: index + 1,
@@ -163,7 +189,7 @@ async fn convert_and_deliver(
     let mut client = CoordinatorServiceClient::new(upstream.coordinator.clone());
     let outgoing = tokio_stream::iter(signals.to_vec());
     let mut acks = client
-        .deliver_signals(outgoing)
+        .deliver_signals(telemetry::request(span, outgoing))
         .await
         .map_err(ForwardError::Coordinator)?
         .into_inner();
@@ -268,12 +294,29 @@ async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, Forward
     if ids.is_empty() {
         return Ok(0);
     }
+    let span = telemetry::step("withdraw", Kind::Client);
+    telemetry::count(&span, ids.len());
+    withdraw_at_coordinator(node, upstream, ids, &span)
+        .instrument(span.clone())
+        .await
+        .inspect_err(|e| telemetry::failed(&span, e))
+}
+
+async fn withdraw_at_coordinator(
+    node: &Node,
+    upstream: &Upstream,
+    ids: Vec<String>,
+    span: &Span,
+) -> Result<usize, ForwardError> {
     let mut client = CoordinatorServiceClient::new(upstream.coordinator.clone());
     let done = client
-        .withdraw_signals(pb::CoordinatorWithdrawRequest {
-            signal_ids: ids.clone(),
-            reason: String::new(),
-        })
+        .withdraw_signals(telemetry::request(
+            span,
+            pb::CoordinatorWithdrawRequest {
+                signal_ids: ids,
+                reason: String::new(),
+            },
+        ))
         .await
         .map_err(ForwardError::Coordinator)?
         .into_inner()
@@ -340,7 +383,13 @@ async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), ForwardErro
         .into_inner();
     while let Some(n) = stream.next().await {
         let n = n.map_err(ForwardError::Coordinator)?;
-        store_notification(node, n).await?;
+        // The receipt is part of the trace of the submission that changed the hit.
+        let span = telemetry::step("notify", Kind::Consumer);
+        telemetry::follow(&span, Some(&n.traceparent));
+        store_notification(node, n)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|e| telemetry::failed(&span, e))?;
     }
     Ok(())
 }

@@ -7,9 +7,12 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
 use signaalnet_service::stream::{follow, parse_cursor, spawn_stream, BoxStream};
+use signaalnet_telemetry::{self as telemetry, Kind};
 use std::sync::Arc;
 use tokio_stream::StreamExt;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::{Instrument, Span};
 
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
@@ -44,6 +47,29 @@ impl PartnerGrpc {
         }
         Ok(who.actor())
     }
+
+    /// The processing-log span of one step asked for by the partner system, continuing its
+    /// trace when it sent one.
+    fn step(&self, name: &'static str, metadata: &MetadataMap, actor: &Actor) -> Span {
+        let span = telemetry::step(name, Kind::Server);
+        telemetry::adopt(
+            &span,
+            metadata,
+            Some(&actor.oin),
+            &self.node.audit.own().oin,
+        );
+        span
+    }
+}
+
+/// Runs one step in its span and records how it ended.
+async fn logged<T>(
+    span: Span,
+    step: impl std::future::Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    let result = step.instrument(span.clone()).await;
+    telemetry::settle(&span, &result);
+    result
 }
 
 #[tonic::async_trait]
@@ -56,8 +82,9 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::SubmitSignalRequest>,
     ) -> Result<Response<pb::SubmitSignalResponse>, Status> {
         let actor = self.authorise(&request).await?;
+        let span = self.step("submit", request.metadata(), &actor);
         Ok(Response::new(
-            self.node.submit(actor, request.into_inner()).await?,
+            logged(span, self.node.submit(actor, request.into_inner())).await?,
         ))
     }
 
@@ -67,6 +94,8 @@ impl PartnerService for PartnerGrpc {
     ) -> Result<Response<Self::SubmitSignalsStream>, Status> {
         let actor = self.authorise(&request).await?;
         let node = Arc::clone(&self.node);
+        let metadata = request.metadata().clone();
+        let this = self.clone();
         let mut input = request.into_inner();
         Ok(Response::new(spawn_stream(move |tx| async move {
             while let Some(item) = input.next().await {
@@ -78,7 +107,8 @@ impl PartnerService for PartnerGrpc {
                     }
                 };
                 let key = request.idempotency_key.clone();
-                let outcome = match node.submit(actor.clone(), request).await {
+                let span = this.step("submit", &metadata, &actor);
+                let outcome = match logged(span, node.submit(actor.clone(), request)).await {
                     Ok(accepted) => pb::submit_signal_result::Outcome::Accepted(accepted),
                     Err(status) => {
                         use prost::Message;
@@ -107,8 +137,9 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::WithdrawSignalsRequest>,
     ) -> Result<Response<pb::WithdrawSignalsResponse>, Status> {
         let actor = self.authorise(&request).await?;
+        let span = self.step("withdraw", request.metadata(), &actor);
         Ok(Response::new(
-            self.node.withdraw(actor, request.into_inner()).await?,
+            logged(span, self.node.withdraw(actor, request.into_inner())).await?,
         ))
     }
 
@@ -117,10 +148,9 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::GetSignalStatusRequest>,
     ) -> Result<Response<pb::SignalStatus>, Status> {
         let actor = self.authorise(&request).await?;
+        let span = self.step("query", request.metadata(), &actor);
         Ok(Response::new(
-            self.node
-                .status(actor, &request.get_ref().signal_id)
-                .await?,
+            logged(span, self.node.status(actor, &request.get_ref().signal_id)).await?,
         ))
     }
 
@@ -149,39 +179,43 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::ListHitsRequest>,
     ) -> Result<Response<pb::ListHitsResponse>, Status> {
         let actor = self.authorise(&request).await?;
+        let span = self.step("query", request.metadata(), &actor);
         let request = request.into_inner();
-        let size = match usize::try_from(request.page_size) {
-            Ok(0) | Err(_) => DEFAULT_PAGE,
-            Ok(n) => n.min(MAX_PAGE),
-        };
-        let hits = self.node.current_hits(&request.purpose).await?;
-        let mut page: Vec<pb::HitNotification> = hits
-            .into_iter()
-            .filter(|h| h.hit_id.as_str() > request.page_token.as_str())
-            .take(size + 1)
-            .collect();
-        let next = if page.len() > size {
-            page.truncate(size);
-            page.last().map(|h| h.hit_id.clone()).unwrap_or_default()
-        } else {
-            String::new()
-        };
-        let policy = self.node.policy();
-        let event = Event::for_purpose(Step::Query, &policy, &request.purpose)
-            .by(actor)
-            .references(page.iter().map(|h| format!("hit:{}", h.hit_id)))
-            .detail(format!(
-                "list of hits with own signals: {} returned",
-                page.len()
-            ));
-        self.node
-            .audit
-            .record(&self.node.store, event)
-            .await
-            .map_err(crate::NodeError::from)?;
-        Ok(Response::new(pb::ListHitsResponse {
-            hits: page,
-            next_page_token: next,
-        }))
+        logged(span, async move {
+            let size = match usize::try_from(request.page_size) {
+                Ok(0) | Err(_) => DEFAULT_PAGE,
+                Ok(n) => n.min(MAX_PAGE),
+            };
+            let hits = self.node.current_hits(&request.purpose).await?;
+            let mut page: Vec<pb::HitNotification> = hits
+                .into_iter()
+                .filter(|h| h.hit_id.as_str() > request.page_token.as_str())
+                .take(size + 1)
+                .collect();
+            let next = if page.len() > size {
+                page.truncate(size);
+                page.last().map(|h| h.hit_id.clone()).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let policy = self.node.policy();
+            let event = Event::for_purpose(Step::Query, &policy, &request.purpose)
+                .by(actor)
+                .references(page.iter().map(|h| format!("hit:{}", h.hit_id)))
+                .detail(format!(
+                    "list of hits with own signals: {} returned",
+                    page.len()
+                ));
+            self.node
+                .audit
+                .record(&self.node.store, event)
+                .await
+                .map_err(crate::NodeError::from)?;
+            Ok(Response::new(pb::ListHitsResponse {
+                hits: page,
+                next_page_token: next,
+            }))
+        })
+        .await
     }
 }

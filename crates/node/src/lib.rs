@@ -236,7 +236,20 @@ impl Node {
         let encryptor = Arc::clone(&self.encryptor);
         let identifiers = checked.identifiers;
         let checked_count = identifiers.len();
-        let lookups: BTreeSet<Vec<u8>> = identifiers.iter().flat_map(|i| self.lookups(i)).collect();
+        // Keyed lookups per match key: stored for withdrawal by identifier, and the names of the
+        // data subjects in the processing log.
+        let keyed: Vec<(String, Vec<u8>)> = identifiers
+            .iter()
+            .flat_map(|i| i.match_keys())
+            .map(|k| (k.kind().to_string(), self.mac(b"lookup", &k.hash_input())))
+            .collect();
+        let lookups: BTreeSet<&[u8]> = keyed.iter().map(|(_, l)| l.as_slice()).collect();
+        let subjects: Vec<String> = keyed
+            .iter()
+            .map(|(kind, l)| format!("{kind}:{}", hex::encode(l)))
+            .collect();
+        let span = tracing::Span::current();
+        signaalnet_telemetry::data_subjects(&span, &subjects);
         let encrypted = tokio::task::spawn_blocking(move || {
             let mut rng = rand::rng();
             identifiers
@@ -258,6 +271,7 @@ impl Node {
             identifiers: encrypted,
             attributes: request.attributes.clone(),
             policy: Some(version_of(&policy)),
+            traceparent: signaalnet_telemetry::traceparent(&span).unwrap_or_default(),
         };
         let mut w = self.store.write().await.map_err(NodeError::from)?;
         let inserted = sqlx::query(

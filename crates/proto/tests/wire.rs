@@ -34,6 +34,7 @@ fn a_full_conversion_batch_is_far_below_the_message_limit() {
         idempotency_key: "k".repeat(64),
         coordinator_context: "coordinator/riec-noord".into(),
         ciphertexts: vec![vec![0xab; 96]; MAX_BATCH],
+        purposes: vec!["signalering_drieluik".into()],
     };
     let len = request.encoded_len();
     assert!(len < 1024 * 1024, "{len} bytes");

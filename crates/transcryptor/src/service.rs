@@ -12,8 +12,10 @@ use signaalnet_pseudonym::{CoordinatorContext, EncryptedIdentifier, Transcryptor
 use signaalnet_service::convert::submits_signals;
 use signaalnet_service::{caller, Caller};
 use signaalnet_store::Store;
+use signaalnet_telemetry::{self as telemetry, Kind};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 pub struct TranscryptorGrpc {
     transcryptor: Arc<Transcryptor>,
@@ -82,21 +84,19 @@ impl TranscryptorService for TranscryptorGrpc {
         request: Request<ConvertRequest>,
     ) -> Result<Response<ConvertResponse>, Status> {
         let who = caller(&request, &self.policy.current())?;
-        let actor = who.actor();
-        match self.convert_for(&who, request.into_inner()).await {
-            Ok((response, count)) => {
-                let event = Event::new(Step::Transcrypt, &self.policy.current())
-                    .by(actor)
-                    .detail(format!(
-                        "converted {count} ciphertext(s) from the partner's origin domain into \
-                         coordinator context {}",
-                        self.context.as_str()
-                    ));
-                self.record(event).await?;
-                Ok(Response::new(response))
-            }
-            Err(status) => Err(self.refuse(actor, "Convert", status).await),
-        }
+        let span = telemetry::step("transcrypt", Kind::Server);
+        telemetry::adopt(
+            &span,
+            request.metadata(),
+            Some(&who.oin),
+            &self.audit.own().oin,
+        );
+        let result = self
+            .convert_logged(who, request.into_inner())
+            .instrument(span.clone())
+            .await;
+        telemetry::settle(&span, &result);
+        result.map(Response::new)
     }
 
     async fn get_key_share(
@@ -123,6 +123,59 @@ impl TranscryptorService for TranscryptorGrpc {
 }
 
 impl TranscryptorGrpc {
+    /// Converts a batch and records it (or its refusal) in the trail and the processing log.
+    async fn convert_logged(
+        &self,
+        who: Caller,
+        mut request: ConvertRequest,
+    ) -> Result<ConvertResponse, Status> {
+        let actor = who.actor();
+        let purposes = std::mem::take(&mut request.purposes);
+        let policy = self.policy.current();
+        let mut activities = Vec::with_capacity(request.purposes.len());
+        for (i, purpose) in purposes.iter().enumerate() {
+            match policy.purpose(purpose) {
+                Some(known) => activities.push(known.processing_activity_id.as_str()),
+                None => {
+                    let status = Status::invalid_argument(format!(
+                        "purposes[{i}]: not a purpose of policy set {}",
+                        policy.version()
+                    ));
+                    return Err(self.refuse(actor, "Convert", status).await);
+                }
+            }
+        }
+        activities.sort_unstable();
+        activities.dedup();
+        if !activities.is_empty() {
+            tracing::Span::current().record(
+                "dpl.core.processing_activity_id",
+                activities.join(",").as_str(),
+            );
+        }
+        match self.convert_for(&who, request).await {
+            Ok((response, count)) => {
+                telemetry::count(&tracing::Span::current(), count);
+                let detail = format!(
+                    "converted {count} ciphertext(s) from the partner's origin domain into \
+                     coordinator context {}",
+                    self.context.as_str()
+                );
+                let event = match purposes.as_slice() {
+                    [only] => Event::for_purpose(Step::Transcrypt, &policy, only).detail(detail),
+                    more => Event::new(Step::Transcrypt, &policy).detail(if more.is_empty() {
+                        detail
+                    } else {
+                        format!("{detail}; purposes {}", more.join(", "))
+                    }),
+                };
+                self.record(event.by(actor)).await?;
+                Ok(response)
+            }
+            Err(status) => Err(self.refuse(actor, "Convert", status).await),
+        }
+    }
+
     async fn convert_for(
         &self,
         who: &Caller,

@@ -154,6 +154,7 @@ fn convert(ciphertexts: Vec<Vec<u8>>) -> ConvertRequest {
         idempotency_key: "k1".into(),
         coordinator_context: CONTEXT.into(),
         ciphertexts,
+        purposes: vec!["signalering_drieluik".into()],
     }
 }
 
@@ -303,6 +304,22 @@ async fn bad_batches_are_refused_naming_the_field() {
     wrong_context.coordinator_context = "coordinator/elsewhere".into();
     let err = client.convert(wrong_context).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
+
+    // The purposes name the processing activities it logs under: each must be in the policy.
+    let mut unknown_purpose = convert(vec![f.ciphertext()]);
+    unknown_purpose.purposes.push("marketing".into());
+    let err = client.convert(unknown_purpose).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message()
+            .starts_with("purposes[1]: not a purpose of policy set"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        !err.message().contains("marketing"),
+        "no caller text echoed"
+    );
 }
 
 #[tokio::test]
