@@ -150,8 +150,12 @@ pub async fn run_sealer(target: Arc<dyn PolicyTarget>) {
 
 /// Runs the role's retention every `every`, the first time right after start.
 pub async fn run_retention(target: Arc<dyn PolicyTarget>, every: Duration) {
+    use tracing::Instrument;
     loop {
-        target.expire().await;
+        // A processing step of its own in the processing log (the expiries in it carry their
+        // purposes' processing activities; a run that finds nothing carries none).
+        let span = signaalnet_telemetry::step("expire", signaalnet_telemetry::Kind::Internal);
+        target.expire().instrument(span).await;
         tokio::time::sleep(every).await;
     }
 }

@@ -104,21 +104,33 @@ impl TranscryptorService for TranscryptorGrpc {
         request: Request<GetKeyShareRequest>,
     ) -> Result<Response<GetKeyShareResponse>, Status> {
         let who = caller(&request, &self.policy.current())?;
+        let span = telemetry::step("key_share", Kind::Server);
+        telemetry::adopt(
+            &span,
+            request.metadata(),
+            Some(&who.oin),
+            &self.audit.own().oin,
+        );
         let actor = who.actor();
-        match self.key_share_for(&who, request.get_ref()) {
-            Ok(response) => {
-                let event = Event::new(Step::KeyShare, &self.policy.current())
-                    .by(actor)
-                    .detail(format!(
-                        "key share {} for coordinator context {} handed out",
-                        response.transcryptor_index,
-                        self.context.as_str()
-                    ));
-                self.record(event).await?;
-                Ok(Response::new(response))
-            }
-            Err(status) => Err(self.refuse(actor, "GetKeyShare", status).await),
+        let result = async {
+            let response = match self.key_share_for(&who, request.get_ref()) {
+                Ok(response) => response,
+                Err(status) => return Err(self.refuse(actor, "GetKeyShare", status).await),
+            };
+            let event = Event::new(Step::KeyShare, &self.policy.current())
+                .by(actor)
+                .detail(format!(
+                    "key share {} for coordinator context {} handed out",
+                    response.transcryptor_index,
+                    self.context.as_str()
+                ));
+            self.record(event).await?;
+            Ok(response)
         }
+        .instrument(span.clone())
+        .await;
+        telemetry::settle(&span, &result);
+        result.map(Response::new)
     }
 }
 
