@@ -26,6 +26,9 @@ pub struct Chain {
     /// Partner id → partner API URL.
     pub nodes: BTreeMap<String, String>,
     pub coordinator: String,
+    /// Where each role keeps its data (`data_dir`) and, on PostgreSQL, its own database.
+    pub data_dir: PathBuf,
+    pub databases: BTreeMap<String, String>,
     stop: watch::Sender<bool>,
     tasks: Vec<(String, JoinHandle<Result<()>>)>,
 }
@@ -46,8 +49,19 @@ async fn loopback() -> Result<(tokio::net::TcpListener, String)> {
 }
 
 impl Chain {
-    /// Generates keys and certificates under `dir` and starts every role.
-    pub async fn start(dir: &Path, policies: &Path, database_url: Option<&str>) -> Result<Self> {
+    /// Generates keys and certificates under `dir` and starts every role: on SQLite files
+    /// under `dir/data`, or with `postgres` (an administrator's URL) on a fresh PostgreSQL
+    /// database per role.
+    pub async fn start(dir: &Path, policies: &Path, postgres: Option<&str>) -> Result<Self> {
+        let mut databases = BTreeMap::new();
+        let mut database_for = async |role: &str| -> Result<Option<String>> {
+            let Some(admin) = postgres else {
+                return Ok(None);
+            };
+            let url = signaalnet_store::fresh_postgres_database(admin).await?;
+            databases.insert(role.to_owned(), url.clone());
+            Ok(Some(url))
+        };
         let policy = PolicySet::load(policies).map_err(|p| anyhow::anyhow!("{p}"))?;
         let certs = dir.join("certs");
         let identities: Vec<DevIdentity> = policy
@@ -105,7 +119,7 @@ impl Chain {
                 rate_limit: RateLimitConfig::default(),
                 name: id.clone(),
                 data_dir: dir.join("data"),
-                database_url: database_url.map(str::to_owned),
+                database_url: database_for(id).await?,
                 governance: Governance::default(),
                 telemetry: Default::default(),
             };
@@ -127,7 +141,7 @@ impl Chain {
             coordinator_context: CONTEXT.to_owned(),
             transcryptors: transcryptor_urls.clone(),
             data_dir: dir.join("data"),
-            database_url: database_url.map(str::to_owned),
+            database_url: database_for("coordinator").await?,
             tls: tls(&coordinator_id),
             governance: Governance::default(),
             telemetry: Default::default(),
@@ -148,7 +162,7 @@ impl Chain {
                 transcryptors: transcryptor_urls.clone(),
                 coordinator: coordinator.clone(),
                 data_dir: dir.join("data"),
-                database_url: database_url.map(str::to_owned),
+                database_url: database_for(&format!("node-{}", partner.id)).await?,
                 secret: None,
                 tls: tls(&partner.id),
                 governance: Governance::default(),
@@ -165,9 +179,20 @@ impl Chain {
             certs,
             nodes,
             coordinator,
+            data_dir: dir.join("data"),
+            databases,
             stop,
             tasks,
         })
+    }
+
+    /// Where `role` (`coordinator`, `node-<partner>`, a transcryptor's id) stores its data.
+    pub fn location(&self, role: &str) -> Result<signaalnet_store::Location> {
+        Ok(signaalnet_store::Location::for_role(
+            &self.data_dir,
+            role,
+            self.databases.get(role).map(String::as_str),
+        )?)
     }
 
     pub fn tls(&self, partner: &str) -> TlsFiles {

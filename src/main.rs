@@ -49,6 +49,10 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Measure the whole chain on loopback against the cost of its own crypto: throughput with
+    /// 1, 2 and 4 identifiers per signal, latency at a fixed offered load, a bulk load with
+    /// memory, on SQLite and (with --postgres) PostgreSQL. Build with --release.
+    Bench(commands::bench::BenchArgs),
     /// Run the coordinator.
     Coordinator {
         /// The coordinator's configuration file (see deploy/dev/coordinator.toml).
@@ -72,7 +76,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own account; the roles' logs would drown it unless asked for.
-    let default_level = if matches!(cli.command, Command::Demo { .. }) {
+    let default_level = if matches!(cli.command, Command::Demo { .. } | Command::Bench(_)) {
         "error"
     } else {
         "info"
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Coordinator { config } => commands::coordinator::run_coordinator(&config),
         Command::Node { config } => commands::coordinator::run_node(&config),
         Command::Demo { keep } => commands::demo::run(keep),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Audit { command } => commands::audit::run(command),
     };
     match result {

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod bench;
 pub mod certs;
 pub mod coordinator;
 pub mod demo;
