@@ -1,0 +1,256 @@
+//! Micro-benchmarks of the per-signal work besides the network: identifier normalisation per
+//! kind, the libpep steps, policy evaluation, the matching index and the audit trail. `cargo
+//! bench --bench micro`; the figures and their ratios are in BENCHMARKS.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // benchmark fixtures
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use signaalnet_audit::{Actor, Audit, Event, Signer, Step};
+use signaalnet_coordinator::matching::{Matcher, Rule, SignalEntry};
+use signaalnet_identifier::IdentifierKind;
+use signaalnet_policy::PolicySet;
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::identifier::Value;
+use signaalnet_pseudonym::{
+    key_ceremony, CoordinatorContext, CoordinatorDecryptor, KeyShare, PartnerEncryptor,
+    Transcryptor,
+};
+use signaalnet_store::{Clock, Location, Store};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::Path;
+
+fn wire(value: Value) -> pb::Identifier {
+    pb::Identifier { value: Some(value) }
+}
+
+fn identifiers(c: &mut Criterion) {
+    let cases = [
+        ("bsn", wire(Value::Bsn("123456782".into()))),
+        (
+            "person",
+            wire(Value::Person(pb::Person {
+                surname: "Wiśniewski-de Vries".into(),
+                given_names: "Piotr Jan".into(),
+                date_of_birth: "12-03-1994".into(),
+            })),
+        ),
+        (
+            "address",
+            wire(Value::Address(pb::PostalAddress {
+                postcode: "9711 ab".into(),
+                huisnummer: "12".into(),
+                toevoeging: "bis".into(),
+            })),
+        ),
+        ("phone", wire(Value::Phone("06-1234 5678".into()))),
+        ("iban", wire(Value::Iban("NL91 ABNA 0417 1643 00".into()))),
+        ("kvk", wire(Value::Kvk("4012 3456".into()))),
+        (
+            "vehicle",
+            wire(Value::Vehicle(pb::Vehicle {
+                country: "NL".into(),
+                plate: "12-ab-34".into(),
+            })),
+        ),
+        (
+            "online_handle",
+            wire(Value::OnlineHandle(pb::OnlineHandle {
+                platform: "Instagram".into(),
+                handle: "@Lisa.Model_99".into(),
+            })),
+        ),
+    ];
+    let mut group = c.benchmark_group("identifier: parse, normalise, match keys");
+    for (kind, identifier) in &cases {
+        group.bench_function(*kind, |b| {
+            b.iter(|| {
+                let parsed =
+                    signaalnet_node::input::parse_identifier(black_box(identifier), "i").unwrap();
+                black_box(parsed.match_keys())
+            })
+        });
+    }
+    group.finish();
+}
+
+fn libpep(c: &mut Criterion) {
+    let rng = &mut rand::rng();
+    let (system, keys) = key_ceremony(2, rng).unwrap();
+    let transcryptors: Vec<Transcryptor> = keys.iter().map(Transcryptor::new).collect();
+    let context = CoordinatorContext::new("coordinator/bench").unwrap();
+    let shares: Vec<KeyShare> = transcryptors
+        .iter()
+        .map(|t| t.key_share(&context))
+        .collect();
+    let decryptor = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
+    let encryptor = PartnerEncryptor::new(system);
+    let key = signaalnet_node::input::parse_identifier(&wire(Value::Bsn("123456782".into())), "i")
+        .unwrap()
+        .match_keys()
+        .remove(0);
+    let encrypted = encryptor.encrypt(&key, rng);
+    let once = transcryptors[0].convert_batch(&[encrypted], &context, rng);
+    let converted = transcryptors[1].convert_batch(&once, &context, rng)[0];
+    let mut group = c.benchmark_group("libpep, per identifier");
+    group.bench_function("encrypt (node)", |b| {
+        b.iter(|| black_box(encryptor.encrypt(&key, &mut rand::rng())))
+    });
+    group.bench_function("convert (one transcryptor)", |b| {
+        b.iter(|| {
+            black_box(transcryptors[0].convert_batch(
+                black_box(&[encrypted]),
+                &context,
+                &mut rand::rng(),
+            ))
+        })
+    });
+    group.bench_function("decrypt (coordinator)", |b| {
+        b.iter(|| black_box(decryptor.decrypt(black_box(&converted)).unwrap()))
+    });
+    group.finish();
+}
+
+fn policy(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set = PolicySet::load(&root.join("policies")).unwrap();
+    let request = pb::SubmitSignalRequest {
+        idempotency_key: "bench-1".into(),
+        case_reference: "GRO-2026-0001".into(),
+        purpose: "signalering_drieluik".into(),
+        observed_month: "2026-10".into(),
+        identifiers: vec![
+            wire(Value::Bsn("123456782".into())),
+            wire(Value::Address(pb::PostalAddress {
+                postcode: "9711 AB".into(),
+                huisnummer: "12".into(),
+                toevoeging: String::new(),
+            })),
+        ],
+        attributes: vec![
+            pb::Attribute {
+                id: "gemeente".into(),
+                value: "GM0014".into(),
+            },
+            pb::Attribute {
+                id: "woonsituatie".into(),
+                value: "overbewoning".into(),
+            },
+        ],
+    };
+    let mut group = c.benchmark_group("policy");
+    group.bench_function("evaluate a share (2 kinds, 2 attributes)", |b| {
+        b.iter(|| {
+            black_box(set.evaluate_share(
+                "gemeente_groningen",
+                "signalering_drieluik",
+                &[IdentifierKind::Bsn, IdentifierKind::Address],
+                &[("gemeente", "GM0014"), ("woonsituatie", "overbewoning")],
+            ))
+        })
+    });
+    group.bench_function("node input check of a whole submission", |b| {
+        b.iter(|| {
+            black_box(
+                signaalnet_node::input::check(&set, "gemeente_groningen", black_box(&request))
+                    .is_ok(),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn entry(seq: i64, partner: &str, pseudonym: u64) -> SignalEntry {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&pseudonym.to_le_bytes());
+    SignalEntry {
+        seq,
+        partner: partner.to_owned(),
+        signal_id: format!("sig-{seq}"),
+        purpose: "p".into(),
+        month: 2026 * 12 + 9,
+        keys: vec![(IdentifierKind::Bsn, key)],
+        attributes: Vec::new(),
+    }
+}
+
+fn matching(c: &mut Criterion) {
+    const SIZE: i64 = 100_000;
+    let rules = HashMap::from([(
+        "p".to_owned(),
+        Rule {
+            window_months: 12,
+            min_partners: 2,
+        },
+    )]);
+    let mut index = Matcher::new(rules);
+    for seq in 0..SIZE {
+        index.insert(entry(seq, "a", seq as u64)).unwrap();
+    }
+    // The index is left as it was after every iteration: each measures an insert and the
+    // removal (withdrawal) of the same signal.
+    let mut group = c.benchmark_group("matching index of 100k signals");
+    group.bench_function("insert + remove a signal that matches nothing", |b| {
+        b.iter(|| {
+            black_box(index.insert(entry(SIZE, "b", u64::MAX)).unwrap());
+            black_box(index.remove(SIZE).unwrap());
+        })
+    });
+    group.bench_function("insert + remove a signal that forms a hit", |b| {
+        b.iter(|| {
+            black_box(index.insert(entry(SIZE, "b", 42)).unwrap());
+            black_box(index.remove(SIZE).unwrap());
+        })
+    });
+    group.finish();
+}
+
+fn audit(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let set = PolicySet::load(&root.join("policies")).unwrap();
+    let store = runtime
+        .block_on(Store::open(&Location::Sqlite(dir.path().join("audit.db"))))
+        .unwrap();
+    let signer = Signer::load_or_create(&dir.path().join("audit.key")).unwrap();
+    let audit = Audit::new(
+        signer,
+        Actor {
+            oin: "00000099000000000014".into(),
+            role: "gemeente".into(),
+        },
+        Clock::system(),
+    );
+    let event = || {
+        Event::for_purpose(Step::Submit, &set, "signalering_drieluik")
+            .reference("signal:gemeente_groningen/sig-0123456789abcdef0123")
+            .detail("accepted into the outbox: 2 identifier(s) encrypted as 2 match key(s)")
+    };
+    let mut group = c.benchmark_group("audit trail (SQLite file)");
+    group.bench_function("append one entry in its own transaction", |b| {
+        b.iter(|| runtime.block_on(audit.record(&store, event())).unwrap())
+    });
+    group.bench_function("append 100 entries in one transaction (per batch)", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let mut w = store.write().await.unwrap();
+                for _ in 0..100 {
+                    audit.append(&mut w.tx, event()).await.unwrap();
+                }
+                w.commit().await.unwrap();
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: these machines are shared; medians over 30 samples are steady enough.
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = identifiers, libpep, policy, matching, audit
+}
+criterion_main!(benches);
