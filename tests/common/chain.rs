@@ -38,12 +38,23 @@ pub struct ProcChain {
     pub postgres: bool,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port for a role to listen on, below the kernel's ephemeral range (32768–60999 on Linux).
+/// A port taken with `bind(0)` and released could be handed out again before the role binds it
+/// (to another test's role or receiver, or as a client connection's local port); ports counted
+/// out here are never given by `bind(0)`, and each is given once per test binary (test binaries
+/// run one after another).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % 12_000;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < 12_000, "out of test ports");
+        let port = 20_000 + ((start + n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn run(args: &[&str]) {
