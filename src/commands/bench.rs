@@ -94,9 +94,10 @@ async fn bench(args: BenchArgs) -> Result<()> {
             .tempdir()?;
         let chain = Chain::start(dir.path(), &policies_dir(), postgres).await?;
         chain.ready(Duration::from_secs(60)).await?;
+        let stores = node_stores(&chain).await?;
         let mut ids = Ids::default();
         for k in [1, 2, 4] {
-            let (elapsed, n) = throughput(&chain, &args, k, &mut ids).await?;
+            let (elapsed, n) = throughput(&chain, &stores, &args, k, &mut ids).await?;
             let rate = n as f64 / elapsed.as_secs_f64();
             let floor_rate = floor.signals_per_second(k, cores);
             println!(
@@ -117,7 +118,7 @@ async fn bench(args: BenchArgs) -> Result<()> {
             percentile(&latencies, 100.0)
         );
         if args.bulk > 0 {
-            bulk(&chain, &args, &mut ids).await?;
+            bulk(&chain, &stores, &args, &mut ids).await?;
         }
         chain.stop().await?;
         println!();
@@ -335,11 +336,11 @@ async fn node_stores(chain: &Chain) -> Result<Vec<signaalnet_store::Store>> {
 /// until every one has been converted, delivered and matched.
 async fn throughput(
     chain: &Chain,
+    stores: &[signaalnet_store::Store],
     args: &BenchArgs,
     k: usize,
     ids: &mut Ids,
 ) -> Result<(Duration, usize)> {
-    let stores = node_stores(chain).await?;
     let streams = args.streams.max(1);
     let mut work = Vec::new();
     for (i, partner) in [GEMEENTE, POLITIE]
@@ -366,7 +367,7 @@ async fn throughput(
     for task in tasks {
         accepted += task.await??.len();
     }
-    while pending(&stores).await? > 0 {
+    while pending(stores).await? > 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok((start.elapsed(), accepted))
@@ -482,8 +483,12 @@ fn memory_mib() -> (f64, f64) {
 }
 
 /// Streams `args.bulk` signals (one BSN each) through two partners, showing progress.
-async fn bulk(chain: &Chain, args: &BenchArgs, ids: &mut Ids) -> Result<()> {
-    let stores = node_stores(chain).await?;
+async fn bulk(
+    chain: &Chain,
+    stores: &[signaalnet_store::Store],
+    args: &BenchArgs,
+    ids: &mut Ids,
+) -> Result<()> {
     let total = args.bulk;
     let first = ids.take(); // past every id the other runs used
     ids.next = first + total as u64;
@@ -520,7 +525,7 @@ async fn bulk(chain: &Chain, args: &BenchArgs, ids: &mut Ids) -> Result<()> {
     let mut last_print = Instant::now();
     loop {
         let accepted = submitted.load(std::sync::atomic::Ordering::Relaxed);
-        let waiting = pending(&stores).await?;
+        let waiting = pending(stores).await?;
         let delivered = accepted.saturating_sub(usize::try_from(waiting).unwrap_or(0));
         let (rss, peak) = memory_mib();
         for mark in &marks {

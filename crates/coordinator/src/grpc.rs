@@ -104,19 +104,18 @@ impl CoordinatorService for CoordinatorGrpc {
         request: Request<pb::CoordinatorWithdrawRequest>,
     ) -> Result<Response<pb::CoordinatorWithdrawResponse>, Status> {
         let (partner, actor) = self.partner_node(&request)?;
-        let span = telemetry::step("withdraw", Kind::Server);
-        telemetry::adopt(
-            &span,
+        let span = telemetry::called(
+            "withdraw",
             request.metadata(),
-            Some(&actor.oin),
+            &actor.oin,
             self.core.own_oin(),
         );
-        let result = self
-            .withdraw_logged(partner, actor, request.into_inner())
-            .instrument(span.clone())
-            .await;
-        telemetry::settle(&span, &result);
-        result.map(Response::new)
+        telemetry::logged(
+            span,
+            self.withdraw_logged(partner, actor, request.into_inner()),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn watch_notifications(
@@ -188,31 +187,35 @@ impl AnalystGrpc {
         Ok((partner, who.actor()))
     }
 
-    fn step(
+    /// Answers one analyst or monitor call: in its processing-log span, and a refusal (an access
+    /// attempt) in the audit trail.
+    async fn answer<R, T, F>(
         &self,
-        name: &'static str,
-        request: &tonic::metadata::MetadataMap,
-        actor: &Actor,
-    ) -> tracing::Span {
-        let span = telemetry::step(name, Kind::Server);
-        telemetry::adopt(&span, request, Some(&actor.oin), self.core.own_oin());
-        span
-    }
-
-    /// A refused analyst request is an access attempt: it goes into the trail.
-    async fn audited<T>(
-        &self,
-        actor: Actor,
-        purpose: &str,
+        step: &'static str,
         what: &str,
-        answer: Result<T, Status>,
-    ) -> Result<Response<T>, Status> {
+        request: Request<R>,
+        purpose: impl Fn(&R) -> String,
+        call: impl FnOnce(Arc<Coordinator>, Partner, Actor, R) -> F,
+    ) -> Result<Response<T>, Status>
+    where
+        F: std::future::Future<Output = Result<T, Status>>,
+    {
+        let (reader, actor) = self.reader(&request)?;
+        let span = telemetry::called(step, request.metadata(), &actor.oin, self.core.own_oin());
+        let request = request.into_inner();
+        let purpose = purpose(&request);
+        let answer = telemetry::logged(
+            span.clone(),
+            call(Arc::clone(&self.core), reader, actor.clone(), request),
+        )
+        .await;
         match answer {
             Ok(answer) => Ok(Response::new(answer)),
             Err(status) => {
                 if status.code() != tonic::Code::Unavailable {
                     self.core
-                        .audit_refusal(actor, purpose, what, status.code())
+                        .audit_refusal(actor, &purpose, what, status.code())
+                        .instrument(span)
                         .await;
                 }
                 Err(status)
@@ -227,56 +230,41 @@ impl AnalystService for AnalystGrpc {
         &self,
         request: Request<pb::AnalystListHitsRequest>,
     ) -> Result<Response<pb::AnalystListHitsResponse>, Status> {
-        let (reader, actor) = self.reader(&request)?;
-        let span = self.step("analyst_query", request.metadata(), &actor);
-        let request = request.into_inner();
-        let purpose = request.purpose.clone();
-        let answer = self
-            .core
-            .list_hits(&reader, actor.clone(), request)
-            .instrument(span.clone())
-            .await;
-        telemetry::settle(&span, &answer);
-        self.audited(actor, &purpose, "ListHits", answer)
-            .instrument(span)
-            .await
+        self.answer(
+            "analyst_query",
+            "ListHits",
+            request,
+            |r| r.purpose.clone(),
+            |core, reader, actor, r| async move { core.list_hits(&reader, actor, r).await },
+        )
+        .await
     }
 
     async fn get_hit(
         &self,
         request: Request<pb::GetHitRequest>,
     ) -> Result<Response<pb::AnalystHit>, Status> {
-        let (reader, actor) = self.reader(&request)?;
-        let span = self.step("analyst_query", request.metadata(), &actor);
-        let request = request.into_inner();
-        let purpose = request.purpose.clone();
-        let answer = self
-            .core
-            .get_hit(&reader, actor.clone(), request)
-            .instrument(span.clone())
-            .await;
-        telemetry::settle(&span, &answer);
-        self.audited(actor, &purpose, "GetHit", answer)
-            .instrument(span)
-            .await
+        self.answer(
+            "analyst_query",
+            "GetHit",
+            request,
+            |r| r.purpose.clone(),
+            |core, reader, actor, r| async move { core.get_hit(&reader, actor, r).await },
+        )
+        .await
     }
 
     async fn get_monitor(
         &self,
         request: Request<pb::GetMonitorRequest>,
     ) -> Result<Response<pb::MonitorTable>, Status> {
-        let (reader, actor) = self.reader(&request)?;
-        let span = self.step("monitor_query", request.metadata(), &actor);
-        let request = request.into_inner();
-        let purpose = request.purpose.clone();
-        let answer = self
-            .core
-            .monitor(&reader, actor.clone(), request)
-            .instrument(span.clone())
-            .await;
-        telemetry::settle(&span, &answer);
-        self.audited(actor, &purpose, "GetMonitor", answer)
-            .instrument(span)
-            .await
+        self.answer(
+            "monitor_query",
+            "GetMonitor",
+            request,
+            |r| r.purpose.clone(),
+            |core, reader, actor, r| async move { core.monitor(&reader, actor, r).await },
+        )
+        .await
     }
 }

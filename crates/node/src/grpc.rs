@@ -7,12 +7,12 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
 use signaalnet_service::stream::{follow, parse_cursor, spawn_stream, BoxStream};
-use signaalnet_telemetry::{self as telemetry, Kind};
+use signaalnet_telemetry::{self as telemetry, logged};
 use std::sync::Arc;
 use tokio_stream::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::{Instrument, Span};
+use tracing::Span;
 
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
@@ -51,25 +51,8 @@ impl PartnerGrpc {
     /// The processing-log span of one step asked for by the partner system, continuing its
     /// trace when it sent one.
     fn step(&self, name: &'static str, metadata: &MetadataMap, actor: &Actor) -> Span {
-        let span = telemetry::step(name, Kind::Server);
-        telemetry::adopt(
-            &span,
-            metadata,
-            Some(&actor.oin),
-            &self.node.audit.own().oin,
-        );
-        span
+        telemetry::called(name, metadata, &actor.oin, &self.node.audit.own().oin)
     }
-}
-
-/// Runs one step in its span and records how it ended.
-async fn logged<T>(
-    span: Span,
-    step: impl std::future::Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
-    let result = step.instrument(span.clone()).await;
-    telemetry::settle(&span, &result);
-    result
 }
 
 #[tonic::async_trait]

@@ -212,6 +212,30 @@ pub fn request<T>(span: &Span, message: T) -> tonic::Request<T> {
     request
 }
 
+/// The span of a step another role or a partner system asked for over gRPC: a [`step`] of
+/// kind server that continues the caller's trace ([`adopt`]).
+pub fn called(
+    name: &'static str,
+    metadata: &tonic::metadata::MetadataMap,
+    caller_oin: &str,
+    own_oin: &str,
+) -> Span {
+    let span = step(name, Kind::Server);
+    adopt(&span, metadata, Some(caller_oin), own_oin);
+    span
+}
+
+/// Runs one step in `span` and records how it ended ([`settle`]).
+pub async fn logged<T>(
+    span: Span,
+    step: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    use tracing::Instrument;
+    let result = step.instrument(span.clone()).await;
+    settle(&span, &result);
+    result
+}
+
 /// Makes `span` continue the caller's trace from an incoming call's metadata, and records the
 /// caller: its span as `dpl.core.foreign_operation.span_id` and its organisation (OIN) as
 /// `dpl.core.foreign_operation.processor` when it is another organisation.

@@ -12,10 +12,9 @@ use signaalnet_pseudonym::{CoordinatorContext, EncryptedIdentifier, Transcryptor
 use signaalnet_service::convert::submits_signals;
 use signaalnet_service::{caller, Caller};
 use signaalnet_store::Store;
-use signaalnet_telemetry::{self as telemetry, Kind};
+use signaalnet_telemetry as telemetry;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
 pub struct TranscryptorGrpc {
     transcryptor: Arc<Transcryptor>,
@@ -84,19 +83,15 @@ impl TranscryptorService for TranscryptorGrpc {
         request: Request<ConvertRequest>,
     ) -> Result<Response<ConvertResponse>, Status> {
         let who = caller(&request, &self.policy.current())?;
-        let span = telemetry::step("transcrypt", Kind::Server);
-        telemetry::adopt(
-            &span,
+        let span = telemetry::called(
+            "transcrypt",
             request.metadata(),
-            Some(&who.oin),
+            &who.oin,
             &self.audit.own().oin,
         );
-        let result = self
-            .convert_logged(who, request.into_inner())
-            .instrument(span.clone())
-            .await;
-        telemetry::settle(&span, &result);
-        result.map(Response::new)
+        telemetry::logged(span, self.convert_logged(who, request.into_inner()))
+            .await
+            .map(Response::new)
     }
 
     async fn get_key_share(
@@ -104,11 +99,10 @@ impl TranscryptorService for TranscryptorGrpc {
         request: Request<GetKeyShareRequest>,
     ) -> Result<Response<GetKeyShareResponse>, Status> {
         let who = caller(&request, &self.policy.current())?;
-        let span = telemetry::step("key_share", Kind::Server);
-        telemetry::adopt(
-            &span,
+        let span = telemetry::called(
+            "key_share",
             request.metadata(),
-            Some(&who.oin),
+            &who.oin,
             &self.audit.own().oin,
         );
         let actor = who.actor();
@@ -126,11 +120,8 @@ impl TranscryptorService for TranscryptorGrpc {
                 ));
             self.record(event).await?;
             Ok(response)
-        }
-        .instrument(span.clone())
-        .await;
-        telemetry::settle(&span, &result);
-        result.map(Response::new)
+        };
+        telemetry::logged(span, result).await.map(Response::new)
     }
 }
 
