@@ -1094,14 +1094,20 @@ async fn one_submission_is_one_trace_of_processing_logs_across_every_role() {
     assert!(subjects.starts_with("person:"), "{subjects}");
     assert!(submit_span.attr("dpl.core.data_subject_id_type").is_some());
 
+    // The NLA node exports on its own schedule: wait for its batch too.
+    let refused_submit = |s: &common::otlp::Received| {
+        s.service == "signaalnet-node-nla"
+            && s.name() == "submit"
+            && s.attr("signaalnet.outcome").as_deref() == Some("refused")
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !receiver.spans().iter().any(refused_submit) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let all = receiver.spans();
     let refusal = all
         .iter()
-        .find(|s| {
-            s.service == "signaalnet-node-nla"
-                && s.name() == "submit"
-                && s.attr("signaalnet.outcome").as_deref() == Some("refused")
-        })
+        .find(|s| refused_submit(s))
         .expect("the refused submission is logged");
     assert_eq!(refusal.status_code(), 0);
     // The gemeente's own submission is a trace of its own.
