@@ -220,7 +220,27 @@ impl Audit {
     /// Appends `event` inside the caller's transaction and returns its `seq`; every
     /// [`CHECKPOINT_EVERY`] entries it also writes a checkpoint.
     pub async fn append(&self, conn: &mut AnyConnection, event: Event) -> Result<i64, AuditError> {
-        let (seq, prev_hash) = head(conn).await?;
+        let mut head = self.head(conn).await?;
+        self.append_after(conn, &mut head, event).await
+    }
+
+    /// The trail's newest entry, read inside the caller's write transaction, for appending
+    /// several entries with [`Audit::append_after`] without reading the trail back each time.
+    pub async fn head(&self, conn: &mut AnyConnection) -> Result<Head, AuditError> {
+        let (seq, hash) = head(conn).await?;
+        Ok(Head { seq, hash })
+    }
+
+    /// [`Audit::append`] after `head`, which it moves on to the new entry. `head` must come from
+    /// [`Audit::head`] in the same transaction, with every entry since appended through it: an
+    /// entry appended another way makes the next one collide on `seq` (an error, not a fork).
+    pub async fn append_after(
+        &self,
+        conn: &mut AnyConnection,
+        head: &mut Head,
+        event: Event,
+    ) -> Result<i64, AuditError> {
+        let (seq, prev_hash) = (head.seq, head.hash.clone());
         let actor = event.actor.unwrap_or_else(|| self.own.clone());
         let mut entry = Entry {
             seq: seq + 1,
@@ -271,7 +291,9 @@ impl Audit {
         if entry.seq % CHECKPOINT_EVERY == 0 {
             self.sign(conn, entry.seq, &entry.hash).await?;
         }
-        Ok(entry.seq)
+        head.seq = entry.seq;
+        head.hash = entry.hash;
+        Ok(head.seq)
     }
 
     /// Appends `event` in a transaction of its own (for steps that store nothing else).
@@ -357,6 +379,13 @@ async fn head(conn: &mut AnyConnection) -> Result<(i64, String), AuditError> {
         Some(row) => (row.get("seq"), row.get("hash")),
         None => (0, GENESIS.to_owned()),
     })
+}
+
+/// The newest entry of a trail within one write transaction; see [`Audit::head`].
+#[derive(Debug, Clone)]
+pub struct Head {
+    seq: i64,
+    hash: String,
 }
 
 const PAGE: i64 = 10_000;

@@ -293,6 +293,43 @@ async fn a_forged_signature_is_found(postgres: bool) {
     assert_eq!(findings(&t).await, vec![Finding::BadSignature { seq: 256 }]);
 }
 
+async fn many_entries_in_one_transaction_chain_like_single_ones(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    let policy = policy();
+    let mut w = t.store.write().await.unwrap();
+    let mut head = t.audit.head(&mut w.tx).await.unwrap();
+    // Past the checkpoint at 512, which is written inside the same transaction.
+    for i in 0..250 {
+        let event = Event::new(Step::Match, &policy).detail(format!("batched {i}"));
+        let seq = t
+            .audit
+            .append_after(&mut w.tx, &mut head, event)
+            .await
+            .unwrap();
+        assert_eq!(seq, ENTRIES + 1 + i);
+    }
+    w.commit().await.unwrap();
+    let report = verify(&t.store, &t.public_key).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.entries, ENTRIES as u64 + 250);
+    assert_eq!(report.checkpoints, 3);
+
+    // A head that missed an entry appended another way collides instead of forking the chain.
+    let mut w = t.store.write().await.unwrap();
+    let mut stale = t.audit.head(&mut w.tx).await.unwrap();
+    t.audit
+        .append(&mut w.tx, Event::new(Step::PolicyChange, &policy))
+        .await
+        .unwrap();
+    let collided = t
+        .audit
+        .append_after(&mut w.tx, &mut stale, Event::new(Step::Match, &policy))
+        .await;
+    assert!(collided.is_err(), "a stale head must not append");
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -306,6 +343,7 @@ macro_rules! on_both {
 
 on_both!(
     intact_and_untampered,
+    many_entries_in_one_transaction_chain_like_single_ones,
     a_changed_entry_is_found_where_it_was_changed,
     a_changed_reference_or_purpose_is_found,
     deleted_entries_are_found,

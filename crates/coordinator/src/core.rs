@@ -4,12 +4,12 @@
 use crate::matching::{month_index, Change, HitEvent, Matcher, Pseudonym, Rule, Seq, SignalEntry};
 use crate::CoordinatorError;
 use prost::Message;
-use signaalnet_audit::{Actor, Audit, Event, Step};
+use signaalnet_audit::{Actor, Audit, Event, Head, Step};
 use signaalnet_identifier::IdentifierKind;
 use signaalnet_policy::{LivePolicy, Partner, PolicySet, RecipientRole, RecipientView};
 use signaalnet_proto::v1 as pb;
-use signaalnet_pseudonym::{CoordinatorDecryptor, EncryptedIdentifier, HandleKey, PseudonymError};
-use signaalnet_service::convert::{kind_from_wire, kind_to_wire, role_to_wire, submits_signals};
+use signaalnet_pseudonym::{CoordinatorDecryptor, HandleKey};
+use signaalnet_service::convert::{kind_to_wire, role_to_wire};
 use signaalnet_store::Store;
 use sqlx::{Any, Row, Transaction};
 use std::collections::{BTreeSet, HashMap};
@@ -18,16 +18,11 @@ use tokio::sync::{watch, Mutex, MutexGuard};
 use tonic::Code;
 use tracing::Instrument;
 
-/// Longest accepted signal id (the node's own ids are far shorter).
-const MAX_SIGNAL_ID: usize = 64;
-const MAX_ATTRIBUTES: usize = 64;
-const MAX_IDENTIFIERS: usize = 256;
-
 pub struct Coordinator {
     pub(crate) store: Store,
     pub(crate) policy: LivePolicy,
     pub(crate) audit: Audit,
-    decryptor: Arc<CoordinatorDecryptor>,
+    pub(crate) decryptor: Arc<CoordinatorDecryptor>,
     pub(crate) handles: HandleKey,
     pub(crate) matcher: Mutex<Matcher>,
     published: watch::Sender<i64>,
@@ -41,14 +36,14 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn ok(message: impl Into<String>) -> Self {
+    pub(crate) fn ok(message: impl Into<String>) -> Self {
         Self {
             code: Code::Ok,
             message: message.into(),
         }
     }
 
-    fn refuse(code: Code, message: impl Into<String>) -> Self {
+    pub(crate) fn refuse(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -164,264 +159,6 @@ impl Coordinator {
         self.published.subscribe()
     }
 
-    /// Validates, re-checks policy, decrypts and matches one delivered signal. Idempotent: a
-    /// signal id the partner delivered (or withdrew) before is acknowledged and changes nothing.
-    pub async fn deliver(
-        &self,
-        partner: &Partner,
-        actor: &Actor,
-        signal: pb::EncryptedSignal,
-    ) -> Outcome {
-        let policy = self.policy();
-        let refused = |outcome: Outcome| async {
-            let event = Event::for_purpose(Step::Refuse, &policy, &signal.purpose)
-                .by(actor.clone())
-                .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
-                .detail(format!("signal refused on arrival: {:?}", outcome.code));
-            self.audit.try_record(&self.store, event).await;
-            outcome
-        };
-        let checked = match self.check(&policy, partner, &signal) {
-            Ok(checked) => checked,
-            Err(outcome) => return refused(outcome).await,
-        };
-        let decryptor = Arc::clone(&self.decryptor);
-        let decrypted = tokio::task::spawn_blocking(move || decrypt_all(&decryptor, checked))
-            .await
-            .unwrap_or_else(|_| Err(Outcome::refuse(Code::Internal, "decryption task failed")));
-        let (keys, checked) = match decrypted {
-            Ok(done) => done,
-            Err(outcome) => return refused(outcome).await,
-        };
-        match self
-            .store_and_match(&policy, partner, actor, &signal, checked, keys)
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(e) => {
-                tracing::error!(error = %e, "storing a delivered signal failed");
-                Outcome::refuse(
-                    Code::Unavailable,
-                    "the coordinator could not store the signal; retry",
-                )
-            }
-        }
-    }
-
-    fn check(
-        &self,
-        policy: &PolicySet,
-        partner: &Partner,
-        signal: &pb::EncryptedSignal,
-    ) -> Result<Checked, Outcome> {
-        let invalid = |m: String| Err(Outcome::refuse(Code::InvalidArgument, m));
-        if !submits_signals(partner.role) {
-            return Err(Outcome::refuse(
-                Code::PermissionDenied,
-                format!(
-                    "`{}` has role {} and may not deliver signals",
-                    partner.id,
-                    partner.role.as_str()
-                ),
-            ));
-        }
-        if signal.signal_id.is_empty() || signal.signal_id.len() > MAX_SIGNAL_ID {
-            return invalid(format!(
-                "signal_id: must be 1 to {MAX_SIGNAL_ID} characters"
-            ));
-        }
-        let Some(month) = month_index(&signal.observed_month) else {
-            return invalid("observed_month: must be YYYY-MM".into());
-        };
-        if signal.identifiers.is_empty() || signal.identifiers.len() > MAX_IDENTIFIERS {
-            return invalid(format!(
-                "identifiers: must hold 1 to {MAX_IDENTIFIERS} identifiers"
-            ));
-        }
-        if signal.attributes.len() > MAX_ATTRIBUTES {
-            return invalid(format!("attributes: at most {MAX_ATTRIBUTES}"));
-        }
-        let mut kinds = Vec::with_capacity(signal.identifiers.len());
-        let mut ciphertexts = Vec::with_capacity(signal.identifiers.len());
-        for (i, identifier) in signal.identifiers.iter().enumerate() {
-            let Some(kind) = kind_from_wire(identifier.kind) else {
-                return invalid(format!(
-                    "identifiers[{i}].kind: unspecified or unknown kind"
-                ));
-            };
-            let ciphertext =
-                EncryptedIdentifier::from_bytes(&identifier.ciphertext).map_err(|e| {
-                    Outcome::refuse(
-                        Code::InvalidArgument,
-                        format!("identifiers[{i}].ciphertext: {e}"),
-                    )
-                })?;
-            kinds.push(kind);
-            ciphertexts.push(ciphertext);
-        }
-        // Policy is checked again on arrival, with the coordinator's own policy set.
-        let attributes: Vec<(&str, &str)> = signal
-            .attributes
-            .iter()
-            .map(|a| (a.id.as_str(), a.value.as_str()))
-            .collect();
-        let distinct_kinds: Vec<IdentifierKind> = kinds
-            .iter()
-            .copied()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let decision =
-            policy.evaluate_share(&partner.id, &signal.purpose, &distinct_kinds, &attributes);
-        if !decision.is_allowed() {
-            let list: Vec<String> = decision.refusals.iter().map(ToString::to_string).collect();
-            tracing::warn!(
-                partner = %partner.id,
-                purpose = %signal.purpose,
-                refusals = decision.refusals.len(),
-                "signal refused by policy on arrival"
-            );
-            return Err(Outcome::refuse(
-                Code::PermissionDenied,
-                format!(
-                    "refused by policy {}: {}",
-                    policy.version(),
-                    list.join("; ")
-                ),
-            ));
-        }
-        if policy
-            .purpose(&signal.purpose)
-            .is_some_and(|p| p.monitor.is_some())
-        {
-            return invalid(format!(
-                "purpose: `{}` is aggregates-only; submit signals for the purposes it counts",
-                signal.purpose
-            ));
-        }
-        Ok(Checked {
-            month,
-            kinds,
-            ciphertexts,
-        })
-    }
-
-    async fn store_and_match(
-        &self,
-        policy: &PolicySet,
-        partner: &Partner,
-        actor: &Actor,
-        signal: &pb::EncryptedSignal,
-        checked: Checked,
-        keys: Vec<(IdentifierKind, Pseudonym)>,
-    ) -> Result<Outcome, CoordinatorError> {
-        let mut matcher = self.matcher.lock().await;
-        let existing = sqlx::query(
-            "SELECT withdrawn_at FROM coord_signals WHERE partner_id = $1 AND signal_id = $2",
-        )
-        .bind(&partner.id)
-        .bind(&signal.signal_id)
-        .fetch_optional(self.store.pool())
-        .await?;
-        if let Some(row) = existing {
-            let withdrawn: Option<i64> = row.get("withdrawn_at");
-            return Ok(Outcome::ok(if withdrawn.is_some() {
-                "withdrawn earlier; ignored"
-            } else {
-                "already received; nothing changed"
-            }));
-        }
-        let attributes: Vec<(String, String)> = signal
-            .attributes
-            .iter()
-            .map(|a| (a.id.clone(), a.value.clone()))
-            .collect();
-        let mut w = self.store.write().await?;
-        let seq: i64 = sqlx::query(
-            "INSERT INTO coord_signals (partner_id, signal_id, purpose, observed_month, \
-             attributes, policy_version, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             RETURNING seq",
-        )
-        .bind(&partner.id)
-        .bind(&signal.signal_id)
-        .bind(&signal.purpose)
-        .bind(&signal.observed_month)
-        .bind(serde_json::to_string(&attributes).unwrap_or_else(|_| "[]".into()))
-        .bind(policy.version())
-        .bind(self.now())
-        .fetch_one(&mut *w.tx)
-        .await?
-        .get("seq");
-        for (kind, pseudonym) in &keys {
-            sqlx::query("INSERT INTO coord_keys (seq, kind, pseudonym) VALUES ($1, $2, $3)")
-                .bind(seq)
-                .bind(kind.as_str())
-                .bind(pseudonym.to_vec())
-                .execute(&mut *w.tx)
-                .await?;
-        }
-        let entry = SignalEntry {
-            seq,
-            partner: partner.id.clone(),
-            signal_id: signal.signal_id.clone(),
-            purpose: signal.purpose.clone(),
-            month: checked.month,
-            keys,
-            attributes,
-        };
-        let events = matcher.insert(entry)?;
-        let summary: Vec<String> = events
-            .iter()
-            .map(|e| format!("{} {:?}", e.hit_id, e.change))
-            .collect();
-        let event = Event::for_purpose(Step::Match, policy, &signal.purpose)
-            .by(actor.clone())
-            .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
-            .references(events.iter().map(|e| format!("hit:{}", e.hit_id)))
-            .detail(format!(
-                "received {} matching pseudonym(s) and matched: {}",
-                checked.kinds.len(),
-                if summary.is_empty() {
-                    "no hit change".to_owned()
-                } else {
-                    summary.join(", ")
-                }
-            ));
-        let result = match self.audit.append(&mut w.tx, event).await {
-            Ok(_) => {
-                self.persist(policy, &mut w.tx, &matcher, &events, &[])
-                    .await
-            }
-            Err(e) => Err(e.into()),
-        };
-        let result = match result {
-            Ok(last) => w
-                .commit()
-                .await
-                .map(|()| last)
-                .map_err(CoordinatorError::from),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(last) => {
-                self.publish(last);
-                tracing::info!(
-                    partner = %partner.id,
-                    purpose = %signal.purpose,
-                    seq,
-                    identifiers = checked.kinds.len(),
-                    hit_changes = events.len(),
-                    "signal matched"
-                );
-                Ok(Outcome::ok("accepted"))
-            }
-            Err(e) => {
-                self.reload(&mut matcher).await;
-                Err(e)
-            }
-        }
-    }
-
     /// Withdraws signals of `partner`. Unknown ids are recorded as withdrawn so that a delivery
     /// still in flight cannot bring them back. Returns the ids now withdrawn.
     pub async fn withdraw(
@@ -484,13 +221,19 @@ impl Coordinator {
                     Some(_) => "withdrawn: keys and attributes deleted, hits re-evaluated",
                     None => "withdrawal recorded (signal not held or withdrawn before)",
                 });
-            let persisted = match self.audit.append(&mut w.tx, event).await {
-                Ok(_) => {
-                    self.persist(&policy, &mut w.tx, &matcher, &events, removed.as_slice())
-                        .await
-                }
-                Err(e) => Err(e.into()),
-            };
+            let persisted = async {
+                let mut head = self.audit.head(&mut w.tx).await?;
+                self.audit.append_after(&mut w.tx, &mut head, event).await?;
+                self.persist(
+                    &policy,
+                    (&mut w.tx, &mut head),
+                    &matcher,
+                    &events,
+                    removed.as_slice(),
+                )
+                .await
+            }
+            .await;
             let result = match persisted {
                 Ok(last) => w
                     .commit()
@@ -563,7 +306,7 @@ impl Coordinator {
     pub(crate) async fn persist(
         &self,
         policy: &PolicySet,
-        tx: &mut Transaction<'static, Any>,
+        (tx, head): (&mut Transaction<'static, Any>, &mut Head),
         matcher: &Matcher,
         events: &[HitEvent],
         removed: &[SignalEntry],
@@ -646,7 +389,10 @@ impl Coordinator {
                         event.change,
                         notification.attributes.len()
                     ));
-                self.audit.append(tx, audit).instrument(span).await?;
+                self.audit
+                    .append_after(tx, head, audit)
+                    .instrument(span)
+                    .await?;
             }
         }
         Ok(last)
@@ -706,42 +452,6 @@ impl Coordinator {
         n.attributes = visible_attributes(view, members);
         n
     }
-}
-
-struct Checked {
-    month: i32,
-    kinds: Vec<IdentifierKind>,
-    ciphertexts: Vec<EncryptedIdentifier>,
-}
-
-fn decrypt_all(
-    decryptor: &CoordinatorDecryptor,
-    checked: Checked,
-) -> Result<(Vec<(IdentifierKind, Pseudonym)>, Checked), Outcome> {
-    let mut keys = BTreeSet::new();
-    for (i, (kind, ciphertext)) in checked.kinds.iter().zip(&checked.ciphertexts).enumerate() {
-        match decryptor.decrypt(ciphertext) {
-            Ok(p) => {
-                keys.insert((*kind, *p.as_bytes()));
-            }
-            Err(PseudonymError::NotFullyConverted) => {
-                return Err(Outcome::refuse(
-                    Code::FailedPrecondition,
-                    format!(
-                        "identifiers[{i}].ciphertext: not converted by every transcryptor for \
-                         this coordinator"
-                    ),
-                ))
-            }
-            Err(e) => {
-                return Err(Outcome::refuse(
-                    Code::InvalidArgument,
-                    format!("identifiers[{i}].ciphertext: {e}"),
-                ))
-            }
-        }
-    }
-    Ok((keys.into_iter().collect(), checked))
 }
 
 pub(crate) fn change_to_wire(change: Change) -> i32 {

@@ -72,9 +72,16 @@ impl Coordinator {
                             .unwrap_or_default(),
                         removed.len()
                     ));
-                self.audit.append(&mut w.tx, audit).await?;
-                self.persist(&policy, &mut w.tx, &matcher, &[event], &removed)
-                    .await
+                let mut head = self.audit.head(&mut w.tx).await?;
+                self.audit.append_after(&mut w.tx, &mut head, audit).await?;
+                self.persist(
+                    &policy,
+                    (&mut w.tx, &mut head),
+                    &matcher,
+                    &[event],
+                    &removed,
+                )
+                .await
             }
             .await;
             match result {

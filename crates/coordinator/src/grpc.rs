@@ -2,6 +2,7 @@
 //! recipients with an analyst or monitor view.
 
 use crate::core::Coordinator;
+use crate::deliver::{Delivered, MAX_BATCH};
 use signaalnet_audit::Actor;
 use signaalnet_policy::Partner;
 use signaalnet_proto::v1 as pb;
@@ -9,12 +10,11 @@ use signaalnet_proto::v1::analyst_service_server::AnalystService;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorService;
 use signaalnet_service::caller;
 use signaalnet_service::convert::submits_signals;
-use signaalnet_service::stream::{follow, parse_cursor, spawn_stream, BoxStream};
+use signaalnet_service::stream::{follow, next_batch, parse_cursor, spawn_stream, BoxStream};
 use signaalnet_telemetry::{self as telemetry, Kind};
 use std::sync::Arc;
-use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 /// Notifications per read from the queue.
 const PAGE: i64 = 256;
@@ -63,35 +63,48 @@ impl CoordinatorService for CoordinatorGrpc {
         let metadata = request.metadata().clone();
         let mut input = request.into_inner();
         let output = spawn_stream(move |tx| async move {
-            while let Some(item) = input.next().await {
-                let signal = match item {
-                    Ok(signal) => signal,
-                    Err(status) => {
-                        tracing::warn!(partner = %partner.id, status = %status.code(), "delivery stream broke off");
+            // What has arrived is checked, decrypted and stored together: one transaction per
+            // batch rather than per signal.
+            while let Some(items) = next_batch(&mut input, MAX_BATCH).await {
+                let mut batch = Vec::with_capacity(items.len());
+                let mut broke_off = false;
+                for item in items {
+                    let signal = match item {
+                        Ok(signal) => signal,
+                        Err(status) => {
+                            tracing::warn!(partner = %partner.id, status = %status.code(), "delivery stream broke off");
+                            broke_off = true;
+                            break;
+                        }
+                    };
+                    // Each signal's processing log joins its own submission's trace.
+                    let span = telemetry::step("match", Kind::Server);
+                    telemetry::adopt_item(
+                        &span,
+                        &metadata,
+                        Some(&signal.traceparent),
+                        Some(&actor.oin),
+                        core.own_oin(),
+                    );
+                    batch.push(Delivered { signal, span });
+                }
+                let answered: Vec<(String, Span)> = batch
+                    .iter()
+                    .map(|d| (d.signal.signal_id.clone(), d.span.clone()))
+                    .collect();
+                let outcomes = core.deliver_batch(&partner, &actor, batch).await;
+                for ((signal_id, span), outcome) in answered.into_iter().zip(outcomes) {
+                    telemetry::settle_code(&span, outcome.code, &outcome.message);
+                    let ack = pb::DeliveryAck {
+                        signal_id,
+                        code: outcome.code as i32,
+                        message: outcome.message,
+                    };
+                    if tx.send(Ok(ack)).await.is_err() {
                         return;
                     }
-                };
-                let signal_id = signal.signal_id.clone();
-                // Each signal's processing log joins its own submission's trace.
-                let span = telemetry::step("match", Kind::Server);
-                telemetry::adopt_item(
-                    &span,
-                    &metadata,
-                    Some(&signal.traceparent),
-                    Some(&actor.oin),
-                    core.own_oin(),
-                );
-                let outcome = core
-                    .deliver(&partner, &actor, signal)
-                    .instrument(span.clone())
-                    .await;
-                telemetry::settle_code(&span, outcome.code, &outcome.message);
-                let ack = pb::DeliveryAck {
-                    signal_id,
-                    code: outcome.code as i32,
-                    message: outcome.message,
-                };
-                if tx.send(Ok(ack)).await.is_err() {
+                }
+                if broke_off {
                     return;
                 }
             }

@@ -10,6 +10,7 @@
 
 mod analyst;
 mod core;
+mod deliver;
 pub mod expiry;
 mod grpc;
 mod keys;
@@ -17,6 +18,7 @@ pub mod matching;
 
 pub use crate::core::{rules, Coordinator, Outcome};
 pub use analyst::UNKNOWN;
+pub use deliver::{Delivered, MAX_BATCH};
 pub use grpc::{AnalystGrpc, CoordinatorGrpc};
 pub use keys::fetch_decryptor;
 

@@ -225,6 +225,11 @@ impl Matcher {
             .collect()
     }
 
+    /// Whether signals of `purpose` can be matched (its rule was loaded).
+    pub fn has_rule(&self, purpose: &str) -> bool {
+        self.rules.contains_key(purpose)
+    }
+
     fn rule(&self, purpose: &str) -> Result<Rule, MatchError> {
         self.rules
             .get(purpose)

@@ -2,7 +2,8 @@
 //!
 //! - [`run_outbox`]: takes due signals from the outbox, has every transcryptor convert their
 //!   ciphertexts in turn (one `Convert` per transcryptor per batch), delivers them to the
-//!   coordinator and records each answer. A transcryptor or coordinator that is unreachable only
+//!   coordinator and records each answer. [`IN_FLIGHT`] batches travel at once, so that one is
+//!   being converted while another is stored at the coordinator. A transcryptor or coordinator that is unreachable only
 //!   delays delivery (exponential backoff up to 30 s); the coordinator ignores a signal id it
 //!   already has, so a retry after a lost answer duplicates nothing. Withdrawals go the same way.
 //! - [`run_watcher`]: follows the coordinator's notifications for this partner from the last
@@ -18,8 +19,8 @@ use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient
 use signaalnet_store::now;
 use signaalnet_telemetry::{self as telemetry, Kind};
 use sqlx::Row;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
@@ -28,6 +29,9 @@ use tracing::{Instrument, Span};
 /// Signals per conversion batch. Persons carry three ciphertexts, so a batch stays far below
 /// `MAX_BATCH` ciphertexts.
 pub const BATCH: i64 = 256;
+
+/// Batches forwarded at once, each by a loop of its own.
+pub const IN_FLIGHT: usize = 2;
 
 /// Where the node's signals go.
 #[derive(Clone)]
@@ -58,8 +62,65 @@ fn backoff(attempts: i64) -> i64 {
 
 /// Runs until the process ends.
 pub async fn run_outbox(node: Arc<Node>, upstream: Upstream) {
+    let claims = Arc::new(Claims::default());
+    let loops: Vec<_> = (0..IN_FLIGHT)
+        .map(|i| {
+            let (node, upstream, claims) =
+                (Arc::clone(&node), upstream.clone(), Arc::clone(&claims));
+            // One loop sends the withdrawals, so that none is sent twice at once.
+            tokio::spawn(forward_loop(node, upstream, claims, i == 0))
+        })
+        .collect();
+    for handle in loops {
+        if let Err(e) = handle.await {
+            tracing::error!(error = %e, "an outbox loop ended");
+        }
+    }
+}
+
+/// Signals taken by one of the loops, so that no two loops forward the same signal.
+#[derive(Default)]
+struct Claims(Mutex<HashSet<String>>);
+
+/// The signals one loop took; released when it is done with them, however it ends.
+struct Claimed<'a> {
+    claims: &'a Claims,
+    ids: Vec<String>,
+}
+
+impl Claims {
+    /// Takes the first `max` of `ids` that no other loop holds.
+    fn take(&self, ids: impl IntoIterator<Item = String>, max: usize) -> Claimed<'_> {
+        let mut held = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ids = ids
+            .into_iter()
+            .filter(|id| !held.contains(id))
+            .take(max)
+            .collect::<Vec<_>>();
+        held.extend(ids.iter().cloned());
+        Claimed { claims: self, ids }
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        let mut held = self
+            .claims
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for id in &self.ids {
+            held.remove(id);
+        }
+    }
+}
+
+async fn forward_loop(node: Arc<Node>, upstream: Upstream, claims: Arc<Claims>, withdrawals: bool) {
     loop {
-        match forward_once(&node, &upstream).await {
+        match forward_once(&node, &upstream, &claims, withdrawals).await {
             Ok(0) => {
                 let _ = tokio::time::timeout(Duration::from_secs(1), node.outbox.notified()).await;
             }
@@ -72,20 +133,42 @@ pub async fn run_outbox(node: Arc<Node>, upstream: Upstream) {
     }
 }
 
-/// One round: due withdrawals, then one batch of due signals. Returns how many were handled.
-async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
-    let handled = withdraw_due(node, upstream).await?;
+/// One round: due withdrawals (if this loop sends them), then one batch of due signals that no
+/// other loop holds. Returns how many were handled.
+async fn forward_once(
+    node: &Node,
+    upstream: &Upstream,
+    claims: &Claims,
+    withdrawals: bool,
+) -> Result<usize, ForwardError> {
+    let handled = if withdrawals {
+        withdraw_due(node, upstream).await?
+    } else {
+        0
+    };
     let rows = sqlx::query(
         "SELECT signal_id, payload, attempts FROM node_signals WHERE state = $1 AND next_attempt_at <= $2 \
          ORDER BY created_at, signal_id LIMIT $3",
     )
     .bind(state::PENDING)
     .bind(now())
-    .bind(BATCH)
+    .bind(BATCH * IN_FLIGHT as i64)
     .fetch_all(node.store.pool())
     .await?;
+    let claimed = claims.take(
+        rows.iter().map(|row| row.get::<String, _>("signal_id")),
+        BATCH as usize,
+    );
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|row| claimed.ids.contains(&row.get::<String, _>("signal_id")))
+        .collect();
     if rows.is_empty() {
         return Ok(handled);
+    }
+    if rows.len() == BATCH as usize {
+        // There may be more: another loop can take the next batch meanwhile.
+        node.outbox.notify_one();
     }
     let mut signals = Vec::with_capacity(rows.len());
     let mut attempts = BTreeMap::new();
@@ -209,11 +292,14 @@ async fn record_acks(
     let mut w = node.store.write().await.map_err(NodeError::from)?;
     // purpose → (delivered, refused) signal ids, for the audit trail.
     let mut outcome: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let mut delivered = Vec::with_capacity(acks.len());
     for ack in acks {
-        let purpose = purposes.get(&ack.signal_id).map_or("", String::as_str);
         let code = tonic::Code::from_i32(ack.code);
         let (new_state, error) = match code {
-            tonic::Code::Ok => (state::DELIVERED, None),
+            tonic::Code::Ok => {
+                delivered.push(ack.signal_id);
+                continue;
+            }
             tonic::Code::Unavailable | tonic::Code::Internal => {
                 sqlx::query(
                     "UPDATE node_signals SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
@@ -229,7 +315,7 @@ async fn record_acks(
             }
             other => {
                 tracing::warn!(partner = %node.partner_id, signal = %ack.signal_id, code = %other, "coordinator refused a signal");
-                (state::REFUSED, Some(format!("{other}: {}", ack.message)))
+                (state::REFUSED, format!("{other}: {}", ack.message))
             }
         };
         let changed = sqlx::query("UPDATE node_signals SET state = $1, last_error = $2 WHERE signal_id = $3 AND state = $4")
@@ -241,13 +327,38 @@ async fn record_acks(
             .await?
             .rows_affected();
         if changed > 0 {
-            let entry = outcome.entry(purpose).or_default();
-            let list = if new_state == state::DELIVERED {
-                &mut entry.0
-            } else {
-                &mut entry.1
-            };
-            list.push(node.signal_ref(&ack.signal_id));
+            let purpose = purposes.get(&ack.signal_id).map_or("", String::as_str);
+            outcome
+                .entry(purpose)
+                .or_default()
+                .1
+                .push(node.signal_ref(&ack.signal_id));
+        }
+    }
+    // The delivered ones, the common case, in one statement.
+    for chunk in delivered.chunks(BATCH as usize) {
+        let list = (3..chunk.len() + 3)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE node_signals SET state = $1, last_error = NULL \
+             WHERE state = $2 AND signal_id IN ({list}) RETURNING signal_id"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(state::DELIVERED)
+            .bind(state::PENDING);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(&mut *w.tx).await? {
+            let id: String = row.get("signal_id");
+            let purpose = purposes.get(&id).map_or("", String::as_str);
+            outcome
+                .entry(purpose)
+                .or_default()
+                .0
+                .push(node.signal_ref(&id));
         }
     }
     let policy = node.policy();

@@ -1,15 +1,14 @@
 //! The partner API. Only the partner that runs this node may call it (its OIN in the client
 //! certificate): another partner, an analyst or an infrastructure role is refused.
 
-use crate::Node;
+use crate::{Node, Submission, MAX_BATCH};
 use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
-use signaalnet_service::stream::{follow, parse_cursor, spawn_stream, BoxStream};
+use signaalnet_service::stream::{follow, next_batch, parse_cursor, spawn_stream, BoxStream};
 use signaalnet_telemetry::{self as telemetry, logged};
 use std::sync::Arc;
-use tokio_stream::StreamExt;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Span;
@@ -81,34 +80,53 @@ impl PartnerService for PartnerGrpc {
         let this = self.clone();
         let mut input = request.into_inner();
         Ok(Response::new(spawn_stream(move |tx| async move {
-            while let Some(item) = input.next().await {
-                let request = match item {
-                    Ok(r) => r,
-                    Err(status) => {
-                        tracing::warn!(status = %status.code(), "submission stream broke off");
+            // What has arrived is checked, encrypted and stored together: one transaction per
+            // batch rather than per signal.
+            while let Some(items) = next_batch(&mut input, MAX_BATCH).await {
+                let mut batch = Vec::with_capacity(items.len());
+                let mut broke_off = false;
+                for item in items {
+                    match item {
+                        Ok(request) => {
+                            let span = this.step("submit", &metadata, &actor);
+                            batch.push(Submission { request, span });
+                        }
+                        Err(status) => {
+                            tracing::warn!(status = %status.code(), "submission stream broke off");
+                            broke_off = true;
+                        }
+                    }
+                }
+                let asked: Vec<(String, Span)> = batch
+                    .iter()
+                    .map(|s| (s.request.idempotency_key.clone(), s.span.clone()))
+                    .collect();
+                let answers = node.submit_batch(&actor, batch).await;
+                for ((key, span), answer) in asked.into_iter().zip(answers) {
+                    telemetry::settle(&span, &answer);
+                    let outcome = match answer {
+                        Ok(accepted) => pb::submit_signal_result::Outcome::Accepted(accepted),
+                        Err(status) => {
+                            use prost::Message;
+                            let error = pb::SignalError::decode(status.details()).unwrap_or(
+                                pb::SignalError {
+                                    code: status.code() as i32,
+                                    message: status.message().to_owned(),
+                                    violations: Vec::new(),
+                                },
+                            );
+                            pb::submit_signal_result::Outcome::Refused(error)
+                        }
+                    };
+                    let result = pb::SubmitSignalResult {
+                        idempotency_key: key,
+                        outcome: Some(outcome),
+                    };
+                    if tx.send(Ok(result)).await.is_err() {
                         return;
                     }
-                };
-                let key = request.idempotency_key.clone();
-                let span = this.step("submit", &metadata, &actor);
-                let outcome = match logged(span, node.submit(actor.clone(), request)).await {
-                    Ok(accepted) => pb::submit_signal_result::Outcome::Accepted(accepted),
-                    Err(status) => {
-                        use prost::Message;
-                        let error =
-                            pb::SignalError::decode(status.details()).unwrap_or(pb::SignalError {
-                                code: status.code() as i32,
-                                message: status.message().to_owned(),
-                                violations: Vec::new(),
-                            });
-                        pb::submit_signal_result::Outcome::Refused(error)
-                    }
-                };
-                let result = pb::SubmitSignalResult {
-                    idempotency_key: key,
-                    outcome: Some(outcome),
-                };
-                if tx.send(Ok(result)).await.is_err() {
+                }
+                if broke_off {
                     return;
                 }
             }

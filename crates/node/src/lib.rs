@@ -14,8 +14,10 @@ mod expiry;
 pub mod forward;
 mod grpc;
 pub mod input;
+mod submit;
 
 pub use grpc::PartnerGrpc;
+pub use submit::{Submission, MAX_BATCH};
 
 use prost::Message;
 use rand::RngExt;
@@ -25,7 +27,6 @@ use signaalnet_identifier::Identifier;
 use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::PartnerEncryptor;
-use signaalnet_service::convert::kind_to_wire;
 use signaalnet_store::Store;
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -204,160 +205,6 @@ impl Node {
             .iter()
             .map(|k| self.mac(b"lookup", &k.hash_input()))
             .collect()
-    }
-
-    /// Accepts a signal: checks it, encrypts its identifiers, stores it in the outbox.
-    pub async fn submit(
-        &self,
-        actor: Actor,
-        request: pb::SubmitSignalRequest,
-    ) -> Result<pb::SubmitSignalResponse, Status> {
-        let policy = self.policy();
-        let checked = match input::check(&policy, &self.partner_id, &request) {
-            Ok(c) => c,
-            Err(refused) => {
-                self.audit_refusal(actor, &policy, &request.purpose, &refused)
-                    .await;
-                tracing::info!(
-                    partner = %self.partner_id,
-                    purpose = %request.purpose,
-                    violations = refused.violations.len(),
-                    code = %refused.code,
-                    "signal refused"
-                );
-                return Err(refused.to_status());
-            }
-        };
-        let request_mac = self.mac(b"request", &request.encode_to_vec());
-        if let Some(answer) = self.replay(&request.idempotency_key, &request_mac).await? {
-            // A replay processes nothing; the original submission is in the trail.
-            return Ok(answer);
-        }
-        let encryptor = Arc::clone(&self.encryptor);
-        let identifiers = checked.identifiers;
-        let checked_count = identifiers.len();
-        // Keyed lookups per match key: stored for withdrawal by identifier, and the names of the
-        // data subjects in the processing log.
-        let keyed: Vec<(String, Vec<u8>)> = identifiers
-            .iter()
-            .flat_map(|i| i.match_keys())
-            .map(|k| (k.kind().to_string(), self.mac(b"lookup", &k.hash_input())))
-            .collect();
-        let lookups: BTreeSet<&[u8]> = keyed.iter().map(|(_, l)| l.as_slice()).collect();
-        let subjects: Vec<String> = keyed
-            .iter()
-            .map(|(kind, l)| format!("{kind}:{}", hex::encode(l)))
-            .collect();
-        let span = tracing::Span::current();
-        signaalnet_telemetry::data_subjects(&span, &subjects);
-        let encrypted = tokio::task::spawn_blocking(move || {
-            let mut rng = rand::rng();
-            identifiers
-                .iter()
-                .flat_map(|i| i.match_keys())
-                .map(|k| pb::EncryptedIdentifier {
-                    kind: kind_to_wire(k.kind()),
-                    ciphertext: encryptor.encrypt(&k, &mut rng).to_bytes().to_vec(),
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|_| Status::internal("encryption task failed"))?;
-        let signal_id = format!("sig-{}", hex::encode(rand::rng().random::<[u8; 10]>()));
-        let payload = pb::EncryptedSignal {
-            signal_id: signal_id.clone(),
-            purpose: request.purpose.clone(),
-            observed_month: request.observed_month.clone(),
-            identifiers: encrypted,
-            attributes: request.attributes.clone(),
-            policy: Some(version_of(&policy)),
-            traceparent: signaalnet_telemetry::traceparent(&span).unwrap_or_default(),
-        };
-        let mut w = self.store.write().await.map_err(NodeError::from)?;
-        let inserted = sqlx::query(
-            "INSERT INTO node_signals (signal_id, idempotency_key, request_mac, case_reference, \
-             purpose, state, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(&signal_id)
-        .bind(&request.idempotency_key)
-        .bind(&request_mac)
-        .bind(&request.case_reference)
-        .bind(&request.purpose)
-        .bind(state::PENDING)
-        .bind(payload.encode_to_vec())
-        .bind(self.audit.clock().now())
-        .execute(&mut *w.tx)
-        .await
-        .map_err(NodeError::from)?;
-        if inserted.rows_affected() == 0 {
-            // A concurrent request with the same key won.
-            drop(w);
-            return self
-                .replay(&request.idempotency_key, &request_mac)
-                .await?
-                .ok_or_else(|| Status::aborted("concurrent submission; retry"));
-        }
-        for lookup in &lookups {
-            sqlx::query("INSERT INTO node_signal_lookup (signal_id, lookup) VALUES ($1, $2)")
-                .bind(&signal_id)
-                .bind(lookup)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(NodeError::from)?;
-        }
-        let event = Event::for_purpose(Step::Submit, &policy, &request.purpose)
-            .by(actor)
-            .reference(self.signal_ref(&signal_id))
-            .detail(format!(
-                "accepted into the outbox: {} identifier(s) encrypted as {} match key(s)",
-                checked_count,
-                payload.identifiers.len()
-            ));
-        self.audit
-            .append(&mut w.tx, event)
-            .await
-            .map_err(NodeError::from)?;
-        w.commit().await.map_err(NodeError::from)?;
-        self.outbox.notify_one();
-        tracing::info!(
-            partner = %self.partner_id,
-            purpose = %request.purpose,
-            signal = %signal_id,
-            identifiers = payload.identifiers.len(),
-            "signal accepted into the outbox"
-        );
-        Ok(pb::SubmitSignalResponse {
-            signal_id,
-            replayed: false,
-            policy: Some(version_of(&policy)),
-        })
-    }
-
-    async fn replay(
-        &self,
-        key: &str,
-        mac: &[u8],
-    ) -> Result<Option<pb::SubmitSignalResponse>, Status> {
-        let row = sqlx::query(
-            "SELECT signal_id, request_mac FROM node_signals WHERE idempotency_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(NodeError::from)?;
-        let Some(row) = row else { return Ok(None) };
-        let stored: Vec<u8> = row.get("request_mac");
-        if stored != mac {
-            return Err(Status::already_exists(
-                "idempotency_key: already used for a different request; use a new key for a new signal",
-            ));
-        }
-        Ok(Some(pb::SubmitSignalResponse {
-            signal_id: row.get("signal_id"),
-            replayed: true,
-            policy: Some(self.version()),
-        }))
     }
 
     pub fn version(&self) -> pb::PolicyVersion {

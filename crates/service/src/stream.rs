@@ -4,9 +4,10 @@
 use std::fmt::Display;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::Status;
 
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -21,6 +22,26 @@ where
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(body(tx));
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
+/// Waits for the next item of a client stream, then takes every item that has already arrived
+/// after it, up to `max` in all, so that work can be done (and committed) per batch. `None`
+/// when the stream has ended. An error item ends the batch; the caller sees it last.
+pub async fn next_batch<T, S>(input: &mut S, max: usize) -> Option<Vec<Result<T, Status>>>
+where
+    S: Stream<Item = Result<T, Status>> + Unpin,
+{
+    let first = input.next().await?;
+    let mut batch = vec![first];
+    while batch.len() < max && batch.last().is_some_and(Result::is_ok) {
+        let arrived =
+            std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *input).poll_next(cx))).await;
+        match arrived {
+            Poll::Ready(Some(item)) => batch.push(item),
+            Poll::Ready(None) | Poll::Pending => break,
+        }
+    }
+    Some(batch)
 }
 
 /// Parses a cursor this role issued; empty means "from the start".
@@ -77,4 +98,44 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    #[tokio::test]
+    async fn a_batch_is_what_has_arrived_up_to_max_and_ends_at_an_error() {
+        let (tx, rx) = mpsc::channel(16);
+        let mut input = ReceiverStream::new(rx);
+        for i in 0..3 {
+            tx.send(Ok(i)).await.expect("receiver alive");
+        }
+        let ids = |b: Vec<Result<i32, Status>>| b.into_iter().map(|r| r.ok()).collect::<Vec<_>>();
+        assert_eq!(
+            next_batch(&mut input, 2).await.map(ids),
+            Some(vec![Some(0), Some(1)])
+        );
+        // Only what has arrived: the third item, not a wait for a fourth.
+        assert_eq!(
+            next_batch(&mut input, 10).await.map(ids),
+            Some(vec![Some(2)])
+        );
+        tx.send(Ok(3)).await.expect("receiver alive");
+        tx.send(Err(Status::cancelled("gone")))
+            .await
+            .expect("receiver alive");
+        tx.send(Ok(4)).await.expect("receiver alive");
+        assert_eq!(
+            next_batch(&mut input, 10).await.map(ids),
+            Some(vec![Some(3), None])
+        );
+        drop(tx);
+        assert_eq!(
+            next_batch(&mut input, 10).await.map(ids),
+            Some(vec![Some(4)])
+        );
+        assert!(next_batch(&mut input, 10).await.is_none());
+    }
 }

@@ -26,7 +26,7 @@ use tracing_subscriber::Layer;
 
 /// `[telemetry]` in a role's configuration. Without `otlp_endpoint` nothing is exported and
 /// nothing else needs to run.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryConfig {
     /// An OTLP/gRPC collector (the organisation's Logboek), e.g. `https://logboek:4317`. With

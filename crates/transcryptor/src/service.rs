@@ -227,9 +227,9 @@ impl TranscryptorGrpc {
             .collect::<Result<Vec<_>, _>>()?;
         let transcryptor = Arc::clone(&self.transcryptor);
         let context = self.context.clone();
-        // Elliptic-curve work is CPU-bound: keep it off the async workers.
-        let converted = tokio::task::spawn_blocking(move || {
-            transcryptor.convert_batch(&batch, &context, &mut rand::rng())
+        // Elliptic-curve work is CPU-bound: off the async workers, over every core.
+        let converted = signaalnet_service::cpu::spread(batch, move |part| {
+            transcryptor.convert_batch(part, &context, &mut rand::rng())
         })
         .await
         .map_err(|_| Status::internal("conversion task failed"))?;
