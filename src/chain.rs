@@ -1,6 +1,7 @@
-//! The whole chain in one process, each role on its own loopback port with its own
-//! certificate, database and configuration, exactly as the role commands start them: used by
-//! `signaalnet demo` (and later `signaalnet bench`).
+//! The whole chain on loopback, each role on its own port with its own certificate, database
+//! and configuration, exactly as the role commands start them: as tasks in this process
+//! (`signaalnet demo`) or each as its own `signaalnet <role> --config` process
+//! (`signaalnet bench`, which reads every role's memory and CPU time).
 
 use crate::commands::transcryptor::{RateLimitConfig, TranscryptorConfig};
 use crate::roles::{self, CoordinatorConfig, Governance, NodeConfig};
@@ -20,6 +21,22 @@ use tonic::transport::Channel;
 
 pub const CONTEXT: &str = "coordinator/demo";
 
+/// How the roles run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    /// As tasks of this process.
+    InProcess,
+    /// Each as its own process of this executable, with a configuration file written under the
+    /// chain's directory and its log in `<dir>/<role>.log`.
+    Processes,
+}
+
+/// A role running as its own process.
+struct Process {
+    name: String,
+    child: std::process::Child,
+}
+
 pub struct Chain {
     pub policy: PolicySet,
     pub certs: PathBuf,
@@ -31,6 +48,7 @@ pub struct Chain {
     pub databases: BTreeMap<String, String>,
     stop: watch::Sender<bool>,
     tasks: Vec<(String, JoinHandle<Result<()>>)>,
+    processes: std::sync::Mutex<Vec<Process>>,
 }
 
 /// The files `write_dev_pki` wrote for `id`.
@@ -53,6 +71,16 @@ impl Chain {
     /// under `dir/data`, or with `postgres` (an administrator's URL) on a fresh PostgreSQL
     /// database per role.
     pub async fn start(dir: &Path, policies: &Path, postgres: Option<&str>) -> Result<Self> {
+        Self::start_as(dir, policies, postgres, Run::InProcess).await
+    }
+
+    /// [`Chain::start`], with the roles run as `run` says.
+    pub async fn start_as(
+        dir: &Path,
+        policies: &Path,
+        postgres: Option<&str>,
+        run: Run,
+    ) -> Result<Self> {
         let mut databases = BTreeMap::new();
         let mut database_for = async |role: &str| -> Result<Option<String>> {
             let Some(admin) = postgres else {
@@ -107,6 +135,7 @@ impl Chain {
             }
         };
         let mut tasks = Vec::new();
+        let mut processes = Vec::new();
         let mut transcryptor_urls = Vec::new();
         for (id, keys) in transcryptor_ids.iter().zip(&transcryptor_keys) {
             let (listener, url) = loopback().await?;
@@ -123,13 +152,19 @@ impl Chain {
                 governance: Governance::default(),
                 telemetry: Default::default(),
             };
-            let shutdown = stopped(&stop);
-            tasks.push((
-                id.clone(),
-                tokio::spawn(async move {
-                    crate::commands::transcryptor::serve_config(&config, listener, shutdown).await
-                }),
-            ));
+            if run == Run::Processes {
+                drop(listener);
+                processes.push(Process::spawn(dir, id, "transcryptor", &config)?);
+            } else {
+                let shutdown = stopped(&stop);
+                tasks.push((
+                    id.clone(),
+                    tokio::spawn(async move {
+                        crate::commands::transcryptor::serve_config(&config, listener, shutdown)
+                            .await
+                    }),
+                ));
+            }
             transcryptor_urls.push(url);
         }
         let (listener, coordinator) = loopback().await?;
@@ -146,10 +181,15 @@ impl Chain {
             governance: Governance::default(),
             telemetry: Default::default(),
         };
-        tasks.push((
-            coordinator_id.clone(),
-            tokio::spawn(roles::run_coordinator(config, listener, stopped(&stop))),
-        ));
+        if run == Run::Processes {
+            drop(listener);
+            processes.push(Process::spawn(dir, "coordinator", "coordinator", &config)?);
+        } else {
+            tasks.push((
+                coordinator_id.clone(),
+                tokio::spawn(roles::run_coordinator(config, listener, stopped(&stop))),
+            ));
+        }
         let mut nodes = BTreeMap::new();
         for partner in policy.partners().filter(|p| submits_signals(p.role)) {
             let (listener, url) = loopback().await?;
@@ -168,10 +208,16 @@ impl Chain {
                 governance: Governance::default(),
                 telemetry: Default::default(),
             };
-            tasks.push((
-                partner.id.clone(),
-                tokio::spawn(roles::run_node(config, listener, stopped(&stop))),
-            ));
+            if run == Run::Processes {
+                drop(listener);
+                let name = format!("node-{}", partner.id);
+                processes.push(Process::spawn(dir, &name, "node", &config)?);
+            } else {
+                tasks.push((
+                    partner.id.clone(),
+                    tokio::spawn(roles::run_node(config, listener, stopped(&stop))),
+                ));
+            }
             nodes.insert(partner.id.clone(), url);
         }
         Ok(Self {
@@ -183,7 +229,17 @@ impl Chain {
             databases,
             stop,
             tasks,
+            processes: std::sync::Mutex::new(processes),
         })
+    }
+
+    /// The roles running as processes: their names (`coordinator`, `node-<partner>`, the
+    /// transcryptors' ids) and process ids.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        self.processes
+            .lock()
+            .map(|p| p.iter().map(|p| (p.name.clone(), p.child.id())).collect())
+            .unwrap_or_default()
     }
 
     /// Where `role` (`coordinator`, `node-<partner>`, a transcryptor's id) stores its data.
@@ -253,15 +309,32 @@ impl Chain {
 
     /// A role that stopped early, with its error.
     pub fn failed(&self) -> Option<String> {
-        self.tasks
-            .iter()
-            .find(|(_, t)| t.is_finished())
-            .map(|(id, _)| format!("role `{id}` stopped unexpectedly"))
+        if let Some((id, _)) = self.tasks.iter().find(|(_, t)| t.is_finished()) {
+            return Some(format!("role `{id}` stopped unexpectedly"));
+        }
+        let mut processes = self.processes.lock().ok()?;
+        processes.iter_mut().find_map(|p| match p.child.try_wait() {
+            Ok(Some(status)) => Some(format!(
+                "role `{}` stopped unexpectedly ({status}); see {}",
+                p.name,
+                self.data_dir
+                    .parent()
+                    .unwrap_or(&self.data_dir)
+                    .join(format!("{}.log", p.name))
+                    .display()
+            )),
+            _ => None,
+        })
     }
 
     /// Stops every role and reports the first error any of them ended with.
     pub async fn stop(self) -> Result<()> {
         let _ = self.stop.send(true);
+        // Role processes hold nothing the caller still needs (the directory is thrown away):
+        // dropping one kills it.
+        if let Ok(mut processes) = self.processes.lock() {
+            processes.clear();
+        }
         // Roles stop together; a role still draining a stream after the deadline is aborted.
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
         let mut first = Ok(());
@@ -281,5 +354,40 @@ impl Chain {
             }
         }
         first
+    }
+}
+
+impl Process {
+    /// Writes `config` to `<dir>/<name>.toml` and starts `signaalnet <command> --config` on it.
+    fn spawn(
+        dir: &Path,
+        name: &str,
+        command: &str,
+        config: &impl serde::Serialize,
+    ) -> Result<Self> {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, toml::to_string(config)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .arg(command)
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting the {name} process"))?;
+        Ok(Self {
+            name: name.to_owned(),
+            child,
+        })
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

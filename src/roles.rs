@@ -2,7 +2,7 @@
 //! and by `signaalnet demo` (every role in one process, each on its own loopback port).
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_coordinator::Coordinator;
 use signaalnet_node::forward::Upstream;
@@ -29,7 +29,7 @@ fn load_system(path: &Path) -> Result<SystemPublicKeys> {
 
 /// What every role configures for accountability: who must have signed its policy set, how
 /// often it looks for a changed set, and where its audit signing key lives.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Governance {
     /// Privacy officer public keys (`signaalnet policy keygen`); when any is given, the role
@@ -222,7 +222,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
         .with_context(|| format!("listening on {addr}"))
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoordinatorConfig {
     pub listen: SocketAddr,
@@ -305,7 +305,7 @@ pub async fn run_coordinator(
     Ok(())
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     pub listen: SocketAddr,

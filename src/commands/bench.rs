@@ -2,19 +2,17 @@
 //! measured against the cost of its own elliptic-curve work, on SQLite and (with `--postgres`)
 //! on PostgreSQL. Figures only: nothing here passes or fails.
 
-use crate::chain::Chain;
+use crate::chain::{Chain, Run};
 use crate::commands::demo::policies_dir;
-use anyhow::{Context, Result};
+
+mod floor;
+mod usage;
+use anyhow::Result;
 use clap::Args;
-use signaalnet_identifier::{Bsn, Identifier};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use signaalnet_proto::v1::partner_service_client::PartnerServiceClient;
-use signaalnet_pseudonym::{
-    key_ceremony, CoordinatorContext, CoordinatorDecryptor, KeyShare, PartnerEncryptor,
-    Transcryptor,
-};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,6 +47,10 @@ pub struct BenchArgs {
     /// Skip the SQLite runs (with --postgres).
     #[arg(long)]
     postgres_only: bool,
+    /// Run the roles as tasks of the bench process instead of each as its own process (then
+    /// memory and CPU are not per role).
+    #[arg(long)]
+    in_process: bool,
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -65,20 +67,36 @@ async fn bench(args: BenchArgs) -> Result<()> {
     println!(
         "cores: {cores}; every role, the load generator and (for PostgreSQL) the database share them\n"
     );
-    let floor = tokio::task::spawn_blocking(crypto_floor).await??;
-    println!("crypto floor (libpep, one core, median of {FLOOR_ROUNDS} rounds of {FLOOR_BATCH}):");
+    let floor = tokio::task::spawn_blocking(|| floor::measure(floor::FULL)).await??;
+    let busy =
+        tokio::task::spawn_blocking(move || floor::measure_on_every_core(cores, floor::FULL))
+            .await??;
     println!(
-        "  encrypt {:.1} µs, convert {:.1} µs × 2 transcryptors, decrypt {:.1} µs = {:.1} µs per identifier",
-        floor.encrypt_us,
-        floor.convert_us,
-        floor.decrypt_us,
-        floor.per_identifier_us()
+        "crypto floor (libpep, median of {} rounds of {}):",
+        floor::FULL.rounds,
+        floor::FULL.batch
     );
+    for (label, f) in [("one core", &floor), ("every core busy", &busy)] {
+        println!(
+            "  {label}: encrypt {:.1} µs, convert {:.1} µs × 2 transcryptors, decrypt {:.1} µs = {:.1} µs per identifier",
+            f.encrypt_us,
+            f.convert_us,
+            f.decrypt_us,
+            f.per_identifier_us()
+        );
+    }
     println!(
-        "  floor on {cores} cores: {:.0} / {:.0} / {:.0} signals/s with 1 / 2 / 4 identifiers\n",
+        "  floor on {cores} cores at one-core speed: {:.0} / {:.0} / {:.0} signals/s with 1 / 2 / 4 identifiers",
         floor.signals_per_second(1, cores),
         floor.signals_per_second(2, cores),
         floor.signals_per_second(4, cores)
+    );
+    println!(
+        "  with every core busy a core is {:.2}× slower: {:.0} / {:.0} / {:.0} signals/s\n",
+        busy.per_identifier_us() / floor.per_identifier_us(),
+        busy.signals_per_second(1, cores),
+        busy.signals_per_second(2, cores),
+        busy.signals_per_second(4, cores)
     );
     let mut databases: Vec<(&str, Option<&str>)> = Vec::new();
     if !args.postgres_only {
@@ -92,19 +110,37 @@ async fn bench(args: BenchArgs) -> Result<()> {
         let dir = tempfile::Builder::new()
             .prefix("signaalnet-bench-")
             .tempdir()?;
-        let chain = Chain::start(dir.path(), &policies_dir(), postgres).await?;
+        let run = if args.in_process {
+            Run::InProcess
+        } else {
+            Run::Processes
+        };
+        let chain = Chain::start_as(dir.path(), &policies_dir(), postgres, run).await?;
         chain.ready(Duration::from_secs(60)).await?;
         let stores = node_stores(&chain).await?;
         let mut ids = Ids::default();
         for k in [1, 2, 4] {
+            // The machine's speed drifts: the floor is measured again right before each run.
+            let now = tokio::task::spawn_blocking(|| floor::measure(floor::QUICK)).await??;
+            let now_busy = tokio::task::spawn_blocking(move || {
+                floor::measure_on_every_core(cores, floor::QUICK)
+            })
+            .await??;
+            let before = usage::snapshot(&chain);
             let (elapsed, n) = throughput(&chain, &stores, &args, k, &mut ids).await?;
+            let cpu = usage::cpu_between(&before, &usage::snapshot(&chain));
             let rate = n as f64 / elapsed.as_secs_f64();
-            let floor_rate = floor.signals_per_second(k, cores);
+            let floor_rate = now.signals_per_second(k, cores);
+            let busy_rate = now_busy.signals_per_second(k, cores);
             println!(
-                "throughput, {k} identifier(s) per signal: {n} signals in {:.2} s = {rate:.0} signals/s = {:.0}% of the crypto floor ({floor_rate:.0}/s)",
+                "throughput, {k} identifier(s) per signal: {n} signals in {:.2} s = {rate:.0} signals/s = {:.0}% of the crypto floor measured just before ({floor_rate:.0}/s; {:.0}% of {busy_rate:.0}/s with every core busy)",
                 elapsed.as_secs_f64(),
-                100.0 * rate / floor_rate
+                100.0 * rate / floor_rate,
+                100.0 * rate / busy_rate
             );
+            if !args.in_process {
+                print_cpu(&cpu, &now, k, n, postgres.is_some());
+            }
         }
         let latencies = latency(&chain, &args, &mut ids).await?;
         println!(
@@ -124,6 +160,78 @@ async fn bench(args: BenchArgs) -> Result<()> {
         println!();
     }
     Ok(())
+}
+
+/// CPU per signal of each role, and of it libpep work (from the floor measured just before the
+/// run) and SQLite; on PostgreSQL also the server's CPU.
+fn print_cpu(
+    cpu: &BTreeMap<String, (f64, f64)>,
+    floor: &floor::Floor,
+    k: usize,
+    signals: usize,
+    postgres: bool,
+) {
+    let per_signal = |seconds: f64| seconds * 1e6 / signals.max(1) as f64;
+    let k = k as f64;
+    let mut nodes = (0.0, 0.0);
+    let mut parts = Vec::new();
+    let mut storage = 0.0;
+    let mut beside = 0.0;
+    let mut coordinator_beside = f64::NAN;
+    for (role, (all, sqlite)) in cpu {
+        let (used, sqlite) = (per_signal(*all), per_signal(*sqlite));
+        let libpep = if role.starts_with("transcryptor") {
+            floor.convert_us * k
+        } else if role == "coordinator" {
+            floor.decrypt_us * k
+        } else {
+            0.0
+        };
+        if role.starts_with("node-") {
+            nodes = (nodes.0 + used, nodes.1 + sqlite);
+            continue;
+        }
+        if role == usage::POSTGRES {
+            if postgres {
+                storage += used;
+                parts.push(format!("{role} {used:.0}"));
+            }
+            continue;
+        }
+        if role != usage::LOAD {
+            storage += sqlite;
+            beside += used - libpep;
+        }
+        if role == "coordinator" {
+            coordinator_beside = used - libpep - sqlite;
+        }
+        parts.push(if role == usage::LOAD {
+            format!("{role} {used:.0}")
+        } else {
+            format!("{role} {used:.0} (libpep {libpep:.0}, SQLite {sqlite:.0})")
+        });
+    }
+    let node_libpep = floor.encrypt_us * k;
+    storage += nodes.1;
+    beside += nodes.0 - node_libpep;
+    parts.insert(
+        0,
+        format!(
+            "nodes {:.0} (libpep {node_libpep:.0}, SQLite {:.0})",
+            nodes.0, nodes.1
+        ),
+    );
+    let libpep = floor.per_identifier_us() * k;
+    println!("  CPU µs per signal: {}", parts.join(", "));
+    println!(
+        "  libpep {libpep:.0} µs per signal; every role's other work {beside:.0} µs ({:.1}× less); \
+         storage (the database engine{}) {storage:.0} µs ({:.1}× less); the coordinator's work beside \
+         libpep and SQLite (matching, notifications, audit hashing, gRPC, TLS, decoding) {coordinator_beside:.0} µs ({:.1}× less)",
+        libpep / beside,
+        if postgres { ": the PostgreSQL server" } else { ": SQLite threads" },
+        libpep / storage,
+        libpep / coordinator_beside
+    );
 }
 
 fn machine() -> String {
@@ -146,83 +254,6 @@ fn machine() -> String {
             "release"
         }
     )
-}
-
-// ---- the crypto floor ------------------------------------------------------------------------
-
-const FLOOR_ROUNDS: usize = 15;
-const FLOOR_BATCH: usize = 200;
-
-struct Floor {
-    encrypt_us: f64,
-    convert_us: f64,
-    decrypt_us: f64,
-}
-
-impl Floor {
-    /// Node encryption, one conversion per transcryptor (two here), coordinator decryption.
-    fn per_identifier_us(&self) -> f64 {
-        self.encrypt_us + 2.0 * self.convert_us + self.decrypt_us
-    }
-
-    /// Signals per second if every core did nothing but the libpep work of the chain.
-    fn signals_per_second(&self, identifiers: usize, cores: usize) -> f64 {
-        cores as f64 * 1e6 / (identifiers as f64 * self.per_identifier_us())
-    }
-}
-
-/// Median per-item cost over `FLOOR_ROUNDS` rounds of `FLOOR_BATCH` items.
-fn median_us(mut round: impl FnMut()) -> f64 {
-    let mut samples: Vec<f64> = (0..FLOOR_ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            round();
-            start.elapsed().as_secs_f64() * 1e6 / FLOOR_BATCH as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
-
-fn crypto_floor() -> Result<Floor> {
-    let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(2, rng)?;
-    let transcryptors: Vec<Transcryptor> = keys.iter().map(Transcryptor::new).collect();
-    let context = CoordinatorContext::new("coordinator/bench")?;
-    let shares: Vec<KeyShare> = transcryptors
-        .iter()
-        .map(|t| t.key_share(&context))
-        .collect();
-    let decryptor = CoordinatorDecryptor::from_shares(&system, &shares)?;
-    let encryptor = PartnerEncryptor::new(system);
-    let key = Identifier::Bsn(Bsn::parse(&bsn(1))?)
-        .match_keys()
-        .into_iter()
-        .next()
-        .context("a BSN has a match key")?;
-    let encrypt_us = median_us(|| {
-        for _ in 0..FLOOR_BATCH {
-            std::hint::black_box(encryptor.encrypt(&key, &mut rand::rng()));
-        }
-    });
-    let batch: Vec<_> = (0..FLOOR_BATCH)
-        .map(|_| encryptor.encrypt(&key, rng))
-        .collect();
-    let convert_us = median_us(|| {
-        std::hint::black_box(transcryptors[0].convert_batch(&batch, &context, &mut rand::rng()));
-    });
-    let once = transcryptors[0].convert_batch(&batch, &context, rng);
-    let converted = transcryptors[1].convert_batch(&once, &context, rng);
-    let decrypt_us = median_us(|| {
-        for c in &converted {
-            std::hint::black_box(decryptor.decrypt(c).ok());
-        }
-    });
-    Ok(Floor {
-        encrypt_us,
-        convert_us,
-        decrypt_us,
-    })
 }
 
 // ---- load ------------------------------------------------------------------------------------
@@ -468,18 +499,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// This process's resident memory now and at its peak, in MiB (every role runs in it).
-fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+/// Resident memory of each role now (peak), in MiB.
+fn memory_line(chain: &Chain) -> String {
+    usage::snapshot(chain)
+        .iter()
+        .map(|(role, u)| format!("{role} {:.0} ({:.0})", u.rss_mib, u.peak_mib))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Streams `args.bulk` signals (one BSN each) through two partners, showing progress.
@@ -527,20 +553,23 @@ async fn bulk(
         let accepted = submitted.load(std::sync::atomic::Ordering::Relaxed);
         let waiting = pending(stores).await?;
         let delivered = accepted.saturating_sub(usize::try_from(waiting).unwrap_or(0));
-        let (rss, peak) = memory_mib();
         for mark in &marks {
             if delivered >= *mark && !reported.contains(mark) {
                 reported.push(*mark);
                 println!(
-                    "  bulk: {mark} signals delivered after {:.1} s; resident {rss:.0} MiB, peak {peak:.0} MiB",
-                    start.elapsed().as_secs_f64()
+                    "  bulk: {mark} signals delivered after {:.1} s; resident (peak) MiB: {}",
+                    start.elapsed().as_secs_f64(),
+                    memory_line(chain)
                 );
             }
         }
         if last_print.elapsed() >= Duration::from_secs(5) {
             last_print = Instant::now();
+            let coordinator = usage::snapshot(chain)
+                .get("coordinator")
+                .map_or(f64::NAN, |u| u.rss_mib);
             eprintln!(
-                "  bulk: {accepted}/{total} accepted, {delivered} delivered, {:.0} signals/s, resident {rss:.0} MiB",
+                "  bulk: {accepted}/{total} accepted, {delivered} delivered, {:.0} signals/s, coordinator resident {coordinator:.0} MiB",
                 delivered as f64 / start.elapsed().as_secs_f64()
             );
         }
@@ -566,6 +595,7 @@ async fn bulk(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use signaalnet_identifier::Bsn;
 
     #[test]
     fn generated_bsns_are_valid_and_distinct() {

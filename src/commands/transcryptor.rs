@@ -3,7 +3,7 @@
 use crate::config;
 use crate::roles::{Background, Governance};
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use signaalnet_pseudonym::{CoordinatorContext, Transcryptor, TranscryptorKeys};
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
 use signaalnet_store::{Location, Store};
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TranscryptorConfig {
     pub listen: SocketAddr,
@@ -38,7 +38,7 @@ pub struct TranscryptorConfig {
     pub telemetry: signaalnet_telemetry::export::TelemetryConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Ciphertexts per second per caller, on average.

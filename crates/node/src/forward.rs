@@ -2,8 +2,7 @@
 //!
 //! - [`run_outbox`]: takes due signals from the outbox, has every transcryptor convert their
 //!   ciphertexts in turn (one `Convert` per transcryptor per batch), delivers them to the
-//!   coordinator and records each answer. [`IN_FLIGHT`] batches travel at once, so that one is
-//!   being converted while another is stored at the coordinator. A transcryptor or coordinator that is unreachable only
+//!   coordinator and records each answer. A transcryptor or coordinator that is unreachable only
 //!   delays delivery (exponential backoff up to 30 s); the coordinator ignores a signal id it
 //!   already has, so a retry after a lost answer duplicates nothing. Withdrawals go the same way.
 //! - [`run_watcher`]: follows the coordinator's notifications for this partner from the last
@@ -19,8 +18,8 @@ use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient
 use signaalnet_store::now;
 use signaalnet_telemetry::{self as telemetry, Kind};
 use sqlx::Row;
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
@@ -29,9 +28,6 @@ use tracing::{Instrument, Span};
 /// Signals per conversion batch. Persons carry three ciphertexts, so a batch stays far below
 /// `MAX_BATCH` ciphertexts.
 pub const BATCH: i64 = 256;
-
-/// Batches forwarded at once, each by a loop of its own.
-pub const IN_FLIGHT: usize = 2;
 
 /// Where the node's signals go.
 #[derive(Clone)]
@@ -62,65 +58,8 @@ fn backoff(attempts: i64) -> i64 {
 
 /// Runs until the process ends.
 pub async fn run_outbox(node: Arc<Node>, upstream: Upstream) {
-    let claims = Arc::new(Claims::default());
-    let loops: Vec<_> = (0..IN_FLIGHT)
-        .map(|i| {
-            let (node, upstream, claims) =
-                (Arc::clone(&node), upstream.clone(), Arc::clone(&claims));
-            // One loop sends the withdrawals, so that none is sent twice at once.
-            tokio::spawn(forward_loop(node, upstream, claims, i == 0))
-        })
-        .collect();
-    for handle in loops {
-        if let Err(e) = handle.await {
-            tracing::error!(error = %e, "an outbox loop ended");
-        }
-    }
-}
-
-/// Signals taken by one of the loops, so that no two loops forward the same signal.
-#[derive(Default)]
-struct Claims(Mutex<HashSet<String>>);
-
-/// The signals one loop took; released when it is done with them, however it ends.
-struct Claimed<'a> {
-    claims: &'a Claims,
-    ids: Vec<String>,
-}
-
-impl Claims {
-    /// Takes the first `max` of `ids` that no other loop holds.
-    fn take(&self, ids: impl IntoIterator<Item = String>, max: usize) -> Claimed<'_> {
-        let mut held = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ids = ids
-            .into_iter()
-            .filter(|id| !held.contains(id))
-            .take(max)
-            .collect::<Vec<_>>();
-        held.extend(ids.iter().cloned());
-        Claimed { claims: self, ids }
-    }
-}
-
-impl Drop for Claimed<'_> {
-    fn drop(&mut self) {
-        let mut held = self
-            .claims
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for id in &self.ids {
-            held.remove(id);
-        }
-    }
-}
-
-async fn forward_loop(node: Arc<Node>, upstream: Upstream, claims: Arc<Claims>, withdrawals: bool) {
     loop {
-        match forward_once(&node, &upstream, &claims, withdrawals).await {
+        match forward_once(&node, &upstream).await {
             Ok(0) => {
                 let _ = tokio::time::timeout(Duration::from_secs(1), node.outbox.notified()).await;
             }
@@ -133,42 +72,20 @@ async fn forward_loop(node: Arc<Node>, upstream: Upstream, claims: Arc<Claims>, 
     }
 }
 
-/// One round: due withdrawals (if this loop sends them), then one batch of due signals that no
-/// other loop holds. Returns how many were handled.
-async fn forward_once(
-    node: &Node,
-    upstream: &Upstream,
-    claims: &Claims,
-    withdrawals: bool,
-) -> Result<usize, ForwardError> {
-    let handled = if withdrawals {
-        withdraw_due(node, upstream).await?
-    } else {
-        0
-    };
+/// One round: due withdrawals, then one batch of due signals. Returns how many were handled.
+async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
+    let handled = withdraw_due(node, upstream).await?;
     let rows = sqlx::query(
         "SELECT signal_id, payload, attempts FROM node_signals WHERE state = $1 AND next_attempt_at <= $2 \
          ORDER BY created_at, signal_id LIMIT $3",
     )
     .bind(state::PENDING)
     .bind(now())
-    .bind(BATCH * IN_FLIGHT as i64)
+    .bind(BATCH)
     .fetch_all(node.store.pool())
     .await?;
-    let claimed = claims.take(
-        rows.iter().map(|row| row.get::<String, _>("signal_id")),
-        BATCH as usize,
-    );
-    let rows: Vec<_> = rows
-        .into_iter()
-        .filter(|row| claimed.ids.contains(&row.get::<String, _>("signal_id")))
-        .collect();
     if rows.is_empty() {
         return Ok(handled);
-    }
-    if rows.len() == BATCH as usize {
-        // There may be more: another loop can take the next batch meanwhile.
-        node.outbox.notify_one();
     }
     let mut signals = Vec::with_capacity(rows.len());
     let mut attempts = BTreeMap::new();
