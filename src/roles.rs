@@ -216,6 +216,23 @@ pub fn start_telemetry(
         .block_on(async { signaalnet_telemetry::export::install("info", config, tls, &source) })?)
 }
 
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (how service managers stop a process): a role then
+/// stops taking requests, finishes what it holds and seals its audit trail.
+pub async fn interrupted() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            tokio::signal::ctrl_c().await.ok();
+        }
+    }
+}
+
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)
         .await

@@ -1,15 +1,11 @@
 //! `signaalnet coordinator --config FILE` and `signaalnet node --config FILE`: one role per
-//! process, stopped by Ctrl-C / SIGINT.
+//! process, stopped by SIGINT (Ctrl-C) or SIGTERM.
 
 use crate::config;
-use crate::roles::{self, CoordinatorConfig, NodeConfig};
+use crate::roles::{self, interrupted, CoordinatorConfig, NodeConfig};
 use anyhow::Result;
 use std::path::Path;
 use std::process::ExitCode;
-
-async fn interrupted() {
-    tokio::signal::ctrl_c().await.ok();
-}
 
 pub fn run_coordinator(config_path: &Path) -> Result<ExitCode> {
     let config: CoordinatorConfig = config::load(config_path, "coordinator")?;

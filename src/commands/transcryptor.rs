@@ -73,7 +73,7 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
     let served = runtime.block_on(async {
         let listener = crate::roles::bind(config.listen).await?;
         serve_config(&config, listener, async {
-            tokio::signal::ctrl_c().await.ok();
+            crate::roles::interrupted().await;
         })
         .await
     });
