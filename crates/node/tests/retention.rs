@@ -4,64 +4,22 @@
 //! coordinator's EXPIRED notice instead.
 #![allow(clippy::unwrap_used)] // test fixtures
 
-use signaalnet_audit::{Actor, Audit, Filter, Signer, Step};
-use signaalnet_node::Node;
-use signaalnet_policy::{LivePolicy, PolicySet};
+mod common;
+
+use common::{gemeente_node, request};
+use signaalnet_audit::{Filter, Step};
 use signaalnet_proto::v1 as pb;
-use signaalnet_proto::v1::identifier::Value;
-use signaalnet_pseudonym::{key_ceremony, PartnerEncryptor};
-use signaalnet_store::{Clock, Location, Store};
+use signaalnet_store::Clock;
 use sqlx::Row;
-use std::path::Path;
 use std::time::Duration;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
-fn request(case: &str, postcode: &str) -> pb::SubmitSignalRequest {
-    pb::SubmitSignalRequest {
-        idempotency_key: format!("key/{case}"),
-        case_reference: case.into(),
-        purpose: "signalering_drieluik".into(),
-        observed_month: "2026-10".into(),
-        identifiers: vec![pb::Identifier {
-            value: Some(Value::Address(pb::PostalAddress {
-                postcode: postcode.into(),
-                huisnummer: "12".into(),
-                toevoeging: String::new(),
-            })),
-        }],
-        attributes: Vec::new(),
-    }
-}
-
 #[tokio::test]
 async fn unmatched_signals_expire_and_nothing_of_them_stays() {
     let dir = tempfile::tempdir().unwrap();
-    let policy =
-        PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
-    let (system, _) = key_ceremony(1, &mut rand::rng()).unwrap();
     let clock = Clock::manual(1_790_000_000_000);
-    let oin = policy.partner("gemeente_groningen").unwrap().oins[0].clone();
-    let actor = Actor {
-        oin: oin.clone(),
-        role: "gemeente".into(),
-    };
-    let node = Node::open(
-        Store::open(&Location::Sqlite(dir.path().join("node.db")))
-            .await
-            .unwrap(),
-        LivePolicy::new(policy),
-        "gemeente_groningen",
-        PartnerEncryptor::new(system),
-        &[9u8; 32],
-        Audit::new(
-            Signer::load_or_create(&dir.path().join("audit.key")).unwrap(),
-            actor.clone(),
-            clock.clone(),
-        ),
-    )
-    .await
-    .unwrap();
+    let (node, actor) = gemeente_node(dir.path(), &clock).await;
     let lonely = node
         .submit(actor.clone(), request("GRO-1", "9711 AB"))
         .await

@@ -1,0 +1,139 @@
+//! A coordinator on real SQLite with real libpep keys and one transcryptor, no network: what a
+//! node and the transcryptor would deliver is built here.
+#![allow(clippy::unwrap_used, dead_code)] // test fixtures; each test binary uses part of them
+
+use signaalnet_audit::{Actor, Audit, Signer};
+use signaalnet_coordinator::Coordinator;
+use signaalnet_identifier::Identifier;
+use signaalnet_policy::{LivePolicy, Partner, PolicySet};
+use signaalnet_proto::v1 as pb;
+use signaalnet_pseudonym::{
+    key_ceremony, CoordinatorContext, CoordinatorDecryptor, HandleKey, PartnerEncryptor,
+    Transcryptor,
+};
+use signaalnet_service::convert::kind_to_wire;
+use signaalnet_store::{Clock, Location, Store};
+use sqlx::Row;
+use std::path::Path;
+
+pub const DRIELUIK: &str = "signalering_drieluik";
+
+pub struct World {
+    _dir: tempfile::TempDir,
+    pub core: Coordinator,
+    pub policy: PolicySet,
+    encryptor: PartnerEncryptor,
+    transcryptor: Transcryptor,
+    context: CoordinatorContext,
+    pub clock: Clock,
+}
+
+pub async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let policy =
+        PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
+    let (system, keys) = key_ceremony(1, &mut rand::rng()).unwrap();
+    let transcryptor = Transcryptor::new(&keys[0]);
+    let context = CoordinatorContext::new("coordinator/test").unwrap();
+    let decryptor =
+        CoordinatorDecryptor::from_shares(&system, &[transcryptor.key_share(&context)]).unwrap();
+    let clock = Clock::manual(1_790_000_000_000);
+    let audit = Audit::new(
+        Signer::load_or_create(&dir.path().join("audit.key")).unwrap(),
+        Actor {
+            oin: "00000099000000000090".into(),
+            role: "coordinator".into(),
+        },
+        clock.clone(),
+    );
+    let store = Store::open(&Location::Sqlite(dir.path().join("coordinator.db")))
+        .await
+        .unwrap();
+    let core = Coordinator::open(
+        store,
+        LivePolicy::new(policy.clone()),
+        decryptor,
+        HandleKey::new(&[7u8; 32]).unwrap(),
+        audit,
+    )
+    .await
+    .unwrap();
+    World {
+        _dir: dir,
+        core,
+        policy,
+        encryptor: PartnerEncryptor::new(system),
+        transcryptor,
+        context,
+        clock,
+    }
+}
+
+impl World {
+    /// What a node and the transcryptor would deliver for `identifier`.
+    pub fn signal(&self, signal_id: &str, identifier: Identifier) -> pb::EncryptedSignal {
+        let mut rng = rand::rng();
+        let identifiers = identifier
+            .match_keys()
+            .iter()
+            .map(|k| {
+                let c = self.encryptor.encrypt(k, &mut rng);
+                let converted = self
+                    .transcryptor
+                    .convert_batch(&[c], &self.context, &mut rng)
+                    .remove(0);
+                pb::EncryptedIdentifier {
+                    kind: kind_to_wire(k.kind()),
+                    ciphertext: converted.to_bytes().to_vec(),
+                }
+            })
+            .collect();
+        pb::EncryptedSignal {
+            signal_id: signal_id.into(),
+            purpose: DRIELUIK.into(),
+            observed_month: "2026-10".into(),
+            identifiers,
+            attributes: vec![pb::Attribute {
+                id: "gemeente".into(),
+                value: "GM0014".into(),
+            }],
+            policy: None,
+            traceparent: String::new(),
+        }
+    }
+
+    /// `partner` as it appears in the policy set, and its actor.
+    pub fn partner(&self, partner: &str) -> (&Partner, Actor) {
+        let p = self.policy.partner(partner).unwrap();
+        let actor = Actor {
+            oin: p.oins[0].clone(),
+            role: p.role.as_str().into(),
+        };
+        (p, actor)
+    }
+
+    /// Delivers `signal` for `identifier` from `partner`.
+    pub async fn deliver(
+        &self,
+        partner: &str,
+        signal_id: &str,
+        identifier: Identifier,
+    ) -> pb::DeliveryAck {
+        let signal = self.signal(signal_id, identifier);
+        let (p, actor) = self.partner(partner);
+        let outcome = self.core.deliver(p, &actor, signal).await;
+        pb::DeliveryAck {
+            signal_id: signal_id.into(),
+            code: outcome.code as i32,
+            message: outcome.message,
+        }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query(sql)
+            .fetch_one(self.core.store().pool())
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
