@@ -3,6 +3,7 @@
 //! in a temporary directory or, with `postgres`, a fresh PostgreSQL database per role.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use super::copy_dir;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::analyst_service_client::AnalystServiceClient;
 use signaalnet_proto::v1::partner_service_client::PartnerServiceClient;
@@ -88,19 +89,6 @@ pub struct Options {
     pub signed_policy: bool,
     /// Every role exports its processing logs to this OTLP endpoint (every 100 ms).
     pub otlp_endpoint: Option<String>,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 impl ProcChain {

@@ -10,7 +10,9 @@ use signaalnet_proto::v1::analyst_service_server::AnalystService;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorService;
 use signaalnet_service::caller;
 use signaalnet_service::convert::submits_signals;
-use signaalnet_service::stream::{follow, next_batch, parse_cursor, spawn_stream, BoxStream};
+use signaalnet_service::stream::{
+    follow, next_batch, parse_cursor, spawn_stream, Batch, BoxStream,
+};
 use signaalnet_telemetry::{self as telemetry, Kind};
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
@@ -65,29 +67,22 @@ impl CoordinatorService for CoordinatorGrpc {
         let output = spawn_stream(move |tx| async move {
             // What has arrived is checked, decrypted and stored together: one transaction per
             // batch rather than per signal.
-            while let Some(items) = next_batch(&mut input, MAX_BATCH).await {
-                let mut batch = Vec::with_capacity(items.len());
-                let mut broke_off = false;
-                for item in items {
-                    let signal = match item {
-                        Ok(signal) => signal,
-                        Err(status) => {
-                            tracing::warn!(partner = %partner.id, status = %status.code(), "delivery stream broke off");
-                            broke_off = true;
-                            break;
-                        }
-                    };
-                    // Each signal's processing log joins its own submission's trace.
-                    let span = telemetry::step("match", Kind::Server);
-                    telemetry::adopt_item(
-                        &span,
-                        &metadata,
-                        Some(&signal.traceparent),
-                        Some(&actor.oin),
-                        core.own_oin(),
-                    );
-                    batch.push(Delivered { signal, span });
-                }
+            while let Some(Batch { items, broken }) = next_batch(&mut input, MAX_BATCH).await {
+                let batch: Vec<Delivered> = items
+                    .into_iter()
+                    .map(|signal| {
+                        // Each signal's processing log joins its own submission's trace.
+                        let span = telemetry::step("match", Kind::Server);
+                        telemetry::adopt_item(
+                            &span,
+                            &metadata,
+                            Some(&signal.traceparent),
+                            Some(&actor.oin),
+                            core.own_oin(),
+                        );
+                        Delivered { signal, span }
+                    })
+                    .collect();
                 let answered: Vec<(String, Span)> = batch
                     .iter()
                     .map(|d| (d.signal.signal_id.clone(), d.span.clone()))
@@ -104,7 +99,8 @@ impl CoordinatorService for CoordinatorGrpc {
                         return;
                     }
                 }
-                if broke_off {
+                if let Some(status) = broken {
+                    tracing::warn!(partner = %partner.id, status = %status.code(), "delivery stream broke off");
                     return;
                 }
             }

@@ -4,17 +4,14 @@
 
 mod common;
 
-use common::world;
+use common::{address, phone, world};
 use signaalnet_coordinator::Delivered;
-use signaalnet_identifier::{Address, Identifier, Phone};
 use tonic::Code;
 use tracing::Span;
 
 #[tokio::test]
 async fn each_signal_of_a_batch_gets_its_own_answer_in_order() {
     let w = world().await;
-    let address = || Identifier::Address(Address::parse_postal("9711 AB", "12", "").unwrap());
-    let phone = || Identifier::Phone(Phone::parse("+31 6 1234 5678").unwrap());
     let mut bad_month = w.signal("g2", phone());
     bad_month.observed_month = "10-2026".into();
     let mut not_converted = w.signal("g4", phone());

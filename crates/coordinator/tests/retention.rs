@@ -6,18 +6,13 @@
 
 mod common;
 
-use common::world;
+use common::{address, phone, world};
 use signaalnet_audit::Filter;
 use signaalnet_coordinator::expiry::Expired;
-use signaalnet_identifier::{Address, Identifier, Phone};
 use signaalnet_proto::v1 as pb;
 use std::time::Duration;
 
 const DAY: Duration = Duration::from_secs(86_400);
-
-fn address() -> Identifier {
-    Identifier::Address(Address::parse_postal("9711 AB", "12", "").unwrap())
-}
 
 #[tokio::test]
 async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
@@ -27,9 +22,10 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
         0
     );
     assert_eq!(w.deliver("nla", "n1", address()).await.code, 0);
-    let phone = Identifier::Phone(Phone::parse("+31 6 1234 5678").unwrap());
     assert_eq!(
-        w.deliver("politie_noord_nederland", "p1", phone).await.code,
+        w.deliver("politie_noord_nederland", "p1", phone())
+            .await
+            .code,
         0
     );
     assert_eq!(
@@ -61,8 +57,7 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
     assert_eq!(held, 0, "no pseudonym of the expired signal is kept");
 
     // A late re-delivery of the expired signal does not bring it back.
-    let phone = Identifier::Phone(Phone::parse("+31 6 1234 5678").unwrap());
-    let again = w.deliver("politie_noord_nederland", "p1", phone).await;
+    let again = w.deliver("politie_noord_nederland", "p1", phone()).await;
     assert_eq!(again.code, 0);
     assert!(again.message.contains("ignored"), "{}", again.message);
 

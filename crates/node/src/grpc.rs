@@ -6,7 +6,9 @@ use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
-use signaalnet_service::stream::{follow, next_batch, parse_cursor, spawn_stream, BoxStream};
+use signaalnet_service::stream::{
+    follow, next_batch, parse_cursor, spawn_stream, Batch, BoxStream,
+};
 use signaalnet_telemetry::{self as telemetry, logged};
 use std::sync::Arc;
 use tonic::metadata::MetadataMap;
@@ -82,21 +84,14 @@ impl PartnerService for PartnerGrpc {
         Ok(Response::new(spawn_stream(move |tx| async move {
             // What has arrived is checked, encrypted and stored together: one transaction per
             // batch rather than per signal.
-            while let Some(items) = next_batch(&mut input, MAX_BATCH).await {
-                let mut batch = Vec::with_capacity(items.len());
-                let mut broke_off = false;
-                for item in items {
-                    match item {
-                        Ok(request) => {
-                            let span = this.step("submit", &metadata, &actor);
-                            batch.push(Submission { request, span });
-                        }
-                        Err(status) => {
-                            tracing::warn!(status = %status.code(), "submission stream broke off");
-                            broke_off = true;
-                        }
-                    }
-                }
+            while let Some(Batch { items, broken }) = next_batch(&mut input, MAX_BATCH).await {
+                let batch: Vec<Submission> = items
+                    .into_iter()
+                    .map(|request| Submission {
+                        request,
+                        span: this.step("submit", &metadata, &actor),
+                    })
+                    .collect();
                 let asked: Vec<(String, Span)> = batch
                     .iter()
                     .map(|s| (s.request.idempotency_key.clone(), s.span.clone()))
@@ -126,7 +121,8 @@ impl PartnerService for PartnerGrpc {
                         return;
                     }
                 }
-                if broke_off {
+                if let Some(status) = broken {
+                    tracing::warn!(status = %status.code(), "submission stream broke off");
                     return;
                 }
             }

@@ -24,22 +24,37 @@ where
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
+/// What [`next_batch`] took from a client stream.
+pub struct Batch<T> {
+    pub items: Vec<T>,
+    /// The stream broke off after `items`: answer them, then stop.
+    pub broken: Option<Status>,
+}
+
 /// Waits for the next item of a client stream, then takes every item that has already arrived
 /// after it, up to `max` in all, so that work can be done (and committed) per batch. `None`
-/// when the stream has ended. An error item ends the batch; the caller sees it last.
-pub async fn next_batch<T, S>(input: &mut S, max: usize) -> Option<Vec<Result<T, Status>>>
+/// when the stream has ended. An error ends the batch.
+pub async fn next_batch<T, S>(input: &mut S, max: usize) -> Option<Batch<T>>
 where
     S: Stream<Item = Result<T, Status>> + Unpin,
 {
-    let first = input.next().await?;
-    let mut batch = vec![first];
-    while batch.len() < max && batch.last().is_some_and(Result::is_ok) {
-        let arrived =
-            std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *input).poll_next(cx))).await;
-        match arrived {
-            Poll::Ready(Some(item)) => batch.push(item),
-            Poll::Ready(None) | Poll::Pending => break,
+    let mut batch = Batch {
+        items: Vec::new(),
+        broken: None,
+    };
+    let mut arrived = Poll::Ready(Some(input.next().await?));
+    while let Poll::Ready(Some(item)) = arrived {
+        match item {
+            Ok(item) => batch.items.push(item),
+            Err(status) => {
+                batch.broken = Some(status);
+                break;
+            }
         }
+        if batch.items.len() >= max {
+            break;
+        }
+        arrived = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *input).poll_next(cx))).await;
     }
     Some(batch)
 }
@@ -112,7 +127,11 @@ mod tests {
         for i in 0..3 {
             tx.send(Ok(i)).await.expect("receiver alive");
         }
-        let ids = |b: Vec<Result<i32, Status>>| b.into_iter().map(|r| r.ok()).collect::<Vec<_>>();
+        let ids = |b: Batch<i32>| {
+            let mut out: Vec<Option<i32>> = b.items.into_iter().map(Some).collect();
+            out.extend(b.broken.map(|_| None));
+            out
+        };
         assert_eq!(
             next_batch(&mut input, 2).await.map(ids),
             Some(vec![Some(0), Some(1)])

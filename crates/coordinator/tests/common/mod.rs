@@ -4,7 +4,7 @@
 
 use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_coordinator::Coordinator;
-use signaalnet_identifier::Identifier;
+use signaalnet_identifier::{Address, Identifier, Phone};
 use signaalnet_policy::{LivePolicy, Partner, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::{
@@ -136,4 +136,14 @@ impl World {
             .unwrap()
             .get(0)
     }
+}
+
+/// An address in Groningen.
+pub fn address() -> Identifier {
+    Identifier::Address(Address::parse_postal("9711 AB", "12", "").unwrap())
+}
+
+/// A Dutch mobile number.
+pub fn phone() -> Identifier {
+    Identifier::Phone(Phone::parse("+31 6 1234 5678").unwrap())
 }
