@@ -10,13 +10,16 @@
 
 use crate::core::{has_attribute, members_of, partner_roles, visible_attributes, Coordinator};
 use crate::matching::{month_string, Hit, Matcher};
+use crate::CoordinatorError;
 use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_identifier::IdentifierKind;
 use signaalnet_policy::{Partner, PolicySet, RecipientRole, RecipientView};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::MatchingPseudonym;
 use signaalnet_service::convert::kind_to_wire;
+use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
+use tokio_stream::StreamExt;
 use tonic::Status;
 
 const DEFAULT_PAGE: usize = 50;
@@ -252,15 +255,35 @@ impl Coordinator {
         };
         let min = monitor.min_cell_size;
         let counted: BTreeSet<&str> = monitor.aggregates_of.iter().map(String::as_str).collect();
-        let matcher = self.matcher.lock().await;
+        // Counted from the store: the matcher holds matched signals only.
         let mut cells: BTreeMap<Vec<String>, u32> = BTreeMap::new();
-        for signal in matcher
-            .signals()
-            .filter(|s| counted.contains(s.purpose.as_str()))
-        {
+        // (A monitor counts at least one purpose: the policy checker sees to it; `IN ()` is no SQL.)
+        let counted: Vec<&str> = counted.into_iter().collect();
+        let counted = if counted.is_empty() {
+            vec![""]
+        } else {
+            counted
+        };
+        let sql = format!(
+            "SELECT partner_id, observed_month, attributes FROM coord_signals \
+             WHERE withdrawn_at IS NULL AND purpose IN ({})",
+            crate::load::placeholders(1, counted.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for purpose in &counted {
+            query = query.bind(*purpose);
+        }
+        let mut rows = query.fetch(self.store.pool());
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(CoordinatorError::from)?;
+            let partner: String = row.get("partner_id");
+            let month: String = row.get("observed_month");
+            let attributes: String = row.get("attributes");
+            let attributes: Vec<(String, String)> = serde_json::from_str(&attributes)
+                .map_err(|e| CoordinatorError::Corrupt(format!("signal attributes: {e}")))?;
             // Only what the partner shares for the monitor purpose counts as a dimension value.
             let shared = policy
-                .partner(&signal.partner)
+                .partner(&partner)
                 .and_then(|p| p.shares.get(&request.purpose))
                 .map(|s| &s.attributes);
             let cell: Vec<String> = fine
@@ -268,10 +291,9 @@ impl Coordinator {
                 .map(|d| {
                     let allowed = shared.is_some_and(|s| s.contains(d));
                     let value = if d == "maand_waarneming" {
-                        Some(month_string(signal.month))
+                        Some(month.clone())
                     } else {
-                        signal
-                            .attributes
+                        attributes
                             .iter()
                             .find(|(id, _)| id == d)
                             .map(|(_, v)| v.clone())
@@ -284,7 +306,7 @@ impl Coordinator {
                 .collect();
             *cells.entry(cell).or_default() += 1;
         }
-        drop(matcher);
+        drop(rows);
         let suppressed = cells.values().filter(|n| **n < min).count();
         let positions: Vec<usize> = dimensions
             .iter()

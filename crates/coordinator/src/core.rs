@@ -1,7 +1,7 @@
 //! The coordinator's state: received signals, the matcher, hits and the notification queues,
 //! kept consistent in one write transaction per change.
 
-use crate::matching::{month_index, Change, HitEvent, Matcher, Pseudonym, Rule, Seq, SignalEntry};
+use crate::matching::{Change, HitEvent, Matcher, Rule, Seq, SignalEntry};
 use crate::CoordinatorError;
 use prost::Message;
 use signaalnet_audit::{Actor, Audit, Event, Head, Step};
@@ -86,7 +86,7 @@ impl Coordinator {
             .get("n");
         let (published, _) = watch::channel(last);
         tracing::info!(
-            signals = matcher.signals().count(),
+            matched_signals = matcher.signals().count(),
             hits = matcher.hits().count(),
             policy = %set.version(),
             "coordinator state restored"
@@ -154,6 +154,12 @@ impl Coordinator {
         self.reload(&mut matcher).await;
     }
 
+    /// How many signals the matcher holds in memory: those in hits. Every other signal is only
+    /// in the store and is loaded back when a new signal shares a key with it.
+    pub async fn held_signals(&self) -> usize {
+        self.matcher.lock().await.signals().count()
+    }
+
     /// Tells a watcher that notifications up to this sequence number exist.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.published.subscribe()
@@ -181,6 +187,8 @@ impl Coordinator {
             .await?;
             let mut events = Vec::new();
             let mut removed = Vec::new();
+            let mut held = false;
+            let mut was_matched = Vec::new();
             match row {
                 None => {
                     sqlx::query(
@@ -209,7 +217,11 @@ impl Coordinator {
                         .execute(&mut *w.tx)
                         .await?;
                     removed.extend(matcher.signal(seq).cloned());
+                    if let Some(hit) = matcher.hit_of(seq) {
+                        was_matched.extend(hit.members.iter().copied());
+                    }
                     events = matcher.remove(seq)?;
+                    held = true;
                 }
                 Some(_) => {}
             }
@@ -217,9 +229,10 @@ impl Coordinator {
                 .by(actor.clone())
                 .reference(format!("signal:{}/{signal_id}", partner.id))
                 .references(events.iter().map(|e| format!("hit:{}", e.hit_id)))
-                .detail(match removed.first() {
-                    Some(_) => "withdrawn: keys and attributes deleted, hits re-evaluated",
-                    None => "withdrawal recorded (signal not held or withdrawn before)",
+                .detail(if held {
+                    "withdrawn: keys and attributes deleted, hits re-evaluated"
+                } else {
+                    "withdrawal recorded (signal not held or withdrawn before)"
                 });
             let persisted = async {
                 let mut head = self.audit.head(&mut w.tx).await?;
@@ -249,6 +262,8 @@ impl Coordinator {
                     return Err(e);
                 }
             }
+            // Members of its hit that are in no hit now are no longer held.
+            matcher.evict_unmatched(was_matched);
             tracing::info!(partner = %partner.id, hit_changes = events.len(), "signal withdrawn");
             done.push(signal_id.clone());
         }
@@ -508,69 +523,8 @@ pub(crate) fn visible_attributes(
 }
 
 async fn load_matcher(store: &Store, policy: &PolicySet) -> Result<Matcher, CoordinatorError> {
-    let rules = rules(policy);
-    let mut keys: HashMap<Seq, Vec<(IdentifierKind, Pseudonym)>> = HashMap::new();
-    for row in sqlx::query("SELECT seq, kind, pseudonym FROM coord_keys")
-        .fetch_all(store.pool())
-        .await?
-    {
-        let seq: i64 = row.get("seq");
-        let kind: String = row.get("kind");
-        let bytes: Vec<u8> = row.get("pseudonym");
-        let kind = IdentifierKind::from_name(&kind)
-            .ok_or_else(|| CoordinatorError::Corrupt(format!("signal {seq}: kind `{kind}`")))?;
-        let pseudonym: Pseudonym = bytes
-            .try_into()
-            .map_err(|_| CoordinatorError::Corrupt(format!("signal {seq}: pseudonym length")))?;
-        keys.entry(seq).or_default().push((kind, pseudonym));
-    }
-    let mut signals = Vec::new();
-    for row in sqlx::query(
-        "SELECT seq, partner_id, signal_id, purpose, observed_month, attributes \
-         FROM coord_signals WHERE withdrawn_at IS NULL ORDER BY seq",
-    )
-    .fetch_all(store.pool())
-    .await?
-    {
-        let seq: i64 = row.get("seq");
-        let purpose: String = row.get("purpose");
-        if !rules.contains_key(&purpose) {
-            tracing::warn!(seq, purpose = %purpose, "signal of a purpose no longer in the policy set is not matched");
-            continue;
-        }
-        let month: String = row.get("observed_month");
-        let attributes: String = row.get("attributes");
-        signals.push(SignalEntry {
-            seq,
-            partner: row.get("partner_id"),
-            signal_id: row.get("signal_id"),
-            purpose,
-            month: month_index(&month)
-                .ok_or_else(|| CoordinatorError::Corrupt(format!("signal {seq}: month")))?,
-            keys: keys.remove(&seq).unwrap_or_default(),
-            attributes: serde_json::from_str(&attributes)
-                .map_err(|e| CoordinatorError::Corrupt(format!("signal {seq}: attributes: {e}")))?,
-        });
-    }
-    let mut hits = Vec::new();
-    for row in
-        sqlx::query("SELECT hit_id, purpose, members FROM coord_hits WHERE dissolved_at IS NULL")
-            .fetch_all(store.pool())
-            .await?
-    {
-        let id: String = row.get("hit_id");
-        let members: String = row.get("members");
-        let members: BTreeSet<Seq> = serde_json::from_str(&members)
-            .map_err(|e| CoordinatorError::Corrupt(format!("hit {id}: members: {e}")))?;
-        hits.push(crate::matching::Hit {
-            id,
-            purpose: row.get("purpose"),
-            members,
-        });
-    }
-    let mut matcher = Matcher::new(rules);
-    matcher.restore(signals, hits);
-    Ok(matcher)
+    let mut conn = store.pool().acquire().await?;
+    crate::load::matcher(&mut conn, rules(policy)).await
 }
 
 /// For listings: the partner roles and attributes of a hit per a view.

@@ -280,6 +280,16 @@ impl Coordinator {
     ) -> Result<Vec<(usize, Outcome)>, CoordinatorError> {
         let mut matcher = self.matcher.lock().await;
         let mut w = self.store.write().await?;
+        // The stored signals these can link to, which the matcher may not hold.
+        let keys: Vec<crate::load::Key> = ready
+            .iter()
+            .flat_map(|(i, r)| {
+                let purpose = &batch[*i].signal.purpose;
+                r.keys.iter().map(|(k, p)| (purpose.clone(), *k, *p))
+            })
+            .collect();
+        // (Should this fail, what it loaded is stored and matches as it should: it stays held.)
+        let mut held = crate::load::hold_reachable(&mut w.tx, &mut matcher, keys).await?;
         let mut head = self.audit.head(&mut w.tx).await?;
         let mut answers = Vec::with_capacity(ready.len());
         let mut matched = Vec::with_capacity(ready.len());
@@ -299,6 +309,7 @@ impl Coordinator {
                 .await;
             match one {
                 Ok(one) => {
+                    held.extend(one.matched.as_ref().map(|m| m.seq));
                     last = one.last_notification.or(last);
                     matched.extend(one.matched.map(|m| (m, &delivered.signal.purpose)));
                     answers.push((i, one.outcome));
@@ -322,6 +333,9 @@ impl Coordinator {
             return Err(e);
         }
         self.publish(last);
+        // Signals that ended up in no hit are only in the store from here on.
+        matcher.evict_unmatched(held);
+        drop(matcher);
         for (m, purpose) in matched {
             tracing::info!(
                 partner = %partner.id,

@@ -101,17 +101,18 @@ impl Coordinator {
         for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
             let days = i64::try_from(purpose.retention_unmatched.days()).unwrap_or(i64::MAX / DAY);
             let cutoff = now.saturating_sub(days.saturating_mul(DAY));
-            let due: Vec<i64> = sqlx::query(
-                "SELECT seq FROM coord_signals WHERE purpose = $1 AND withdrawn_at IS NULL \
-                 AND received_at <= $2 ORDER BY seq",
+            // The matcher holds every signal that is in a hit; others are only stored.
+            let due: Vec<(i64, String, String)> = sqlx::query(
+                "SELECT seq, partner_id, signal_id FROM coord_signals WHERE purpose = $1 \
+                 AND withdrawn_at IS NULL AND received_at <= $2 ORDER BY seq",
             )
             .bind(&purpose.id)
             .bind(cutoff)
             .fetch_all(self.store.pool())
             .await?
             .iter()
-            .map(|r| r.get("seq"))
-            .filter(|seq| matcher.hit_of(*seq).is_none())
+            .map(|r| (r.get("seq"), r.get("partner_id"), r.get("signal_id")))
+            .filter(|(seq, _, _)| matcher.hit_of(*seq).is_none())
             .collect();
             if due.is_empty() {
                 continue;
@@ -119,13 +120,11 @@ impl Coordinator {
             let mut by_partner: BTreeMap<String, Vec<String>> = BTreeMap::new();
             let mut w = self.store.write().await?;
             let result = async {
-                for seq in &due {
-                    if let Some(entry) = matcher.signal(*seq) {
-                        by_partner
-                            .entry(entry.partner.clone())
-                            .or_default()
-                            .push(signal_ref(entry));
-                    }
+                for (seq, partner, signal_id) in &due {
+                    by_partner
+                        .entry(partner.clone())
+                        .or_default()
+                        .push(format!("signal:{partner}/{signal_id}"));
                     tombstone(&mut w.tx, *seq, now).await?;
                     if matcher.contains(*seq) {
                         matcher.remove(*seq)?;

@@ -14,6 +14,7 @@ mod deliver;
 pub mod expiry;
 mod grpc;
 mod keys;
+mod load;
 pub mod matching;
 
 pub use crate::core::{rules, Coordinator, Outcome};

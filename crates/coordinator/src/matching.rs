@@ -10,6 +10,10 @@
 //! formed earliest (lowest founding signal) keeps its id and the others dissolve into it; a new
 //! hit's id is derived from its purpose and founding signal, so replaying the same history gives
 //! the same ids.
+//!
+//! The matcher links only the signals it holds. The coordinator holds the signals in hits and,
+//! for each change, loads the stored signals the change can reach (`load.rs`); the rest stay in
+//! the store.
 
 use ring::digest;
 use signaalnet_identifier::IdentifierKind;
@@ -151,7 +155,34 @@ impl Matcher {
         self.hit_of.get(&seq).and_then(|id| self.hits.get(id))
     }
 
+    /// Holds `signal` for matching without changing any hit: a stored signal loaded back because
+    /// a new one shares a key with it. Present already, or of a purpose without a rule: ignored.
+    pub fn load(&mut self, signal: SignalEntry) {
+        if !self.signals.contains_key(&signal.seq) && self.rules.contains_key(&signal.purpose) {
+            self.add_to_index(signal);
+        }
+    }
+
+    /// Lets go of those of `seqs` that are in no hit (they stay stored; a later signal that
+    /// shares a key loads them back). Changes no hit. Returns how many were let go.
+    pub fn evict_unmatched(&mut self, seqs: impl IntoIterator<Item = Seq>) -> usize {
+        let mut evicted = 0;
+        for seq in seqs {
+            if self.hit_of.contains_key(&seq) {
+                continue;
+            }
+            if let Some(signal) = self.signals.remove(&seq) {
+                self.drop_from_index(&signal);
+                evicted += 1;
+            }
+        }
+        evicted
+    }
+
     /// Adds a signal and returns what changed. A signal already present changes nothing.
+    ///
+    /// Every stored signal that shares a key with it, directly or through other signals, must be
+    /// held (inserted or [`Matcher::load`]ed) first: the matcher links only what it holds.
     pub fn insert(&mut self, signal: SignalEntry) -> Result<Vec<HitEvent>, MatchError> {
         if self.signals.contains_key(&signal.seq) {
             return Ok(Vec::new());
@@ -169,15 +200,7 @@ impl Matcher {
             return Ok(Vec::new());
         };
         let rule = self.rule(&signal.purpose)?;
-        for (kind, pseudonym) in &signal.keys {
-            let key = (signal.purpose.clone(), *kind, *pseudonym);
-            if let Some(set) = self.index.get_mut(&key) {
-                set.remove(&seq);
-                if set.is_empty() {
-                    self.index.remove(&key);
-                }
-            }
-        }
+        self.drop_from_index(&signal);
         let Some(hit_id) = self.hit_of.remove(&seq) else {
             return Ok(Vec::new());
         };
@@ -245,6 +268,18 @@ impl Matcher {
                 .insert(signal.seq);
         }
         self.signals.insert(signal.seq, signal);
+    }
+
+    fn drop_from_index(&mut self, signal: &SignalEntry) {
+        for (kind, pseudonym) in &signal.keys {
+            let key = (signal.purpose.clone(), *kind, *pseudonym);
+            if let Some(set) = self.index.get_mut(&key) {
+                set.remove(&signal.seq);
+                if set.is_empty() {
+                    self.index.remove(&key);
+                }
+            }
+        }
     }
 
     /// The connected component of `start` (breadth-first over shared keys within the window).

@@ -62,3 +62,61 @@ async fn each_signal_of_a_batch_gets_its_own_answer_in_order() {
         2
     );
 }
+
+#[tokio::test]
+async fn signals_in_no_hit_stay_only_in_the_store_and_still_link() {
+    let w = world().await;
+    assert_eq!(
+        w.deliver("gemeente_groningen", "g1", address()).await.code,
+        0
+    );
+    // One partner's signal with the address and a phone: linked to g1, but no hit alone.
+    let mut both = w.signal("g2", address());
+    both.identifiers.extend(w.signal("x", phone()).identifiers);
+    let (gemeente, actor) = w.partner("gemeente_groningen");
+    assert_eq!(w.core.deliver(gemeente, &actor, both).await.code, Code::Ok);
+    assert_eq!(w.core.held_signals().await, 0, "nothing matched yet");
+    assert_eq!(w.count("SELECT COUNT(*) FROM coord_hits").await, 0);
+
+    // The police's phone reaches g2 directly and g1 through g2's address: one hit of three.
+    assert_eq!(
+        w.deliver("politie_noord_nederland", "p1", phone())
+            .await
+            .code,
+        0
+    );
+    let members: String = sqlx::query_scalar("SELECT members FROM coord_hits")
+        .fetch_one(w.core.store().pool())
+        .await
+        .unwrap();
+    let members: Vec<i64> = serde_json::from_str(&members).unwrap();
+    assert_eq!(members, vec![1, 2, 3]);
+    assert_eq!(w.core.held_signals().await, 3);
+
+    // Withdrawn, the police signal dissolves the hit; the other two are let go again.
+    let (politie, actor) = w.partner("politie_noord_nederland");
+    w.core
+        .withdraw(politie, &actor, &["p1".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_hits WHERE dissolved_at IS NULL")
+            .await,
+        0
+    );
+    assert_eq!(w.core.held_signals().await, 0);
+
+    // And they are still there to match: a new police signal on the address forms a hit again.
+    assert_eq!(
+        w.deliver("politie_noord_nederland", "p2", address())
+            .await
+            .code,
+        0
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_hits WHERE dissolved_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(w.core.held_signals().await, 3);
+}

@@ -348,3 +348,90 @@ proptest! {
         }
     }
 }
+
+/// The stored signals reachable from `start`'s keys through shared keys (any month): what the
+/// coordinator loads before matching `start`.
+fn reachable(stored: &[SignalEntry], start: &SignalEntry) -> Vec<SignalEntry> {
+    let mut keys: BTreeSet<_> = start.keys.iter().copied().collect();
+    let mut taken = BTreeSet::new();
+    loop {
+        let more: Vec<&SignalEntry> = stored
+            .iter()
+            .filter(|s| !taken.contains(&s.seq) && s.keys.iter().any(|k| keys.contains(k)))
+            .collect();
+        if more.is_empty() {
+            return stored
+                .iter()
+                .filter(|s| taken.contains(&s.seq))
+                .cloned()
+                .collect();
+        }
+        for s in more {
+            taken.insert(s.seq);
+            keys.extend(s.keys.iter().copied());
+        }
+    }
+}
+
+#[test]
+fn a_matcher_holding_only_hits_links_through_loaded_signals() {
+    let stored = [
+        signal(1, "gemeente", "2026-01", &[(Person, 1)]),
+        signal(2, "gemeente", "2026-01", &[(Person, 1), (Address, 2)]),
+        signal(3, "gemeente", "2026-01", &[(Address, 9)]),
+    ];
+    let mut m = matcher();
+    for s in stored.clone() {
+        assert!(m.insert(s).unwrap().is_empty());
+    }
+    assert_eq!(m.evict_unmatched([1, 2, 3]), 3);
+    assert_eq!(m.signals().count(), 0);
+    // A new partner's signal shares a key only with signal 2, which links to 1.
+    let new = signal(4, "nla", "2026-02", &[(Address, 2)]);
+    for s in reachable(&stored, &new) {
+        m.load(s);
+    }
+    assert_eq!(m.signals().count(), 2, "1 and 2 are reachable, 3 is not");
+    let events = m.insert(new).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].change, Change::Formed);
+    assert_eq!(events[0].members, BTreeSet::from([1, 2, 4]));
+    // Members of a hit are never let go; the hit is unchanged by eviction.
+    assert_eq!(m.evict_unmatched([1, 2, 3, 4]), 0);
+    assert_eq!(members(&m), vec![BTreeSet::from([1, 2, 4])]);
+    // Withdrawing one member dissolves the hit; its members can then be let go.
+    let events = m.remove(4).unwrap();
+    assert_eq!(events[0].change, Change::Dissolved);
+    assert_eq!(m.evict_unmatched([1, 2]), 2);
+    assert_eq!(m.signals().count(), 0);
+}
+
+proptest! {
+    /// Holding only the signals in hits, and loading back what a new signal can reach before
+    /// matching it, gives exactly the hit changes of holding every signal.
+    #[test]
+    fn holding_only_hits_matches_like_holding_everything(
+        specs in proptest::collection::vec((0u8..4, 0u8..5, 0u8..5, 0i32..3), 1..16),
+    ) {
+        let partners = ["politie", "gemeente", "nla", "zvh"];
+        let mut everything = matcher();
+        let mut lean = matcher();
+        let mut stored: Vec<SignalEntry> = Vec::new();
+        for (i, (p, a, b, month)) in specs.iter().enumerate() {
+            let seq = i as Seq + 1;
+            let mut s = signal(seq, partners[*p as usize], "2026-01", &[(Person, *a), (Address, *b)]);
+            s.month += *month * 4;
+            for r in reachable(&stored, &s) {
+                lean.load(r);
+            }
+            let expected = everything.insert(s.clone()).unwrap();
+            prop_assert_eq!(lean.insert(s.clone()).unwrap(), expected);
+            stored.push(s);
+            let all: Vec<Seq> = stored.iter().map(|s| s.seq).collect();
+            lean.evict_unmatched(all);
+            prop_assert_eq!(members(&lean), members(&everything));
+            let in_hits: usize = lean.hits().map(|h| h.members.len()).sum();
+            prop_assert_eq!(lean.signals().count(), in_hits);
+        }
+    }
+}
