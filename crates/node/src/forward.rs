@@ -258,9 +258,13 @@ async fn record_acks(
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // `state || ''` keeps the state off the outbox index: PostgreSQL, its statistics behind a
+        // growing backlog, otherwise intersected the primary-key lookups with every pending row
+        // of that index (measured: 122 ms per batch at 50,000 queued, the bulk load's largest
+        // cost). The primary key alone finds the batch.
         let sql = format!(
             "UPDATE node_signals SET state = $1, last_error = NULL \
-             WHERE state = $2 AND signal_id IN ({list}) RETURNING signal_id"
+             WHERE signal_id IN ({list}) AND state || '' = $2 RETURNING signal_id"
         );
         let mut query = sqlx::query(&sql)
             .bind(state::DELIVERED)
@@ -311,7 +315,8 @@ async fn record_acks(
 
 async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
     let ids: Vec<String> = sqlx::query(
-        "SELECT signal_id FROM node_signals WHERE state = $1 ORDER BY signal_id LIMIT 1000",
+        "SELECT signal_id FROM node_signals WHERE state = $1 ORDER BY created_at, signal_id \
+         LIMIT 1000",
     )
     .bind(state::WITHDRAW_PENDING)
     .fetch_all(node.store.pool())
