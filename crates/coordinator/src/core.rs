@@ -187,7 +187,7 @@ impl Coordinator {
             .await?;
             let mut events = Vec::new();
             let mut removed = Vec::new();
-            let mut held = false;
+            let mut was_active = false;
             let mut was_matched = Vec::new();
             match row {
                 None => {
@@ -221,7 +221,7 @@ impl Coordinator {
                         was_matched.extend(hit.members.iter().copied());
                     }
                     events = matcher.remove(seq)?;
-                    held = true;
+                    was_active = true;
                 }
                 Some(_) => {}
             }
@@ -229,7 +229,7 @@ impl Coordinator {
                 .by(actor.clone())
                 .reference(format!("signal:{}/{signal_id}", partner.id))
                 .references(events.iter().map(|e| format!("hit:{}", e.hit_id)))
-                .detail(if held {
+                .detail(if was_active {
                     "withdrawn: keys and attributes deleted, hits re-evaluated"
                 } else {
                     "withdrawal recorded (signal not held or withdrawn before)"
