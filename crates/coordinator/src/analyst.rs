@@ -254,24 +254,21 @@ impl Coordinator {
             request.dimensions.clone()
         };
         let min = monitor.min_cell_size;
-        let counted: BTreeSet<&str> = monitor.aggregates_of.iter().map(String::as_str).collect();
-        // Counted from the store: the matcher holds matched signals only.
+        // Counted from the store: the matcher holds matched signals only. (A monitor counts at
+        // least one purpose, the policy checker sees to it; `IN ()` would be no SQL.)
         let mut cells: BTreeMap<Vec<String>, u32> = BTreeMap::new();
-        // (A monitor counts at least one purpose: the policy checker sees to it; `IN ()` is no SQL.)
-        let counted: Vec<&str> = counted.into_iter().collect();
-        let counted = if counted.is_empty() {
-            vec![""]
-        } else {
-            counted
+        let counted: Vec<&str> = match monitor.aggregates_of.as_slice() {
+            [] => vec![""],
+            all => all.iter().map(String::as_str).collect(),
         };
         let sql = format!(
             "SELECT partner_id, observed_month, attributes FROM coord_signals \
              WHERE withdrawn_at IS NULL AND purpose IN ({})",
-            crate::load::placeholders(1, counted.len())
+            signaalnet_store::placeholders(1, counted.len())
         );
         let mut query = sqlx::query(&sql);
-        for purpose in &counted {
-            query = query.bind(*purpose);
+        for purpose in counted {
+            query = query.bind(purpose);
         }
         let mut rows = query.fetch(self.store.pool());
         while let Some(row) = rows.next().await {

@@ -234,19 +234,9 @@ impl Coordinator {
                 } else {
                     "withdrawal recorded (signal not held or withdrawn before)"
                 });
-            let persisted = async {
-                let mut head = self.audit.head(&mut w.tx).await?;
-                self.audit.append_after(&mut w.tx, &mut head, event).await?;
-                self.persist(
-                    &policy,
-                    (&mut w.tx, &mut head),
-                    &matcher,
-                    &events,
-                    removed.as_slice(),
-                )
-                .await
-            }
-            .await;
+            let persisted = self
+                .record_changes(&policy, &mut w.tx, &matcher, event, &events, &removed)
+                .await;
             let result = match persisted {
                 Ok(last) => w
                     .commit()
@@ -315,6 +305,22 @@ impl Coordinator {
             Ok(fresh) => **matcher = fresh,
             Err(e) => tracing::error!(error = %e, "reloading the matcher failed"),
         }
+    }
+
+    /// Audits the step `event` and writes the hit changes it caused (see [`Self::persist`]).
+    pub(crate) async fn record_changes(
+        &self,
+        policy: &PolicySet,
+        tx: &mut Transaction<'static, Any>,
+        matcher: &Matcher,
+        event: Event,
+        events: &[HitEvent],
+        removed: &[SignalEntry],
+    ) -> Result<Option<i64>, CoordinatorError> {
+        let mut head = self.audit.head(tx).await?;
+        self.audit.append_after(tx, &mut head, event).await?;
+        self.persist(policy, (tx, &mut head), matcher, events, removed)
+            .await
     }
 
     /// Writes hit changes and the partners' notifications; returns the last notification seq.

@@ -72,16 +72,8 @@ impl Coordinator {
                             .unwrap_or_default(),
                         removed.len()
                     ));
-                let mut head = self.audit.head(&mut w.tx).await?;
-                self.audit.append_after(&mut w.tx, &mut head, audit).await?;
-                self.persist(
-                    &policy,
-                    (&mut w.tx, &mut head),
-                    &matcher,
-                    &[event],
-                    &removed,
-                )
-                .await
+                self.record_changes(&policy, &mut w.tx, &matcher, audit, &[event], &removed)
+                    .await
             }
             .await;
             match result {

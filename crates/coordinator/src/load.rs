@@ -13,6 +13,7 @@
 use crate::matching::{month_index, Hit, Matcher, Pseudonym, Seq, SignalEntry};
 use crate::CoordinatorError;
 use signaalnet_identifier::IdentifierKind;
+use signaalnet_store::placeholders;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -189,12 +190,4 @@ fn key_row(row: &AnyRow) -> Result<(Seq, IdentifierKind, Pseudonym), Coordinator
         .try_into()
         .map_err(|_| CoordinatorError::Corrupt(format!("signal {seq}: pseudonym length")))?;
     Ok((seq, kind, pseudonym))
-}
-
-/// `$first, …` for `n` values.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -254,10 +254,7 @@ async fn record_acks(
     }
     // The delivered ones, the common case, in one statement.
     for chunk in delivered.chunks(BATCH as usize) {
-        let list = (3..chunk.len() + 3)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = signaalnet_store::placeholders(3, chunk.len());
         // `state || ''` keeps the state off the outbox index: PostgreSQL, its statistics behind a
         // growing backlog, otherwise intersected the primary-key lookups with every pending row
         // of that index (measured: 122 ms per batch at 50,000 queued, the bulk load's largest

@@ -202,6 +202,15 @@ pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, StoreErr
     Ok(format!("{base}/{name}"))
 }
 
+/// `$first, $first+1, …` for `n` values bound in an `IN (…)` list (both dialects number their
+/// parameters so).
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     Clock::system().now()
