@@ -11,8 +11,8 @@ use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use signaalnet_pseudonym::{
-    key_ceremony, CoordinatorContext, CoordinatorDecryptor, KeyShare, PartnerEncryptor,
-    Transcryptor,
+    Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, KeyShare, MatchDomain,
+    PartnerEncryptor, Transcryptor,
 };
 use signaalnet_store::{Clock, Location, Store};
 use std::collections::HashMap;
@@ -75,12 +75,15 @@ fn identifiers(c: &mut Criterion) {
 
 fn libpep(c: &mut Criterion) {
     let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(2, rng).unwrap();
-    let transcryptors: Vec<Transcryptor> = keys.iter().map(Transcryptor::new).collect();
     let context = CoordinatorContext::new("coordinator/bench").unwrap();
+    let (system, keys) = Ceremony::run_locally(&context, 2, rng).unwrap();
+    let transcryptors: Vec<Transcryptor> = keys
+        .iter()
+        .map(|k| Transcryptor::new(k, &system).unwrap())
+        .collect();
     let shares: Vec<KeyShare> = transcryptors
         .iter()
-        .map(|t| t.key_share(&context))
+        .map(|t| t.key_share(rng).unwrap())
         .collect();
     let decryptor = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
     let encryptor = PartnerEncryptor::new(system);
@@ -88,24 +91,47 @@ fn libpep(c: &mut Criterion) {
         .unwrap()
         .match_keys()
         .remove(0);
+    let domain = MatchDomain::new("bench", key.kind()).unwrap();
+    let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
+    let commitments = DomainCommitments::from_bytes(
+        &transcryptors
+            .iter()
+            .map(|t| t.reshuffle_commitment(&domain).to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let encrypted = encryptor.encrypt(&key, rng);
-    let once = transcryptors[0].convert_batch(&[encrypted], &context, rng);
-    let converted = transcryptors[1].convert_batch(&once, &context, rng)[0];
+    let once = transcryptors[0]
+        .convert(&encrypted, &factors[0], rng)
+        .unwrap();
+    let twice = transcryptors[1]
+        .convert(&once.ciphertext, &factors[1], rng)
+        .unwrap();
+    let proofs = [once.proof, twice.proof];
     let mut group = c.benchmark_group("libpep, per identifier");
     group.bench_function("encrypt (node)", |b| {
         b.iter(|| black_box(encryptor.encrypt(&key, &mut rand::rng())))
     });
-    group.bench_function("convert (one transcryptor)", |b| {
+    group.bench_function("proven convert (one transcryptor)", |b| {
         b.iter(|| {
-            black_box(transcryptors[0].convert_batch(
-                black_box(&[encrypted]),
-                &context,
-                &mut rand::rng(),
-            ))
+            black_box(
+                transcryptors[0]
+                    .convert(black_box(&encrypted), &factors[0], &mut rand::rng())
+                    .unwrap(),
+            )
         })
     });
-    group.bench_function("decrypt (coordinator)", |b| {
-        b.iter(|| black_box(decryptor.decrypt(black_box(&converted)).unwrap()))
+    group.bench_function("verify 2 proofs + decrypt (coordinator)", |b| {
+        b.iter(|| {
+            black_box(
+                decryptor
+                    .verify_and_decrypt(black_box(&encrypted), &proofs, &commitments)
+                    .unwrap(),
+            )
+        })
+    });
+    group.bench_function("decrypt alone (coordinator)", |b| {
+        b.iter(|| black_box(decryptor.decrypt_unchecked(black_box(&twice.ciphertext))))
     });
     group.finish();
 }

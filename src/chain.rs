@@ -122,6 +122,7 @@ impl Chain {
         let handle_key = keys.join("coordinator-handle.key");
         crate::commands::keys::ceremony(
             transcryptor_ids.len(),
+            CONTEXT,
             &system_keys,
             &handle_key,
             &transcryptor_keys,
@@ -143,6 +144,7 @@ impl Chain {
                 listen: listener.local_addr()?,
                 policies: policies.to_owned(),
                 keys: keys.clone(),
+                system_keys: system_keys.clone(),
                 coordinator_context: CONTEXT.to_owned(),
                 tls: tls(id),
                 rate_limit: RateLimitConfig::default(),

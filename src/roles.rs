@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-fn load_system(path: &Path) -> Result<SystemPublicKeys> {
+pub(crate) fn load_system(path: &Path) -> Result<SystemPublicKeys> {
     serde_json::from_slice(
         &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
     )
@@ -290,7 +290,7 @@ pub async fn run_coordinator(
         config.database_url.as_deref(),
     )?;
     let store = Store::open(&location).await?;
-    let decryptor = signaalnet_coordinator::fetch_decryptor(
+    let (decryptor, commitments) = signaalnet_coordinator::fetch_keys(
         &system,
         &config.transcryptors,
         &config.tls,
@@ -303,6 +303,7 @@ pub async fn run_coordinator(
             store,
             accountable.policy.live().clone(),
             decryptor,
+            commitments,
             handles,
             accountable.audit,
         )

@@ -3,9 +3,11 @@
 //! `SIGNAALNET_TEST_POSTGRES_URL` is set, again on PostgreSQL with a fresh database per role.
 #![allow(clippy::unwrap_used)] // test fixtures
 
+#[macro_use]
 mod common;
 
 use common::chain::{postgres_url, ProcChain};
+use common::requests::*;
 use prost::Message;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
@@ -13,95 +15,6 @@ use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use tonic::Code;
-
-const GEMEENTE: &str = "gemeente_groningen";
-const POLITIE: &str = "politie_noord_nederland";
-const NLA: &str = "nla";
-const ZVH: &str = "zvh_groningen";
-const DRIELUIK: &str = "signalering_drieluik";
-
-fn id(value: Value) -> pb::Identifier {
-    pb::Identifier { value: Some(value) }
-}
-
-fn person(surname: &str, given: &str, dob: &str) -> pb::Identifier {
-    id(Value::Person(pb::Person {
-        surname: surname.into(),
-        given_names: given.into(),
-        date_of_birth: dob.into(),
-    }))
-}
-
-fn address(postcode: &str, number: &str) -> pb::Identifier {
-    id(Value::Address(pb::PostalAddress {
-        postcode: postcode.into(),
-        huisnummer: number.into(),
-        toevoeging: String::new(),
-    }))
-}
-
-fn signal(
-    case: &str,
-    identifiers: Vec<pb::Identifier>,
-    attributes: &[(&str, &str)],
-) -> pb::SubmitSignalRequest {
-    pb::SubmitSignalRequest {
-        idempotency_key: format!("key/{case}"),
-        case_reference: case.into(),
-        purpose: DRIELUIK.into(),
-        observed_month: "2026-10".into(),
-        identifiers,
-        attributes: attributes
-            .iter()
-            .map(|(i, v)| pb::Attribute {
-                id: (*i).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-    }
-}
-
-async fn submit(chain: &ProcChain, partner: &str, request: pb::SubmitSignalRequest) -> String {
-    chain
-        .partner(partner)
-        .submit_signal(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .signal_id
-}
-
-/// Waits until the node has delivered (or had refused) every one of `ids`.
-async fn wait_delivered(chain: &ProcChain, partner: &str, ids: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut client = chain.partner(partner);
-    for id in ids {
-        loop {
-            let status = client
-                .get_signal_status(pb::GetSignalStatusRequest {
-                    signal_id: id.clone(),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            if status.state != pb::SignalState::Pending as i32 {
-                assert_ne!(
-                    status.state,
-                    pb::SignalState::Refused as i32,
-                    "{}",
-                    status.detail
-                );
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{partner} {id} still pending: {}",
-                status.detail
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
 
 /// Waits until `partner` has received notifications satisfying `done`; returns them all.
 async fn hits_until(
@@ -441,8 +354,11 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
         .convert(pb::ConvertRequest {
             idempotency_key: "x".into(),
             coordinator_context: "coordinator/test".into(),
-            ciphertexts: vec![vec![0; 96]],
-            purposes: Vec::new(),
+            items: vec![pb::ConvertItem {
+                ciphertext: vec![0; 96],
+                purpose: "signalering_drieluik".into(),
+                kind: pb::IdentifierKind::Bsn as i32,
+            }],
         })
         .await
         .unwrap_err();
@@ -568,20 +484,8 @@ async fn coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing(
 }
 
 async fn coordinator_signal_count(chain: &ProcChain) -> i64 {
-    use sqlx::{Connection, Row};
-    let url = match chain.database_url("coordinator") {
-        Some(url) => url.to_owned(),
-        None => format!(
-            "sqlite://{}?mode=ro",
-            chain
-                .dir
-                .path()
-                .join("data/coordinator/coordinator.db")
-                .display()
-        ),
-    };
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    use sqlx::Row;
+    let mut conn = chain.connect("coordinator").await;
     sqlx::query("SELECT COUNT(*) AS n FROM coord_signals")
         .fetch_one(&mut conn)
         .await
@@ -1121,31 +1025,6 @@ async fn one_submission_is_one_trace_of_processing_logs_across_every_role() {
     for raw in ["wisniewski", "wiśniewski", "piotr", "9711 ab", "9711ab"] {
         assert!(!exported.contains(raw), "`{raw}` in an exported span");
     }
-}
-
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(None).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(url) = super::postgres_url() else {
-                        eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
-                        return;
-                    };
-                    super::$name(Some(&url)).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_databases!(

@@ -1,16 +1,270 @@
-//! `signaalnet keys setup` and `signaalnet certs dev`, run as the binary.
+//! `signaalnet keys …` (the ceremony's per-party steps) and `signaalnet certs dev`, run as the
+//! binary.
 #![allow(clippy::unwrap_used)] // test fixtures
 
 mod common;
 
 use common::{mode, signaalnet};
 use signaalnet_pseudonym::{
-    CoordinatorContext, CoordinatorDecryptor, PartnerEncryptor, SystemPublicKeys, Transcryptor,
-    TranscryptorKeys,
+    CoordinatorDecryptor, DomainCommitments, MatchDomain, PartnerEncryptor, SystemPublicKeys,
+    Transcryptor, TranscryptorKeys,
 };
 
+/// The ceremony as separate parties' steps, each in its own directory (its own machine):
+/// transcryptors generate their secrets where they run, the record travels in order, each
+/// contribution proven; an out-of-order or tampered record is refused.
 #[test]
-fn the_key_ceremony_writes_working_keys_with_private_modes_and_never_overwrites() {
+fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    for party in ["convener", "t1", "t2", "t3", "anyone"] {
+        std::fs::create_dir(dir.path().join(party)).unwrap();
+    }
+    let ok = |args: &[&str]| {
+        let (code, stdout, stderr) = signaalnet(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        stdout
+    };
+    ok(&[
+        "keys",
+        "open",
+        "--context",
+        "coordinator/test",
+        "--transcryptors",
+        "3",
+        "--out",
+        &path("convener/record-0.json"),
+    ]);
+    for i in 1..=3 {
+        let out = ok(&[
+            "keys",
+            "generate",
+            "--index",
+            &i.to_string(),
+            "--out",
+            &path(&format!("t{i}/secrets.json")),
+        ]);
+        assert!(out.contains("keep it on this machine only"), "{out}");
+        assert_eq!(mode(&dir.path().join(format!("t{i}/secrets.json"))), 0o600);
+    }
+    // Transcryptor 2 before transcryptor 1: refused, nothing written.
+    let (code, _, stderr) = signaalnet(&[
+        "keys",
+        "contribute",
+        "--secrets",
+        &path("t2/secrets.json"),
+        "--record",
+        &path("convener/record-0.json"),
+        "--out",
+        &path("t2/record-2.json"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("it is transcryptor 1's turn"), "{stderr}");
+    assert!(!dir.path().join("t2/record-2.json").exists());
+
+    let out = ok(&[
+        "keys",
+        "contribute",
+        "--secrets",
+        &path("t1/secrets.json"),
+        "--record",
+        &path("convener/record-0.json"),
+        "--out",
+        &path("t1/record-1.json"),
+    ]);
+    assert!(
+        out.contains("hand") && out.contains("to transcryptor 2"),
+        "{out}"
+    );
+    // A record altered on its way to transcryptor 2 is refused, naming the contribution.
+    let mut altered: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("t1/record-1.json")).unwrap())
+            .unwrap();
+    let other = altered["contributions"][0]["points"][1].clone();
+    altered["contributions"][0]["points"][0] = other;
+    std::fs::write(
+        dir.path().join("t2/altered.json"),
+        serde_json::to_vec(&altered).unwrap(),
+    )
+    .unwrap();
+    let (code, _, stderr) = signaalnet(&[
+        "keys",
+        "contribute",
+        "--secrets",
+        &path("t2/secrets.json"),
+        "--record",
+        &path("t2/altered.json"),
+        "--out",
+        &path("t2/record-2.json"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("contribution of transcryptor 1 is refused"),
+        "{stderr}"
+    );
+
+    ok(&[
+        "keys",
+        "contribute",
+        "--secrets",
+        &path("t2/secrets.json"),
+        "--record",
+        &path("t1/record-1.json"),
+        "--out",
+        &path("t2/record-2.json"),
+    ]);
+    let out = ok(&[
+        "keys",
+        "contribute",
+        "--secrets",
+        &path("t3/secrets.json"),
+        "--record",
+        &path("t2/record-2.json"),
+        "--out",
+        &path("t3/record-3.json"),
+    ]);
+    assert!(out.contains("keys finish"), "{out}");
+    // Finishing an incomplete record is refused.
+    let (code, _, stderr) = signaalnet(&[
+        "keys",
+        "finish",
+        "--record",
+        &path("t2/record-2.json"),
+        "--out",
+        &path("anyone/early.json"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("2 of 3 transcryptors"), "{stderr}");
+    ok(&[
+        "keys",
+        "finish",
+        "--record",
+        &path("t3/record-3.json"),
+        "--out",
+        &path("anyone/system.json"),
+    ]);
+    let out = ok(&["keys", "verify", "--record", &path("anyone/system.json")]);
+    assert!(out.contains("3 of 3 transcryptor(s) contributed"), "{out}");
+
+    // The parties' files form a working chain: an identifier converted by all three, in order,
+    // verifies and decrypts at the coordinator.
+    let system: SystemPublicKeys =
+        serde_json::from_slice(&std::fs::read(dir.path().join("anyone/system.json")).unwrap())
+            .unwrap();
+    assert_eq!(system.transcryptors(), 3);
+    let transcryptors: Vec<Transcryptor> = (1..=3)
+        .map(|i| {
+            let keys: TranscryptorKeys = serde_json::from_slice(
+                &std::fs::read(dir.path().join(format!("t{i}/secrets.json"))).unwrap(),
+            )
+            .unwrap();
+            Transcryptor::new(&keys, &system).unwrap()
+        })
+        .collect();
+    let rng = &mut rand::rng();
+    let shares: Vec<_> = transcryptors
+        .iter()
+        .map(|t| t.key_share(rng).unwrap())
+        .collect();
+    let coordinator = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
+    let key = signaalnet_identifier_key();
+    let domain = MatchDomain::new("signalering_drieluik", key.kind()).unwrap();
+    let original = PartnerEncryptor::new(system.clone()).encrypt(&key, rng);
+    let mut current = original;
+    let mut proofs = Vec::new();
+    for t in &transcryptors {
+        let converted = t.convert(&current, &t.factors(&domain), rng).unwrap();
+        current = converted.ciphertext;
+        proofs.push(converted.proof);
+    }
+    let commitments = DomainCommitments::from_bytes(
+        &transcryptors
+            .iter()
+            .map(|t| t.reshuffle_commitment(&domain).to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(coordinator
+        .verify_and_decrypt(&original, &proofs, &commitments)
+        .is_ok());
+
+    // Nothing the ceremony wrote outside the transcryptors' own secret files decrypts a
+    // partner ciphertext: no 32-byte value in any of them is the global secret key.
+    use libpep::data::elgamal::ElGamalEncrypted;
+    use libpep::data::simple::ElGamalEncryptable;
+    let origin = signaalnet_pseudonym::origin_pseudonym(&key);
+    let wire = original.to_bytes();
+    let ciphertext: libpep::data::simple::EncryptedPseudonym =
+        libpep::data::simple::EncryptedPseudonym::from_slice(&wire[..64]).unwrap();
+    let mut tried = 0;
+    for file in [
+        "convener/record-0.json",
+        "t1/record-1.json",
+        "t2/record-2.json",
+        "t3/record-3.json",
+        "anyone/system.json",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        for candidate in hex_and_base64_scalars(&text) {
+            tried += 1;
+            let m: libpep::elgamal::arithmetic::group_elements::GroupElement =
+                libpep::elgamal::decrypt(ciphertext.value(), &candidate);
+            assert_ne!(
+                m.to_bytes(),
+                origin.to_bytes(),
+                "{file} holds the global secret key"
+            );
+        }
+    }
+    assert!(
+        tried > 20,
+        "the scan found the values it should try ({tried})"
+    );
+
+    // Nothing is overwritten.
+    let before = std::fs::read(dir.path().join("anyone/system.json")).unwrap();
+    let (code, _, stderr) = signaalnet(&[
+        "keys",
+        "finish",
+        "--record",
+        &path("t3/record-3.json"),
+        "--out",
+        &path("anyone/system.json"),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.path().join("anyone/system.json")).unwrap(),
+        before
+    );
+}
+
+/// Every 32-byte value in a text (hex strings, and each 32-byte chunk of base64 strings' bytes)
+/// read as a scalar (reduced modulo the group order, so none is skipped).
+fn hex_and_base64_scalars(text: &str) -> Vec<libpep::elgamal::arithmetic::scalars::ScalarNonZero> {
+    use base64::Engine;
+    let mut out = Vec::new();
+    for token in text.split('"').filter(|t| t.len() >= 43) {
+        let mut blobs = Vec::new();
+        if let Ok(bytes) = hex::decode(token) {
+            blobs.push(bytes);
+        }
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(token) {
+            blobs.push(bytes);
+        }
+        for blob in blobs {
+            for chunk in blob.chunks(32).filter(|c| c.len() == 32) {
+                let mut wide = [0u8; 64];
+                wide[..32].copy_from_slice(chunk);
+                out.push(libpep::elgamal::arithmetic::scalars::ScalarNonZero::from_hash(&wide));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_development_setup_writes_working_keys_with_private_modes_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("keys");
     let (code, stdout, stderr) = signaalnet(&[
@@ -22,38 +276,17 @@ fn the_key_ceremony_writes_working_keys_with_private_modes_and_never_overwrites(
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("global secret key was discarded"));
+    assert!(
+        stdout.contains("every party's step on this machine"),
+        "{stdout}"
+    );
     for i in 1..=3 {
         assert_eq!(mode(&out.join(format!("transcryptor-{i}.json"))), 0o600);
     }
     assert_eq!(mode(&out.join("coordinator-handle.key")), 0o600);
-
-    // The files form a working ceremony: an identifier converted by all three decrypts.
     let system: SystemPublicKeys =
         serde_json::from_slice(&std::fs::read(out.join("system.json")).unwrap()).unwrap();
     assert_eq!(system.transcryptors(), 3);
-    let transcryptors: Vec<Transcryptor> = (1..=3)
-        .map(|i| {
-            let keys: TranscryptorKeys = serde_json::from_slice(
-                &std::fs::read(out.join(format!("transcryptor-{i}.json"))).unwrap(),
-            )
-            .unwrap();
-            Transcryptor::new(&keys)
-        })
-        .collect();
-    let context = CoordinatorContext::new("coordinator/test").unwrap();
-    let shares: Vec<_> = transcryptors
-        .iter()
-        .map(|t| t.key_share(&context))
-        .collect();
-    let coordinator = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
-    let key = signaalnet_identifier_key();
-    let rng = &mut rand::rng();
-    let converted = transcryptors.iter().fold(
-        PartnerEncryptor::new(system).encrypt(&key, rng),
-        |acc, t| t.convert_batch(&[acc], &context, rng)[0],
-    );
-    assert!(coordinator.decrypt(&converted).is_ok());
 
     // A second ceremony into the same directory is refused and changes nothing.
     let before = std::fs::read(out.join("system.json")).unwrap();

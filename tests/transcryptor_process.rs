@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test fixtures
 
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
-use signaalnet_proto::v1::ConvertRequest;
+use signaalnet_proto::v1::{ConvertItem, ConvertRequest, ConvertResponse, IdentifierKind};
 use signaalnet_pseudonym::{PartnerEncryptor, SystemPublicKeys};
 use std::io::Read;
 use std::path::Path;
@@ -21,22 +21,29 @@ fn run(args: &[&str], cwd: &Path) {
     assert!(status.success(), "{args:?}");
 }
 
-#[tokio::test]
-async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
-    let dir = tempfile::tempdir().unwrap();
+struct Running {
+    child: std::process::Child,
+    channel: Channel,
+}
+
+/// Transcryptor `index` of the dev deployment as its own process, and a channel to it with the
+/// certificate of `as_partner`.
+async fn start(dir: &Path, index: usize, as_partner: &str) -> Running {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let keys = dir.path().join("keys");
-    let certs = dir.path().join("certs");
-    run(&["keys", "setup", "--out", keys.to_str().unwrap()], root);
-    run(&["certs", "dev", "--out", certs.to_str().unwrap()], root);
-    let config = dir.path().join("transcryptor.toml");
+    let keys = dir.join("keys");
+    let certs = dir.join("certs");
+    if !keys.exists() {
+        run(&["keys", "setup", "--out", keys.to_str().unwrap()], root);
+        run(&["certs", "dev", "--out", certs.to_str().unwrap()], root);
+    }
+    let config = dir.join(format!("transcryptor-{index}.toml"));
     std::fs::write(
         &config,
-        std::fs::read_to_string(root.join("deploy/dev/transcryptor-1.toml"))
+        std::fs::read_to_string(root.join(format!("deploy/dev/transcryptor-{index}.toml")))
             .unwrap()
             .replace("dev/keys", keys.to_str().unwrap())
             .replace("dev/certs", certs.to_str().unwrap())
-            .replace("dev/data", dir.path().join("data").to_str().unwrap())
+            .replace("dev/data", dir.join("data").to_str().unwrap())
             .replace(
                 "\"policies\"",
                 &format!("\"{}\"", root.join("policies").display()),
@@ -48,8 +55,7 @@ async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
         .local_addr()
         .unwrap()
         .port();
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_signaalnet"))
+    let child = Command::new(env!("CARGO_BIN_EXE_signaalnet"))
         .args(["transcryptor", "--config", config.to_str().unwrap()])
         .env(
             "SIGNAALNET_TRANSCRYPTOR__LISTEN",
@@ -59,14 +65,13 @@ async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(
             std::fs::read(certs.join("ca.pem")).unwrap(),
         ))
         .identity(Identity::from_pem(
-            std::fs::read(certs.join("gemeente_groningen.pem")).unwrap(),
-            std::fs::read(certs.join("gemeente_groningen.key")).unwrap(),
+            std::fs::read(certs.join(format!("{as_partner}.pem"))).unwrap(),
+            std::fs::read(certs.join(format!("{as_partner}.key"))).unwrap(),
         ))
         .domain_name("localhost");
     let endpoint = Channel::from_shared(format!("https://127.0.0.1:{port}"))
@@ -83,38 +88,155 @@ async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
             Err(e) => panic!("transcryptor did not come up: {e}"),
         }
     };
+    Running { child, channel }
+}
 
-    let system: SystemPublicKeys =
-        serde_json::from_slice(&std::fs::read(keys.join("system.json")).unwrap()).unwrap();
-    let key = signaalnet_identifier::Identifier::Bsn(
-        signaalnet_identifier::Bsn::parse("111222333").unwrap(),
-    )
-    .match_keys()
-    .remove(0);
-    let ciphertext = PartnerEncryptor::new(system).encrypt(&key, &mut rand::rng());
-    let response = TranscryptorServiceClient::new(channel)
-        .convert(ConvertRequest {
-            idempotency_key: "gemeente-1".into(),
-            coordinator_context: "coordinator/riec-noord".into(),
-            ciphertexts: vec![ciphertext.to_bytes().to_vec()],
-            purposes: vec!["signalering_drieluik".into()],
-        })
+impl Running {
+    async fn convert(&self, items: Vec<ConvertItem>) -> Result<ConvertResponse, tonic::Status> {
+        TranscryptorServiceClient::new(self.channel.clone())
+            .convert(ConvertRequest {
+                idempotency_key: "gemeente-1".into(),
+                coordinator_context: "coordinator/riec-noord".into(),
+                items,
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    fn stop(mut self) -> String {
+        self.child.kill().unwrap();
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        self.child.wait().unwrap();
+        log
+    }
+}
+
+fn item(bytes: Vec<u8>, kind: IdentifierKind) -> ConvertItem {
+    ConvertItem {
+        ciphertext: bytes,
+        purpose: "signalering_drieluik".into(),
+        kind: kind as i32,
+    }
+}
+
+fn system(dir: &Path) -> SystemPublicKeys {
+    serde_json::from_slice(&std::fs::read(dir.join("keys/system.json")).unwrap()).unwrap()
+}
+
+fn bsn_key() -> signaalnet_identifier::MatchKey {
+    signaalnet_identifier::Identifier::Bsn(signaalnet_identifier::Bsn::parse("111222333").unwrap())
+        .match_keys()
+        .remove(0)
+}
+
+#[tokio::test]
+async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(dir.path(), 1, "gemeente_groningen").await;
+    let ciphertext =
+        PartnerEncryptor::new(system(dir.path())).encrypt(&bsn_key(), &mut rand::rng());
+    let response = first
+        .convert(vec![item(
+            ciphertext.to_bytes().to_vec(),
+            IdentifierKind::Bsn,
+        )])
         .await
         .unwrap();
-    assert_eq!(response.get_ref().ciphertexts.len(), 1);
+    assert_eq!(response.items.len(), 1);
+    assert!(!response.items[0].proof.is_empty());
 
-    child.kill().unwrap();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    child.wait().unwrap();
+    let log = first.stop();
     assert!(log.contains("converted batch"), "{log}");
     assert!(log.contains("gemeente_groningen"), "{log}");
     assert!(!log.contains("111222333"), "raw identifier in log");
     let hex_ciphertext = hex::encode(&ciphertext.to_bytes()[..16]);
     assert!(!log.contains(&hex_ciphertext), "ciphertext in log");
+}
+
+/// The attack of issue 13 over gRPC with the gemeente's certificate: `(M, M, 2G)` to have the
+/// transcryptor rerandomise under a chosen key and return `k·2G`, then `(G, G, B')` to get
+/// `k·B'`. Every transcryptor refuses the chosen key, naming the item; and a ciphertext is
+/// converted only at its own step of the chain.
+#[tokio::test]
+async fn the_pseudonym_oracle_fails_at_every_transcryptor_and_the_order_is_enforced() {
+    use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(dir.path(), 1, "gemeente_groningen").await;
+    let second = start(dir.path(), 2, "gemeente_groningen").await;
+    let m = GroupElement::random(&mut rand::rng());
+    let crafted = |b: GroupElement, c: GroupElement, y: GroupElement| {
+        let mut wire = Vec::with_capacity(96);
+        wire.extend_from_slice(&b.to_bytes());
+        wire.extend_from_slice(&c.to_bytes());
+        wire.extend_from_slice(&y.to_bytes());
+        wire
+    };
+    for transcryptor in [&first, &second] {
+        for wire in [crafted(m, m, G + G), crafted(G, G, m), crafted(m, m, G)] {
+            let status = transcryptor
+                .convert(vec![item(wire, IdentifierKind::Bsn)])
+                .await
+                .unwrap_err();
+            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+            assert!(
+                status
+                    .message()
+                    .starts_with("items[0].ciphertext: encrypted for another key"),
+                "{}",
+                status.message()
+            );
+        }
+    }
+
+    // Out of order: a partner's ciphertext for the global key straight to transcryptor 2.
+    let own = PartnerEncryptor::new(system(dir.path())).encrypt(&bsn_key(), &mut rand::rng());
+    let status = second
+        .convert(vec![item(own.to_bytes().to_vec(), IdentifierKind::Bsn)])
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().contains("transcryptor 2 accepts"),
+        "{}",
+        status.message()
+    );
+    // In order it converts; transcryptor 1's output is not accepted by transcryptor 1 again.
+    let once = first
+        .convert(vec![item(own.to_bytes().to_vec(), IdentifierKind::Bsn)])
+        .await
+        .unwrap();
+    let output = once.items[0].ciphertext.clone();
+    assert!(first
+        .convert(vec![item(output.clone(), IdentifierKind::Bsn)])
+        .await
+        .is_err());
+    let twice = second
+        .convert(vec![item(output, IdentifierKind::Bsn)])
+        .await
+        .unwrap();
+    assert_eq!(twice.items.len(), 1);
+
+    // A kind the partner may not share for the purpose (the gemeente shares no IBAN for the
+    // Drieluik) is refused before any conversion, naming the item and the rule.
+    let status = first
+        .convert(vec![
+            item(own.to_bytes().to_vec(), IdentifierKind::Bsn),
+            item(own.to_bytes().to_vec(), IdentifierKind::Iban),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(
+        status.message().starts_with("items[1]: partner `gemeente_groningen` may not share identifier kind `iban` for purpose `signalering_drieluik`"),
+        "{}",
+        status.message()
+    );
+    first.stop();
+    second.stop();
 }

@@ -1,22 +1,81 @@
-//! `signaalnet keys setup`: the one-off key ceremony.
+//! `signaalnet keys …`: the dealer-free key ceremony, one subcommand per party's step
+//! (docs/ceremony.md), and `setup`, which runs every party's step on one machine for development.
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use signaalnet_pseudonym::key_ceremony;
+use signaalnet_pseudonym::{Ceremony, CoordinatorContext, SystemPublicKeys, TranscryptorKeys};
 use signaalnet_tls::dev::write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The coordinator context of the example region.
+const DEFAULT_CONTEXT: &str = "coordinator/riec-noord";
+
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Create the global keys for n transcryptors, hand each its secrets, discard the global
-    /// secret key. Writes `system.json` (public: for every role), `transcryptor-<i>.json` (secret:
-    /// one per transcryptor) and `coordinator-handle.key` (secret: the coordinator's key for
-    /// analyst handles).
+    /// Step 0, by whoever convenes the ceremony: open a ceremony record for n transcryptors and
+    /// the coordinator context they convert into. Public; hand it to transcryptor 1.
+    Open {
+        #[arg(long, default_value = DEFAULT_CONTEXT)]
+        context: String,
+        #[arg(long, default_value_t = 2)]
+        transcryptors: usize,
+        /// The ceremony record to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// On each transcryptor's own machine, once: generate its secrets (mode 0600). They never
+    /// leave that machine.
+    Generate {
+        /// This transcryptor's 1-based position in the chain.
+        #[arg(long)]
+        index: usize,
+        /// The secret file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// On transcryptor i's machine, in turn: verify the record received from transcryptor i-1
+    /// (or the convener), add this transcryptor's proven contribution, write the record to hand
+    /// on.
+    Contribute {
+        /// This transcryptor's secrets (from `keys generate`).
+        #[arg(long)]
+        secrets: PathBuf,
+        /// The record received.
+        #[arg(long)]
+        record: PathBuf,
+        /// The record to hand on (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// By anyone, after the last transcryptor: verify every proof of the complete record and
+    /// write `system.json`, the public keys for every role.
+    Finish {
+        #[arg(long)]
+        record: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a ceremony record or `system.json` and print what it holds.
+    Verify {
+        #[arg(long)]
+        record: PathBuf,
+    },
+    /// On the coordinator's machine: the secret for analyst handles (mode 0600).
+    HandleKey {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Development only: every party's step on one machine. Writes `system.json`,
+    /// `transcryptor-<i>.json` (secret, one per transcryptor) and `coordinator-handle.key`
+    /// (secret). In a region each transcryptor runs `generate` and `contribute` on its own
+    /// machine, so no folder ever holds more than one transcryptor's secrets.
     Setup {
         /// Number of transcryptors.
         #[arg(long, default_value_t = 2)]
         transcryptors: usize,
+        #[arg(long, default_value = DEFAULT_CONTEXT)]
+        context: String,
         /// Directory to write into; must not already hold keys.
         #[arg(long)]
         out: PathBuf,
@@ -25,14 +84,110 @@ pub enum KeysCommand {
 
 pub fn run(command: KeysCommand) -> Result<ExitCode> {
     match command {
-        KeysCommand::Setup { transcryptors, out } => setup(transcryptors, &out),
+        KeysCommand::Open {
+            context,
+            transcryptors,
+            out,
+        } => {
+            fresh(&out)?;
+            let ceremony = Ceremony::open(&CoordinatorContext::new(context)?, transcryptors)?;
+            write_record(&out, &ceremony)?;
+            println!(
+                "opened a ceremony for {transcryptors} transcryptor(s) into context `{}`",
+                ceremony.context()?.as_str()
+            );
+            println!("next: hand {} to transcryptor 1", out.display());
+        }
+        KeysCommand::Generate { index, out } => {
+            fresh(&out)?;
+            if index == 0 || index > signaalnet_pseudonym::MAX_TRANSCRYPTORS {
+                bail!("--index must be a position in the chain, 1 to 8");
+            }
+            let keys = TranscryptorKeys::generate(index, &mut rand::rng());
+            write(&out, serde_json::to_string_pretty(&keys)?.as_bytes(), true)?;
+            println!(
+                "{} written (secret, mode 0600): keep it on this machine only",
+                out.display()
+            );
+        }
+        KeysCommand::Contribute {
+            secrets,
+            record,
+            out,
+        } => {
+            fresh(&out)?;
+            let keys: TranscryptorKeys = read_json(&secrets)?;
+            let mut ceremony: Ceremony = read_json(&record)?;
+            ceremony
+                .contribute(&keys, &mut rand::rng())
+                .with_context(|| record.display().to_string())?;
+            write_record(&out, &ceremony)?;
+            println!(
+                "transcryptor {} of {} contributed; every earlier contribution verified",
+                keys.index(),
+                ceremony.transcryptors()
+            );
+            if ceremony.contributed() < ceremony.transcryptors() {
+                println!(
+                    "next: hand {} to transcryptor {}",
+                    out.display(),
+                    keys.index() + 1
+                );
+            } else {
+                println!(
+                    "next: `signaalnet keys finish --record {} --out system.json`, then give \
+                     system.json to every role",
+                    out.display()
+                );
+            }
+        }
+        KeysCommand::Finish { record, out } => {
+            fresh(&out)?;
+            let ceremony: Ceremony = read_json(&record)?;
+            let system = ceremony
+                .finish()
+                .with_context(|| record.display().to_string())?;
+            write(
+                &out,
+                serde_json::to_string_pretty(&system)?.as_bytes(),
+                false,
+            )?;
+            print_system(&system);
+            println!("{} written (public): give it to every role", out.display());
+        }
+        KeysCommand::Verify { record } => {
+            let ceremony: Ceremony = read_json(&record)?;
+            ceremony
+                .verify()
+                .with_context(|| record.display().to_string())?;
+            println!(
+                "{}: {} of {} transcryptor(s) contributed, every proof verifies",
+                record.display(),
+                ceremony.contributed(),
+                ceremony.transcryptors()
+            );
+            if let Ok(system) = ceremony.finish() {
+                print_system(&system);
+            }
+        }
+        KeysCommand::HandleKey { out } => {
+            fresh(&out)?;
+            handle_key(&out)?;
+            println!(
+                "{} written (secret, mode 0600): coordinator only",
+                out.display()
+            );
+        }
+        KeysCommand::Setup {
+            transcryptors,
+            context,
+            out,
+        } => setup(transcryptors, &context, &out)?,
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn setup(n: usize, out: &Path) -> Result<ExitCode> {
-    if n == 0 {
-        bail!("--transcryptors must be at least 1");
-    }
+fn setup(n: usize, context: &str, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let system_path = out.join("system.json");
     let handle_path = out.join("coordinator-handle.key");
@@ -43,22 +198,16 @@ fn setup(n: usize, out: &Path) -> Result<ExitCode> {
         .chain(std::iter::once(&handle_path))
         .chain(&transcryptor_paths)
     {
-        if path.exists() {
-            bail!(
-                "{} already exists; a new ceremony would make every existing signal unmatchable. \
-                 Remove the old keys deliberately first.",
-                path.display()
-            );
-        }
+        fresh(path)?;
     }
-
-    let system = ceremony(n, &system_path, &handle_path, &transcryptor_paths)?;
-
-    println!("key ceremony for {n} transcryptor(s) done; the global secret key was discarded");
+    let system = ceremony(n, context, &system_path, &handle_path, &transcryptor_paths)?;
+    println!(
+        "development key ceremony for {n} transcryptor(s): every party's step on this machine"
+    );
     println!("  {} (public, for every role)", system_path.display());
     for path in &transcryptor_paths {
         println!(
-            "  {} (secret, mode 0600: give to that transcryptor only)",
+            "  {} (secret, mode 0600: that transcryptor only)",
             path.display()
         );
     }
@@ -66,19 +215,21 @@ fn setup(n: usize, out: &Path) -> Result<ExitCode> {
         "  {} (secret, mode 0600: coordinator only)",
         handle_path.display()
     );
-    println!("global public key {}", system.fingerprint());
-    Ok(ExitCode::SUCCESS)
+    print_system(&system);
+    Ok(())
 }
 
-/// Runs the ceremony and writes its files (secrets mode 0600); returns the public keys.
+/// Every party's step in order on this machine (development and tests); writes the files
+/// (secrets mode 0600) and returns the public keys.
 pub fn ceremony(
     n: usize,
+    context: &str,
     system_path: &Path,
     handle_path: &Path,
     transcryptor_paths: &[PathBuf],
-) -> Result<signaalnet_pseudonym::SystemPublicKeys> {
+) -> Result<SystemPublicKeys> {
     let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(n, rng)?;
+    let (system, keys) = Ceremony::run_locally(&CoordinatorContext::new(context)?, n, rng)?;
     write(
         system_path,
         serde_json::to_string_pretty(&system)?.as_bytes(),
@@ -87,10 +238,52 @@ pub fn ceremony(
     for (key, path) in keys.iter().zip(transcryptor_paths) {
         write(path, serde_json::to_string_pretty(key)?.as_bytes(), true)?;
     }
+    handle_key(handle_path)?;
+    Ok(system)
+}
+
+fn handle_key(path: &Path) -> Result<()> {
     let mut handle_secret = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut handle_secret)
         .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
-    write(handle_path, hex::encode(handle_secret).as_bytes(), true)?;
+    write(path, hex::encode(handle_secret).as_bytes(), true)?;
+    Ok(())
+}
 
-    Ok(system)
+fn print_system(system: &SystemPublicKeys) {
+    println!(
+        "coordinator context `{}`, {} transcryptor(s), global public key {}",
+        system.context().as_str(),
+        system.transcryptors(),
+        system.fingerprint()
+    );
+}
+
+/// Refuses to overwrite: a new ceremony makes every existing signal unmatchable.
+fn fresh(path: &Path) -> Result<()> {
+    if path.exists() {
+        bail!(
+            "{} already exists; a new ceremony would make every existing signal unmatchable. \
+             Remove the old file deliberately first.",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() > 1 << 20 {
+        bail!("{}: larger than 1 MiB; not a key file", path.display());
+    }
+    serde_json::from_slice(&bytes).with_context(|| path.display().to_string())
+}
+
+fn write_record(path: &Path, ceremony: &Ceremony) -> Result<()> {
+    write(
+        path,
+        serde_json::to_string_pretty(ceremony)?.as_bytes(),
+        false,
+    )?;
+    Ok(())
 }

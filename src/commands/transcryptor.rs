@@ -19,8 +19,11 @@ use std::sync::Arc;
 pub struct TranscryptorConfig {
     pub listen: SocketAddr,
     pub policies: PathBuf,
-    /// This transcryptor's secrets from `signaalnet keys setup` (mode 0600).
+    /// This transcryptor's secrets from `signaalnet keys generate` (mode 0600).
     pub keys: PathBuf,
+    /// The ceremony record, `system.json` (public): fixes this transcryptor's step and the key
+    /// it accepts.
+    pub system_keys: PathBuf,
     pub coordinator_context: String,
     pub tls: TlsFiles,
     #[serde(default)]
@@ -110,9 +113,26 @@ pub async fn serve_config(
     )
     .with_context(|| format!("{}", config.keys.display()))?;
     let context = CoordinatorContext::new(config.coordinator_context.clone())?;
+    let system = crate::roles::load_system(&config.system_keys)?;
+    if system.context() != &context {
+        anyhow::bail!(
+            "{}: the ceremony was held for coordinator context `{}`, this transcryptor is \
+             configured for `{}`",
+            config.system_keys.display(),
+            system.context().as_str(),
+            context.as_str()
+        );
+    }
     let index = keys.index();
+    let transcryptor = Transcryptor::new(&keys, &system).with_context(|| {
+        format!(
+            "{} against {}",
+            config.keys.display(),
+            config.system_keys.display()
+        )
+    })?;
     let service = TranscryptorGrpc::new(
-        Transcryptor::new(&keys),
+        transcryptor,
         context,
         accountable.policy.live().clone(),
         RateLimiter::new(config.rate_limit.per_second, config.rate_limit.burst),

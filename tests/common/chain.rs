@@ -134,6 +134,8 @@ impl ProcChain {
             "setup",
             "--transcryptors",
             "2",
+            "--context",
+            CONTEXT,
             "--out",
             keys.to_str().unwrap(),
         ]);
@@ -159,11 +161,12 @@ impl ProcChain {
             let port = free_port();
             let db = database().await;
             let config = format!(
-                "listen = \"127.0.0.1:{port}\"\npolicies = \"{}\"\nkeys = \"{}/transcryptor-{}.json\"\n\
+                "listen = \"127.0.0.1:{port}\"\npolicies = \"{}\"\nkeys = \"{}/transcryptor-{}.json\"\nsystem_keys = \"{}/system.json\"\n\
                  coordinator_context = \"{CONTEXT}\"\nname = \"{name}\"\ndata_dir = \"{}\"\n{}{}",
                 policies.display(),
                 keys.display(),
                 i + 1,
+                keys.display(),
                 data.join(name).display(),
                 db_line(&db),
                 tls_toml(&certs, name) + &governance
@@ -407,6 +410,26 @@ impl ProcChain {
         let data = self.dir.path().join("data").join(role);
         collect_files(&data, &mut out);
         out
+    }
+
+    /// A connection to a role's database (its SQLite file read-only, or its PostgreSQL
+    /// database).
+    pub async fn connect(&self, role: &str) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        let url = match self.database_url(role) {
+            Some(url) => url.to_owned(),
+            None => {
+                let data = self.dir.path().join("data").join(role);
+                let file = std::fs::read_dir(&data)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .find(|p| p.extension().is_some_and(|e| e == "db"))
+                    .unwrap();
+                format!("sqlite://{}?mode=ro", file.display())
+            }
+        };
+        sqlx::any::install_default_drivers();
+        sqlx::AnyConnection::connect(&url).await.unwrap()
     }
 
     pub fn database_url(&self, role: &str) -> Option<&str> {

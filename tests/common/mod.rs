@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod otlp;
+pub mod requests;
 
 use std::path::Path;
 use std::process::Command;
@@ -38,4 +39,32 @@ pub fn copy_dir(from: &Path, to: &Path) {
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Runs each named scenario `async fn name(postgres: Option<&str>)` as a test on SQLite and,
+/// when `SIGNAALNET_TEST_POSTGRES_URL` is set, on PostgreSQL.
+#[allow(unused_macros)]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(None).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(url) = super::postgres_url() else {
+                        eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
+                        return;
+                    };
+                    super::$name(Some(&url)).await;
+                }
+            )*
+        }
+    };
 }

@@ -1,6 +1,7 @@
 //! The coordinator's state: received signals, the matcher, hits and the notification queues,
 //! kept consistent in one write transaction per change.
 
+use crate::keys::Commitments;
 use crate::matching::{Change, HitEvent, Matcher, Rule, Seq, SignalEntry};
 use crate::CoordinatorError;
 use prost::Message;
@@ -23,6 +24,7 @@ pub struct Coordinator {
     pub(crate) policy: LivePolicy,
     pub(crate) audit: Audit,
     pub(crate) decryptor: Arc<CoordinatorDecryptor>,
+    pub(crate) commitments: Commitments,
     pub(crate) handles: HandleKey,
     pub(crate) matcher: Mutex<Matcher>,
     published: watch::Sender<i64>,
@@ -75,6 +77,7 @@ impl Coordinator {
         store: Store,
         policy: LivePolicy,
         decryptor: CoordinatorDecryptor,
+        commitments: Commitments,
         handles: HandleKey,
         audit: Audit,
     ) -> Result<Self, CoordinatorError> {
@@ -96,6 +99,7 @@ impl Coordinator {
             policy,
             audit,
             decryptor: Arc::new(decryptor),
+            commitments,
             handles,
             matcher: Mutex::new(matcher),
             published,

@@ -13,10 +13,13 @@ use signaalnet_audit::{Actor, Event, Head, Step};
 use signaalnet_identifier::IdentifierKind;
 use signaalnet_policy::{Partner, PolicySet};
 use signaalnet_proto::v1 as pb;
-use signaalnet_pseudonym::{CoordinatorDecryptor, EncryptedIdentifier, PseudonymError};
+use signaalnet_pseudonym::{
+    ConversionProof, CoordinatorDecryptor, DomainCommitments, EncryptedIdentifier, MatchDomain,
+    PseudonymError,
+};
 use signaalnet_service::convert::{kind_from_wire, submits_signals};
 use sqlx::{Any, Row, Transaction};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tonic::Code;
 use tracing::{Instrument, Span};
@@ -38,8 +41,11 @@ pub struct Delivered {
 /// A signal that passed the checks on arrival.
 struct Checked {
     month: i32,
+    purpose: String,
     kinds: Vec<IdentifierKind>,
     ciphertexts: Vec<EncryptedIdentifier>,
+    /// Per identifier, one proof per transcryptor in the order of the chain.
+    proofs: Vec<Vec<ConversionProof>>,
 }
 
 /// A checked signal, decrypted.
@@ -105,9 +111,24 @@ impl Coordinator {
                 Err(outcome) => outcomes[i] = Some(outcome),
             }
         }
+        let domains: Vec<(String, IdentifierKind)> = checked
+            .iter()
+            .flat_map(|c| c.kinds.iter().map(|k| (c.purpose.clone(), *k)))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let commitments = match self.commitments.get(&domains).await {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::error!(error = %e, "transcryptor commitments unavailable");
+                HashMap::new().into()
+            }
+        };
         let decryptor = Arc::clone(&self.decryptor);
         let decrypted = signaalnet_service::cpu::spread(checked, move |part: &[Checked]| {
-            part.iter().map(|c| decrypt(&decryptor, c)).collect()
+            part.iter()
+                .map(|c| decrypt(&decryptor, &commitments, c))
+                .collect()
         })
         .await
         .unwrap_or_else(|_| {
@@ -166,7 +187,11 @@ impl Coordinator {
         let event = Event::for_purpose(Step::Refuse, policy, &signal.purpose)
             .by(actor.clone())
             .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
-            .detail(format!("signal refused on arrival: {:?}", outcome.code));
+            .detail(match outcome.code {
+                // A conversion that did not verify names the transcryptor, never a value.
+                Code::Aborted => format!("signal refused on arrival: {}", outcome.message),
+                code => format!("signal refused on arrival: {code:?}"),
+            });
         self.audit.try_record(&self.store, event).await;
     }
 
@@ -205,6 +230,7 @@ impl Coordinator {
         }
         let mut kinds = Vec::with_capacity(signal.identifiers.len());
         let mut ciphertexts = Vec::with_capacity(signal.identifiers.len());
+        let mut proofs = Vec::with_capacity(signal.identifiers.len());
         for (i, identifier) in signal.identifiers.iter().enumerate() {
             let Some(kind) = kind_from_wire(identifier.kind) else {
                 return invalid(format!(
@@ -218,8 +244,29 @@ impl Coordinator {
                         format!("identifiers[{i}].ciphertext: {e}"),
                     )
                 })?;
+            let transcryptors = self.decryptor.transcryptors();
+            if identifier.proofs.len() != transcryptors {
+                return invalid(format!(
+                    "identifiers[{i}].proofs: one proof per transcryptor ({transcryptors}), got {}",
+                    identifier.proofs.len()
+                ));
+            }
+            let item_proofs = identifier
+                .proofs
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    ConversionProof::from_bytes(p).map_err(|e| {
+                        Outcome::refuse(
+                            Code::InvalidArgument,
+                            format!("identifiers[{i}].proofs[{j}]: {e}"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             kinds.push(kind);
             ciphertexts.push(ciphertext);
+            proofs.push(item_proofs);
         }
         // Policy is checked again on arrival, with the coordinator's own policy set.
         let attributes: Vec<(&str, &str)> = signal
@@ -263,8 +310,10 @@ impl Coordinator {
         }
         Ok(Checked {
             month,
+            purpose: signal.purpose.clone(),
             kinds,
             ciphertexts,
+            proofs,
         })
     }
 
@@ -478,22 +527,44 @@ impl StoredOne {
     }
 }
 
-/// Decrypts one checked signal into its distinct pseudonyms.
-fn decrypt(decryptor: &CoordinatorDecryptor, checked: &Checked) -> Result<Ready, Outcome> {
+/// Verifies every conversion of one checked signal and decrypts it into its distinct
+/// pseudonyms. A conversion that does not verify is answered with ABORTED, naming the
+/// transcryptor: the node keeps the signal and converts it again.
+fn decrypt(
+    decryptor: &CoordinatorDecryptor,
+    commitments: &HashMap<MatchDomain, Arc<DomainCommitments>>,
+    checked: &Checked,
+) -> Result<Ready, Outcome> {
     let mut keys = BTreeSet::new();
-    for (i, (kind, ciphertext)) in checked.kinds.iter().zip(&checked.ciphertexts).enumerate() {
-        match decryptor.decrypt(ciphertext) {
+    for (i, ((kind, ciphertext), proofs)) in checked
+        .kinds
+        .iter()
+        .zip(&checked.ciphertexts)
+        .zip(&checked.proofs)
+        .enumerate()
+    {
+        let domain = MatchDomain::new(&checked.purpose, *kind)
+            .map_err(|e| Outcome::refuse(Code::InvalidArgument, format!("purpose: {e}")))?;
+        let Some(domain_commitments) = commitments.get(&domain) else {
+            return Err(Outcome::refuse(
+                Code::Unavailable,
+                "the transcryptors' commitments for this purpose could not be fetched; retry",
+            ));
+        };
+        match decryptor.verify_and_decrypt(ciphertext, proofs, domain_commitments) {
             Ok(p) => {
                 keys.insert((*kind, *p.as_bytes()));
             }
-            Err(PseudonymError::NotFullyConverted) => {
+            Err(e @ PseudonymError::ConversionInvalid { step }) => {
+                tracing::error!(
+                    transcryptor = step,
+                    identifier = i,
+                    "a conversion proof does not verify; the signal is not stored"
+                );
                 return Err(Outcome::refuse(
-                    Code::FailedPrecondition,
-                    format!(
-                        "identifiers[{i}].ciphertext: not converted by every transcryptor for \
-                         this coordinator"
-                    ),
-                ))
+                    Code::Aborted,
+                    format!("identifiers[{i}]: {e}"),
+                ));
             }
             Err(e) => {
                 return Err(Outcome::refuse(

@@ -1,25 +1,44 @@
-//! At startup the coordinator asks every transcryptor for its key share for the coordinator's
-//! context; with all of them it can decrypt fully converted ciphertexts, and nothing else.
+//! What the coordinator needs from the transcryptors before it can read anything: at startup
+//! one proven key share from each (checked against the ceremony record), and for each matching
+//! domain, once, each transcryptor's reshuffle commitment (what its conversion proofs are
+//! checked against).
 
 use crate::CoordinatorError;
+use signaalnet_identifier::IdentifierKind;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
-use signaalnet_proto::v1::GetKeyShareRequest;
-use signaalnet_pseudonym::{CoordinatorContext, CoordinatorDecryptor, KeyShare, SystemPublicKeys};
+use signaalnet_proto::v1::{GetCommitmentsRequest, GetKeyShareRequest, MatchDomainRef};
+use signaalnet_pseudonym::{
+    CoordinatorContext, CoordinatorDecryptor, DomainCommitments, KeyShare, MatchDomain,
+    SystemPublicKeys,
+};
+use signaalnet_service::convert::kind_to_wire;
 use signaalnet_tls::TlsFiles;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tonic::transport::Channel;
 
-/// Collects one share from each transcryptor URL, retrying until `patience` runs out (a
-/// transcryptor may start after the coordinator).
-pub async fn fetch_decryptor(
+/// Collects one proven share from each transcryptor URL (in the order of the chain), retrying
+/// until `patience` runs out (a transcryptor may start after the coordinator).
+pub async fn fetch_keys(
     system: &SystemPublicKeys,
     transcryptors: &[String],
     tls: &TlsFiles,
     context: &CoordinatorContext,
     patience: Duration,
-) -> Result<CoordinatorDecryptor, CoordinatorError> {
+) -> Result<(CoordinatorDecryptor, Commitments), CoordinatorError> {
+    if context != system.context() {
+        return Err(CoordinatorError::KeyShares(format!(
+            "the ceremony record is for coordinator context `{}`, this coordinator is configured \
+             for `{}`",
+            system.context().as_str(),
+            context.as_str()
+        )));
+    }
     let deadline = Instant::now() + patience;
-    let mut shares: Vec<(u32, KeyShare)> = Vec::new();
-    for url in transcryptors {
+    let mut shares = Vec::new();
+    let mut clients = Vec::new();
+    for (position, url) in transcryptors.iter().enumerate() {
         let channel = signaalnet_service::channel(url, tls)
             .map_err(|e| CoordinatorError::KeyShares(format!("{url}: {e}")))?;
         let mut client = TranscryptorServiceClient::new(channel);
@@ -50,20 +69,148 @@ pub async fn fetch_decryptor(
                 }
             }
         };
-        let key = KeyShare::from_bytes(&share.key_share)
-            .map_err(|e| CoordinatorError::KeyShares(format!("{url}: {e}")))?;
-        if shares.iter().any(|(i, _)| *i == share.transcryptor_index) {
+        if usize::try_from(share.transcryptor_index).ok() != Some(position + 1) {
             return Err(CoordinatorError::KeyShares(format!(
-                "{url}: transcryptor index {} answered twice; each transcryptor must be listed once",
-                share.transcryptor_index
+                "{url}: answers as transcryptor {}, but is listed at position {} of the chain; \
+                 list the transcryptors in the order of the ceremony",
+                share.transcryptor_index,
+                position + 1
             )));
         }
-        shares.push((share.transcryptor_index, key));
+        let key = KeyShare::from_bytes(&share.key_share, &share.key_share_proof)
+            .map_err(|e| CoordinatorError::KeyShares(format!("{url}: {e}")))?;
+        shares.push(key);
+        clients.push(client);
     }
-    shares.sort_by_key(|(i, _)| *i);
-    let shares: Vec<KeyShare> = shares.into_iter().map(|(_, s)| s).collect();
     let decryptor = CoordinatorDecryptor::from_shares(system, &shares)
         .map_err(|e| CoordinatorError::KeyShares(e.to_string()))?;
-    tracing::info!(transcryptors = transcryptors.len(), "key shares received");
-    Ok(decryptor)
+    tracing::info!(
+        transcryptors = transcryptors.len(),
+        "proven key shares received"
+    );
+    Ok((
+        decryptor,
+        Commitments {
+            source: Source::Transcryptors {
+                clients,
+                context: context.clone(),
+            },
+            known: RwLock::new(HashMap::new()),
+        },
+    ))
+}
+
+/// Each transcryptor's reshuffle commitment per matching domain, fetched once per domain and
+/// kept: a transcryptor cannot change them for later conversions while the coordinator runs.
+pub struct Commitments {
+    source: Source,
+    known: RwLock<HashMap<MatchDomain, Arc<DomainCommitments>>>,
+}
+
+enum Source {
+    Transcryptors {
+        clients: Vec<TranscryptorServiceClient<Channel>>,
+        context: CoordinatorContext,
+    },
+    Fixed,
+}
+
+impl std::fmt::Debug for Commitments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Commitments(..)")
+    }
+}
+
+impl Commitments {
+    /// Commitments known in advance and nothing fetched (tests, benchmarks).
+    pub fn fixed(known: HashMap<MatchDomain, DomainCommitments>) -> Self {
+        Self {
+            source: Source::Fixed,
+            known: RwLock::new(known.into_iter().map(|(d, c)| (d, Arc::new(c))).collect()),
+        }
+    }
+
+    /// The commitments of every domain asked for, fetching the ones not yet known.
+    pub async fn get(
+        &self,
+        domains: &[(String, IdentifierKind)],
+    ) -> Result<HashMap<MatchDomain, Arc<DomainCommitments>>, CoordinatorError> {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let known = self
+                .known
+                .read()
+                .map_err(|_| CoordinatorError::KeyShares("commitments lock poisoned".into()))?;
+            for (purpose, kind) in domains {
+                let domain = MatchDomain::new(purpose, *kind)
+                    .map_err(|e| CoordinatorError::KeyShares(e.to_string()))?;
+                match known.get(&domain) {
+                    Some(c) => {
+                        found.insert(domain, Arc::clone(c));
+                    }
+                    None => missing.push((purpose.clone(), *kind, domain)),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let Source::Transcryptors { clients, context } = &self.source else {
+            return Err(CoordinatorError::KeyShares(
+                "no commitments for a matching domain".into(),
+            ));
+        };
+        let request = GetCommitmentsRequest {
+            coordinator_context: context.as_str().to_owned(),
+            domains: missing
+                .iter()
+                .map(|(purpose, kind, _)| MatchDomainRef {
+                    purpose: purpose.clone(),
+                    kind: kind_to_wire(*kind),
+                })
+                .collect(),
+        };
+        let mut per_domain: Vec<Vec<Vec<u8>>> = vec![Vec::new(); missing.len()];
+        for (position, client) in clients.iter().enumerate() {
+            let response = client
+                .clone()
+                .get_commitments(request.clone())
+                .await
+                .map_err(|s| {
+                    CoordinatorError::KeyShares(format!(
+                        "transcryptor {}: commitments: {}: {}",
+                        position + 1,
+                        s.code(),
+                        s.message()
+                    ))
+                })?
+                .into_inner();
+            if response.reshuffle_commitments.len() != missing.len()
+                || usize::try_from(response.transcryptor_index).ok() != Some(position + 1)
+            {
+                return Err(CoordinatorError::KeyShares(format!(
+                    "transcryptor {}: answered commitments out of turn or incomplete",
+                    position + 1
+                )));
+            }
+            for (slot, c) in per_domain.iter_mut().zip(response.reshuffle_commitments) {
+                slot.push(c);
+            }
+        }
+        let mut known = self
+            .known
+            .write()
+            .map_err(|_| CoordinatorError::KeyShares("commitments lock poisoned".into()))?;
+        for ((_, _, domain), bytes) in missing.into_iter().zip(per_domain) {
+            let commitments = DomainCommitments::from_bytes(&bytes)
+                .map_err(|e| CoordinatorError::KeyShares(e.to_string()))?;
+            // A domain fetched concurrently keeps its first answer.
+            let kept = known
+                .entry(domain.clone())
+                .or_insert_with(|| Arc::new(commitments));
+            found.insert(domain, Arc::clone(kept));
+        }
+        Ok(found)
+    }
 }

@@ -4,7 +4,7 @@
 //! - [`matching`]: the pure matcher (DESIGN.md §6).
 //! - [`Coordinator`]: received signals, hits and notification queues in the store, one write
 //!   transaction per change; policy re-checked on arrival; decryption with the key shares of
-//!   every transcryptor ([`fetch_decryptor`]).
+//!   every transcryptor ([`fetch_keys`]).
 //! - [`CoordinatorGrpc`] for partner nodes, [`AnalystGrpc`] for analysts and the monitor.
 #![forbid(unsafe_code)]
 
@@ -21,7 +21,7 @@ pub use crate::core::{rules, Coordinator, Outcome};
 pub use analyst::UNKNOWN;
 pub use deliver::{Delivered, MAX_BATCH};
 pub use grpc::{AnalystGrpc, CoordinatorGrpc};
-pub use keys::fetch_decryptor;
+pub use keys::{fetch_keys, Commitments};
 
 use signaalnet_proto::v1::analyst_service_server::AnalystServiceServer;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorServiceServer;

@@ -15,6 +15,7 @@ use signaalnet_audit::{Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
+use signaalnet_proto::MAX_CONVERT_BATCH;
 use signaalnet_store::now;
 use signaalnet_telemetry::{self as telemetry, Kind};
 use sqlx::Row;
@@ -143,47 +144,64 @@ async fn convert_and_deliver(
     signals: &mut [pb::EncryptedSignal],
     span: &Span,
 ) -> Result<Vec<pb::DeliveryAck>, ForwardError> {
-    let mut ciphertexts: Vec<Vec<u8>> = signals
-        .iter_mut()
+    // The partner's own ciphertexts go to the coordinator as they are, with every step's proof;
+    // each step's output is only the next transcryptor's input.
+    let mut items: Vec<pb::ConvertItem> = signals
+        .iter()
         .flat_map(|s| {
-            s.identifiers
-                .iter_mut()
-                .map(|i| std::mem::take(&mut i.ciphertext))
+            s.identifiers.iter().map(|i| pb::ConvertItem {
+                ciphertext: i.ciphertext.clone(),
+                purpose: s.purpose.clone(),
+                kind: i.kind,
+            })
         })
         .collect();
-    let purposes: Vec<String> = signals
-        .iter()
-        .map(|s| s.purpose.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let mut proofs: Vec<Vec<Vec<u8>>> =
+        vec![Vec::with_capacity(upstream.transcryptors.len()); items.len()];
     let batch_key = signals
         .first()
         .map(|s| s.signal_id.clone())
         .unwrap_or_default();
     for (index, channel) in upstream.transcryptors.iter().enumerate() {
         let mut client = TranscryptorServiceClient::new(channel.clone());
-        let response = client
-            .convert(telemetry::request(
-                span,
-                pb::ConvertRequest {
-                    idempotency_key: format!("{batch_key}/{}", ciphertexts.len()),
-                    coordinator_context: upstream.context.clone(),
-                    ciphertexts,
-                    purposes: purposes.clone(),
-                },
-            ))
-            .await
-            .map_err(|status| ForwardError::Transcryptor {
-                index: index + 1,
-                status,
-            })?;
-        ciphertexts = response.into_inner().ciphertexts;
+        let mut next = Vec::with_capacity(items.len());
+        for (part, chunk) in items.chunks(MAX_CONVERT_BATCH).enumerate() {
+            let response = client
+                .convert(telemetry::request(
+                    span,
+                    pb::ConvertRequest {
+                        idempotency_key: format!("{batch_key}/{}/{part}", items.len()),
+                        coordinator_context: upstream.context.clone(),
+                        items: chunk.to_vec(),
+                    },
+                ))
+                .await
+                .map_err(|status| ForwardError::Transcryptor {
+                    index: index + 1,
+                    status,
+                })?
+                .into_inner();
+            if response.items.len() != chunk.len() {
+                return Err(ForwardError::Transcryptor {
+                    index: index + 1,
+                    status: tonic::Status::data_loss(format!(
+                        "answered {} of {} items",
+                        response.items.len(),
+                        chunk.len()
+                    )),
+                });
+            }
+            next.extend(response.items);
+        }
+        for ((item, converted), item_proofs) in items.iter_mut().zip(next).zip(&mut proofs) {
+            item.ciphertext = converted.ciphertext;
+            item_proofs.push(converted.proof);
+        }
     }
-    let mut converted = ciphertexts.into_iter();
+    let mut proofs = proofs.into_iter();
     for signal in signals.iter_mut() {
         for identifier in &mut signal.identifiers {
-            identifier.ciphertext = converted.next().unwrap_or_default();
+            identifier.proofs = proofs.next().unwrap_or_default();
         }
     }
     let mut client = CoordinatorServiceClient::new(upstream.coordinator.clone());
@@ -217,7 +235,8 @@ async fn record_acks(
                 delivered.push(ack.signal_id);
                 continue;
             }
-            tonic::Code::Unavailable | tonic::Code::Internal => {
+            // ABORTED: a transcryptor's conversion did not verify at the coordinator.
+            tonic::Code::Unavailable | tonic::Code::Internal | tonic::Code::Aborted => {
                 sqlx::query(
                     "UPDATE node_signals SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
                      WHERE signal_id = $3 AND state = $4",

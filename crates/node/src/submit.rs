@@ -162,6 +162,7 @@ impl Node {
                 .map(|keys| {
                     keys.iter()
                         .map(|k| pb::EncryptedIdentifier {
+                            proofs: Vec::new(),
                             kind: kind_to_wire(k.kind()),
                             ciphertext: encryptor.encrypt(k, &mut rng).to_bytes().to_vec(),
                         })

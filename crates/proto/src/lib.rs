@@ -16,3 +16,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// The most ciphertexts in one conversion batch: 96 bytes each plus framing keeps a full batch
 /// under 1 MB, a quarter of gRPC's default 4 MB message limit.
 pub const MAX_BATCH: usize = 8192;
+/// The most items one transcryptor `Convert` takes: each answer carries a proof of about a
+/// kilobyte, and the response must stay well below gRPC's 4 MB limit.
+pub const MAX_CONVERT_BATCH: usize = 2048;

@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used)] // test fixtures
 
 use prost::Message;
-use signaalnet_proto::v1::{ConvertRequest, Identifier, SubmitSignalRequest};
-use signaalnet_proto::{FILE_DESCRIPTOR_SET, MAX_BATCH};
+use signaalnet_proto::v1::{
+    ConvertItem, ConvertRequest, ConvertResponse, ConvertedItem, Identifier, SubmitSignalRequest,
+};
+use signaalnet_proto::{FILE_DESCRIPTOR_SET, MAX_CONVERT_BATCH};
 
 #[test]
 fn the_descriptor_set_holds_every_service() {
@@ -29,15 +31,33 @@ fn the_descriptor_set_holds_every_service() {
 }
 
 #[test]
-fn a_full_conversion_batch_is_far_below_the_message_limit() {
+fn a_full_conversion_batch_and_its_proven_answer_are_below_the_message_limit() {
     let request = ConvertRequest {
         idempotency_key: "k".repeat(64),
         coordinator_context: "coordinator/riec-noord".into(),
-        ciphertexts: vec![vec![0xab; 96]; MAX_BATCH],
-        purposes: vec!["signalering_drieluik".into()],
+        items: vec![
+            ConvertItem {
+                ciphertext: vec![0xab; 96],
+                purpose: "p".repeat(64),
+                kind: 1,
+            };
+            MAX_CONVERT_BATCH
+        ],
     };
     let len = request.encoded_len();
     assert!(len < 1024 * 1024, "{len} bytes");
+    // Each answer: the next ciphertext and a proof of at most 1024 bytes.
+    let response = ConvertResponse {
+        items: vec![
+            ConvertedItem {
+                ciphertext: vec![0xab; 96],
+                proof: vec![b'p'; 1024],
+            };
+            MAX_CONVERT_BATCH
+        ],
+    };
+    let len = response.encoded_len();
+    assert!(len < 3 * 1024 * 1024, "{len} bytes");
 }
 
 #[test]

@@ -4,8 +4,8 @@
 #![allow(clippy::expect_used)] // fixed, known-good inputs
 use signaalnet_identifier::{Bsn, Identifier, MatchKey};
 use signaalnet_pseudonym::{
-    key_ceremony, origin_pseudonym, CoordinatorContext, CoordinatorDecryptor, HandleKey,
-    PartnerEncryptor, Transcryptor,
+    origin_pseudonym, Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments,
+    HandleKey, MatchDomain, PartnerEncryptor, Transcryptor,
 };
 use std::hint::black_box;
 use std::time::Instant;
@@ -29,24 +29,42 @@ fn median_micros(mut op: impl FnMut()) -> f64 {
 
 fn main() {
     let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(2, rng).expect("ceremony");
-    let transcryptors: Vec<Transcryptor> = keys.iter().map(Transcryptor::new).collect();
     let context = CoordinatorContext::new("coordinator/bench").expect("context");
+    let (system, keys) = Ceremony::run_locally(&context, 2, rng).expect("ceremony");
+    let transcryptors: Vec<Transcryptor> = keys
+        .iter()
+        .map(|k| Transcryptor::new(k, &system).expect("in the ceremony"))
+        .collect();
     let shares: Vec<_> = transcryptors
         .iter()
-        .map(|t| t.key_share(&context))
+        .map(|t| t.key_share(rng).expect("share"))
         .collect();
     let coordinator = CoordinatorDecryptor::from_shares(&system, &shares).expect("shares");
     let partner = PartnerEncryptor::new(system);
     let key: MatchKey = Identifier::Bsn(Bsn::parse("111222333").expect("bsn"))
         .match_keys()
         .remove(0);
+    let domain = MatchDomain::new("bench", key.kind()).expect("domain");
+    let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
+    let commitments = DomainCommitments::from_bytes(
+        &transcryptors
+            .iter()
+            .map(|t| t.reshuffle_commitment(&domain).to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .expect("commitments");
     let encrypted = partner.encrypt(&key, rng);
-    let once = transcryptors[0].convert_batch(&[encrypted], &context, rng);
-    let converted = transcryptors[1].convert_batch(&once, &context, rng)[0];
-    let pseudonym = coordinator.decrypt(&converted).expect("decrypt");
+    let once = transcryptors[0]
+        .convert(&encrypted, &factors[0], rng)
+        .expect("step 1");
+    let twice = transcryptors[1]
+        .convert(&once.ciphertext, &factors[1], rng)
+        .expect("step 2");
+    let proofs = [once.proof, twice.proof];
+    let pseudonym = coordinator
+        .verify_and_decrypt(&encrypted, &proofs, &commitments)
+        .expect("verifies");
     let handles = HandleKey::new(&[1u8; 32]).expect("handle key");
-    let batch = vec![encrypted; 100];
 
     let rows = [
         (
@@ -62,21 +80,29 @@ fn main() {
             }),
         ),
         (
-            "transcryptor convert, 1 item",
+            "transcryptor proven convert, 1 item",
             median_micros(|| {
-                black_box(transcryptors[0].convert_batch(black_box(&[encrypted]), &context, rng));
+                black_box(
+                    transcryptors[0]
+                        .convert(black_box(&encrypted), &factors[0], rng)
+                        .ok(),
+                );
             }),
         ),
         (
-            "transcryptor convert, per item in batch of 100",
+            "coordinator verify 2 proofs + decrypt",
             median_micros(|| {
-                black_box(transcryptors[0].convert_batch(black_box(&batch), &context, rng));
-            }) / 100.0,
+                black_box(
+                    coordinator
+                        .verify_and_decrypt(black_box(&encrypted), &proofs, &commitments)
+                        .ok(),
+                );
+            }),
         ),
         (
-            "coordinator decrypt",
+            "coordinator decrypt alone",
             median_micros(|| {
-                black_box(coordinator.decrypt(black_box(&converted)).ok());
+                black_box(coordinator.decrypt_unchecked(black_box(&twice.ciphertext)));
             }),
         ),
         (
@@ -96,9 +122,10 @@ fn main() {
     for (name, micros) in rows {
         println!("{name:<50} {micros:>9.1} µs");
     }
-    let floor = rows[1].1 + 2.0 * rows[3].1 + rows[4].1;
+    let floor = rows[1].1 + 2.0 * rows[2].1 + rows[3].1;
+    let unverified = rows[1].1 + 2.0 * rows[2].1 + rows[4].1;
     println!(
-        "{:<50} {floor:>9.1} µs",
+        "{:<50} {floor:>9.1} µs ({unverified:.1} without verification)",
         "crypto floor per identifier, 2 transcryptors"
     );
 }

@@ -1,9 +1,13 @@
 //! Wire forms of the values that travel between roles.
 
 use crate::error::PseudonymError;
+use crate::MATCH_DOMAIN;
+use libpep::contexts::PseudonymizationDomain;
 use libpep::data::simple::{ElGamalEncrypted, EncryptedPseudonym};
-use libpep::keys::distribution::PseudonymSessionKeyShare;
+use libpep::elgamal::verifiable::VerifiableRRSK;
+use libpep::keys::distribution::{PseudonymSessionKeyShare, SessionKeyShareProof};
 use libpep::keys::{PseudonymSessionPublicKey, PublicKey};
+use signaalnet_identifier::IdentifierKind;
 
 /// An identifier in transit: the ElGamal ciphertext and the public key it is currently encrypted
 /// under. Without libpep's `elgamal3` mode the key does not live inside the ciphertext, but each
@@ -88,10 +92,45 @@ impl CoordinatorContext {
     }
 }
 
-/// One transcryptor's share of the coordinator's session key (a secret: only the coordinator
-/// may receive it).
+/// The matching domain of one purpose and identifier kind, `match/<purpose>/<kind>`: the same
+/// identifier gives unlinkable pseudonyms in two purposes (two legally separate processing
+/// activities), and a ciphertext declared as the wrong kind lands where nothing can match it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MatchDomain(String);
+
+impl MatchDomain {
+    /// `purpose` must be a policy purpose id (letters, digits, `_`, `-`).
+    pub fn new(purpose: &str, kind: IdentifierKind) -> Result<Self, PseudonymError> {
+        if purpose.is_empty()
+            || purpose.len() > 64
+            || !purpose
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        {
+            return Err(PseudonymError::Malformed {
+                field: "purpose",
+                problem: "must be 1-64 letters, digits, '-' or '_'",
+            });
+        }
+        Ok(Self(format!("{MATCH_DOMAIN}/{purpose}/{}", kind.as_str())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn libpep(&self) -> PseudonymizationDomain {
+        PseudonymizationDomain::from(self.0.as_str())
+    }
+}
+
+/// One transcryptor's share of the coordinator's session key, with libpep's proof that it is
+/// `b_i·k_i` for the commitments of the ceremony (a secret: only the coordinator may receive it).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct KeyShare(pub(crate) PseudonymSessionKeyShare);
+pub struct KeyShare {
+    pub(crate) share: PseudonymSessionKeyShare,
+    pub(crate) proof: SessionKeyShareProof,
+}
 
 impl std::fmt::Debug for KeyShare {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,18 +139,78 @@ impl std::fmt::Debug for KeyShare {
 }
 
 impl KeyShare {
-    pub fn to_bytes(&self) -> [u8; 32] {
+    pub fn share_bytes(&self) -> [u8; 32] {
         use libpep::keys::distribution::SessionKeyShare;
-        self.0.to_bytes()
+        self.share.to_bytes()
+    }
+
+    pub fn proof_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.proof).unwrap_or_default()
+    }
+
+    pub fn from_bytes(share: &[u8], proof: &[u8]) -> Result<Self, PseudonymError> {
+        use libpep::keys::distribution::SessionKeyShare;
+        let share =
+            PseudonymSessionKeyShare::from_slice(share).ok_or(PseudonymError::Malformed {
+                field: "key_share",
+                problem: "must be a 32-byte canonical ristretto255 scalar",
+            })?;
+        if proof.len() > 1024 {
+            return Err(PseudonymError::Malformed {
+                field: "key_share_proof",
+                problem: "longer than 1024 bytes",
+            });
+        }
+        let proof: SessionKeyShareProof =
+            serde_json::from_slice(proof).map_err(|_| PseudonymError::Malformed {
+                field: "key_share_proof",
+                problem: "not a key share proof (libpep SessionKeyShareProof)",
+            })?;
+        Ok(Self { share, proof })
+    }
+}
+
+/// A transcryptor's proof that it converted one ciphertext with the factors it committed to
+/// (libpep's verifiable rerandomise-reshuffle-rekey). It carries the converted ciphertext.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ConversionProof(pub(crate) VerifiableRRSK);
+
+impl std::fmt::Debug for ConversionProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConversionProof(..)")
+    }
+}
+
+impl ConversionProof {
+    /// Upper bound of the serialised form (921 bytes in practice); anything longer is refused
+    /// before parsing.
+    pub const MAX_LEN: usize = 1024;
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).unwrap_or_default()
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PseudonymError> {
-        use libpep::keys::distribution::SessionKeyShare;
-        PseudonymSessionKeyShare::from_slice(bytes)
+        if bytes.len() > Self::MAX_LEN {
+            return Err(PseudonymError::Malformed {
+                field: "proof",
+                problem: "longer than 1024 bytes",
+            });
+        }
+        serde_json::from_slice(bytes)
             .map(Self)
-            .ok_or(PseudonymError::Malformed {
-                field: "key_share",
-                problem: "must be a 32-byte canonical ristretto255 scalar",
+            .map_err(|_| PseudonymError::Malformed {
+                field: "proof",
+                problem: "not a conversion proof (libpep verifiable RRSK)",
             })
+    }
+
+    /// The converted ciphertext the proof speaks for, unverified: the next transcryptor's input.
+    pub(crate) fn output(&self) -> Option<EncryptedPseudonym> {
+        let inner = self.0.rsk().inner();
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&inner.p_gb_prime().n().to_bytes());
+        bytes[32..].copy_from_slice(&inner.p_gc_prime().n().to_bytes());
+        EncryptedPseudonym::from_slice(&bytes)
     }
 }

@@ -31,16 +31,19 @@ mod handle;
 mod partner;
 mod transcryptor;
 
-pub use ceremony::{key_ceremony, SystemPublicKeys, TranscryptorKeys};
-pub use coordinator::{CoordinatorDecryptor, MatchingPseudonym};
-pub use encoding::{CoordinatorContext, EncryptedIdentifier, KeyShare};
+pub use ceremony::{Ceremony, SystemPublicKeys, TranscryptorKeys, MAX_TRANSCRYPTORS};
+pub use coordinator::{CoordinatorDecryptor, DomainCommitments, MatchingPseudonym};
+pub use encoding::{
+    ConversionProof, CoordinatorContext, EncryptedIdentifier, KeyShare, MatchDomain,
+};
 pub use error::PseudonymError;
 pub use handle::{AnalystHandle, HandleKey, PurposeHandleKey};
 pub use partner::{origin_pseudonym, PartnerEncryptor};
-pub use transcryptor::Transcryptor;
+pub use transcryptor::{Converted, DomainFactors, Transcryptor};
 
 /// The pseudonymisation domain every partner's lizard value belongs to. Sharing it is what makes
 /// two partners' submissions of one identifier meet in the `match` domain.
 pub const ORIGIN_DOMAIN: &str = "origin";
-/// The one domain transcryptors convert into: the coordinator's matching domain.
+/// The prefix of the matching domains transcryptors convert into, one per purpose and
+/// identifier kind ([`MatchDomain`]).
 pub const MATCH_DOMAIN: &str = "match";

@@ -4,7 +4,7 @@ use crate::ceremony::SystemPublicKeys;
 use crate::encoding::EncryptedIdentifier;
 use libpep::client::encrypt_global;
 use libpep::data::simple::{ElGamalEncryptable, Pseudonym};
-use libpep::keys::{PseudonymSessionPublicKey, PublicKey};
+use libpep::keys::{PseudonymGlobalPublicKey, PseudonymSessionPublicKey, PublicKey};
 use rand::{CryptoRng, Rng};
 use ring::digest::{digest, SHA256};
 use signaalnet_identifier::MatchKey;
@@ -23,7 +23,7 @@ pub fn origin_pseudonym(key: &MatchKey) -> Pseudonym {
 }
 
 /// Encrypts match keys for the chain. Holds only public material.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct PartnerEncryptor {
     keys: SystemPublicKeys,
 }
@@ -36,12 +36,17 @@ impl PartnerEncryptor {
     /// A fresh randomised encryption of the key's origin pseudonym for the global public key:
     /// two encryptions of the same key are unlinkable.
     pub fn encrypt<R: Rng + CryptoRng>(&self, key: &MatchKey, rng: &mut R) -> EncryptedIdentifier {
-        let ciphertext = encrypt_global(&origin_pseudonym(key), &self.keys.global_public_key, rng);
+        // The global context has rekey factor 1, so the global public key is also the session
+        // key the first transcryptor accepts.
+        let global = self.keys.step_keys[0];
+        let ciphertext = encrypt_global(
+            &origin_pseudonym(key),
+            &PseudonymGlobalPublicKey::from_point(global),
+            rng,
+        );
         EncryptedIdentifier {
             ciphertext,
-            // The global context has rekey factor 1, so the global public key is the session key
-            // the first transcryptor rerandomises under.
-            public_key: PseudonymSessionPublicKey::from_point(*self.keys.global_public_key.value()),
+            public_key: PseudonymSessionPublicKey::from_point(global),
         }
     }
 }

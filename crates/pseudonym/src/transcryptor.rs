@@ -1,10 +1,23 @@
-//! A transcryptor's side: one blind conversion, origin → match, global → coordinator context.
+//! A transcryptor's side: one blind, proven conversion per ciphertext, at its fixed step of the
+//! chain, from the shared `origin` domain into a purpose's matching domain and one step towards
+//! the coordinator's key.
+//!
+//! The step is fixed by keys: transcryptor `i` converts only ciphertexts encrypted for `Y_i`
+//! (from the ceremony record) and never rerandomises under, or returns a point derived from, a
+//! key the caller chose. With a caller-chosen key `Y`, rerandomising under `Y` and returning
+//! `k·Y` let a partner compute `s·M` for any point `M` (a pseudonym oracle; see
+//! docs/THREAT_MODEL.md). With `Y_i` fixed, the output for input `(B, C)` is an encryption under
+//! `Y_{i+1}` of `s·(C − y_i·B)`: nobody holds the secret of `Y_{i+1}` except, at the end of the
+//! chain, the coordinator, so the caller learns nothing it did not put in.
 
-use crate::ceremony::TranscryptorKeys;
-use crate::encoding::{CoordinatorContext, EncryptedIdentifier, KeyShare};
-use crate::{MATCH_DOMAIN, ORIGIN_DOMAIN};
+use crate::ceremony::{SystemPublicKeys, TranscryptorKeys};
+use crate::encoding::{ConversionProof, EncryptedIdentifier, KeyShare, MatchDomain};
+use crate::error::PseudonymError;
+use crate::ORIGIN_DOMAIN;
 use libpep::contexts::{EncryptionContext, PseudonymizationDomain};
-use libpep::factors::{PseudonymizationSecret, RekeyPublicKey, RekeyingSecret};
+use libpep::elgamal::arithmetic::group_elements::G;
+use libpep::factors::{Factor, PseudonymizationInfo, PseudonymizationSecret, RekeyingSecret};
+use libpep::keys::PseudonymSessionPublicKey;
 use libpep::transcryptor::DistributedTranscryptor;
 use rand::{CryptoRng, Rng};
 
@@ -13,7 +26,10 @@ pub struct Transcryptor {
     index: usize,
     inner: DistributedTranscryptor,
     origin: PseudonymizationDomain,
-    matching: PseudonymizationDomain,
+    target: EncryptionContext,
+    context: crate::CoordinatorContext,
+    accepts: PseudonymSessionPublicKey,
+    produces: PseudonymSessionPublicKey,
 }
 
 impl std::fmt::Debug for Transcryptor {
@@ -22,9 +38,26 @@ impl std::fmt::Debug for Transcryptor {
     }
 }
 
+/// A converted ciphertext (for the next step) with the proof of its conversion.
+#[derive(Clone, Copy, Debug)]
+pub struct Converted {
+    pub ciphertext: EncryptedIdentifier,
+    pub proof: ConversionProof,
+}
+
 impl Transcryptor {
-    pub fn new(keys: &TranscryptorKeys) -> Self {
-        Self {
+    /// Refuses secrets that are not the ones this position committed to in the ceremony.
+    pub fn new(keys: &TranscryptorKeys, system: &SystemPublicKeys) -> Result<Self, PseudonymError> {
+        let not_in = PseudonymError::NotInCeremony { index: keys.index };
+        let committed = system.commitments(keys.index).ok_or(not_in.clone())?;
+        let context = system.context().clone();
+        let b = *keys.blinding_factor.value();
+        if b * G != committed.blinding || keys.rekey_factor(&context) * G != committed.rekey {
+            return Err(not_in);
+        }
+        let accepts = system.step_key(keys.index).ok_or(not_in.clone())?;
+        let produces = system.step_key(keys.index + 1).ok_or(not_in)?;
+        Ok(Self {
             index: keys.index,
             inner: DistributedTranscryptor::new(
                 PseudonymizationSecret::from(keys.pseudonymisation_secret.as_slice()),
@@ -32,47 +65,85 @@ impl Transcryptor {
                 keys.blinding_factor,
             ),
             origin: PseudonymizationDomain::from(ORIGIN_DOMAIN),
-            matching: PseudonymizationDomain::from(MATCH_DOMAIN),
-        }
+            target: context.libpep(),
+            context,
+            accepts,
+            produces,
+        })
     }
 
     pub fn index(&self) -> usize {
         self.index
     }
 
-    /// Converts a batch into the `match` domain and the coordinator's context, in order: the
-    /// caller (the partner node that sent the batch) must map results back to its signals, and
-    /// the transcryptor sees inputs and outputs anyway, so shuffling would hide nothing from
-    /// anyone. Every output is rerandomised and so unlinkable to its input for everyone else.
-    ///
-    /// Each transcryptor must convert a ciphertext exactly once: converting twice applies its
-    /// reshuffle factor twice and the result decrypts to a pseudonym that matches nothing.
-    pub fn convert_batch<R: Rng + CryptoRng>(
-        &self,
-        batch: &[EncryptedIdentifier],
-        target: &CoordinatorContext,
-        rng: &mut R,
-    ) -> Vec<EncryptedIdentifier> {
-        let info = self.inner.pseudonymization_info(
-            &self.origin,
-            &self.matching,
-            &EncryptionContext::Global,
-            &target.libpep(),
-        );
-        batch
-            .iter()
-            .map(|item| EncryptedIdentifier {
-                ciphertext: self
-                    .inner
-                    .pseudonymize(&item.ciphertext, &info, &item.public_key, rng),
-                public_key: info.rekey_public_key(&item.public_key),
-            })
-            .collect()
+    pub fn context(&self) -> &crate::CoordinatorContext {
+        &self.context
     }
 
-    /// This transcryptor's share of the coordinator's session key for `context`. Hand it only to
-    /// the coordinator (authenticated by its certificate).
-    pub fn key_share(&self, context: &CoordinatorContext) -> KeyShare {
-        KeyShare(self.inner.pseudonym_session_key_share(&context.libpep()))
+    /// The factors of one matching domain; derive once per domain and batch.
+    pub fn factors(&self, domain: &MatchDomain) -> DomainFactors {
+        DomainFactors(self.inner.pseudonymization_info(
+            &self.origin,
+            &domain.libpep(),
+            &EncryptionContext::Global,
+            &self.target,
+        ))
+    }
+
+    /// `S = s·G` for a domain: what the coordinator checks this transcryptor's proofs against.
+    pub fn reshuffle_commitment(&self, domain: &MatchDomain) -> [u8; 32] {
+        (self.factors(domain).0.s.scalar() * G).to_bytes()
+    }
+
+    /// Whether `item` is encrypted for the key this step accepts.
+    pub fn accepts(&self, item: &EncryptedIdentifier) -> bool {
+        item.public_key == self.accepts
+    }
+
+    /// Converts one ciphertext at this transcryptor's step, with its proof. Refuses a
+    /// ciphertext under any key but the one this step accepts.
+    pub fn convert<R: Rng + CryptoRng>(
+        &self,
+        item: &EncryptedIdentifier,
+        factors: &DomainFactors,
+        rng: &mut R,
+    ) -> Result<Converted, PseudonymError> {
+        if !self.accepts(item) {
+            return Err(PseudonymError::WrongStepKey { step: self.index });
+        }
+        let proof =
+            self.inner
+                .verifiable_pseudonymize(&item.ciphertext, &factors.0, &item.public_key, rng);
+        let proof = ConversionProof(proof.0);
+        let ciphertext = proof.output().ok_or(PseudonymError::Malformed {
+            field: "ciphertext",
+            problem: "the conversion produced no ciphertext",
+        })?;
+        Ok(Converted {
+            ciphertext: EncryptedIdentifier {
+                ciphertext,
+                public_key: self.produces,
+            },
+            proof,
+        })
+    }
+
+    /// This transcryptor's share of the coordinator's session key, with its proof. Hand it only
+    /// to the coordinator (authenticated by its certificate).
+    pub fn key_share<R: Rng + CryptoRng>(&self, rng: &mut R) -> Result<KeyShare, PseudonymError> {
+        let (share, proof) = self
+            .inner
+            .pseudonym_session_key_share_with_proof(&self.target, rng)
+            .map_err(|_| PseudonymError::KeyShareInvalid { index: self.index })?;
+        Ok(KeyShare { share, proof })
+    }
+}
+
+/// The reshuffle and rekey factors of one matching domain at one transcryptor (secret).
+pub struct DomainFactors(PseudonymizationInfo);
+
+impl std::fmt::Debug for DomainFactors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DomainFactors([redacted])")
     }
 }

@@ -1,56 +1,91 @@
-//! The properties the pseudonymisation scheme promises (DESIGN.md §4), not just round trips.
+//! The properties the pseudonymisation scheme promises (DESIGN.md §4, docs/THREAT_MODEL.md), not
+//! just round trips.
 #![allow(clippy::unwrap_used)] // test helpers panic on fixture errors
 
-use signaalnet_identifier::{Bsn, Identifier, MatchKey, Phone};
+use libpep::data::elgamal::ElGamalEncrypted;
+use libpep::data::simple::ElGamalEncryptable;
+use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
+use libpep::elgamal::arithmetic::scalars::ScalarNonZero;
+use signaalnet_identifier::{Bsn, Identifier, IdentifierKind, MatchKey, Phone};
 use signaalnet_pseudonym::{
-    key_ceremony, origin_pseudonym, CoordinatorContext, CoordinatorDecryptor, EncryptedIdentifier,
-    HandleKey, KeyShare, MatchingPseudonym, PartnerEncryptor, PseudonymError, SystemPublicKeys,
-    Transcryptor, TranscryptorKeys,
+    origin_pseudonym, Ceremony, ConversionProof, CoordinatorContext, CoordinatorDecryptor,
+    DomainCommitments, EncryptedIdentifier, HandleKey, KeyShare, MatchDomain, MatchingPseudonym,
+    PartnerEncryptor, PseudonymError, SystemPublicKeys, Transcryptor, TranscryptorKeys,
 };
 
 struct Chain {
     system: SystemPublicKeys,
+    keys: Vec<TranscryptorKeys>,
     transcryptors: Vec<Transcryptor>,
-    context: CoordinatorContext,
     coordinator: CoordinatorDecryptor,
+}
+
+fn context() -> CoordinatorContext {
+    CoordinatorContext::new("coordinator/test-region").unwrap()
 }
 
 fn chain(n: usize) -> Chain {
     let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(n, rng).unwrap();
-    let transcryptors: Vec<Transcryptor> = keys.iter().map(Transcryptor::new).collect();
-    let context = CoordinatorContext::new("coordinator/test-region").unwrap();
+    let (system, keys) = Ceremony::run_locally(&context(), n, rng).unwrap();
+    let transcryptors: Vec<Transcryptor> = keys
+        .iter()
+        .map(|k| Transcryptor::new(k, &system).unwrap())
+        .collect();
     let shares: Vec<KeyShare> = transcryptors
         .iter()
-        .map(|t| t.key_share(&context))
+        .map(|t| t.key_share(rng).unwrap())
         .collect();
     let coordinator = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
     Chain {
         system,
+        keys,
         transcryptors,
-        context,
         coordinator,
     }
 }
 
+fn domain(purpose: &str, kind: IdentifierKind) -> MatchDomain {
+    MatchDomain::new(purpose, kind).unwrap()
+}
+
 impl Chain {
-    /// Runs a ciphertext through the transcryptors at `order` (indices), one each.
-    fn convert(&self, item: EncryptedIdentifier, order: &[usize]) -> EncryptedIdentifier {
-        let rng = &mut rand::rng();
-        order.iter().fold(item, |acc, &i| {
-            self.transcryptors[i].convert_batch(&[acc], &self.context, rng)[0]
-        })
+    fn commitments(&self, d: &MatchDomain) -> DomainCommitments {
+        let bytes: Vec<Vec<u8>> = self
+            .transcryptors
+            .iter()
+            .map(|t| t.reshuffle_commitment(d).to_vec())
+            .collect();
+        DomainCommitments::from_bytes(&bytes).unwrap()
     }
 
-    fn all(&self) -> Vec<usize> {
-        (0..self.transcryptors.len()).collect()
+    /// Every transcryptor in order; returns the proofs.
+    fn convert(&self, item: EncryptedIdentifier, d: &MatchDomain) -> Vec<ConversionProof> {
+        let rng = &mut rand::rng();
+        let mut current = item;
+        let mut proofs = Vec::new();
+        for t in &self.transcryptors {
+            let out = t.convert(&current, &t.factors(d), rng).unwrap();
+            current = out.ciphertext;
+            proofs.push(out.proof);
+        }
+        proofs
+    }
+
+    fn matching_in(
+        &self,
+        partner: &PartnerEncryptor,
+        key: &MatchKey,
+        d: &MatchDomain,
+    ) -> MatchingPseudonym {
+        let encrypted = partner.encrypt(key, &mut rand::rng());
+        let proofs = self.convert(encrypted, d);
+        self.coordinator
+            .verify_and_decrypt(&encrypted, &proofs, &self.commitments(d))
+            .unwrap()
     }
 
     fn matching(&self, partner: &PartnerEncryptor, key: &MatchKey) -> MatchingPseudonym {
-        let encrypted = partner.encrypt(key, &mut rand::rng());
-        self.coordinator
-            .decrypt(&self.convert(encrypted, &self.all()))
-            .unwrap()
+        self.matching_in(partner, key, &domain("signalering", key.kind()))
     }
 }
 
@@ -68,245 +103,346 @@ fn phone(raw: &str) -> MatchKey {
 
 #[test]
 fn the_same_identifier_from_two_partners_gives_the_same_matching_pseudonym() {
-    let chain = chain(3);
-    let gemeente = PartnerEncryptor::new(chain.system);
-    let politie = PartnerEncryptor::new(chain.system);
-    let rng = &mut rand::rng();
-
-    // Spelled differently at each partner, equal after normalisation.
-    let a = phone("06-12345678");
-    let b = phone("+31 (0)6 1234 5678");
-    let ca = gemeente.encrypt(&a, rng);
-    let cb = politie.encrypt(&b, rng);
-    assert_ne!(
-        ca.to_bytes(),
-        cb.to_bytes(),
-        "encryption must be randomised"
-    );
-
-    // The transcryptors may be visited in any order.
-    let pa = chain
-        .coordinator
-        .decrypt(&chain.convert(ca, &[0, 1, 2]))
-        .unwrap();
-    let pb = chain
-        .coordinator
-        .decrypt(&chain.convert(cb, &[2, 0, 1]))
-        .unwrap();
-    assert_eq!(pa, pb);
-}
-
-#[test]
-fn different_identifiers_give_different_matching_pseudonyms() {
-    let chain = chain(2);
-    let partner = PartnerEncryptor::new(chain.system);
-    let values = [
-        "111222333",
-        "123456782",
-        "010000008",
-        "071234561",
-        "999999990",
-    ];
-    let pseudonyms: Vec<_> = values
-        .iter()
-        .map(|v| chain.matching(&partner, &bsn(v)))
-        .collect();
-    for i in 0..pseudonyms.len() {
-        for j in i + 1..pseudonyms.len() {
-            assert_ne!(
-                pseudonyms[i], pseudonyms[j],
-                "{} vs {}",
-                values[i], values[j]
+    for n in 1..=3 {
+        let chain = chain(n);
+        let gemeente = PartnerEncryptor::new(chain.system.clone());
+        let politie = PartnerEncryptor::new(chain.system.clone());
+        for key in [bsn("111222333"), phone("06 12345678")] {
+            assert_eq!(
+                chain.matching(&gemeente, &key),
+                chain.matching(&politie, &key),
+                "{n} transcryptor(s)"
             );
         }
-    }
-    // The kind is part of the hashed input: the same digits as BSN and as RSIN differ.
-    let rsin = Identifier::Organisation(
-        signaalnet_identifier::Organisation::parse_rsin("111222333").unwrap(),
-    )
-    .match_keys()
-    .remove(0);
-    assert_ne!(chain.matching(&partner, &rsin), pseudonyms[0]);
-}
-
-#[test]
-fn fewer_than_n_conversions_never_decrypt_to_the_matching_pseudonym() {
-    let chain = chain(3);
-    let partner = PartnerEncryptor::new(chain.system);
-    let key = bsn("111222333");
-    let target = chain.matching(&partner, &key);
-
-    let proper_subsets: [&[usize]; 7] = [&[], &[0], &[1], &[2], &[0, 1], &[0, 2], &[1, 2]];
-    for subset in proper_subsets {
-        let partial = chain.convert(partner.encrypt(&key, &mut rand::rng()), subset);
-        assert_eq!(
-            chain.coordinator.decrypt(&partial),
-            Err(PseudonymError::NotFullyConverted),
-            "after {subset:?}"
-        );
         assert_ne!(
-            chain.coordinator.decrypt_unchecked(&partial),
-            target,
-            "after {subset:?} the coordinator's key must not open the matching pseudonym"
+            chain.matching(&gemeente, &bsn("111222333")),
+            chain.matching(&gemeente, &bsn("123456782"))
         );
     }
 }
 
 #[test]
-fn converting_twice_at_one_transcryptor_breaks_the_match() {
+fn one_identifier_in_two_purposes_gives_unlinkable_pseudonyms() {
     let chain = chain(2);
-    let partner = PartnerEncryptor::new(chain.system);
-    let key = bsn("123456782");
-    let target = chain.matching(&partner, &key);
-    let twice = chain.convert(partner.encrypt(&key, &mut rand::rng()), &[0, 0, 1]);
-    assert_ne!(chain.coordinator.decrypt_unchecked(&twice), target);
-}
-
-#[test]
-fn a_partners_own_material_does_not_give_the_matching_pseudonym() {
-    let chain = chain(2);
-    let partner = PartnerEncryptor::new(chain.system);
+    let partner = PartnerEncryptor::new(chain.system.clone());
     let key = bsn("111222333");
-    let target = chain.matching(&partner, &key);
-
-    // The partner knows the plaintext and its origin pseudonym...
-    let origin = origin_pseudonym(&key);
-    use libpep::data::simple::{ElGamalEncryptable, ElGamalEncrypted};
-    use libpep::keys::PublicKey;
-    assert_ne!(origin.to_bytes(), *target.as_bytes());
-
-    // ...and may even encrypt it directly for the coordinator's (public) session key, skipping
-    // the transcryptors. That ciphertext passes the key check, but decrypts to the origin
-    // pseudonym, which is not the matching pseudonym every other partner's submission gets.
-    let rng = &mut rand::rng();
-    let coordinator_key =
-        libpep::keys::PseudonymSessionPublicKey::from_slice(&chain.coordinator.public_key_bytes())
-            .unwrap();
-    let direct = libpep::client::encrypt(&origin, &coordinator_key, rng);
-    let mut wire = direct.to_bytes();
-    wire.extend_from_slice(&chain.coordinator.public_key_bytes());
-    let bypass = EncryptedIdentifier::from_bytes(&wire).unwrap();
-    let decrypted = chain.coordinator.decrypt(&bypass).unwrap();
-    assert_eq!(decrypted.as_bytes(), &origin.to_bytes());
-    assert_ne!(decrypted, target);
-    let own = partner.encrypt(&key, rng);
-
-    // The global public key and ciphertext bytes carry nothing of the matching pseudonym.
-    let wire = own.to_bytes();
-    assert!(!wire.windows(32).any(|w| w == target.as_bytes()));
-    assert!(!chain
-        .system
-        .fingerprint()
-        .contains(&hex::encode(target.as_bytes())));
-}
-
-#[test]
-fn a_ciphertext_for_another_coordinator_context_is_refused() {
-    let chain = chain(2);
-    let partner = PartnerEncryptor::new(chain.system);
-    let other = CoordinatorContext::new("coordinator/other-region").unwrap();
-    let rng = &mut rand::rng();
-    let converted = chain
-        .transcryptors
-        .iter()
-        .fold(partner.encrypt(&bsn("111222333"), rng), |acc, t| {
-            t.convert_batch(&[acc], &other, rng)[0]
-        });
-    assert_eq!(
-        chain.coordinator.decrypt(&converted),
-        Err(PseudonymError::NotFullyConverted)
+    let drieluik = chain.matching_in(&partner, &key, &domain("signalering_drieluik", key.kind()));
+    let riec = chain.matching_in(
+        &partner,
+        &key,
+        &domain("riec_integrale_analyse", key.kind()),
     );
+    assert_ne!(drieluik, riec);
+    // Equal within each purpose, whoever sends it.
+    let again = chain.matching_in(
+        &PartnerEncryptor::new(chain.system.clone()),
+        &key,
+        &domain("signalering_drieluik", key.kind()),
+    );
+    assert_eq!(drieluik, again);
+    // Declared as another kind, it lands in that kind's domain: not the pseudonym of its own.
+    let as_phone = chain.matching_in(
+        &partner,
+        &key,
+        &domain("signalering_drieluik", IdentifierKind::Phone),
+    );
+    assert_ne!(as_phone, drieluik);
 }
 
+/// The pseudonym oracle of issue 13, run against the library: with a caller-chosen key `2G` the
+/// transcryptor would rerandomise under it and return `k·2G`; each step accepts only its own key.
 #[test]
-fn batches_keep_their_order() {
+fn a_caller_chosen_key_is_refused_at_every_step() {
     let chain = chain(2);
-    let partner = PartnerEncryptor::new(chain.system);
-    let rng = &mut rand::rng();
-    let keys = [
-        bsn("111222333"),
-        bsn("123456782"),
-        phone("0612345678"),
-        bsn("111222333"),
-    ];
-    let batch: Vec<_> = keys.iter().map(|k| partner.encrypt(k, rng)).collect();
-    let converted = chain
-        .transcryptors
-        .iter()
-        .fold(batch, |acc, t| t.convert_batch(&acc, &chain.context, rng));
-    let decrypted: Vec<_> = converted
-        .iter()
-        .map(|c| chain.coordinator.decrypt(c).unwrap())
-        .collect();
-    for (key, pseudonym) in keys.iter().zip(&decrypted) {
-        assert_eq!(*pseudonym, chain.matching(&partner, key));
+    let d = domain("signalering", IdentifierKind::Bsn);
+    let m = GroupElement::random(&mut rand::rng());
+    let two_g = G + G;
+    let mut wire = [0u8; 96];
+    wire[..32].copy_from_slice(&m.to_bytes());
+    wire[32..64].copy_from_slice(&m.to_bytes());
+    wire[64..].copy_from_slice(&two_g.to_bytes());
+    let crafted = EncryptedIdentifier::from_bytes(&wire).unwrap();
+    for t in &chain.transcryptors {
+        let err = t
+            .convert(&crafted, &t.factors(&d), &mut rand::rng())
+            .unwrap_err();
+        assert_eq!(err, PseudonymError::WrongStepKey { step: t.index() });
     }
-    assert_eq!(decrypted[0], decrypted[3]);
+    // The key of the generator itself, the identity and every step's key at the wrong step.
+    for (i, t) in chain.transcryptors.iter().enumerate() {
+        for step in 1..=chain.transcryptors.len() + 1 {
+            if step == i + 1 {
+                continue;
+            }
+            wire[64..].copy_from_slice(&chain.system.step_key(step).unwrap().to_bytes());
+            let wrong = EncryptedIdentifier::from_bytes(&wire).unwrap();
+            assert!(t.convert(&wrong, &t.factors(&d), &mut rand::rng()).is_err());
+        }
+    }
+    wire[64..].copy_from_slice(&G.to_bytes());
+    let generator = EncryptedIdentifier::from_bytes(&wire).unwrap();
+    assert!(chain.transcryptors[0]
+        .convert(
+            &generator,
+            &chain.transcryptors[0].factors(&d),
+            &mut rand::rng()
+        )
+        .is_err());
 }
 
 #[test]
-fn the_coordinator_needs_a_share_from_every_transcryptor() {
+fn skipping_or_repeating_a_transcryptor_is_refused_by_the_coordinator() {
     let chain = chain(3);
-    let shares: Vec<_> = chain.transcryptors[..2]
-        .iter()
-        .map(|t| t.key_share(&chain.context))
-        .collect();
+    let partner = PartnerEncryptor::new(chain.system.clone());
+    let d = domain("signalering", IdentifierKind::Bsn);
+    let commitments = chain.commitments(&d);
+    let rng = &mut rand::rng();
+    let original = partner.encrypt(&bsn("111222333"), rng);
+    let proofs = chain.convert(original, &d);
+    // Too few proofs.
     assert_eq!(
-        CoordinatorDecryptor::from_shares(&chain.system, &shares).unwrap_err(),
-        PseudonymError::WrongShareCount {
+        chain
+            .coordinator
+            .verify_and_decrypt(&original, &proofs[..2], &commitments)
+            .unwrap_err(),
+        PseudonymError::WrongProofCount {
             expected: 3,
             got: 2
         }
     );
+    // Proofs in another order, or one repeated: the first step that does not follow is named.
+    let swapped = vec![proofs[1], proofs[0], proofs[2]];
     assert_eq!(
-        key_ceremony(0, &mut rand::rng()).unwrap_err(),
-        PseudonymError::NoTranscryptors(0)
+        chain
+            .coordinator
+            .verify_and_decrypt(&original, &swapped, &commitments)
+            .unwrap_err(),
+        PseudonymError::ConversionInvalid { step: 1 }
+    );
+    let repeated = vec![proofs[0], proofs[0], proofs[2]];
+    assert_eq!(
+        chain
+            .coordinator
+            .verify_and_decrypt(&original, &repeated, &commitments)
+            .unwrap_err(),
+        PseudonymError::ConversionInvalid { step: 2 }
     );
 }
 
 #[test]
-fn handles_are_stable_per_purpose_and_differ_between_purposes() {
+fn a_cheating_transcryptor_is_caught_and_named() {
     let chain = chain(2);
-    let partner = PartnerEncryptor::new(chain.system);
-    let p = chain.matching(&partner, &bsn("111222333"));
-    let q = chain.matching(&partner, &bsn("123456782"));
-    let handles = HandleKey::new(&[7u8; 32]).unwrap();
-    use signaalnet_identifier::IdentifierKind::Bsn as K;
-
-    let riec = handles.handle("riec_integrale_analyse", K, &p);
-    assert_eq!(riec, handles.handle("riec_integrale_analyse", K, &p));
-    assert_ne!(riec, handles.handle("bestuurlijke_aanpak", K, &p));
-    assert_ne!(riec, handles.handle("riec_integrale_analyse", K, &q));
-    assert_ne!(
-        riec,
-        HandleKey::new(&[8u8; 32])
-            .unwrap()
-            .handle("riec_integrale_analyse", K, &p)
+    let partner = PartnerEncryptor::new(chain.system.clone());
+    let d = domain("signalering", IdentifierKind::Bsn);
+    let commitments = chain.commitments(&d);
+    let rng = &mut rand::rng();
+    let a = partner.encrypt(&bsn("111222333"), rng);
+    let b = partner.encrypt(&bsn("123456782"), rng);
+    let pa = chain.convert(a, &d);
+    let pb = chain.convert(b, &d);
+    // Swapping outputs between two ciphertexts at step 2.
+    let swapped = vec![pa[0], pb[1]];
+    assert_eq!(
+        chain
+            .coordinator
+            .verify_and_decrypt(&a, &swapped, &commitments)
+            .unwrap_err(),
+        PseudonymError::ConversionInvalid { step: 2 }
     );
+    // Converting into another purpose's domain while claiming this one.
+    let other = domain("riec_integrale_analyse", IdentifierKind::Bsn);
+    let wrong_domain = chain.convert(a, &other);
+    assert_eq!(
+        chain
+            .coordinator
+            .verify_and_decrypt(&a, &wrong_domain, &commitments)
+            .unwrap_err(),
+        PseudonymError::ConversionInvalid { step: 1 }
+    );
+    // A transcryptor with other secrets than it committed to cannot even start.
+    let stranger = TranscryptorKeys::generate(2, rng);
+    assert_eq!(
+        Transcryptor::new(&stranger, &chain.system).unwrap_err(),
+        PseudonymError::NotInCeremony { index: 2 }
+    );
+    // A flipped byte in a proof.
+    let mut bytes = pa[1].to_bytes();
+    let pos = bytes.len() / 2;
+    bytes[pos] = if bytes[pos] == b'A' { b'B' } else { b'A' };
+    if let Ok(tampered) = ConversionProof::from_bytes(&bytes) {
+        assert!(chain
+            .coordinator
+            .verify_and_decrypt(&a, &[pa[0], tampered], &commitments)
+            .is_err());
+    }
+}
+
+#[test]
+fn a_wrong_key_share_is_refused_naming_its_transcryptor() {
+    let chain = chain(2);
+    let rng = &mut rand::rng();
+    // Transcryptor 2 of another ceremony hands a share with a valid-looking proof.
+    let (other_system, other_keys) = Ceremony::run_locally(&context(), 2, rng).unwrap();
+    let other = Transcryptor::new(&other_keys[1], &other_system).unwrap();
+    let shares = vec![
+        chain.transcryptors[0].key_share(rng).unwrap(),
+        other.key_share(rng).unwrap(),
+    ];
+    assert_eq!(
+        CoordinatorDecryptor::from_shares(&chain.system, &shares).unwrap_err(),
+        PseudonymError::KeyShareInvalid { index: 2 }
+    );
+    assert_eq!(
+        CoordinatorDecryptor::from_shares(&chain.system, &shares[..1]).unwrap_err(),
+        PseudonymError::WrongShareCount {
+            expected: 2,
+            got: 1
+        }
+    );
+}
+
+/// What a single party holds never decrypts a partner ciphertext; all blinding factors together
+/// would (which is what the test would catch if one party ever held them all).
+#[test]
+fn no_single_party_holds_the_global_secret_key() {
+    let chain = chain(3);
+    let partner = PartnerEncryptor::new(chain.system.clone());
+    let key = bsn("111222333");
+    let origin = origin_pseudonym(&key);
+    let ciphertext = partner.encrypt(&key, &mut rand::rng());
+    let decrypts_with = |secret: ScalarNonZero| {
+        let wire = ciphertext.to_bytes();
+        let c: libpep::data::simple::EncryptedPseudonym =
+            libpep::data::simple::EncryptedPseudonym::from_slice(&wire[..64]).unwrap();
+        let m: GroupElement = libpep::elgamal::decrypt(c.value(), &secret);
+        m.to_bytes() == origin.to_bytes()
+    };
+    let blinding = |k: &TranscryptorKeys| -> ScalarNonZero {
+        let v: serde_json::Value = serde_json::to_value(k).unwrap();
+        ScalarNonZero::from_hex(v["blinding_factor"].as_str().unwrap()).unwrap()
+    };
+    let factors: Vec<ScalarNonZero> = chain.keys.iter().map(blinding).collect();
+    for (i, f) in factors.iter().enumerate() {
+        assert!(!decrypts_with(*f), "transcryptor {}'s own factor", i + 1);
+        let all_but: ScalarNonZero = factors
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .fold(ScalarNonZero::one(), |acc, (_, f)| acc * *f);
+        assert!(!decrypts_with(all_but), "all but transcryptor {}", i + 1);
+    }
+    let all = factors.iter().fold(ScalarNonZero::one(), |acc, f| acc * *f);
+    assert!(decrypts_with(all), "the product of all factors is the key");
+    // The public record holds no scalar at all.
+    let record = serde_json::to_string(&chain.system).unwrap();
+    for k in &chain.keys {
+        let v: serde_json::Value = serde_json::to_value(k).unwrap();
+        assert!(!record.contains(v["blinding_factor"].as_str().unwrap()));
+    }
+}
+
+#[test]
+fn the_ceremony_refuses_a_turn_out_of_order_and_a_tampered_record() {
+    let rng = &mut rand::rng();
+    let keys: Vec<TranscryptorKeys> = (1..=3)
+        .map(|i| TranscryptorKeys::generate(i, rng))
+        .collect();
+    let mut ceremony = Ceremony::open(&context(), 3).unwrap();
+    assert_eq!(
+        ceremony.contribute(&keys[1], rng).unwrap_err(),
+        PseudonymError::CeremonyTurn {
+            expected: 1,
+            got: 2,
+            of: 3
+        }
+    );
+    ceremony.contribute(&keys[0], rng).unwrap();
+    assert_eq!(
+        ceremony.contribute(&keys[0], rng).unwrap_err(),
+        PseudonymError::CeremonyTurn {
+            expected: 2,
+            got: 1,
+            of: 3
+        }
+    );
+    assert_eq!(
+        ceremony.finish().unwrap_err(),
+        PseudonymError::CeremonyIncomplete {
+            contributed: 1,
+            of: 3
+        }
+    );
+    ceremony.contribute(&keys[1], rng).unwrap();
+
+    // Transcryptor 2's point replaced by a point it cannot prove.
+    let mut json: serde_json::Value = serde_json::to_value(&ceremony).unwrap();
+    let forged = GroupElement::random(rng);
+    let forged_proof = libpep::elgamal::zkps::create_proof::<
+        libpep::elgamal::arithmetic::Ristretto255Sha512,
+        _,
+    >(&ScalarNonZero::random(rng), &forged, rng)
+    .1;
+    json["contributions"][1]["points"][0] = serde_json::to_value(forged_proof).unwrap();
+    let tampered: Ceremony = serde_json::from_value(json).unwrap();
+    assert_eq!(
+        tampered.verify().unwrap_err(),
+        PseudonymError::Ceremony {
+            transcryptor: 2,
+            problem: "a point proof does not verify"
+        }
+    );
+    let mut tampered = tampered;
+    assert!(tampered.contribute(&keys[2], rng).is_err());
+
+    ceremony.contribute(&keys[2], rng).unwrap();
+    let system = ceremony.finish().unwrap();
+    let json = serde_json::to_string(&system).unwrap();
+    let back: SystemPublicKeys = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, system);
+    // A record cut short is refused when loaded as system keys.
+    let mut cut: serde_json::Value = serde_json::from_str(&json).unwrap();
+    cut["contributions"].as_array_mut().unwrap().pop();
+    assert!(serde_json::from_value::<SystemPublicKeys>(cut).is_err());
+}
+
+#[test]
+fn handles_are_stable_per_purpose_and_differ_between_purposes() {
+    let chain = chain(1);
+    let partner = PartnerEncryptor::new(chain.system.clone());
+    let p = chain.matching(&partner, &bsn("111222333"));
+    let key = HandleKey::new(&[7u8; 32]).unwrap();
+    let drieluik = key.handle("signalering_drieluik", IdentifierKind::Bsn, &p);
+    let riec = key.handle("riec_integrale_analyse", IdentifierKind::Bsn, &p);
+    assert_eq!(
+        drieluik,
+        key.handle("signalering_drieluik", IdentifierKind::Bsn, &p)
+    );
+    assert_ne!(drieluik, riec);
     assert!(!riec.as_str().contains(&hex::encode(&p.as_bytes()[..8])));
     assert!(HandleKey::new(&[0u8; 16]).is_err());
 }
 
 #[test]
 fn key_material_round_trips_and_prints_redacted() {
+    let chain = chain(2);
     let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(2, rng).unwrap();
-    let json = serde_json::to_string(&system).unwrap();
-    let back: SystemPublicKeys = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, system);
-
-    let secret_json = serde_json::to_string(&keys[1]).unwrap();
+    let secret_json = serde_json::to_string(&chain.keys[1]).unwrap();
     let back: TranscryptorKeys = serde_json::from_str(&secret_json).unwrap();
     assert_eq!(back.index(), 2);
     let secret_hex: serde_json::Value = serde_json::from_str(&secret_json).unwrap();
     let secret = secret_hex["rekeying_secret"].as_str().unwrap();
-    assert!(!format!("{:?}", keys[1]).contains(secret));
-
-    // A transcryptor restored from its file converts exactly like the original.
-    let context = CoordinatorContext::new("c").unwrap();
+    assert!(!format!("{:?}", chain.keys[1]).contains(secret));
+    // A transcryptor restored from its file is accepted by the record and converts alike.
+    let restored = Transcryptor::new(&back, &chain.system).unwrap();
+    let d = domain("signalering", IdentifierKind::Bsn);
     assert_eq!(
-        Transcryptor::new(&back).key_share(&context),
-        Transcryptor::new(&keys[1]).key_share(&context)
+        restored.reshuffle_commitment(&d),
+        chain.transcryptors[1].reshuffle_commitment(&d)
+    );
+    let share = restored.key_share(rng).unwrap();
+    assert_eq!(
+        KeyShare::from_bytes(&share.share_bytes(), &share.proof_bytes()).unwrap(),
+        share
     );
 
     let mut broken: serde_json::Value = serde_json::from_str(&secret_json).unwrap();
@@ -318,14 +454,26 @@ fn key_material_round_trips_and_prints_redacted() {
 #[test]
 fn wire_bytes_round_trip_and_malformed_bytes_are_refused() {
     let chain = chain(1);
-    let partner = PartnerEncryptor::new(chain.system);
+    let partner = PartnerEncryptor::new(chain.system.clone());
     let c = partner.encrypt(&bsn("111222333"), &mut rand::rng());
     assert_eq!(EncryptedIdentifier::from_bytes(&c.to_bytes()).unwrap(), c);
     assert!(EncryptedIdentifier::from_bytes(&[0u8; 95]).is_err());
     assert!(EncryptedIdentifier::from_bytes(&[0xffu8; 96]).is_err());
-    let share = chain.transcryptors[0].key_share(&chain.context);
-    assert_eq!(KeyShare::from_bytes(&share.to_bytes()).unwrap(), share);
-    assert!(KeyShare::from_bytes(&[0xffu8; 32]).is_err());
+    assert!(KeyShare::from_bytes(&[0xffu8; 32], b"{}").is_err());
+    assert!(ConversionProof::from_bytes(&[b'x'; 4096]).is_err());
+    assert!(ConversionProof::from_bytes(b"{}").is_err());
     assert!(CoordinatorContext::new("").is_err());
     assert!(CoordinatorContext::new("region noord").is_err());
+    assert!(MatchDomain::new("a/b", IdentifierKind::Bsn).is_err());
+}
+
+#[test]
+fn a_conversion_proof_is_well_below_its_bound() {
+    let chain = chain(1);
+    let partner = PartnerEncryptor::new(chain.system.clone());
+    let d = domain("signalering", IdentifierKind::Bsn);
+    let proofs = chain.convert(partner.encrypt(&bsn("111222333"), &mut rand::rng()), &d);
+    let len = proofs[0].to_bytes().len();
+    println!("conversion proof: {len} bytes");
+    assert!(len <= ConversionProof::MAX_LEN, "{len} bytes");
 }

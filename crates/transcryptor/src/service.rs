@@ -2,19 +2,27 @@
 
 use crate::rate::RateLimiter;
 use signaalnet_audit::{Actor, Audit, Event, Step};
+use signaalnet_policy::PolicySet;
 use signaalnet_policy::{LivePolicy, PartnerRole};
 use signaalnet_proto::v1::transcryptor_service_server::TranscryptorService;
 use signaalnet_proto::v1::{
-    ConvertRequest, ConvertResponse, GetKeyShareRequest, GetKeyShareResponse,
+    ConvertItem, ConvertRequest, ConvertResponse, ConvertedItem, GetCommitmentsRequest,
+    GetCommitmentsResponse, GetKeyShareRequest, GetKeyShareResponse,
 };
-use signaalnet_proto::MAX_BATCH;
-use signaalnet_pseudonym::{CoordinatorContext, EncryptedIdentifier, Transcryptor};
-use signaalnet_service::convert::submits_signals;
+use signaalnet_proto::MAX_CONVERT_BATCH;
+use signaalnet_pseudonym::{
+    CoordinatorContext, DomainFactors, EncryptedIdentifier, MatchDomain, Transcryptor,
+};
+use signaalnet_service::convert::{kind_from_wire, submits_signals};
 use signaalnet_service::{caller, Caller};
 use signaalnet_store::Store;
 use signaalnet_telemetry as telemetry;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
+
+/// The most matching domains one `GetCommitments` asks for.
+const MAX_DOMAINS: usize = 4096;
 
 pub struct TranscryptorGrpc {
     transcryptor: Arc<Transcryptor>,
@@ -94,6 +102,27 @@ impl TranscryptorService for TranscryptorGrpc {
             .map(Response::new)
     }
 
+    async fn get_commitments(
+        &self,
+        request: Request<GetCommitmentsRequest>,
+    ) -> Result<Response<GetCommitmentsResponse>, Status> {
+        let who = caller(&request, &self.policy.current())?;
+        let span = telemetry::called(
+            "commitments",
+            request.metadata(),
+            &who.oin,
+            &self.audit.own().oin,
+        );
+        let actor = who.actor();
+        let result = async {
+            match self.commitments_for(&who, request.get_ref()) {
+                Ok(response) => Ok(response),
+                Err(status) => Err(self.refuse(actor, "GetCommitments", status).await),
+            }
+        };
+        telemetry::logged(span, result).await.map(Response::new)
+    }
+
     async fn get_key_share(
         &self,
         request: Request<GetKeyShareRequest>,
@@ -130,24 +159,18 @@ impl TranscryptorGrpc {
     async fn convert_logged(
         &self,
         who: Caller,
-        mut request: ConvertRequest,
+        request: ConvertRequest,
     ) -> Result<ConvertResponse, Status> {
         let actor = who.actor();
-        let purposes = std::mem::take(&mut request.purposes);
         let policy = self.policy.current();
-        let mut activities = Vec::with_capacity(request.purposes.len());
-        for (i, purpose) in purposes.iter().enumerate() {
-            match policy.purpose(purpose) {
-                Some(known) => activities.push(known.processing_activity_id.as_str()),
-                None => {
-                    let status = Status::invalid_argument(format!(
-                        "purposes[{i}]: not a purpose of policy set {}",
-                        policy.version()
-                    ));
-                    return Err(self.refuse(actor, "Convert", status).await);
-                }
-            }
-        }
+        let mut purposes: Vec<&str> = request.items.iter().map(|i| i.purpose.as_str()).collect();
+        purposes.sort_unstable();
+        purposes.dedup();
+        let mut activities: Vec<&str> = purposes
+            .iter()
+            .filter_map(|p| policy.purpose(p))
+            .map(|p| p.processing_activity_id.as_str())
+            .collect();
         activities.sort_unstable();
         activities.dedup();
         if !activities.is_empty() {
@@ -156,21 +179,20 @@ impl TranscryptorGrpc {
                 activities.join(",").as_str(),
             );
         }
-        match self.convert_for(&who, request).await {
-            Ok((response, count)) => {
+        match self.convert_for(&who, &request).await {
+            Ok(response) => {
+                let count = response.items.len();
                 telemetry::count(&tracing::Span::current(), count);
                 let detail = format!(
-                    "converted {count} ciphertext(s) from the partner's origin domain into \
-                     coordinator context {}",
+                    "converted {count} ciphertext(s) at step {} from the partner's origin domain \
+                     into matching domains of coordinator context {}",
+                    self.transcryptor.index(),
                     self.context.as_str()
                 );
                 let event = match purposes.as_slice() {
                     [only] => Event::for_purpose(Step::Transcrypt, &policy, only).detail(detail),
-                    more => Event::new(Step::Transcrypt, &policy).detail(if more.is_empty() {
-                        detail
-                    } else {
-                        format!("{detail}; purposes {}", more.join(", "))
-                    }),
+                    more => Event::new(Step::Transcrypt, &policy)
+                        .detail(format!("{detail}; purposes {}", more.join(", "))),
                 };
                 self.record(event.by(actor)).await?;
                 Ok(response)
@@ -182,8 +204,8 @@ impl TranscryptorGrpc {
     async fn convert_for(
         &self,
         who: &Caller,
-        request: ConvertRequest,
-    ) -> Result<(ConvertResponse, usize), Status> {
+        request: &ConvertRequest,
+    ) -> Result<ConvertResponse, Status> {
         if !submits_signals(who.role) {
             tracing::warn!(caller = %who.partner_id, role = who.role.as_str(), "convert refused: not a partner node");
             return Err(Status::permission_denied(format!(
@@ -199,15 +221,22 @@ impl TranscryptorGrpc {
             )));
         }
         self.check_context(&request.coordinator_context)?;
-        let count = request.ciphertexts.len();
+        let count = request.items.len();
         if count == 0 {
-            return Err(Status::invalid_argument("ciphertexts: the batch is empty"));
+            return Err(Status::invalid_argument("items: the batch is empty"));
         }
-        if count > MAX_BATCH {
+        if count > MAX_CONVERT_BATCH {
             return Err(Status::invalid_argument(format!(
-                "ciphertexts: {count} items; a batch holds at most {MAX_BATCH}"
+                "items: {count} items; a conversion batch holds at most {MAX_CONVERT_BATCH}"
             )));
         }
+        let policy = self.policy.current();
+        let batch = request
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.check_item(who, &policy, i, item))
+            .collect::<Result<Vec<_>, _>>()?;
         if let Err(wait) = self.limiter.take(&who.partner_id, count) {
             tracing::warn!(caller = %who.partner_id, count, "convert refused: rate limit");
             return Err(Status::resource_exhausted(format!(
@@ -216,36 +245,141 @@ impl TranscryptorGrpc {
                 wait.min(3600.0)
             )));
         }
-        let batch = request
-            .ciphertexts
-            .iter()
-            .enumerate()
-            .map(|(i, bytes)| {
-                EncryptedIdentifier::from_bytes(bytes)
-                    .map_err(|e| Status::invalid_argument(format!("ciphertexts[{i}]: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let transcryptor = Arc::clone(&self.transcryptor);
-        let context = self.context.clone();
         // Elliptic-curve work is CPU-bound: off the async workers, over every core.
         let converted = signaalnet_service::cpu::spread(batch, move |part| {
-            transcryptor.convert_batch(part, &context, &mut rand::rng())
+            let rng = &mut rand::rng();
+            let mut factors: BTreeMap<MatchDomain, DomainFactors> = BTreeMap::new();
+            part.iter()
+                .map(|(i, ciphertext, domain)| {
+                    let f = factors
+                        .entry(domain.clone())
+                        .or_insert_with(|| transcryptor.factors(domain));
+                    transcryptor
+                        .convert(ciphertext, f, rng)
+                        .map_err(|e| (*i, e))
+                })
+                .collect::<Vec<_>>()
         })
         .await
         .map_err(|_| Status::internal("conversion task failed"))?;
+        let items = converted
+            .into_iter()
+            .map(|result| match result {
+                Ok(c) => Ok(ConvertedItem {
+                    ciphertext: c.ciphertext.to_bytes().to_vec(),
+                    proof: c.proof.to_bytes(),
+                }),
+                Err((i, e)) => Err(Status::invalid_argument(format!(
+                    "items[{i}].ciphertext: {e}"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         tracing::info!(
             caller = %who.partner_id,
             oin = %who.oin,
-            idempotency_key = %request.idempotency_key,
+            idempotency_key = ?request.idempotency_key.chars().take(64).collect::<String>(),
             count,
+            step = self.transcryptor.index(),
             "converted batch"
         );
-        Ok((
-            ConvertResponse {
-                ciphertexts: converted.iter().map(|c| c.to_bytes().to_vec()).collect(),
-            },
-            count,
-        ))
+        Ok(ConvertResponse { items })
+    }
+
+    /// One item checked before any work: its ciphertext under this step's key, its purpose in
+    /// the policy set, and the caller's right to share that kind for that purpose.
+    fn check_item(
+        &self,
+        who: &Caller,
+        policy: &PolicySet,
+        i: usize,
+        item: &ConvertItem,
+    ) -> Result<(usize, EncryptedIdentifier, MatchDomain), Status> {
+        let ciphertext = EncryptedIdentifier::from_bytes(&item.ciphertext)
+            .map_err(|e| Status::invalid_argument(format!("items[{i}].ciphertext: {e}")))?;
+        if !self.transcryptor.accepts(&ciphertext) {
+            return Err(Status::invalid_argument(format!(
+                "items[{i}].ciphertext: encrypted for another key than the one transcryptor {} \
+                 accepts; conversion follows the fixed order of the chain, starting from the \
+                 global public key",
+                self.transcryptor.index()
+            )));
+        }
+        let Some(purpose) = policy.purpose(&item.purpose) else {
+            return Err(Status::invalid_argument(format!(
+                "items[{i}].purpose: not a purpose of policy set {}",
+                policy.version()
+            )));
+        };
+        let Some(kind) = kind_from_wire(item.kind) else {
+            return Err(Status::invalid_argument(format!(
+                "items[{i}].kind: must be a known identifier kind"
+            )));
+        };
+        let allowed = policy
+            .partner(&who.partner_id)
+            .and_then(|p| p.shares.get(&purpose.id))
+            .is_some_and(|share| share.identifier_kinds.contains(&kind));
+        if !allowed {
+            tracing::warn!(caller = %who.partner_id, purpose = %purpose.id, kind = kind.as_str(), "convert refused: kind not shared for purpose");
+            return Err(Status::permission_denied(format!(
+                "items[{i}]: partner `{}` may not share identifier kind `{}` for purpose `{}` \
+                 (policy set {})",
+                who.partner_id,
+                kind.as_str(),
+                purpose.id,
+                policy.version()
+            )));
+        }
+        let domain = MatchDomain::new(&purpose.id, kind)
+            .map_err(|e| Status::invalid_argument(format!("items[{i}].purpose: {e}")))?;
+        Ok((i, ciphertext, domain))
+    }
+
+    fn commitments_for(
+        &self,
+        who: &Caller,
+        request: &GetCommitmentsRequest,
+    ) -> Result<GetCommitmentsResponse, Status> {
+        self.only_coordinator(who, "receive commitments")?;
+        self.check_context(&request.coordinator_context)?;
+        if request.domains.len() > MAX_DOMAINS {
+            return Err(Status::invalid_argument(format!(
+                "domains: {} domains; ask for at most {MAX_DOMAINS} at a time",
+                request.domains.len()
+            )));
+        }
+        let reshuffle_commitments = request
+            .domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let kind = kind_from_wire(d.kind).ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "domains[{i}].kind: must be a known identifier kind"
+                    ))
+                })?;
+                let domain = MatchDomain::new(&d.purpose, kind)
+                    .map_err(|e| Status::invalid_argument(format!("domains[{i}].purpose: {e}")))?;
+                Ok(self.transcryptor.reshuffle_commitment(&domain).to_vec())
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        Ok(GetCommitmentsResponse {
+            reshuffle_commitments,
+            transcryptor_index: u32::try_from(self.transcryptor.index()).unwrap_or(u32::MAX),
+        })
+    }
+
+    fn only_coordinator(&self, who: &Caller, what: &str) -> Result<(), Status> {
+        if who.role != PartnerRole::Coordinator {
+            tracing::warn!(caller = %who.partner_id, "refused: not the coordinator");
+            return Err(Status::permission_denied(format!(
+                "only the coordinator may {what}; `{}` has role {}",
+                who.partner_id,
+                who.role.as_str()
+            )));
+        }
+        Ok(())
     }
 
     fn key_share_for(
@@ -253,23 +387,17 @@ impl TranscryptorGrpc {
         who: &Caller,
         request: &GetKeyShareRequest,
     ) -> Result<GetKeyShareResponse, Status> {
-        if who.role != PartnerRole::Coordinator {
-            tracing::warn!(caller = %who.partner_id, "key share refused: not the coordinator");
-            return Err(Status::permission_denied(format!(
-                "only the coordinator may receive a key share; `{}` has role {}",
-                who.partner_id,
-                who.role.as_str()
-            )));
-        }
+        self.only_coordinator(who, "receive a key share")?;
         self.check_context(&request.coordinator_context)?;
+        let share = self
+            .transcryptor
+            .key_share(&mut rand::rng())
+            .map_err(|e| Status::internal(e.to_string()))?;
         tracing::info!(caller = %who.partner_id, oin = %who.oin, "handed out key share");
         Ok(GetKeyShareResponse {
-            key_share: self
-                .transcryptor
-                .key_share(&self.context)
-                .to_bytes()
-                .to_vec(),
+            key_share: share.share_bytes().to_vec(),
             transcryptor_index: u32::try_from(self.transcryptor.index()).unwrap_or(u32::MAX),
+            key_share_proof: share.proof_bytes(),
         })
     }
 }

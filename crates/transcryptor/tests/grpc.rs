@@ -8,10 +8,13 @@ use signaalnet_identifier::{Bsn, Identifier};
 use signaalnet_policy::signature::Signers;
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
-use signaalnet_proto::v1::{ConvertRequest, GetKeyShareRequest};
+use signaalnet_proto::v1::{
+    ConvertItem, ConvertRequest, GetCommitmentsRequest, GetKeyShareRequest, IdentifierKind,
+    MatchDomainRef,
+};
 use signaalnet_pseudonym::{
-    key_ceremony, CoordinatorContext, CoordinatorDecryptor, KeyShare, PartnerEncryptor,
-    SystemPublicKeys, Transcryptor,
+    Ceremony, ConversionProof, CoordinatorContext, CoordinatorDecryptor, DomainCommitments,
+    EncryptedIdentifier, KeyShare, PartnerEncryptor, SystemPublicKeys, Transcryptor,
 };
 use signaalnet_service::policy::{RoleGrpc, RolePolicy};
 use signaalnet_store::{Clock, Location, Store};
@@ -54,7 +57,12 @@ async fn start(per_second: u32) -> Fixture {
     });
     write_dev_pki(&certs, &identities).unwrap();
 
-    let (system, keys) = key_ceremony(1, &mut rand::rng()).unwrap();
+    let (system, keys) = Ceremony::run_locally(
+        &CoordinatorContext::new(CONTEXT).unwrap(),
+        1,
+        &mut rand::rng(),
+    )
+    .unwrap();
     let store = Arc::new(
         Store::open(&Location::Sqlite(dir.path().join("transcryptor.db")))
             .await
@@ -80,7 +88,7 @@ async fn start(per_second: u32) -> Fixture {
         Clock::system(),
     ));
     let service = TranscryptorGrpc::new(
-        Transcryptor::new(&keys[0]),
+        Transcryptor::new(&keys[0], &system).unwrap(),
         CoordinatorContext::new(CONTEXT).unwrap(),
         role_policy.live().clone(),
         RateLimiter::new(per_second, per_second),
@@ -142,7 +150,7 @@ impl Fixture {
         let key = Identifier::Bsn(Bsn::parse("111222333").unwrap())
             .match_keys()
             .remove(0);
-        PartnerEncryptor::new(self.system)
+        PartnerEncryptor::new(self.system.clone())
             .encrypt(&key, &mut rand::rng())
             .to_bytes()
             .to_vec()
@@ -153,22 +161,29 @@ fn convert(ciphertexts: Vec<Vec<u8>>) -> ConvertRequest {
     ConvertRequest {
         idempotency_key: "k1".into(),
         coordinator_context: CONTEXT.into(),
-        ciphertexts,
-        purposes: vec!["signalering_drieluik".into()],
+        items: ciphertexts
+            .into_iter()
+            .map(|ciphertext| ConvertItem {
+                ciphertext,
+                purpose: "signalering_drieluik".into(),
+                kind: IdentifierKind::Bsn as i32,
+            })
+            .collect(),
     }
 }
 
 #[tokio::test]
 async fn a_partner_node_converts_and_the_coordinator_can_decrypt() {
     let f = start(10_000).await;
+    let originals = vec![f.ciphertext(), f.ciphertext()];
     let converted = f
         .client("gemeente_groningen")
         .await
-        .convert(convert(vec![f.ciphertext(), f.ciphertext()]))
+        .convert(convert(originals.clone()))
         .await
         .unwrap()
         .into_inner()
-        .ciphertexts;
+        .items;
     assert_eq!(converted.len(), 2);
 
     let share = f
@@ -183,16 +198,37 @@ async fn a_partner_node_converts_and_the_coordinator_can_decrypt() {
     assert_eq!(share.transcryptor_index, 1);
     let coordinator = CoordinatorDecryptor::from_shares(
         &f.system,
-        &[KeyShare::from_bytes(&share.key_share).unwrap()],
+        &[KeyShare::from_bytes(&share.key_share, &share.key_share_proof).unwrap()],
     )
     .unwrap();
-    let a = coordinator
-        .decrypt(&signaalnet_pseudonym::EncryptedIdentifier::from_bytes(&converted[0]).unwrap())
-        .unwrap();
-    let b = coordinator
-        .decrypt(&signaalnet_pseudonym::EncryptedIdentifier::from_bytes(&converted[1]).unwrap())
-        .unwrap();
-    assert_eq!(a, b, "the same BSN converts to the same matching pseudonym");
+    let commitments = f
+        .client("coordinator_riec")
+        .await
+        .get_commitments(GetCommitmentsRequest {
+            coordinator_context: CONTEXT.into(),
+            domains: vec![MatchDomainRef {
+                purpose: "signalering_drieluik".into(),
+                kind: IdentifierKind::Bsn as i32,
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let commitments = DomainCommitments::from_bytes(&commitments.reshuffle_commitments).unwrap();
+    let open = |i: usize| {
+        coordinator
+            .verify_and_decrypt(
+                &EncryptedIdentifier::from_bytes(&originals[i]).unwrap(),
+                &[ConversionProof::from_bytes(&converted[i].proof).unwrap()],
+                &commitments,
+            )
+            .unwrap()
+    };
+    assert_eq!(
+        open(0),
+        open(1),
+        "the same BSN converts to the same matching pseudonym"
+    );
 
     // Both steps are in the transcryptor's trail, with the caller's OIN and no ciphertext.
     let trail = signaalnet_audit::entries(&f.store, &Filter::default())
@@ -292,7 +328,7 @@ async fn bad_batches_are_refused_naming_the_field() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(
-        err.message().starts_with("ciphertexts[1]:"),
+        err.message().starts_with("items[1].ciphertext:"),
         "{}",
         err.message()
     );
@@ -305,14 +341,15 @@ async fn bad_batches_are_refused_naming_the_field() {
     let err = client.convert(wrong_context).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
 
-    // The purposes name the processing activities it logs under: each must be in the policy.
-    let mut unknown_purpose = convert(vec![f.ciphertext()]);
-    unknown_purpose.purposes.push("marketing".into());
+    // The purposes name the matching domain and the processing activity: each must be in the
+    // policy.
+    let mut unknown_purpose = convert(vec![f.ciphertext(), f.ciphertext()]);
+    unknown_purpose.items[1].purpose = "marketing".into();
     let err = client.convert(unknown_purpose).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(
         err.message()
-            .starts_with("purposes[1]: not a purpose of policy set"),
+            .starts_with("items[1].purpose: not a purpose of policy set"),
         "{}",
         err.message()
     );

@@ -1,6 +1,7 @@
 //! The crypto floor: what the chain's elliptic-curve work alone costs per identifier (node
-//! encryption, one conversion per transcryptor, coordinator decryption), measured with the same
-//! libpep calls the roles make, on one core and on every core at once.
+//! encryption, one proven conversion per transcryptor, the coordinator's verification of every
+//! proof and its decryption), measured with the same libpep calls the roles make, on one core
+//! and on every core at once.
 //!
 //! The floor in signals per second assumes every core does that work at its one-core speed. On a
 //! virtual machine whose cores share a physical core or a host, a core is slower while the others
@@ -10,8 +11,8 @@ use super::bsn;
 use anyhow::{Context, Result};
 use signaalnet_identifier::{Bsn, Identifier};
 use signaalnet_pseudonym::{
-    key_ceremony, CoordinatorContext, CoordinatorDecryptor, KeyShare, PartnerEncryptor,
-    Transcryptor,
+    Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, KeyShare, MatchDomain,
+    PartnerEncryptor, Transcryptor,
 };
 use std::time::Instant;
 
@@ -19,14 +20,24 @@ use std::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct Floor {
     pub encrypt_us: f64,
+    /// One conversion with its proof, at one transcryptor.
     pub convert_us: f64,
+    /// The coordinator's verification of both transcryptors' proofs and its decryption.
     pub decrypt_us: f64,
+    /// Of `decrypt_us`, the decryption alone (what it cost before conversions were proven).
+    pub decrypt_only_us: f64,
 }
 
 impl Floor {
-    /// Node encryption, one conversion per transcryptor (two here), coordinator decryption.
+    /// Node encryption, one proven conversion per transcryptor (two here), the coordinator's
+    /// verification and decryption.
     pub fn per_identifier_us(&self) -> f64 {
         self.encrypt_us + 2.0 * self.convert_us + self.decrypt_us
+    }
+
+    /// The same without the coordinator's verification of the proofs.
+    pub fn without_verification_us(&self) -> f64 {
+        self.encrypt_us + 2.0 * self.convert_us + self.decrypt_only_us
     }
 
     /// Signals per second if every core did nothing but the libpep work of the chain.
@@ -57,13 +68,16 @@ pub const QUICK: Sample = Sample {
 /// On one core, nothing else running in this process.
 pub fn measure(sample: Sample) -> Result<Floor> {
     let rng = &mut rand::rng();
-    let (system, keys) = key_ceremony(2, rng)?;
-    let transcryptors: Vec<Transcryptor> = keys.iter().map(Transcryptor::new).collect();
     let context = CoordinatorContext::new("coordinator/bench")?;
+    let (system, keys) = Ceremony::run_locally(&context, 2, rng)?;
+    let transcryptors: Vec<Transcryptor> = keys
+        .iter()
+        .map(|k| Transcryptor::new(k, &system))
+        .collect::<Result<_, _>>()?;
     let shares: Vec<KeyShare> = transcryptors
         .iter()
-        .map(|t| t.key_share(&context))
-        .collect();
+        .map(|t| t.key_share(rng))
+        .collect::<Result<_, _>>()?;
     let decryptor = CoordinatorDecryptor::from_shares(&system, &shares)?;
     let encryptor = PartnerEncryptor::new(system);
     let key = Identifier::Bsn(Bsn::parse(&bsn(1))?)
@@ -71,6 +85,13 @@ pub fn measure(sample: Sample) -> Result<Floor> {
         .into_iter()
         .next()
         .context("a BSN has a match key")?;
+    let domain = MatchDomain::new("bench", key.kind())?;
+    let commitment_bytes: Vec<Vec<u8>> = transcryptors
+        .iter()
+        .map(|t| t.reshuffle_commitment(&domain).to_vec())
+        .collect();
+    let commitments = DomainCommitments::from_bytes(&commitment_bytes)?;
+    let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
     let encrypt_us = median_us(sample, || {
         for _ in 0..sample.batch {
             std::hint::black_box(encryptor.encrypt(&key, &mut rand::rng()));
@@ -80,19 +101,36 @@ pub fn measure(sample: Sample) -> Result<Floor> {
         .map(|_| encryptor.encrypt(&key, rng))
         .collect();
     let convert_us = median_us(sample, || {
-        std::hint::black_box(transcryptors[0].convert_batch(&batch, &context, &mut rand::rng()));
+        let rng = &mut rand::rng();
+        for c in &batch {
+            std::hint::black_box(transcryptors[0].convert(c, &factors[0], rng).ok());
+        }
     });
-    let once = transcryptors[0].convert_batch(&batch, &context, rng);
-    let converted = transcryptors[1].convert_batch(&once, &context, rng);
+    let mut chains = Vec::with_capacity(batch.len());
+    for c in &batch {
+        let first = transcryptors[0].convert(c, &factors[0], rng)?;
+        let second = transcryptors[1].convert(&first.ciphertext, &factors[1], rng)?;
+        chains.push((*c, [first.proof, second.proof], second.ciphertext));
+    }
     let decrypt_us = median_us(sample, || {
-        for c in &converted {
-            std::hint::black_box(decryptor.decrypt(c).ok());
+        for (original, proofs, _) in &chains {
+            std::hint::black_box(
+                decryptor
+                    .verify_and_decrypt(original, proofs, &commitments)
+                    .ok(),
+            );
+        }
+    });
+    let decrypt_only_us = median_us(sample, || {
+        for (_, _, converted) in &chains {
+            std::hint::black_box(decryptor.decrypt_unchecked(converted));
         }
     });
     Ok(Floor {
         encrypt_us,
         convert_us,
         decrypt_us,
+        decrypt_only_us,
     })
 }
 
@@ -115,6 +153,7 @@ pub fn measure_on_every_core(cores: usize, sample: Sample) -> Result<Floor> {
         encrypt_us: mean(|f| f.encrypt_us),
         convert_us: mean(|f| f.convert_us),
         decrypt_us: mean(|f| f.decrypt_us),
+        decrypt_only_us: mean(|f| f.decrypt_only_us),
     })
 }
 

@@ -3,17 +3,19 @@
 #![allow(clippy::unwrap_used, dead_code)] // test fixtures; each test binary uses part of them
 
 use signaalnet_audit::{Actor, Audit, Signer};
-use signaalnet_coordinator::Coordinator;
+use signaalnet_coordinator::{Commitments, Coordinator};
+use signaalnet_identifier::IdentifierKind;
 use signaalnet_identifier::{Address, Identifier, Phone};
 use signaalnet_policy::{LivePolicy, Partner, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::{
-    key_ceremony, CoordinatorContext, CoordinatorDecryptor, HandleKey, PartnerEncryptor,
-    Transcryptor,
+    Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, HandleKey, MatchDomain,
+    PartnerEncryptor, Transcryptor,
 };
 use signaalnet_service::convert::kind_to_wire;
 use signaalnet_store::{Clock, Location, Store};
 use sqlx::Row;
+use std::collections::HashMap;
 use std::path::Path;
 
 pub const DRIELUIK: &str = "signalering_drieluik";
@@ -24,7 +26,6 @@ pub struct World {
     pub policy: PolicySet,
     encryptor: PartnerEncryptor,
     transcryptor: Transcryptor,
-    context: CoordinatorContext,
     pub clock: Clock,
 }
 
@@ -32,11 +33,25 @@ pub async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let policy =
         PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
-    let (system, keys) = key_ceremony(1, &mut rand::rng()).unwrap();
-    let transcryptor = Transcryptor::new(&keys[0]);
     let context = CoordinatorContext::new("coordinator/test").unwrap();
+    let rng = &mut rand::rng();
+    let (system, keys) = Ceremony::run_locally(&context, 1, rng).unwrap();
+    let transcryptor = Transcryptor::new(&keys[0], &system).unwrap();
     let decryptor =
-        CoordinatorDecryptor::from_shares(&system, &[transcryptor.key_share(&context)]).unwrap();
+        CoordinatorDecryptor::from_shares(&system, &[transcryptor.key_share(rng).unwrap()])
+            .unwrap();
+    // What the transcryptor would publish for every purpose and kind of the policy set.
+    let mut known = HashMap::new();
+    for purpose in policy.purposes() {
+        for kind in IdentifierKind::ALL {
+            let domain = MatchDomain::new(&purpose.id, kind).unwrap();
+            let commitment = transcryptor.reshuffle_commitment(&domain).to_vec();
+            known.insert(
+                domain,
+                DomainCommitments::from_bytes(&[commitment]).unwrap(),
+            );
+        }
+    }
     let clock = Clock::manual(1_790_000_000_000);
     let audit = Audit::new(
         Signer::load_or_create(&dir.path().join("audit.key")).unwrap(),
@@ -53,6 +68,7 @@ pub async fn world() -> World {
         store,
         LivePolicy::new(policy.clone()),
         decryptor,
+        Commitments::fixed(known),
         HandleKey::new(&[7u8; 32]).unwrap(),
         audit,
     )
@@ -64,7 +80,6 @@ pub async fn world() -> World {
         policy,
         encryptor: PartnerEncryptor::new(system),
         transcryptor,
-        context,
         clock,
     }
 }
@@ -78,13 +93,15 @@ impl World {
             .iter()
             .map(|k| {
                 let c = self.encryptor.encrypt(k, &mut rng);
+                let domain = MatchDomain::new(DRIELUIK, k.kind()).unwrap();
                 let converted = self
                     .transcryptor
-                    .convert_batch(&[c], &self.context, &mut rng)
-                    .remove(0);
+                    .convert(&c, &self.transcryptor.factors(&domain), &mut rng)
+                    .unwrap();
                 pb::EncryptedIdentifier {
                     kind: kind_to_wire(k.kind()),
-                    ciphertext: converted.to_bytes().to_vec(),
+                    ciphertext: c.to_bytes().to_vec(),
+                    proofs: vec![converted.proof.to_bytes()],
                 }
             })
             .collect();

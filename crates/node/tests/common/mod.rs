@@ -6,7 +6,7 @@ use signaalnet_node::Node;
 use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
-use signaalnet_pseudonym::{key_ceremony, PartnerEncryptor};
+use signaalnet_pseudonym::{Ceremony, CoordinatorContext, PartnerEncryptor};
 use signaalnet_store::{Clock, Location, Store};
 use std::path::Path;
 
@@ -14,7 +14,8 @@ use std::path::Path;
 pub async fn gemeente_node(dir: &Path, clock: &Clock) -> (Node, Actor) {
     let policy =
         PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
-    let (system, _) = key_ceremony(1, &mut rand::rng()).unwrap();
+    let context = CoordinatorContext::new("coordinator/test").unwrap();
+    let (system, _) = Ceremony::run_locally(&context, 1, &mut rand::rng()).unwrap();
     let oin = policy.partner("gemeente_groningen").unwrap().oins[0].clone();
     let actor = Actor {
         oin,

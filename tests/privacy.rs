@@ -1,0 +1,215 @@
+//! End-to-end, on real processes over mTLS: what the privacy design promises against the
+//! coordinator and a transcryptor (docs/THREAT_MODEL.md). One identifier in two purposes gives
+//! unlinkable pseudonyms at the coordinator; a transcryptor that converts into another domain
+//! than it was asked is caught by the coordinator, which stores nothing of the signal and names
+//! the transcryptor, while the node keeps the signal and delivers it once the chain is honest.
+#![allow(clippy::unwrap_used)] // test fixtures
+
+#[macro_use]
+mod common;
+
+use common::chain::{postgres_url, ProcChain};
+use common::requests::*;
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
+use signaalnet_proto::v1::transcryptor_service_server::{
+    TranscryptorService, TranscryptorServiceServer,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::transport::{Channel, Identity, Server, ServerTlsConfig};
+
+const RIEC: &str = "riec_integrale_analyse";
+
+/// The pseudonyms the coordinator stored for each signal, by the node's signal id.
+async fn stored_pseudonyms(chain: &ProcChain) -> Vec<(String, String, String, Vec<u8>)> {
+    use sqlx::Row;
+    let mut conn = chain.connect("coordinator").await;
+    sqlx::query(
+        "SELECT s.signal_id AS id, s.purpose AS purpose, k.kind AS kind, k.pseudonym AS p \
+         FROM coord_keys k JOIN coord_signals s ON s.seq = k.seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| {
+        (
+            row.get::<String, _>("id"),
+            row.get::<String, _>("purpose"),
+            row.get::<String, _>("kind"),
+            row.get::<Vec<u8>, _>("p"),
+        )
+    })
+    .collect()
+}
+
+async fn one_identifier_in_two_purposes_is_unlinkable_at_the_coordinator(postgres: Option<&str>) {
+    let chain = ProcChain::start(postgres).await;
+    let at = || address("9711 AB", "12");
+    let drieluik = submit(
+        &chain,
+        GEMEENTE,
+        signal("GRO-D", vec![at()], &[("gemeente", "GM0014")]),
+    )
+    .await;
+    let mut riec_request = signal("GRO-R", vec![at()], &[("gemeente", "GM0014")]);
+    riec_request.purpose = RIEC.into();
+    let riec = submit(&chain, GEMEENTE, riec_request).await;
+    let nla = submit(&chain, NLA, signal("NLA-D", vec![at()], &[])).await;
+    wait_delivered(&chain, GEMEENTE, &[drieluik.clone(), riec.clone()]).await;
+    wait_delivered(&chain, NLA, std::slice::from_ref(&nla)).await;
+
+    let stored = stored_pseudonyms(&chain).await;
+    let of = |id: &str| {
+        stored
+            .iter()
+            .find(|(signal, _, kind, _)| signal == id && kind == "address")
+            .unwrap_or_else(|| panic!("{id} not stored: {stored:?}"))
+            .3
+            .clone()
+    };
+    assert_eq!(
+        of(&drieluik),
+        of(&nla),
+        "two partners, one purpose: one pseudonym"
+    );
+    assert_ne!(
+        of(&drieluik),
+        of(&riec),
+        "one partner, two purposes: unlinkable pseudonyms"
+    );
+    // No pseudonym of the Drieluik appears under any other purpose.
+    for (_, purpose, _, p) in &stored {
+        if purpose != DRIELUIK {
+            assert_ne!(p, &of(&drieluik), "{purpose}");
+        }
+    }
+}
+
+/// Stands between a node and transcryptor 2, presenting transcryptor 2's certificate, and
+/// forwards with the node's. While `cheating`, it has every item converted into the RIEC
+/// purpose's domain instead of the one asked: a valid proof, for the wrong factors.
+struct CheatingTranscryptor {
+    upstream: Channel,
+    cheating: Arc<AtomicBool>,
+}
+
+#[tonic::async_trait]
+impl TranscryptorService for CheatingTranscryptor {
+    async fn convert(
+        &self,
+        request: tonic::Request<pb::ConvertRequest>,
+    ) -> Result<tonic::Response<pb::ConvertResponse>, tonic::Status> {
+        let mut request = request.into_inner();
+        if self.cheating.load(Ordering::SeqCst) {
+            for item in &mut request.items {
+                item.purpose = RIEC.into();
+            }
+        }
+        TranscryptorServiceClient::new(self.upstream.clone())
+            .convert(request)
+            .await
+    }
+
+    async fn get_key_share(
+        &self,
+        request: tonic::Request<pb::GetKeyShareRequest>,
+    ) -> Result<tonic::Response<pb::GetKeyShareResponse>, tonic::Status> {
+        TranscryptorServiceClient::new(self.upstream.clone())
+            .get_key_share(request.into_inner())
+            .await
+    }
+
+    async fn get_commitments(
+        &self,
+        request: tonic::Request<pb::GetCommitmentsRequest>,
+    ) -> Result<tonic::Response<pb::GetCommitmentsResponse>, tonic::Status> {
+        TranscryptorServiceClient::new(self.upstream.clone())
+            .get_commitments(request.into_inner())
+            .await
+    }
+}
+
+async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgres: Option<&str>) {
+    let mut chain = ProcChain::start(postgres).await;
+    let cheating = Arc::new(AtomicBool::new(true));
+    let certs = chain.certs();
+    let identity = Identity::from_pem(
+        std::fs::read(certs.join("transcryptor_jenv.pem")).unwrap(),
+        std::fs::read(certs.join("transcryptor_jenv.key")).unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("https://{}", listener.local_addr().unwrap());
+    let service = CheatingTranscryptor {
+        upstream: chain.channel("transcryptor_jenv", GEMEENTE),
+        cheating: Arc::clone(&cheating),
+    };
+    tokio::spawn(
+        Server::builder()
+            .tls_config(ServerTlsConfig::new().identity(identity))
+            .unwrap()
+            .add_service(TranscryptorServiceServer::new(service))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    // The gemeente's node now reaches transcryptor 2 through it.
+    let config = chain.roles[GEMEENTE].config.clone();
+    let real = chain.roles["transcryptor_jenv"].url.clone();
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&real));
+    std::fs::write(&config, text.replace(&real, &proxy_url)).unwrap();
+    chain.kill(GEMEENTE);
+    chain.restart(GEMEENTE).await;
+
+    let id = submit(
+        &chain,
+        GEMEENTE,
+        signal(
+            "GRO-CHEAT",
+            vec![address("9711 AB", "12")],
+            &[("gemeente", "GM0014")],
+        ),
+    )
+    .await;
+    // The coordinator refuses the conversion, naming transcryptor 2, and stores nothing.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !chain
+        .log("coordinator")
+        .contains("a conversion proof does not verify")
+    {
+        assert!(Instant::now() < deadline, "{}", chain.log("coordinator"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stored_pseudonyms(&chain).await.is_empty());
+    let (code, trail, stderr) = chain.audit("show", "coordinator", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        trail.contains("the conversion by transcryptor 2 does not verify"),
+        "{trail}"
+    );
+    // The node keeps the signal for another try.
+    let status = chain
+        .partner(GEMEENTE)
+        .get_signal_status(pb::GetSignalStatusRequest {
+            signal_id: id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.state, pb::SignalState::Pending as i32, "{status:?}");
+
+    // Honest again: the same signal is delivered, stored and nothing was lost.
+    cheating.store(false, Ordering::SeqCst);
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&id)).await;
+    let stored = stored_pseudonyms(&chain).await;
+    assert!(
+        stored.iter().any(|(signal, ..)| signal == &id),
+        "{stored:?}"
+    );
+}
+
+on_both_databases!(
+    one_identifier_in_two_purposes_is_unlinkable_at_the_coordinator,
+    a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost,
+);
