@@ -171,9 +171,16 @@ impl CoordinatorDecryptor {
                 .ok_or(invalid)?;
         }
         let converted = EncryptedPseudonym::from_value(current);
-        Ok(MatchingPseudonym(
-            converted.decrypt(&self.secret_key).to_bytes(),
-        ))
+        let pseudonym = converted.decrypt(&self.secret_key).to_bytes();
+        // Every reshuffle maps the identity point to itself: it would be one pseudonym for any
+        // partner who encrypts it, in every domain, and stands for no identifier.
+        if pseudonym == GroupElement::identity().to_bytes() {
+            return Err(PseudonymError::Malformed {
+                field: "ciphertext",
+                problem: "encrypts the identity point, which is no identifier",
+            });
+        }
+        Ok(MatchingPseudonym(pseudonym))
     }
 
     /// Decrypts without any check; for tests that show what a ciphertext would decrypt to.

@@ -1,24 +1,27 @@
 //! Polymorphic pseudonymisation of signaalnet identifiers with libpep (n-PEP).
 //!
-//! The flow, one identifier at a time (DESIGN.md §4):
+//! The flow, one identifier at a time (DESIGN.md §4, docs/THREAT_MODEL.md):
 //!
 //! 1. **Partner node** ([`PartnerEncryptor`]): match key → SHA-256 over `kind || 0x00 || value`
 //!    → first 16 bytes → lizard-encoded pseudonym of the shared `origin` domain → ElGamal
 //!    encryption for the global public key (offline mode). The node holds no secret key, so it
 //!    can never decrypt or convert anything itself.
-//! 2. **Each of the n transcryptors** ([`Transcryptor`]) converts the ciphertext blindly from
-//!    `origin` to `match` and from the global context to the coordinator's encryption context,
-//!    with its own secrets. Only this one conversion exists in the API: a transcryptor cannot be
-//!    asked for any other domain.
-//! 3. **Coordinator** ([`CoordinatorDecryptor`]) reconstructs its session key from one key share
-//!    per transcryptor and decrypts to the [`MatchingPseudonym`]. The same identifier gives the
-//!    same matching pseudonym whichever partner submitted it; the ciphertext is only decryptable
-//!    after all n conversions.
+//! 2. **Each of the n transcryptors** ([`Transcryptor`]), in the fixed order of the chain,
+//!    converts the ciphertext blindly from `origin` into the matching domain of its purpose and
+//!    kind ([`MatchDomain`]) and from the key of its step to the next step's key, with a proof
+//!    ([`ConversionProof`]). It accepts only ciphertexts under its own step's key: a
+//!    caller-chosen key would make it a pseudonym oracle.
+//! 3. **Coordinator** ([`CoordinatorDecryptor`]) reconstructs its session key from one proven
+//!    key share per transcryptor, verifies every conversion proof against the ceremony record and
+//!    the transcryptors' commitments ([`DomainCommitments`]), and decrypts to the
+//!    [`MatchingPseudonym`]: equal for equal identifiers in one purpose whichever partner sent
+//!    them, unlinkable between purposes.
 //! 4. **Analysts** see [`AnalystHandle`]s: HMAC-SHA256 of the matching pseudonym under a key per
 //!    purpose, so handles from two purposes cannot be joined.
 //!
-//! The key ceremony ([`key_ceremony`]) creates the global keys for n transcryptors, hands each
-//! its blinding factor and drops the global secret key before returning.
+//! The key ceremony ([`Ceremony`]) is dealer-free: each transcryptor generates its own secrets
+//! ([`TranscryptorKeys::generate`]) and contributes to a record handed from organisation to
+//! organisation, each contribution proven; nobody ever holds the global secret key.
 //!
 //! Pure library: no network, no files. Randomness comes from the caller (a CSPRNG).
 #![forbid(unsafe_code)]

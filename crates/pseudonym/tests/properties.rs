@@ -190,6 +190,59 @@ fn a_caller_chosen_key_is_refused_at_every_step() {
         .is_err());
 }
 
+/// With the right key a partner can still encrypt any point it likes, through the whole chain:
+/// it gets a valid encryption of that point's pseudonym, which only the coordinator can open,
+/// exactly as for an identifier it submits. The identity point, the same in every domain, is
+/// refused at the coordinator; repeated items are each rerandomised.
+#[test]
+fn chosen_points_under_the_right_key_give_nothing_but_a_submission() {
+    let chain = chain(2);
+    let d = domain("signalering", IdentifierKind::Bsn);
+    let commitments = chain.commitments(&d);
+    let rng = &mut rand::rng();
+    let global = chain.system.step_key(1).unwrap().to_bytes();
+    let y = GroupElement::from_slice(&global).unwrap();
+    let encrypt_point = |m: GroupElement, rng: &mut rand::rngs::ThreadRng| {
+        let c: libpep::elgamal::ElGamal = libpep::elgamal::encrypt(&m, &y, rng);
+        let mut wire = Vec::with_capacity(96);
+        wire.extend_from_slice(&c.gb.to_bytes());
+        wire.extend_from_slice(&c.gc.to_bytes());
+        wire.extend_from_slice(&global);
+        EncryptedIdentifier::from_bytes(&wire).unwrap()
+    };
+    let identity = encrypt_point(GroupElement::identity(), rng);
+    let proofs = chain.convert(identity, &d);
+    assert!(matches!(
+        chain
+            .coordinator
+            .verify_and_decrypt(&identity, &proofs, &commitments),
+        Err(PseudonymError::Malformed {
+            field: "ciphertext",
+            ..
+        })
+    ));
+    // A random point: a pseudonym like any other, and the same one as the partner's honest
+    // encryption of the same point would give.
+    let m = GroupElement::random(rng);
+    let a = encrypt_point(m, rng);
+    let b = encrypt_point(m, rng);
+    let pa = chain
+        .coordinator
+        .verify_and_decrypt(&a, &chain.convert(a, &d), &commitments)
+        .unwrap();
+    let pb = chain
+        .coordinator
+        .verify_and_decrypt(&b, &chain.convert(b, &d), &commitments)
+        .unwrap();
+    assert_eq!(pa, pb);
+    assert_ne!(pa.as_bytes(), &m.to_bytes());
+    // The same item twice in one batch: two different outputs, both opening to one pseudonym.
+    let t = &chain.transcryptors[0];
+    let once = t.convert(&a, &t.factors(&d), rng).unwrap();
+    let again = t.convert(&a, &t.factors(&d), rng).unwrap();
+    assert_ne!(once.ciphertext.to_bytes(), again.ciphertext.to_bytes());
+}
+
 #[test]
 fn skipping_or_repeating_a_transcryptor_is_refused_by_the_coordinator() {
     let chain = chain(3);
