@@ -93,13 +93,7 @@ fn libpep(c: &mut Criterion) {
         .remove(0);
     let domain = MatchDomain::new("bench", key.kind()).unwrap();
     let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
-    let commitments = DomainCommitments::from_bytes(
-        &transcryptors
-            .iter()
-            .map(|t| t.reshuffle_commitment(&domain).to_vec())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let commitments = DomainCommitments::published_by(&transcryptors, &domain);
     let encrypted = encryptor.encrypt(&key, rng);
     let once = transcryptors[0]
         .convert(&encrypted, &factors[0], rng)

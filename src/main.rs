@@ -27,7 +27,7 @@ enum Command {
         #[command(subcommand)]
         command: commands::policy::PolicyCommand,
     },
-    /// The key ceremony for the transcryptors and the coordinator.
+    /// The dealer-free key ceremony: one subcommand per party's step (docs/ceremony.md).
     Keys {
         #[command(subcommand)]
         command: commands::keys::KeysCommand,

@@ -244,9 +244,9 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 pub struct CoordinatorConfig {
     pub listen: SocketAddr,
     pub policies: PathBuf,
-    /// `system.json` from `signaalnet keys setup`.
+    /// `system.json`, the ceremony record from `signaalnet keys finish` (or `keys setup`).
     pub system_keys: PathBuf,
-    /// `coordinator-handle.key` from `signaalnet keys setup` (mode 0600).
+    /// The analyst handle key from `signaalnet keys handle-key` (or `keys setup`), mode 0600.
     pub handle_key: PathBuf,
     pub coordinator_context: String,
     /// Every transcryptor, `https://host:port`; the coordinator fetches its key share from each.
@@ -365,6 +365,15 @@ pub async fn run_node(
         &config.tls,
     )?;
     let system = load_system(&config.system_keys)?;
+    if system.context().as_str() != config.coordinator_context {
+        anyhow::bail!(
+            "{}: the ceremony was held for coordinator context `{}`, this node is configured \
+             for `{}`",
+            config.system_keys.display(),
+            system.context().as_str(),
+            config.coordinator_context
+        );
+    }
     let location = Location::for_role(&config.data_dir, &role, config.database_url.as_deref())?;
     let store = Store::open(&location).await?;
     let secret_path = config

@@ -6,8 +6,8 @@ mod common;
 
 use common::{mode, signaalnet};
 use signaalnet_pseudonym::{
-    CoordinatorDecryptor, DomainCommitments, MatchDomain, PartnerEncryptor, SystemPublicKeys,
-    Transcryptor, TranscryptorKeys,
+    convert_in_order, CoordinatorDecryptor, DomainCommitments, MatchDomain, PartnerEncryptor,
+    SystemPublicKeys, Transcryptor, TranscryptorKeys,
 };
 
 /// The ceremony as separate parties' steps, each in its own directory (its own machine):
@@ -24,6 +24,11 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
         let (code, stdout, stderr) = signaalnet(args);
         assert_eq!(code, 0, "{args:?}: {stderr}");
         stdout
+    };
+    let fails = |args: &[&str]| {
+        let (code, _, stderr) = signaalnet(args);
+        assert_ne!(code, 0, "{args:?} succeeded");
+        stderr
     };
     ok(&[
         "keys",
@@ -48,7 +53,7 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
         assert_eq!(mode(&dir.path().join(format!("t{i}/secrets.json"))), 0o600);
     }
     // Transcryptor 2 before transcryptor 1: refused, nothing written.
-    let (code, _, stderr) = signaalnet(&[
+    let stderr = fails(&[
         "keys",
         "contribute",
         "--secrets",
@@ -58,7 +63,6 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
         "--out",
         &path("t2/record-2.json"),
     ]);
-    assert_ne!(code, 0);
     assert!(stderr.contains("it is transcryptor 1's turn"), "{stderr}");
     assert!(!dir.path().join("t2/record-2.json").exists());
 
@@ -87,7 +91,7 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
         serde_json::to_vec(&altered).unwrap(),
     )
     .unwrap();
-    let (code, _, stderr) = signaalnet(&[
+    let stderr = fails(&[
         "keys",
         "contribute",
         "--secrets",
@@ -97,7 +101,6 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
         "--out",
         &path("t2/record-2.json"),
     ]);
-    assert_ne!(code, 0);
     assert!(
         stderr.contains("contribution of transcryptor 1 is refused"),
         "{stderr}"
@@ -125,7 +128,7 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
     ]);
     assert!(out.contains("keys finish"), "{out}");
     // Finishing an incomplete record is refused.
-    let (code, _, stderr) = signaalnet(&[
+    let stderr = fails(&[
         "keys",
         "finish",
         "--record",
@@ -133,7 +136,6 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
         "--out",
         &path("anyone/early.json"),
     ]);
-    assert_ne!(code, 0);
     assert!(stderr.contains("2 of 3 transcryptors"), "{stderr}");
     ok(&[
         "keys",
@@ -170,20 +172,12 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
     let key = signaalnet_identifier_key();
     let domain = MatchDomain::new("signalering_drieluik", key.kind()).unwrap();
     let original = PartnerEncryptor::new(system.clone()).encrypt(&key, rng);
-    let mut current = original;
-    let mut proofs = Vec::new();
-    for t in &transcryptors {
-        let converted = t.convert(&current, &t.factors(&domain), rng).unwrap();
-        current = converted.ciphertext;
-        proofs.push(converted.proof);
-    }
-    let commitments = DomainCommitments::from_bytes(
-        &transcryptors
-            .iter()
-            .map(|t| t.reshuffle_commitment(&domain).to_vec())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    let proofs: Vec<_> = convert_in_order(&transcryptors, &original, &domain, rng)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.proof)
+        .collect();
+    let commitments = DomainCommitments::published_by(&transcryptors, &domain);
     assert!(coordinator
         .verify_and_decrypt(&original, &proofs, &commitments)
         .is_ok());
@@ -223,7 +217,7 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
 
     // Nothing is overwritten.
     let before = std::fs::read(dir.path().join("anyone/system.json")).unwrap();
-    let (code, _, stderr) = signaalnet(&[
+    let stderr = fails(&[
         "keys",
         "finish",
         "--record",
@@ -231,7 +225,6 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
         "--out",
         &path("anyone/system.json"),
     ]);
-    assert_ne!(code, 0);
     assert!(stderr.contains("already exists"), "{stderr}");
     assert_eq!(
         std::fs::read(dir.path().join("anyone/system.json")).unwrap(),

@@ -294,20 +294,7 @@ impl ProcChain {
     /// Runs `sql` on a role's database (SQLite file or its PostgreSQL database).
     pub async fn execute(&self, role: &str, sql: &str) {
         use sqlx::Connection;
-        let url = match &self.roles[role].database_url {
-            Some(url) => url.clone(),
-            None => {
-                let data = self.dir.path().join("data").join(role);
-                let file = std::fs::read_dir(&data)
-                    .unwrap()
-                    .map(|e| e.unwrap().path())
-                    .find(|p| p.extension().is_some_and(|e| e == "db"))
-                    .unwrap();
-                format!("sqlite://{}", file.display())
-            }
-        };
-        sqlx::any::install_default_drivers();
-        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let mut conn = self.connect_with(role, false).await;
         sqlx::query(sql).execute(&mut conn).await.unwrap();
         conn.close().await.unwrap();
     }
@@ -415,6 +402,10 @@ impl ProcChain {
     /// A connection to a role's database (its SQLite file read-only, or its PostgreSQL
     /// database).
     pub async fn connect(&self, role: &str) -> sqlx::AnyConnection {
+        self.connect_with(role, true).await
+    }
+
+    async fn connect_with(&self, role: &str, read_only: bool) -> sqlx::AnyConnection {
         use sqlx::Connection;
         let url = match self.database_url(role) {
             Some(url) => url.to_owned(),
@@ -425,7 +416,8 @@ impl ProcChain {
                     .map(|e| e.unwrap().path())
                     .find(|p| p.extension().is_some_and(|e| e == "db"))
                     .unwrap();
-                format!("sqlite://{}?mode=ro", file.display())
+                let mode = if read_only { "?mode=ro" } else { "" };
+                format!("sqlite://{}{mode}", file.display())
             }
         };
         sqlx::any::install_default_drivers();

@@ -46,13 +46,7 @@ fn main() {
         .remove(0);
     let domain = MatchDomain::new("bench", key.kind()).expect("domain");
     let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
-    let commitments = DomainCommitments::from_bytes(
-        &transcryptors
-            .iter()
-            .map(|t| t.reshuffle_commitment(&domain).to_vec())
-            .collect::<Vec<_>>(),
-    )
-    .expect("commitments");
+    let commitments = DomainCommitments::published_by(&transcryptors, &domain);
     let encrypted = partner.encrypt(&key, rng);
     let once = transcryptors[0]
         .convert(&encrypted, &factors[0], rng)

@@ -61,6 +61,20 @@ impl DomainCommitments {
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
+
+    /// What the transcryptors of a chain held in one process publish for `domain` (tests,
+    /// benchmarks).
+    pub fn published_by(
+        transcryptors: &[crate::Transcryptor],
+        domain: &crate::MatchDomain,
+    ) -> Self {
+        Self(
+            transcryptors
+                .iter()
+                .map(|t| t.reshuffle_commitment_point(domain))
+                .collect(),
+        )
+    }
 }
 
 /// Holds the coordinator's session key, reconstructed from one proven share per transcryptor.

@@ -42,7 +42,7 @@ pub use encoding::{
 pub use error::PseudonymError;
 pub use handle::{AnalystHandle, HandleKey, PurposeHandleKey};
 pub use partner::{origin_pseudonym, PartnerEncryptor};
-pub use transcryptor::{Converted, DomainFactors, Transcryptor};
+pub use transcryptor::{convert_in_order, Converted, DomainFactors, Transcryptor};
 
 /// The pseudonymisation domain every partner's lizard value belongs to. Sharing it is what makes
 /// two partners' submissions of one identifier meet in the `match` domain.

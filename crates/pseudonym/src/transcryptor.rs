@@ -15,7 +15,7 @@ use crate::encoding::{ConversionProof, EncryptedIdentifier, KeyShare, MatchDomai
 use crate::error::PseudonymError;
 use crate::ORIGIN_DOMAIN;
 use libpep::contexts::{EncryptionContext, PseudonymizationDomain};
-use libpep::elgamal::arithmetic::group_elements::G;
+use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
 use libpep::factors::{Factor, PseudonymizationInfo, PseudonymizationSecret, RekeyingSecret};
 use libpep::keys::PseudonymSessionPublicKey;
 use libpep::transcryptor::DistributedTranscryptor;
@@ -92,7 +92,11 @@ impl Transcryptor {
 
     /// `S = s·G` for a domain: what the coordinator checks this transcryptor's proofs against.
     pub fn reshuffle_commitment(&self, domain: &MatchDomain) -> [u8; 32] {
-        (self.factors(domain).0.s.scalar() * G).to_bytes()
+        self.reshuffle_commitment_point(domain).to_bytes()
+    }
+
+    pub(crate) fn reshuffle_commitment_point(&self, domain: &MatchDomain) -> GroupElement {
+        self.factors(domain).0.s.scalar() * G
     }
 
     /// Whether `item` is encrypted for the key this step accepts.
@@ -146,4 +150,22 @@ impl std::fmt::Debug for DomainFactors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DomainFactors([redacted])")
     }
+}
+
+/// Every transcryptor of a chain held in one process (tests, benchmarks): `item` converted at
+/// each step in order, with each step's proof.
+pub fn convert_in_order<R: Rng + CryptoRng>(
+    transcryptors: &[Transcryptor],
+    item: &EncryptedIdentifier,
+    domain: &MatchDomain,
+    rng: &mut R,
+) -> Result<Vec<Converted>, PseudonymError> {
+    let mut current = *item;
+    let mut steps = Vec::with_capacity(transcryptors.len());
+    for t in transcryptors {
+        let converted = t.convert(&current, &t.factors(domain), rng)?;
+        current = converted.ciphertext;
+        steps.push(converted);
+    }
+    Ok(steps)
 }

@@ -8,9 +8,10 @@ use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
 use libpep::elgamal::arithmetic::scalars::ScalarNonZero;
 use signaalnet_identifier::{Bsn, Identifier, IdentifierKind, MatchKey, Phone};
 use signaalnet_pseudonym::{
-    origin_pseudonym, Ceremony, ConversionProof, CoordinatorContext, CoordinatorDecryptor,
-    DomainCommitments, EncryptedIdentifier, HandleKey, KeyShare, MatchDomain, MatchingPseudonym,
-    PartnerEncryptor, PseudonymError, SystemPublicKeys, Transcryptor, TranscryptorKeys,
+    convert_in_order, origin_pseudonym, Ceremony, ConversionProof, CoordinatorContext,
+    CoordinatorDecryptor, DomainCommitments, EncryptedIdentifier, HandleKey, KeyShare, MatchDomain,
+    MatchingPseudonym, PartnerEncryptor, PseudonymError, SystemPublicKeys, Transcryptor,
+    TranscryptorKeys,
 };
 
 struct Chain {
@@ -50,25 +51,16 @@ fn domain(purpose: &str, kind: IdentifierKind) -> MatchDomain {
 
 impl Chain {
     fn commitments(&self, d: &MatchDomain) -> DomainCommitments {
-        let bytes: Vec<Vec<u8>> = self
-            .transcryptors
-            .iter()
-            .map(|t| t.reshuffle_commitment(d).to_vec())
-            .collect();
-        DomainCommitments::from_bytes(&bytes).unwrap()
+        DomainCommitments::published_by(&self.transcryptors, d)
     }
 
     /// Every transcryptor in order; returns the proofs.
     fn convert(&self, item: EncryptedIdentifier, d: &MatchDomain) -> Vec<ConversionProof> {
-        let rng = &mut rand::rng();
-        let mut current = item;
-        let mut proofs = Vec::new();
-        for t in &self.transcryptors {
-            let out = t.convert(&current, &t.factors(d), rng).unwrap();
-            current = out.ciphertext;
-            proofs.push(out.proof);
-        }
-        proofs
+        convert_in_order(&self.transcryptors, &item, d, &mut rand::rng())
+            .unwrap()
+            .into_iter()
+            .map(|c| c.proof)
+            .collect()
     }
 
     fn matching_in(

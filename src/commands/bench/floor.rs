@@ -86,11 +86,7 @@ pub fn measure(sample: Sample) -> Result<Floor> {
         .next()
         .context("a BSN has a match key")?;
     let domain = MatchDomain::new("bench", key.kind())?;
-    let commitment_bytes: Vec<Vec<u8>> = transcryptors
-        .iter()
-        .map(|t| t.reshuffle_commitment(&domain).to_vec())
-        .collect();
-    let commitments = DomainCommitments::from_bytes(&commitment_bytes)?;
+    let commitments = DomainCommitments::published_by(&transcryptors, &domain);
     let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
     let encrypt_us = median_us(sample, || {
         for _ in 0..sample.batch {
