@@ -12,7 +12,7 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use signaalnet_pseudonym::{
     Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, KeyShare, MatchDomain,
-    PartnerEncryptor, Transcryptor,
+    Origin, PartnerEncryptor, Transcryptor,
 };
 use signaalnet_store::{Clock, Location, Store};
 use std::collections::HashMap;
@@ -94,7 +94,12 @@ fn libpep(c: &mut Criterion) {
     let domain = MatchDomain::new("bench", key.kind()).unwrap();
     let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
     let commitments = DomainCommitments::published_by(&transcryptors, &domain);
-    let encrypted = encryptor.encrypt(&key, rng);
+    let origin = Origin {
+        partner: "bench",
+        purpose: "bench",
+        kind: key.kind(),
+    };
+    let encrypted = encryptor.encrypt(&key, &origin, rng).0;
     let once = transcryptors[0]
         .convert(&encrypted, &factors[0], rng)
         .unwrap();
@@ -104,7 +109,7 @@ fn libpep(c: &mut Criterion) {
     let proofs = [once.proof, twice.proof];
     let mut group = c.benchmark_group("libpep, per identifier");
     group.bench_function("encrypt (node)", |b| {
-        b.iter(|| black_box(encryptor.encrypt(&key, &mut rand::rng())))
+        b.iter(|| black_box(encryptor.encrypt(&key, &origin, &mut rand::rng())))
     });
     group.bench_function("proven convert (one transcryptor)", |b| {
         b.iter(|| {

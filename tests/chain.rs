@@ -358,6 +358,7 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
                 ciphertext: vec![0; 96],
                 purpose: "signalering_drieluik".into(),
                 kind: pb::IdentifierKind::Bsn as i32,
+                origin_proof: Vec::new(),
             }],
         })
         .await

@@ -6,8 +6,8 @@ mod common;
 
 use common::{mode, signaalnet};
 use signaalnet_pseudonym::{
-    convert_in_order, CoordinatorDecryptor, DomainCommitments, MatchDomain, PartnerEncryptor,
-    SystemPublicKeys, Transcryptor, TranscryptorKeys,
+    convert_in_order, CoordinatorDecryptor, DomainCommitments, MatchDomain, Origin,
+    PartnerEncryptor, SystemPublicKeys, Transcryptor, TranscryptorKeys,
 };
 
 /// The ceremony as separate parties' steps, each in its own directory (its own machine):
@@ -171,7 +171,14 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
     let coordinator = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
     let key = signaalnet_identifier_key();
     let domain = MatchDomain::new("signalering_drieluik", key.kind()).unwrap();
-    let original = PartnerEncryptor::new(system.clone()).encrypt(&key, rng);
+    let origin = Origin {
+        partner: "gemeente_groningen",
+        purpose: "signalering_drieluik",
+        kind: key.kind(),
+    };
+    let original = PartnerEncryptor::new(system.clone())
+        .encrypt(&key, &origin, rng)
+        .0;
     let proofs: Vec<_> = convert_in_order(&transcryptors, &original, &domain, rng)
         .unwrap()
         .into_iter()

@@ -4,7 +4,7 @@
 
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
 use signaalnet_proto::v1::{ConvertItem, ConvertRequest, ConvertResponse, IdentifierKind};
-use signaalnet_pseudonym::{PartnerEncryptor, SystemPublicKeys};
+use signaalnet_pseudonym::{Origin, PartnerEncryptor, SystemPublicKeys};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -117,12 +117,29 @@ impl Running {
     }
 }
 
+/// An item for the Drieluik without an origin proof (crafted, or for a step after the first).
 fn item(bytes: Vec<u8>, kind: IdentifierKind) -> ConvertItem {
     ConvertItem {
         ciphertext: bytes,
         purpose: "signalering_drieluik".into(),
         kind: kind as i32,
+        origin_proof: Vec::new(),
     }
+}
+
+/// The gemeente's own ciphertext of a BSN for the Drieluik, as an item with its origin proof.
+fn own_item(dir: &Path) -> (ConvertItem, Vec<u8>) {
+    let origin = Origin {
+        partner: "gemeente_groningen",
+        purpose: "signalering_drieluik",
+        kind: bsn_key().kind(),
+    };
+    let (c, proof) =
+        PartnerEncryptor::new(system(dir)).encrypt(&bsn_key(), &origin, &mut rand::rng());
+    let bytes = c.to_bytes().to_vec();
+    let mut own = item(bytes.clone(), IdentifierKind::Bsn);
+    own.origin_proof = proof.to_bytes();
+    (own, bytes)
 }
 
 fn system(dir: &Path) -> SystemPublicKeys {
@@ -139,15 +156,8 @@ fn bsn_key() -> signaalnet_identifier::MatchKey {
 async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
     let dir = tempfile::tempdir().unwrap();
     let first = start(dir.path(), 1, "gemeente_groningen").await;
-    let ciphertext =
-        PartnerEncryptor::new(system(dir.path())).encrypt(&bsn_key(), &mut rand::rng());
-    let response = first
-        .convert(vec![item(
-            ciphertext.to_bytes().to_vec(),
-            IdentifierKind::Bsn,
-        )])
-        .await
-        .unwrap();
+    let (own, ciphertext) = own_item(dir.path());
+    let response = first.convert(vec![own]).await.unwrap();
     assert_eq!(response.items.len(), 1);
     assert!(!response.items[0].proof.is_empty());
 
@@ -155,7 +165,7 @@ async fn a_transcryptor_process_serves_partner_nodes_and_logs_no_values() {
     assert!(log.contains("converted batch"), "{log}");
     assert!(log.contains("gemeente_groningen"), "{log}");
     assert!(!log.contains("111222333"), "raw identifier in log");
-    let hex_ciphertext = hex::encode(&ciphertext.to_bytes()[..16]);
+    let hex_ciphertext = hex::encode(&ciphertext[..16]);
     assert!(!log.contains(&hex_ciphertext), "ciphertext in log");
 }
 
@@ -195,11 +205,8 @@ async fn the_pseudonym_oracle_fails_at_every_transcryptor_and_the_order_is_enfor
     }
 
     // Out of order: a partner's ciphertext for the global key straight to transcryptor 2.
-    let own = PartnerEncryptor::new(system(dir.path())).encrypt(&bsn_key(), &mut rand::rng());
-    let status = second
-        .convert(vec![item(own.to_bytes().to_vec(), IdentifierKind::Bsn)])
-        .await
-        .unwrap_err();
+    let (own, _) = own_item(dir.path());
+    let status = second.convert(vec![own.clone()]).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(
         status.message().contains("transcryptor 2 accepts"),
@@ -207,10 +214,7 @@ async fn the_pseudonym_oracle_fails_at_every_transcryptor_and_the_order_is_enfor
         status.message()
     );
     // In order it converts; transcryptor 1's output is not accepted by transcryptor 1 again.
-    let once = first
-        .convert(vec![item(own.to_bytes().to_vec(), IdentifierKind::Bsn)])
-        .await
-        .unwrap();
+    let once = first.convert(vec![own.clone()]).await.unwrap();
     let output = once.items[0].ciphertext.clone();
     assert!(first
         .convert(vec![item(output.clone(), IdentifierKind::Bsn)])
@@ -226,8 +230,11 @@ async fn the_pseudonym_oracle_fails_at_every_transcryptor_and_the_order_is_enfor
     // Drieluik) is refused before any conversion, naming the item and the rule.
     let status = first
         .convert(vec![
-            item(own.to_bytes().to_vec(), IdentifierKind::Bsn),
-            item(own.to_bytes().to_vec(), IdentifierKind::Iban),
+            own.clone(),
+            ConvertItem {
+                kind: IdentifierKind::Iban as i32,
+                ..own
+            },
         ])
         .await
         .unwrap_err();

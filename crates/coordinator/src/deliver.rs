@@ -15,7 +15,7 @@ use signaalnet_policy::{Partner, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::{
     ConversionProof, CoordinatorDecryptor, DomainCommitments, EncryptedIdentifier, MatchDomain,
-    PseudonymError,
+    Origin, OriginProof, PseudonymError,
 };
 use signaalnet_service::convert::{kind_from_wire, submits_signals};
 use sqlx::{Any, Row, Transaction};
@@ -41,11 +41,13 @@ pub struct Delivered {
 /// A signal that passed the checks on arrival.
 struct Checked {
     month: i32,
+    partner: String,
     purpose: String,
     kinds: Vec<IdentifierKind>,
     ciphertexts: Vec<EncryptedIdentifier>,
     /// Per identifier, one proof per transcryptor in the order of the chain.
     proofs: Vec<Vec<ConversionProof>>,
+    origins: Vec<OriginProof>,
 }
 
 /// A checked signal, decrypted.
@@ -231,6 +233,7 @@ impl Coordinator {
         let mut kinds = Vec::with_capacity(signal.identifiers.len());
         let mut ciphertexts = Vec::with_capacity(signal.identifiers.len());
         let mut proofs = Vec::with_capacity(signal.identifiers.len());
+        let mut origins = Vec::with_capacity(signal.identifiers.len());
         for (i, identifier) in signal.identifiers.iter().enumerate() {
             let Some(kind) = kind_from_wire(identifier.kind) else {
                 return invalid(format!(
@@ -264,9 +267,13 @@ impl Coordinator {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            let origin = OriginProof::from_bytes(&identifier.origin_proof).map_err(|e| {
+                Outcome::refuse(Code::InvalidArgument, format!("identifiers[{i}].{e}"))
+            })?;
             kinds.push(kind);
             ciphertexts.push(ciphertext);
             proofs.push(item_proofs);
+            origins.push(origin);
         }
         // Policy is checked again on arrival, with the coordinator's own policy set.
         let attributes: Vec<(&str, &str)> = signal
@@ -310,10 +317,12 @@ impl Coordinator {
         }
         Ok(Checked {
             month,
+            partner: partner.id.clone(),
             purpose: signal.purpose.clone(),
             kinds,
             ciphertexts,
             proofs,
+            origins,
         })
     }
 
@@ -536,13 +545,25 @@ fn decrypt(
     checked: &Checked,
 ) -> Result<Ready, Outcome> {
     let mut keys = BTreeSet::new();
-    for (i, ((kind, ciphertext), proofs)) in checked
+    for (i, (((kind, ciphertext), proofs), origin)) in checked
         .kinds
         .iter()
         .zip(&checked.ciphertexts)
         .zip(&checked.proofs)
+        .zip(&checked.origins)
         .enumerate()
     {
+        let made_for = Origin {
+            partner: &checked.partner,
+            purpose: &checked.purpose,
+            kind: *kind,
+        };
+        if let Err(e) = made_for.verify(ciphertext, origin) {
+            return Err(Outcome::refuse(
+                Code::PermissionDenied,
+                format!("identifiers[{i}].origin_proof: {e}"),
+            ));
+        }
         let domain = MatchDomain::new(&checked.purpose, *kind)
             .map_err(|e| Outcome::refuse(Code::InvalidArgument, format!("purpose: {e}")))?;
         let Some(domain_commitments) = commitments.get(&domain) else {

@@ -120,3 +120,28 @@ async fn signals_in_no_hit_stay_only_in_the_store_and_still_link() {
     );
     assert_eq!(w.core.held_signals().await, 3);
 }
+
+/// A signal whose ciphertexts another partner made (as the coordinator itself could replay them
+/// with a stolen or colluding partner certificate) is refused, not stored, and audited.
+#[tokio::test]
+async fn ciphertexts_another_partner_made_are_refused_on_arrival() {
+    let w = world().await;
+    let replayed = w.signal_from("gemeente_groningen", "n1", address());
+    let (nla, actor) = w.partner("nla");
+    let outcome = w.core.deliver(nla, &actor, replayed).await;
+    assert_eq!(outcome.code, Code::PermissionDenied, "{outcome:?}");
+    assert!(
+        outcome.message.starts_with("identifiers[0].origin_proof:"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(w.count("SELECT COUNT(*) FROM coord_signals").await, 0);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_entries WHERE step = 'refuse'")
+            .await,
+        1
+    );
+    // Made by the NLA itself, it is accepted.
+    let own = w.signal_from("nla", "n1", address());
+    assert_eq!(w.core.deliver(nla, &actor, own).await.code, Code::Ok);
+}

@@ -110,7 +110,7 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
         .instrument(span.clone())
         .await;
     match delivered {
-        Ok(acks) => record_acks(node, acks, &purposes)
+        Ok(acks) => record_acks(node, acks, &attempts, &purposes)
             .instrument(span.clone())
             .await
             .inspect_err(|e| telemetry::failed(&span, e))?,
@@ -153,6 +153,7 @@ async fn convert_and_deliver(
                 ciphertext: i.ciphertext.clone(),
                 purpose: s.purpose.clone(),
                 kind: i.kind,
+                origin_proof: i.origin_proof.clone(),
             })
         })
         .collect();
@@ -193,8 +194,23 @@ async fn convert_and_deliver(
             }
             next.extend(response.items);
         }
-        for ((item, converted), item_proofs) in items.iter_mut().zip(next).zip(&mut proofs) {
+        for (position, ((item, converted), item_proofs)) in
+            items.iter_mut().zip(next).zip(&mut proofs).enumerate()
+        {
+            // The next step's input is what the proof speaks for: a transcryptor that answered
+            // something else is named here, not the honest one after it at the coordinator.
+            if !signaalnet_pseudonym::answer_matches_proof(&converted.ciphertext, &converted.proof)
+            {
+                return Err(ForwardError::Transcryptor {
+                    index: index + 1,
+                    status: tonic::Status::data_loss(format!(
+                        "items[{position}]: the answered ciphertext is not the one its proof \
+                         converts to"
+                    )),
+                });
+            }
             item.ciphertext = converted.ciphertext;
+            item.origin_proof = Vec::new();
             item_proofs.push(converted.proof);
         }
     }
@@ -222,6 +238,7 @@ async fn convert_and_deliver(
 async fn record_acks(
     node: &Node,
     acks: Vec<pb::DeliveryAck>,
+    attempts: &BTreeMap<String, i64>,
     purposes: &BTreeMap<String, String>,
 ) -> Result<(), ForwardError> {
     let mut w = node.store.write().await.map_err(NodeError::from)?;
@@ -235,13 +252,17 @@ async fn record_acks(
                 delivered.push(ack.signal_id);
                 continue;
             }
-            // ABORTED: a transcryptor's conversion did not verify at the coordinator.
+            // ABORTED: a transcryptor's conversion did not verify at the coordinator. Tried again
+            // with the same growing pause as a failed delivery: a persistent fault neither loses
+            // the signal nor floods the chain.
             tonic::Code::Unavailable | tonic::Code::Internal | tonic::Code::Aborted => {
+                let tried = attempts.get(&ack.signal_id).copied().unwrap_or(0);
                 sqlx::query(
-                    "UPDATE node_signals SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
-                     WHERE signal_id = $3 AND state = $4",
+                    "UPDATE node_signals SET attempts = $1, next_attempt_at = $2, last_error = $3 \
+                     WHERE signal_id = $4 AND state = $5",
                 )
-                .bind(now() + 2)
+                .bind(tried + 1)
+                .bind(now() + backoff(tried))
                 .bind(&ack.message)
                 .bind(&ack.signal_id)
                 .bind(state::PENDING)

@@ -13,6 +13,7 @@ use signaalnet_audit::{Actor, Event, Head, Step};
 use signaalnet_identifier::MatchKey;
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
+use signaalnet_pseudonym::Origin;
 use signaalnet_service::convert::kind_to_wire;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeSet;
@@ -151,26 +152,43 @@ impl Node {
         batch: &[Submission],
         mut new: Vec<New>,
     ) -> Vec<(usize, Answer)> {
-        let keys: Vec<Vec<MatchKey>> = new
+        let keys: Vec<(String, Vec<MatchKey>)> = new
             .iter_mut()
-            .map(|n| std::mem::take(&mut n.keys))
+            .map(|n| {
+                let purpose = batch
+                    .get(n.index)
+                    .map(|s| s.request.purpose.clone())
+                    .unwrap_or_default();
+                (purpose, std::mem::take(&mut n.keys))
+            })
             .collect();
         let encryptor = Arc::clone(&self.encryptor);
-        let encrypted = signaalnet_service::cpu::spread(keys, move |part: &[Vec<MatchKey>]| {
-            let mut rng = rand::rng();
-            part.iter()
-                .map(|keys| {
-                    keys.iter()
-                        .map(|k| pb::EncryptedIdentifier {
-                            proofs: Vec::new(),
-                            kind: kind_to_wire(k.kind()),
-                            ciphertext: encryptor.encrypt(k, &mut rng).to_bytes().to_vec(),
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect()
-        })
-        .await;
+        let partner = self.partner_id.clone();
+        let encrypted =
+            signaalnet_service::cpu::spread(keys, move |part: &[(String, Vec<MatchKey>)]| {
+                let mut rng = rand::rng();
+                part.iter()
+                    .map(|(purpose, keys)| {
+                        keys.iter()
+                            .map(|k| {
+                                let origin = Origin {
+                                    partner: &partner,
+                                    purpose,
+                                    kind: k.kind(),
+                                };
+                                let (ciphertext, proof) = encryptor.encrypt(k, &origin, &mut rng);
+                                pb::EncryptedIdentifier {
+                                    kind: kind_to_wire(k.kind()),
+                                    ciphertext: ciphertext.to_bytes().to_vec(),
+                                    origin_proof: proof.to_bytes(),
+                                    proofs: Vec::new(),
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            })
+            .await;
         let failed = |status: &Status| -> Vec<(usize, Answer)> {
             new.iter()
                 .map(|n| (n.index, Err(Status::new(status.code(), status.message()))))

@@ -40,6 +40,7 @@ fn a_full_conversion_batch_and_its_proven_answer_are_below_the_message_limit() {
                 ciphertext: vec![0xab; 96],
                 purpose: "p".repeat(64),
                 kind: 1,
+                origin_proof: vec![0xcd; 128],
             };
             MAX_CONVERT_BATCH
         ],

@@ -5,7 +5,7 @@
 use signaalnet_identifier::{Bsn, Identifier, MatchKey};
 use signaalnet_pseudonym::{
     origin_pseudonym, Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments,
-    HandleKey, MatchDomain, PartnerEncryptor, Transcryptor,
+    HandleKey, MatchDomain, Origin, PartnerEncryptor, Transcryptor,
 };
 use std::hint::black_box;
 use std::time::Instant;
@@ -47,7 +47,12 @@ fn main() {
     let domain = MatchDomain::new("bench", key.kind()).expect("domain");
     let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
     let commitments = DomainCommitments::published_by(&transcryptors, &domain);
-    let encrypted = partner.encrypt(&key, rng);
+    let origin = Origin {
+        partner: "bench",
+        purpose: "bench",
+        kind: key.kind(),
+    };
+    let encrypted = partner.encrypt(&key, &origin, rng).0;
     let once = transcryptors[0]
         .convert(&encrypted, &factors[0], rng)
         .expect("step 1");
@@ -70,7 +75,7 @@ fn main() {
         (
             "partner encrypt (incl. hash)",
             median_micros(|| {
-                black_box(partner.encrypt(black_box(&key), rng));
+                black_box(partner.encrypt(black_box(&key), &origin, rng));
             }),
         ),
         (

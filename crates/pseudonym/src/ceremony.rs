@@ -325,6 +325,16 @@ impl Ceremony {
             .contributions
             .last()
             .ok_or(PseudonymError::NoTranscryptors(0))?;
+        // Every step must change the key: a rekey factor of 1 would let a ciphertext for one step
+        // pass as one for the next.
+        let keys: std::collections::BTreeSet<[u8; 32]> =
+            last.points.iter().map(|p| p.n().to_bytes()).collect();
+        if keys.len() != last.points.len() {
+            return Err(PseudonymError::Ceremony {
+                transcryptor: self.transcryptors,
+                problem: "two steps of the chain have the same key",
+            });
+        }
         Ok(SystemPublicKeys {
             context: self.context()?,
             step_keys: last.points.iter().map(|p| *p.n()).collect(),

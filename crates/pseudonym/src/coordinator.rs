@@ -155,7 +155,13 @@ impl CoordinatorDecryptor {
         domain: &DomainCommitments,
     ) -> Result<MatchingPseudonym, PseudonymError> {
         let n = self.system.transcryptors();
-        if proofs.len() != n || domain.0.len() != n {
+        if domain.0.len() != n {
+            return Err(PseudonymError::Malformed {
+                field: "reshuffle_commitments",
+                problem: "one per transcryptor of the ceremony",
+            });
+        }
+        if proofs.len() != n {
             return Err(PseudonymError::WrongProofCount {
                 expected: n,
                 got: proofs.len(),

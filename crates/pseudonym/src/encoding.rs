@@ -214,3 +214,17 @@ impl ConversionProof {
         EncryptedPseudonym::from_slice(&bytes)
     }
 }
+
+/// Whether a transcryptor's answer (96 bytes) holds exactly the ciphertext its proof (wire form)
+/// converts to; false for anything malformed.
+pub fn answer_matches_proof(answer: &[u8], proof: &[u8]) -> bool {
+    let (Ok(answer), Ok(proof)) = (
+        EncryptedIdentifier::from_bytes(answer),
+        ConversionProof::from_bytes(proof),
+    ) else {
+        return false;
+    };
+    proof
+        .output()
+        .is_some_and(|output| output.to_bytes() == answer.ciphertext.to_bytes())
+}

@@ -50,6 +50,12 @@ pub enum PseudonymError {
          the fixed order of the chain, starting from the global public key"
     )]
     WrongStepKey { step: usize },
+    #[error(
+        "the origin proof does not show that the caller made this ciphertext for this purpose \
+         and identifier kind (a ciphertext made by another partner, or for another purpose, is \
+         not converted)"
+    )]
+    OriginInvalid,
     #[error("expected one conversion proof per transcryptor ({expected}), got {got}")]
     WrongProofCount { expected: usize, got: usize },
     #[error(

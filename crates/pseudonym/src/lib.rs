@@ -31,16 +31,19 @@ mod coordinator;
 mod encoding;
 mod error;
 mod handle;
+mod origin;
 mod partner;
 mod transcryptor;
 
 pub use ceremony::{Ceremony, SystemPublicKeys, TranscryptorKeys, MAX_TRANSCRYPTORS};
 pub use coordinator::{CoordinatorDecryptor, DomainCommitments, MatchingPseudonym};
 pub use encoding::{
-    ConversionProof, CoordinatorContext, EncryptedIdentifier, KeyShare, MatchDomain,
+    answer_matches_proof, ConversionProof, CoordinatorContext, EncryptedIdentifier, KeyShare,
+    MatchDomain,
 };
 pub use error::PseudonymError;
 pub use handle::{AnalystHandle, HandleKey, PurposeHandleKey};
+pub use origin::{Origin, OriginProof};
 pub use partner::{origin_pseudonym, PartnerEncryptor};
 pub use transcryptor::{convert_in_order, Converted, DomainFactors, Transcryptor};
 

@@ -2,9 +2,13 @@
 
 use crate::ceremony::SystemPublicKeys;
 use crate::encoding::EncryptedIdentifier;
-use libpep::client::encrypt_global;
-use libpep::data::simple::{ElGamalEncryptable, Pseudonym};
-use libpep::keys::{PseudonymGlobalPublicKey, PseudonymSessionPublicKey, PublicKey};
+use crate::origin::{Origin, OriginProof};
+use libpep::data::elgamal::ElGamalEncrypted;
+use libpep::data::simple::{ElGamalEncryptable, EncryptedPseudonym, Pseudonym};
+use libpep::elgamal::arithmetic::group_elements::G;
+use libpep::elgamal::arithmetic::scalars::ScalarNonZero;
+use libpep::elgamal::ElGamal;
+use libpep::keys::{PseudonymSessionPublicKey, PublicKey};
 use rand::{CryptoRng, Rng};
 use ring::digest::{digest, SHA256};
 use signaalnet_identifier::MatchKey;
@@ -33,20 +37,31 @@ impl PartnerEncryptor {
         Self { keys }
     }
 
-    /// A fresh randomised encryption of the key's origin pseudonym for the global public key:
-    /// two encryptions of the same key are unlinkable.
-    pub fn encrypt<R: Rng + CryptoRng>(&self, key: &MatchKey, rng: &mut R) -> EncryptedIdentifier {
+    /// A fresh randomised encryption of the key's origin pseudonym for the global public key,
+    /// with the proof that this partner made it for `origin`'s purpose and kind: two
+    /// encryptions of the same key are unlinkable.
+    pub fn encrypt<R: Rng + CryptoRng>(
+        &self,
+        key: &MatchKey,
+        origin: &Origin<'_>,
+        rng: &mut R,
+    ) -> (EncryptedIdentifier, OriginProof) {
         // The global context has rekey factor 1, so the global public key is also the session
-        // key the first transcryptor accepts.
+        // key the first transcryptor accepts. ElGamal by hand (libpep's arithmetic) because the
+        // randomness must be known to prove it.
         let global = self.keys.step_keys[0];
-        let ciphertext = encrypt_global(
-            &origin_pseudonym(key),
-            &PseudonymGlobalPublicKey::from_point(global),
-            rng,
-        );
-        EncryptedIdentifier {
-            ciphertext,
-            public_key: PseudonymSessionPublicKey::from_point(global),
-        }
+        let r = ScalarNonZero::random(rng);
+        let value = ElGamal {
+            gb: r * G,
+            gc: *origin_pseudonym(key).value() + r * global,
+        };
+        let proof = origin.prove(&r, rng);
+        (
+            EncryptedIdentifier {
+                ciphertext: EncryptedPseudonym::from_value(value),
+                public_key: PseudonymSessionPublicKey::from_point(global),
+            },
+            proof,
+        )
     }
 }

@@ -8,10 +8,10 @@ use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
 use libpep::elgamal::arithmetic::scalars::ScalarNonZero;
 use signaalnet_identifier::{Bsn, Identifier, IdentifierKind, MatchKey, Phone};
 use signaalnet_pseudonym::{
-    convert_in_order, origin_pseudonym, Ceremony, ConversionProof, CoordinatorContext,
-    CoordinatorDecryptor, DomainCommitments, EncryptedIdentifier, HandleKey, KeyShare, MatchDomain,
-    MatchingPseudonym, PartnerEncryptor, PseudonymError, SystemPublicKeys, Transcryptor,
-    TranscryptorKeys,
+    answer_matches_proof, convert_in_order, origin_pseudonym, Ceremony, ConversionProof,
+    CoordinatorContext, CoordinatorDecryptor, DomainCommitments, EncryptedIdentifier, HandleKey,
+    KeyShare, MatchDomain, MatchingPseudonym, Origin, OriginProof, PartnerEncryptor,
+    PseudonymError, SystemPublicKeys, Transcryptor, TranscryptorKeys,
 };
 
 struct Chain {
@@ -20,6 +20,13 @@ struct Chain {
     transcryptors: Vec<Transcryptor>,
     coordinator: CoordinatorDecryptor,
 }
+
+/// Where the library tests say a ciphertext comes from; the origin proof is tested on its own.
+const ORIGIN: Origin<'static> = Origin {
+    partner: "gemeente_test",
+    purpose: "signalering",
+    kind: IdentifierKind::Bsn,
+};
 
 fn context() -> CoordinatorContext {
     CoordinatorContext::new("coordinator/test-region").unwrap()
@@ -69,7 +76,7 @@ impl Chain {
         key: &MatchKey,
         d: &MatchDomain,
     ) -> MatchingPseudonym {
-        let encrypted = partner.encrypt(key, &mut rand::rng());
+        let encrypted = partner.encrypt(key, &ORIGIN, &mut rand::rng()).0;
         let proofs = self.convert(encrypted, d);
         self.coordinator
             .verify_and_decrypt(&encrypted, &proofs, &self.commitments(d))
@@ -242,7 +249,7 @@ fn skipping_or_repeating_a_transcryptor_is_refused_by_the_coordinator() {
     let d = domain("signalering", IdentifierKind::Bsn);
     let commitments = chain.commitments(&d);
     let rng = &mut rand::rng();
-    let original = partner.encrypt(&bsn("111222333"), rng);
+    let original = partner.encrypt(&bsn("111222333"), &ORIGIN, rng).0;
     let proofs = chain.convert(original, &d);
     // Too few proofs.
     assert_eq!(
@@ -281,8 +288,8 @@ fn a_cheating_transcryptor_is_caught_and_named() {
     let d = domain("signalering", IdentifierKind::Bsn);
     let commitments = chain.commitments(&d);
     let rng = &mut rand::rng();
-    let a = partner.encrypt(&bsn("111222333"), rng);
-    let b = partner.encrypt(&bsn("123456782"), rng);
+    let a = partner.encrypt(&bsn("111222333"), &ORIGIN, rng).0;
+    let b = partner.encrypt(&bsn("123456782"), &ORIGIN, rng).0;
     let pa = chain.convert(a, &d);
     let pb = chain.convert(b, &d);
     // Swapping outputs between two ciphertexts at step 2.
@@ -354,7 +361,7 @@ fn no_single_party_holds_the_global_secret_key() {
     let partner = PartnerEncryptor::new(chain.system.clone());
     let key = bsn("111222333");
     let origin = origin_pseudonym(&key);
-    let ciphertext = partner.encrypt(&key, &mut rand::rng());
+    let ciphertext = partner.encrypt(&key, &ORIGIN, &mut rand::rng()).0;
     let decrypts_with = |secret: ScalarNonZero| {
         let wire = ciphertext.to_bytes();
         let c: libpep::data::simple::EncryptedPseudonym =
@@ -500,7 +507,9 @@ fn key_material_round_trips_and_prints_redacted() {
 fn wire_bytes_round_trip_and_malformed_bytes_are_refused() {
     let chain = chain(1);
     let partner = PartnerEncryptor::new(chain.system.clone());
-    let c = partner.encrypt(&bsn("111222333"), &mut rand::rng());
+    let c = partner
+        .encrypt(&bsn("111222333"), &ORIGIN, &mut rand::rng())
+        .0;
     assert_eq!(EncryptedIdentifier::from_bytes(&c.to_bytes()).unwrap(), c);
     assert!(EncryptedIdentifier::from_bytes(&[0u8; 95]).is_err());
     assert!(EncryptedIdentifier::from_bytes(&[0xffu8; 96]).is_err());
@@ -517,8 +526,77 @@ fn a_conversion_proof_is_well_below_its_bound() {
     let chain = chain(1);
     let partner = PartnerEncryptor::new(chain.system.clone());
     let d = domain("signalering", IdentifierKind::Bsn);
-    let proofs = chain.convert(partner.encrypt(&bsn("111222333"), &mut rand::rng()), &d);
+    let proofs = chain.convert(
+        partner
+            .encrypt(&bsn("111222333"), &ORIGIN, &mut rand::rng())
+            .0,
+        &d,
+    );
     let len = proofs[0].to_bytes().len();
     println!("conversion proof: {len} bytes");
     assert!(len <= ConversionProof::MAX_LEN, "{len} bytes");
+}
+
+/// The origin proof binds a ciphertext to the partner that made it, its purpose and its kind; a
+/// rerandomised copy (the same plaintext, randomness unknown to whoever copied it) has none.
+#[test]
+fn an_origin_proof_holds_only_for_its_maker_purpose_kind_and_ciphertext() {
+    let chain = chain(1);
+    let partner = PartnerEncryptor::new(chain.system.clone());
+    let rng = &mut rand::rng();
+    let made = Origin {
+        partner: "gemeente_groningen",
+        purpose: "signalering_drieluik",
+        kind: IdentifierKind::Bsn,
+    };
+    let (c, proof) = partner.encrypt(&bsn("111222333"), &made, rng);
+    assert_eq!(made.verify(&c, &proof), Ok(()));
+    for other in [
+        Origin {
+            partner: "nla",
+            ..made
+        },
+        Origin {
+            purpose: "riec_integrale_analyse",
+            ..made
+        },
+        Origin {
+            kind: IdentifierKind::Phone,
+            ..made
+        },
+    ] {
+        assert_eq!(other.verify(&c, &proof), Err(PseudonymError::OriginInvalid));
+    }
+    let wire = c.to_bytes();
+    let point = |b: &[u8]| GroupElement::from_slice(b).unwrap();
+    let t = ScalarNonZero::random(rng);
+    let mut copy = wire;
+    copy[..32].copy_from_slice(&(point(&wire[..32]) + t * G).to_bytes());
+    copy[32..64].copy_from_slice(&(point(&wire[32..64]) + t * point(&wire[64..])).to_bytes());
+    let copy = EncryptedIdentifier::from_bytes(&copy).unwrap();
+    assert_eq!(
+        made.verify(&copy, &proof),
+        Err(PseudonymError::OriginInvalid)
+    );
+    assert_eq!(OriginProof::from_bytes(&proof.to_bytes()).unwrap(), proof);
+    assert!(OriginProof::from_bytes(&[0u8; 127]).is_err());
+    assert!(OriginProof::from_bytes(&[0xffu8; 128]).is_err());
+}
+
+/// The node passes on a step's answer only if it is the ciphertext that step's proof converts to.
+#[test]
+fn an_answer_matches_its_proof_and_nothing_else() {
+    let chain = chain(2);
+    let partner = PartnerEncryptor::new(chain.system.clone());
+    let d = domain("signalering", IdentifierKind::Bsn);
+    let rng = &mut rand::rng();
+    let item = partner.encrypt(&bsn("111222333"), &ORIGIN, rng).0;
+    let t = &chain.transcryptors[0];
+    let one = t.convert(&item, &t.factors(&d), rng).unwrap();
+    let other = t.convert(&item, &t.factors(&d), rng).unwrap();
+    let proof = one.proof.to_bytes();
+    assert!(answer_matches_proof(&one.ciphertext.to_bytes(), &proof));
+    assert!(!answer_matches_proof(&other.ciphertext.to_bytes(), &proof));
+    assert!(!answer_matches_proof(&[0u8; 96], &proof));
+    assert!(!answer_matches_proof(&one.ciphertext.to_bytes(), b"{}"));
 }

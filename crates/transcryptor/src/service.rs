@@ -11,7 +11,8 @@ use signaalnet_proto::v1::{
 };
 use signaalnet_proto::MAX_CONVERT_BATCH;
 use signaalnet_pseudonym::{
-    CoordinatorContext, DomainFactors, EncryptedIdentifier, MatchDomain, Transcryptor,
+    CoordinatorContext, DomainFactors, EncryptedIdentifier, MatchDomain, Origin, OriginProof,
+    Transcryptor,
 };
 use signaalnet_service::convert::{kind_from_wire, submits_signals};
 use signaalnet_service::{caller, Caller};
@@ -331,6 +332,22 @@ impl TranscryptorGrpc {
                 policy.version()
             )));
         }
+        if self.transcryptor.index() == 1 {
+            // Only what the caller itself encrypted, for this purpose and kind, enters the chain.
+            let proof = OriginProof::from_bytes(&item.origin_proof)
+                .map_err(|e| Status::invalid_argument(format!("items[{i}].{e}")))?;
+            let origin = Origin {
+                partner: &who.partner_id,
+                purpose: &purpose.id,
+                kind,
+            };
+            if let Err(e) = origin.verify(&ciphertext, &proof) {
+                tracing::warn!(caller = %who.partner_id, purpose = %purpose.id, kind = kind.as_str(), "convert refused: origin proof");
+                return Err(Status::permission_denied(format!(
+                    "items[{i}].origin_proof: {e}"
+                )));
+            }
+        }
         let domain = MatchDomain::new(&purpose.id, kind)
             .map_err(|e| Status::invalid_argument(format!("items[{i}].purpose: {e}")))?;
         Ok((i, ciphertext, domain))
@@ -354,6 +371,11 @@ impl TranscryptorGrpc {
             .iter()
             .enumerate()
             .map(|(i, d)| {
+                if self.policy.current().purpose(&d.purpose).is_none() {
+                    return Err(Status::invalid_argument(format!(
+                        "domains[{i}].purpose: not a purpose of the transcryptor's policy set"
+                    )));
+                }
                 let kind = kind_from_wire(d.kind).ok_or_else(|| {
                     Status::invalid_argument(format!(
                         "domains[{i}].kind: must be a known identifier kind"

@@ -14,7 +14,7 @@ use signaalnet_proto::v1::{
 };
 use signaalnet_pseudonym::{
     Ceremony, ConversionProof, CoordinatorContext, CoordinatorDecryptor, DomainCommitments,
-    EncryptedIdentifier, KeyShare, PartnerEncryptor, SystemPublicKeys, Transcryptor,
+    EncryptedIdentifier, KeyShare, Origin, PartnerEncryptor, SystemPublicKeys, Transcryptor,
 };
 use signaalnet_service::policy::{RoleGrpc, RolePolicy};
 use signaalnet_store::{Clock, Location, Store};
@@ -146,27 +146,38 @@ impl Fixture {
         TranscryptorServiceClient::new(channel)
     }
 
-    fn ciphertext(&self) -> Vec<u8> {
+    /// A BSN's ciphertext as `partner` makes it for the Drieluik, with its origin proof.
+    fn ciphertext_of(&self, partner: &str) -> Made {
         let key = Identifier::Bsn(Bsn::parse("111222333").unwrap())
             .match_keys()
             .remove(0);
-        PartnerEncryptor::new(self.system.clone())
-            .encrypt(&key, &mut rand::rng())
-            .to_bytes()
-            .to_vec()
+        let origin = Origin {
+            partner,
+            purpose: DRIELUIK,
+            kind: key.kind(),
+        };
+        let (c, proof) =
+            PartnerEncryptor::new(self.system.clone()).encrypt(&key, &origin, &mut rand::rng());
+        (c.to_bytes().to_vec(), proof.to_bytes())
     }
 }
 
-fn convert(ciphertexts: Vec<Vec<u8>>) -> ConvertRequest {
+const DRIELUIK: &str = "signalering_drieluik";
+
+/// A ciphertext and its origin proof.
+type Made = (Vec<u8>, Vec<u8>);
+
+fn convert(ciphertexts: Vec<Made>) -> ConvertRequest {
     ConvertRequest {
         idempotency_key: "k1".into(),
         coordinator_context: CONTEXT.into(),
         items: ciphertexts
             .into_iter()
-            .map(|ciphertext| ConvertItem {
+            .map(|(ciphertext, origin_proof)| ConvertItem {
                 ciphertext,
-                purpose: "signalering_drieluik".into(),
+                purpose: DRIELUIK.into(),
                 kind: IdentifierKind::Bsn as i32,
+                origin_proof,
             })
             .collect(),
     }
@@ -175,7 +186,10 @@ fn convert(ciphertexts: Vec<Vec<u8>>) -> ConvertRequest {
 #[tokio::test]
 async fn a_partner_node_converts_and_the_coordinator_can_decrypt() {
     let f = start(10_000).await;
-    let originals = vec![f.ciphertext(), f.ciphertext()];
+    let originals = vec![
+        f.ciphertext_of("gemeente_groningen"),
+        f.ciphertext_of("gemeente_groningen"),
+    ];
     let converted = f
         .client("gemeente_groningen")
         .await
@@ -218,7 +232,7 @@ async fn a_partner_node_converts_and_the_coordinator_can_decrypt() {
     let open = |i: usize| {
         coordinator
             .verify_and_decrypt(
-                &EncryptedIdentifier::from_bytes(&originals[i]).unwrap(),
+                &EncryptedIdentifier::from_bytes(&originals[i].0).unwrap(),
                 &[ConversionProof::from_bytes(&converted[i].proof).unwrap()],
                 &commitments,
             )
@@ -260,7 +274,7 @@ async fn the_coordinator_may_not_convert_and_partners_get_no_key_share() {
     let err = f
         .client("coordinator_riec")
         .await
-        .convert(convert(vec![f.ciphertext()]))
+        .convert(convert(vec![f.ciphertext_of("nla")]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -288,7 +302,7 @@ async fn the_coordinator_may_not_convert_and_partners_get_no_key_share() {
     let err = f
         .client("riec_noord_nederland")
         .await
-        .convert(convert(vec![f.ciphertext()]))
+        .convert(convert(vec![f.ciphertext_of("nla")]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -311,7 +325,7 @@ async fn a_certificate_whose_oin_is_not_in_the_policy_is_unauthenticated() {
     let err = f
         .client("stranger")
         .await
-        .convert(convert(vec![f.ciphertext()]))
+        .convert(convert(vec![f.ciphertext_of("nla")]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
@@ -323,7 +337,10 @@ async fn bad_batches_are_refused_naming_the_field() {
     let f = start(10_000).await;
     let mut client = f.client("nla").await;
     let err = client
-        .convert(convert(vec![f.ciphertext(), vec![0u8; 95]]))
+        .convert(convert(vec![
+            f.ciphertext_of("nla"),
+            (vec![0u8; 95], Vec::new()),
+        ]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -336,14 +353,14 @@ async fn bad_batches_are_refused_naming_the_field() {
     let err = client.convert(convert(vec![])).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
 
-    let mut wrong_context = convert(vec![f.ciphertext()]);
+    let mut wrong_context = convert(vec![f.ciphertext_of("nla")]);
     wrong_context.coordinator_context = "coordinator/elsewhere".into();
     let err = client.convert(wrong_context).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
 
     // The purposes name the matching domain and the processing activity: each must be in the
     // policy.
-    let mut unknown_purpose = convert(vec![f.ciphertext(), f.ciphertext()]);
+    let mut unknown_purpose = convert(vec![f.ciphertext_of("nla"), f.ciphertext_of("nla")]);
     unknown_purpose.items[1].purpose = "marketing".into();
     let err = client.convert(unknown_purpose).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -363,16 +380,88 @@ async fn bad_batches_are_refused_naming_the_field() {
 async fn callers_are_rate_limited_separately() {
     let f = start(3).await;
     let mut nla = f.client("nla").await;
-    nla.convert(convert(vec![f.ciphertext(); 3])).await.unwrap();
+    nla.convert(convert(vec![f.ciphertext_of("nla"); 3]))
+        .await
+        .unwrap();
     let err = nla
-        .convert(convert(vec![f.ciphertext()]))
+        .convert(convert(vec![f.ciphertext_of("nla")]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted);
     // Another partner still has its own budget.
     f.client("politie_noord_nederland")
         .await
-        .convert(convert(vec![f.ciphertext()]))
+        .convert(convert(vec![f.ciphertext_of("politie_noord_nederland")]))
         .await
         .unwrap();
+}
+
+/// Only what the caller itself encrypted, for the purpose and kind it names, enters the chain:
+/// otherwise whoever sees a partner's ciphertext (the coordinator does) could have it converted
+/// into another purpose with any partner certificate and link that partner's identifier.
+#[tokio::test]
+async fn a_ciphertext_made_by_another_partner_or_for_another_kind_or_rerandomised_is_refused() {
+    use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
+    use libpep::elgamal::arithmetic::scalars::ScalarNonZero;
+    let f = start(10_000).await;
+    let mut gemeente = f.client("gemeente_groningen").await;
+    let refused = |err: tonic::Status, code: Code| {
+        assert_eq!(err.code(), code, "{err:?}");
+        assert!(
+            err.message().starts_with("items[0].origin_proof"),
+            "{}",
+            err.message()
+        );
+    };
+    // The NLA's ciphertext and proof, sent by the gemeente.
+    let nla_made = f.ciphertext_of("nla");
+    refused(
+        gemeente
+            .convert(convert(vec![nla_made.clone()]))
+            .await
+            .unwrap_err(),
+        Code::PermissionDenied,
+    );
+    // Its own ciphertext, declared as another kind than it made it for.
+    let own = f.ciphertext_of("gemeente_groningen");
+    let mut as_phone = convert(vec![own.clone()]);
+    as_phone.items[0].kind = IdentifierKind::Phone as i32;
+    refused(
+        gemeente.convert(as_phone).await.unwrap_err(),
+        Code::PermissionDenied,
+    );
+    // A rerandomised copy of its own ciphertext: the same plaintext, but not a ciphertext it knows
+    // the randomness of.
+    let t = ScalarNonZero::random(&mut rand::rng());
+    let point = |b: &[u8]| GroupElement::from_slice(b).unwrap();
+    let y = point(&own.0[64..]);
+    let mut copy = own.0.clone();
+    copy[..32].copy_from_slice(&(point(&own.0[..32]) + t * G).to_bytes());
+    copy[32..64].copy_from_slice(&(point(&own.0[32..64]) + t * y).to_bytes());
+    refused(
+        gemeente
+            .convert(convert(vec![(copy, own.1.clone())]))
+            .await
+            .unwrap_err(),
+        Code::PermissionDenied,
+    );
+    // No proof at all.
+    refused(
+        gemeente
+            .convert(convert(vec![(own.0.clone(), Vec::new())]))
+            .await
+            .unwrap_err(),
+        Code::InvalidArgument,
+    );
+    // Its own, as made: converted.
+    assert_eq!(
+        gemeente
+            .convert(convert(vec![own]))
+            .await
+            .unwrap()
+            .into_inner()
+            .items
+            .len(),
+        1
+    );
 }

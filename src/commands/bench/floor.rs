@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use signaalnet_identifier::{Bsn, Identifier};
 use signaalnet_pseudonym::{
     Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, KeyShare, MatchDomain,
-    PartnerEncryptor, Transcryptor,
+    Origin, PartnerEncryptor, Transcryptor,
 };
 use std::time::Instant;
 
@@ -86,15 +86,20 @@ pub fn measure(sample: Sample) -> Result<Floor> {
         .next()
         .context("a BSN has a match key")?;
     let domain = MatchDomain::new("bench", key.kind())?;
+    let origin = Origin {
+        partner: "bench",
+        purpose: "bench",
+        kind: key.kind(),
+    };
     let commitments = DomainCommitments::published_by(&transcryptors, &domain);
     let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
     let encrypt_us = median_us(sample, || {
         for _ in 0..sample.batch {
-            std::hint::black_box(encryptor.encrypt(&key, &mut rand::rng()));
+            std::hint::black_box(encryptor.encrypt(&key, &origin, &mut rand::rng()));
         }
     });
     let batch: Vec<_> = (0..sample.batch)
-        .map(|_| encryptor.encrypt(&key, rng))
+        .map(|_| encryptor.encrypt(&key, &origin, rng).0)
         .collect();
     let convert_us = median_us(sample, || {
         let rng = &mut rand::rng();

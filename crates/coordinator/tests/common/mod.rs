@@ -10,7 +10,7 @@ use signaalnet_policy::{LivePolicy, Partner, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::{
     Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, HandleKey, MatchDomain,
-    PartnerEncryptor, Transcryptor,
+    Origin, PartnerEncryptor, Transcryptor,
 };
 use signaalnet_service::convert::kind_to_wire;
 use signaalnet_store::{Clock, Location, Store};
@@ -85,14 +85,29 @@ pub async fn world() -> World {
 }
 
 impl World {
-    /// What a node and the transcryptor would deliver for `identifier`.
+    /// What the gemeente's node and the transcryptor would deliver for `identifier`.
     pub fn signal(&self, signal_id: &str, identifier: Identifier) -> pb::EncryptedSignal {
+        self.signal_from("gemeente_groningen", signal_id, identifier)
+    }
+
+    /// What `partner`'s node and the transcryptor would deliver for `identifier`.
+    pub fn signal_from(
+        &self,
+        partner: &str,
+        signal_id: &str,
+        identifier: Identifier,
+    ) -> pb::EncryptedSignal {
         let mut rng = rand::rng();
         let identifiers = identifier
             .match_keys()
             .iter()
             .map(|k| {
-                let c = self.encryptor.encrypt(k, &mut rng);
+                let origin = Origin {
+                    partner,
+                    purpose: DRIELUIK,
+                    kind: k.kind(),
+                };
+                let (c, origin_proof) = self.encryptor.encrypt(k, &origin, &mut rng);
                 let domain = MatchDomain::new(DRIELUIK, k.kind()).unwrap();
                 let converted = self
                     .transcryptor
@@ -102,6 +117,7 @@ impl World {
                     kind: kind_to_wire(k.kind()),
                     ciphertext: c.to_bytes().to_vec(),
                     proofs: vec![converted.proof.to_bytes()],
+                    origin_proof: origin_proof.to_bytes(),
                 }
             })
             .collect();
@@ -136,7 +152,7 @@ impl World {
         signal_id: &str,
         identifier: Identifier,
     ) -> pb::DeliveryAck {
-        let signal = self.signal(signal_id, identifier);
+        let signal = self.signal_from(partner, signal_id, identifier);
         let (p, actor) = self.partner(partner);
         let outcome = self.core.deliver(p, &actor, signal).await;
         pb::DeliveryAck {
