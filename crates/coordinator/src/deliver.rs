@@ -105,6 +105,14 @@ impl Coordinator {
                 Err(outcome) => outcomes[i] = Some(outcome),
             }
         }
+        self.take_quotas(
+            &policy,
+            partner,
+            &batch,
+            (&mut accepted, &mut checked),
+            &mut outcomes,
+        )
+        .await;
         let decryptor = Arc::clone(&self.decryptor);
         let decrypted = signaalnet_service::cpu::spread(checked, move |part: &[Checked]| {
             part.iter().map(|c| decrypt(&decryptor, c)).collect()
@@ -166,7 +174,13 @@ impl Coordinator {
         let event = Event::for_purpose(Step::Refuse, policy, &signal.purpose)
             .by(actor.clone())
             .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
-            .detail(format!("signal refused on arrival: {:?}", outcome.code));
+            .detail(match outcome.code {
+                // Names the quota, its rule and counts: nothing the partner sent.
+                Code::ResourceExhausted => {
+                    format!("signal refused on arrival: {}", outcome.message)
+                }
+                code => format!("signal refused on arrival: {code:?}"),
+            });
         self.audit.try_record(&self.store, event).await;
     }
 
@@ -337,6 +351,8 @@ impl Coordinator {
         matcher.evict_unmatched(held);
         drop(matcher);
         for (m, purpose) in matched {
+            self.watch_signal(policy, actor, (&partner.id, purpose), m.hit_changes > 0)
+                .await;
             tracing::info!(
                 partner = %partner.id,
                 purpose = %purpose,
