@@ -225,7 +225,7 @@ async fn quotas_refuse_at_the_node_and_again_at_the_coordinator_and_a_bulk_grant
     .await;
     chain.restart("coordinator").await;
     // (The outbox orders signals of one second by id: either may arrive first.)
-    let mut states = vec![
+    let mut states = [
         settled(&chain, GEMEENTE, &a).await,
         settled(&chain, GEMEENTE, &b).await,
     ];

@@ -165,11 +165,11 @@ impl Ledger {
         purpose: &str,
         n: u64,
         now: i64,
-    ) -> Result<(), Exhausted> {
+    ) -> Result<(), Box<Exhausted>> {
         let limits = limits.ok_or_else(|| no_share(partner, purpose, n, now))?;
         let cap = u64::from(limits.identifiers_per_signal);
         if n > cap {
-            return Err(Exhausted {
+            return Err(Box::new(Exhausted {
                 quota: Quota::PerSignal,
                 partner: partner.to_owned(),
                 purpose: purpose.to_owned(),
@@ -180,7 +180,7 @@ impl Ledger {
                 used: 0,
                 frees_at: None,
                 now,
-            });
+            }));
         }
         Ok(())
     }
@@ -194,7 +194,7 @@ impl Ledger {
         purpose: &str,
         n: u64,
         now: i64,
-    ) -> Result<i64, Exhausted> {
+    ) -> Result<i64, Box<Exhausted>> {
         Self::check_signal(limits, partner, purpose, n, now)?;
         self.take(limits, partner, purpose, n, now)
     }
@@ -208,13 +208,13 @@ impl Ledger {
         purpose: &str,
         n: u64,
         now: i64,
-    ) -> Result<i64, Exhausted> {
+    ) -> Result<i64, Box<Exhausted>> {
         let limits = limits.ok_or_else(|| no_share(partner, purpose, n, now))?;
         let limit = limits.identifiers_per_day;
         let usage = self.entry(partner, purpose);
         usage.evict(now);
         if usage.total + n > limit {
-            return Err(Exhausted {
+            return Err(Box::new(Exhausted {
                 quota: Quota::PerDay,
                 partner: partner.to_owned(),
                 purpose: purpose.to_owned(),
@@ -225,7 +225,7 @@ impl Ledger {
                 used: usage.total,
                 frees_at: usage.frees_at(limit, n),
                 now,
-            });
+            }));
         }
         let bucket = bucket_of(now);
         usage.add(bucket, n);
@@ -249,8 +249,8 @@ impl Ledger {
     }
 }
 
-fn no_share(partner: &str, purpose: &str, n: u64, now: i64) -> Exhausted {
-    Exhausted {
+fn no_share(partner: &str, purpose: &str, n: u64, now: i64) -> Box<Exhausted> {
+    Box::new(Exhausted {
         quota: Quota::NoShare,
         partner: partner.to_owned(),
         purpose: purpose.to_owned(),
@@ -261,7 +261,7 @@ fn no_share(partner: &str, purpose: &str, n: u64, now: i64) -> Exhausted {
         used: 0,
         frees_at: None,
         now,
-    }
+    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (civil-from-days, proleptic Gregorian).

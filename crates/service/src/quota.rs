@@ -74,7 +74,7 @@ impl Quotas {
         partner: &str,
         asks: &[Ask<'_>],
         now: i64,
-    ) -> Result<Vec<Result<(), Exhausted>>, StoreError> {
+    ) -> Result<Vec<Result<(), Box<Exhausted>>>, StoreError> {
         let mut ledger = self.ledger.lock().await;
         let mut answers = Vec::with_capacity(asks.len());
         let mut taken: BTreeMap<(&str, i64), u64> = BTreeMap::new();
