@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::chain::ProcChain;
+use common::chain::{postgres_url, ProcChain};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use std::time::{Duration, Instant};
@@ -132,7 +132,20 @@ async fn settled(chain: &ProcChain, partner: &str, id: &str) -> pb::SignalStatus
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotas_refuse_at_the_node_and_again_at_the_coordinator_and_a_bulk_grant_lifts_them() {
-    let mut chain = ProcChain::start(None).await;
+    quotas_and_alarms(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_and_alarms_on_postgres() {
+    let Some(url) = postgres_url() else {
+        eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    quotas_and_alarms(Some(&url)).await;
+}
+
+async fn quotas_and_alarms(postgres: Option<&str>) {
+    let mut chain = ProcChain::start(postgres).await;
 
     // Three persons are nine match keys: over the example's cap of eight per signal.
     let status = submit(

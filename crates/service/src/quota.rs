@@ -174,7 +174,22 @@ mod tests {
     #[tokio::test]
     async fn the_window_survives_a_restart_and_old_usage_is_deleted() {
         let dir = tempfile::tempdir().unwrap();
-        let location = Location::Sqlite(dir.path().join("role.db"));
+        survives_a_restart(Location::Sqlite(dir.path().join("role.db"))).await;
+    }
+
+    #[tokio::test]
+    async fn the_window_survives_a_restart_on_postgres() {
+        let Ok(admin) = std::env::var("SIGNAALNET_TEST_POSTGRES_URL") else {
+            eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
+            return;
+        };
+        let url = signaalnet_store::fresh_postgres_database(&admin)
+            .await
+            .unwrap();
+        survives_a_restart(Location::Postgres(url)).await;
+    }
+
+    async fn survives_a_restart(location: Location) {
         let policy = policy();
         let partner = "gemeente_groningen";
         let drieluik = "signalering_drieluik";
