@@ -215,3 +215,41 @@ async fn withdrawing_right_after_hits_raises_an_audited_alarm_with_counts_only()
         1
     );
 }
+
+#[tokio::test]
+async fn an_unusual_hit_rate_raises_an_audited_alarm() {
+    let w = world().await;
+    put_in_force(
+        &w,
+        "purposes.toml",
+        "hit_rate_min_signals = 40",
+        "hit_rate_min_signals = 4",
+    );
+    // The gemeente's casework: four signals, none in a hit when they arrive.
+    for i in 0..4 {
+        let (code, _) = deliver(&w, GEMEENTE, signal(&w, &format!("g{i}"), i, 1)).await;
+        assert_eq!(code, Code::Ok);
+    }
+    // The police checks a list: every signal hits.
+    for i in 0..4 {
+        let (code, _) = deliver(&w, POLITIE, signal(&w, &format!("p{i}"), i, 1)).await;
+        assert_eq!(code, Code::Ok);
+    }
+    let detail: String = {
+        use sqlx::Row;
+        sqlx::query("SELECT detail FROM audit_entries WHERE step = 'alarm'")
+            .fetch_one(w.core.store().pool())
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert!(
+        detail.contains("4 of 4 signal(s) of `politie_noord_nederland` for `signalering_drieluik`"),
+        "{detail}"
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_entries WHERE step = 'alarm'")
+            .await,
+        1
+    );
+}

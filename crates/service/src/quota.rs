@@ -102,6 +102,49 @@ impl Quotas {
         Ok(answers)
     }
 
+    /// All of `asks` or nothing: for one request whose parts cannot be answered apart (a
+    /// transcryptor's `Convert` batch, counted per purpose of its items with `one_signal:
+    /// false`). The first refusal is returned and nothing is taken.
+    pub async fn take_all(
+        &self,
+        store: &Store,
+        policy: &PolicySet,
+        partner: &str,
+        asks: &[Ask<'_>],
+        now: i64,
+    ) -> Result<Result<(), Box<Exhausted>>, StoreError> {
+        let mut ledger = self.ledger.lock().await;
+        let mut taken: BTreeMap<(&str, i64), u64> = BTreeMap::new();
+        for ask in asks {
+            let limits = policy.limits(partner, ask.purpose);
+            let n = ask.identifiers as u64;
+            let result = if ask.one_signal {
+                ledger.take_signal(limits, partner, ask.purpose, n, now)
+            } else {
+                ledger.take(limits, partner, ask.purpose, n, now)
+            };
+            match result {
+                Ok(bucket) => *taken.entry((ask.purpose, bucket)).or_default() += n,
+                Err(e) => {
+                    for ((purpose, bucket), n) in taken {
+                        ledger.give_back(partner, purpose, bucket, n);
+                    }
+                    return Ok(Err(e));
+                }
+            }
+        }
+        if taken.is_empty() {
+            return Ok(Ok(()));
+        }
+        if let Err(e) = record(store, partner, &taken, now).await {
+            for ((purpose, bucket), n) in taken {
+                ledger.give_back(partner, purpose, bucket, n);
+            }
+            return Err(e);
+        }
+        Ok(Ok(()))
+    }
+
     /// Identifiers `partner` used for `purpose` in the window ending at `now`.
     pub async fn used(&self, partner: &str, purpose: &str, now: i64) -> u64 {
         self.ledger.lock().await.used(partner, purpose, now)
@@ -258,6 +301,54 @@ mod tests {
             .unwrap()
             .get("n");
         assert_eq!(rows, 0);
+    }
+
+    #[tokio::test]
+    async fn a_transcryptor_batch_is_taken_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Location::Sqlite(dir.path().join("role.db")))
+            .await
+            .unwrap();
+        let policy = policy();
+        let quotas = Quotas::load(&store, NOW).await.unwrap();
+        let batch = |drieluik: usize, riec: usize| {
+            [
+                Ask {
+                    purpose: "signalering_drieluik",
+                    identifiers: drieluik,
+                    one_signal: false,
+                },
+                Ask {
+                    purpose: "riec_integrale_analyse",
+                    identifiers: riec,
+                    one_signal: false,
+                },
+            ]
+        };
+        let partner = "politie_noord_nederland";
+        quotas
+            .take_all(&store, &policy, partner, &batch(1_500, 1_990), NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        // The drieluik part would fit, the riec part does not: neither is taken.
+        let refused = quotas
+            .take_all(&store, &policy, partner, &batch(100, 20), NOW)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused.purpose, "riec_integrale_analyse");
+        assert_eq!(status(&refused, "items").code(), Code::ResourceExhausted);
+        assert_eq!(
+            quotas.used(partner, "signalering_drieluik", NOW).await,
+            1_500
+        );
+        let stored: i64 = sqlx::query("SELECT SUM(identifiers) AS n FROM quota_usage")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+            .get("n");
+        assert_eq!(stored, 3_490);
     }
 
     #[tokio::test]
