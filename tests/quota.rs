@@ -322,7 +322,7 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
     let line = log
         .lines()
         .find(|l| l.contains("alarm withdrawn_after_hit"))
-        .expect("the alarm is logged");
+        .unwrap_or_else(|| panic!("the alarm is not logged: {log}"));
     assert!(line.contains("WARN"), "{line}");
     let (code, out, _) = chain.audit("verify", "coordinator", &[]);
     assert_eq!(code, 0, "{out}");
