@@ -14,6 +14,8 @@ use signaalnet_policy::quota::{Exhausted, Ledger};
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
 use signaalnet_service::quota::{self, Ask};
+use sqlx::Row;
+use std::collections::HashSet;
 use tonic::{Code, Status};
 
 /// The per-signal cap, checked with the request (no state needed).
@@ -60,13 +62,31 @@ impl Node {
         if new.is_empty() {
             return;
         }
-        let asks: Vec<Ask<'_>> = new
+        // A replay (an idempotency key already stored, or earlier in this batch) stores nothing
+        // new and takes no quota: its answer is the original's.
+        let stored = match self.stored_keys(batch, new, &keys_of).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(error = %e, "reading idempotency keys for the quota failed");
+                HashSet::new()
+            }
+        };
+        let mut seen = HashSet::new();
+        let counted: Vec<bool> = new
             .iter()
             .map(|n| {
+                let key = batch[keys_of(n).0].request.idempotency_key.as_str();
+                !stored.contains(key) && seen.insert(key)
+            })
+            .collect();
+        let asks: Vec<Ask<'_>> = new
+            .iter()
+            .zip(&counted)
+            .map(|(n, counted)| {
                 let (index, keys) = keys_of(n);
                 Ask {
                     purpose: &batch[index].request.purpose,
-                    identifiers: keys,
+                    identifiers: if *counted { keys } else { 0 },
                     one_signal: true,
                 }
             })
@@ -113,5 +133,29 @@ impl Node {
         }
         let mut keep = refused.into_iter().map(|r| !r);
         new.retain(|_| keep.next().unwrap_or(false));
+    }
+
+    /// The idempotency keys of `new` that the node already stored.
+    async fn stored_keys<'a, T>(
+        &self,
+        batch: &'a [Submission],
+        new: &[T],
+        keys_of: &impl Fn(&T) -> (usize, usize),
+    ) -> Result<HashSet<&'a str>, sqlx::Error> {
+        let keys: Vec<&str> = new
+            .iter()
+            .map(|n| batch[keys_of(n).0].request.idempotency_key.as_str())
+            .collect();
+        let sql = format!(
+            "SELECT idempotency_key FROM node_signals WHERE idempotency_key IN ({})",
+            signaalnet_store::placeholders(1, keys.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for key in &keys {
+            query = query.bind(*key);
+        }
+        let rows = query.fetch_all(self.store.pool()).await?;
+        let found: HashSet<String> = rows.iter().map(|r| r.get("idempotency_key")).collect();
+        Ok(keys.into_iter().filter(|k| found.contains(*k)).collect())
     }
 }

@@ -120,6 +120,12 @@ async fn the_daily_quota_refuses_until_it_frees_up_and_a_bulk_grant_lifts_it() {
         );
     }
     assert_eq!(stored(&node).await, 3);
+    // A replay stores nothing new and takes no quota: it is answered even with the day used up.
+    let replay = node
+        .submit(actor.clone(), request("GRO-0", "9711 AB"))
+        .await
+        .unwrap();
+    assert!(replay.replayed);
     // A day later the quota is free again.
     clock.advance(Duration::from_secs(24 * 3600 + 120));
     node.submit(actor.clone(), request("GRO-4", "9714 GH"))

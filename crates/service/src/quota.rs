@@ -87,7 +87,9 @@ impl Quotas {
                 ledger.take(limits, partner, ask.purpose, n, now)
             };
             answers.push(result.map(|bucket| {
-                *taken.entry((ask.purpose, bucket)).or_default() += n;
+                if n > 0 {
+                    *taken.entry((ask.purpose, bucket)).or_default() += n;
+                }
             }));
         }
         if taken.is_empty() {
@@ -124,7 +126,8 @@ impl Quotas {
                 ledger.take(limits, partner, ask.purpose, n, now)
             };
             match result {
-                Ok(bucket) => *taken.entry((ask.purpose, bucket)).or_default() += n,
+                Ok(bucket) if n > 0 => *taken.entry((ask.purpose, bucket)).or_default() += n,
+                Ok(_) => {}
                 Err(e) => {
                     for ((purpose, bucket), n) in taken {
                         ledger.give_back(partner, purpose, bucket, n);
