@@ -4,8 +4,8 @@
 //! and the refusal is audited like every other refusal on arrival.
 //!
 //! Identifiers are counted as delivered: one per ciphertext (match key). A signal this
-//! coordinator already received (a re-delivery after a lost acknowledgement) takes no quota
-//! again: it changes nothing.
+//! coordinator already received (a re-delivery after a lost acknowledgement, or the same signal
+//! twice in one batch) takes no quota again: it changes nothing.
 
 use crate::core::{Coordinator, Outcome};
 use crate::deliver::Delivered;
@@ -36,10 +36,15 @@ impl Coordinator {
                 HashSet::new()
             }
         };
+        // A signal already received, or earlier in this batch, changes nothing: no quota.
+        let mut seen = HashSet::new();
         let counted: Vec<usize> = accepted
             .iter()
             .copied()
-            .filter(|i| !received.contains(batch[*i].signal.signal_id.as_str()))
+            .filter(|i| {
+                let id = batch[*i].signal.signal_id.as_str();
+                !received.contains(id) && seen.insert(id)
+            })
             .collect();
         let asks: Vec<Ask<'_>> = counted
             .iter()
