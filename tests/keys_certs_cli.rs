@@ -179,7 +179,7 @@ fn the_ceremony_runs_as_separate_parties_steps_and_refuses_tampering() {
     let original = PartnerEncryptor::new(system.clone())
         .encrypt(&key, &origin, rng)
         .0;
-    let proofs: Vec<_> = convert_in_order(&transcryptors, &original, &domain, rng)
+    let proofs: Vec<_> = convert_in_order(&transcryptors, &original, &domain)
         .unwrap()
         .into_iter()
         .map(|c| c.proof)

@@ -138,7 +138,8 @@ pub async fn serve_config(
         RateLimiter::new(config.rate_limit.per_second, config.rate_limit.burst),
         Arc::clone(&store),
         Arc::clone(&audit),
-    );
+    )
+    .await?;
     let target: Arc<dyn PolicyTarget> = Arc::new(TranscryptorTrail { store, audit });
     let background = Background::start(
         &accountable.policy,

@@ -62,10 +62,13 @@ pub enum Step {
     Expire,
     /// A policy set taken into force (at start or by reload).
     PolicyChange,
+    /// A partner's pattern crossed a policy threshold (withdrawals right after hits, an
+    /// unusual hit rate): counts only, never an identifier or a case reference.
+    Alarm,
 }
 
 impl Step {
-    pub const ALL: [Step; 13] = [
+    pub const ALL: [Step; 14] = [
         Step::Submit,
         Step::Refuse,
         Step::Forward,
@@ -79,6 +82,7 @@ impl Step {
         Step::Withdraw,
         Step::Expire,
         Step::PolicyChange,
+        Step::Alarm,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Step {
             Step::Withdraw => "withdraw",
             Step::Expire => "expire",
             Step::PolicyChange => "policy_change",
+            Step::Alarm => "alarm",
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct Coordinator {
     pub(crate) handles: HandleKey,
     pub(crate) matcher: Mutex<Matcher>,
     published: watch::Sender<i64>,
+    /// Probing quotas per partner and purpose (crate::quota).
+    pub(crate) quotas: signaalnet_service::quota::Quotas,
+    /// Partners' patterns for the alarms (crate::alarm).
+    pub(crate) watch: std::sync::Mutex<crate::alarm::Watch>,
 }
 
 /// The answer to one delivered signal.
@@ -88,6 +92,7 @@ impl Coordinator {
             .await?
             .get("n");
         let (published, _) = watch::channel(last);
+        let quotas = signaalnet_service::quota::Quotas::load(&store, audit.clock().now()).await?;
         tracing::info!(
             matched_signals = matcher.signals().count(),
             hits = matcher.hits().count(),
@@ -103,6 +108,8 @@ impl Coordinator {
             handles,
             matcher: Mutex::new(matcher),
             published,
+            quotas,
+            watch: Default::default(),
         };
         core.audit.record_policy_at_start(&core.store, &set).await?;
         Ok(core)
@@ -183,12 +190,13 @@ impl Coordinator {
             let mut matcher = self.matcher.lock().await;
             let mut w = self.store.write().await?;
             let row = sqlx::query(
-                "SELECT seq, withdrawn_at FROM coord_signals WHERE partner_id = $1 AND signal_id = $2",
+                "SELECT seq, withdrawn_at, received_at FROM coord_signals WHERE partner_id = $1 AND signal_id = $2",
             )
             .bind(&partner.id)
             .bind(signal_id)
             .fetch_optional(&mut *w.tx)
             .await?;
+            let received_at: Option<i64> = row.as_ref().map(|r| r.get("received_at"));
             let mut events = Vec::new();
             let mut removed = Vec::new();
             let mut was_active = false;
@@ -256,8 +264,14 @@ impl Coordinator {
                     return Err(e);
                 }
             }
+            let in_hit = !was_matched.is_empty();
             // Members of its hit that are in no hit now are no longer held.
             matcher.evict_unmatched(was_matched);
+            if let (Some(signal), Some(received_at)) = (removed.first(), received_at) {
+                let arrival = (received_at, in_hit);
+                self.watch_withdrawal(&policy, actor, (&partner.id, &signal.purpose), arrival)
+                    .await;
+            }
             tracing::info!(partner = %partner.id, hit_changes = events.len(), "signal withdrawn");
             done.push(signal_id.clone());
         }

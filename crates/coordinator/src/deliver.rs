@@ -113,6 +113,15 @@ impl Coordinator {
                 Err(outcome) => outcomes[i] = Some(outcome),
             }
         }
+        // Quota first: a partner over its quota costs no proof verification.
+        self.take_quotas(
+            &policy,
+            partner,
+            &batch,
+            (&mut accepted, &mut checked),
+            &mut outcomes,
+        )
+        .await;
         let domains: Vec<(String, IdentifierKind)> = checked
             .iter()
             .flat_map(|c| c.kinds.iter().map(|k| (c.purpose.clone(), *k)))
@@ -190,8 +199,11 @@ impl Coordinator {
             .by(actor.clone())
             .reference(format!("signal:{}/{}", partner.id, signal.signal_id))
             .detail(match outcome.code {
-                // A conversion that did not verify names the transcryptor, never a value.
-                Code::Aborted => format!("signal refused on arrival: {}", outcome.message),
+                // A conversion that did not verify names the transcryptor; a quota refusal
+                // names the quota, its rule and counts: never a value the partner sent.
+                Code::Aborted | Code::ResourceExhausted => {
+                    format!("signal refused on arrival: {}", outcome.message)
+                }
                 code => format!("signal refused on arrival: {code:?}"),
             });
         self.audit.try_record(&self.store, event).await;
@@ -395,6 +407,8 @@ impl Coordinator {
         matcher.evict_unmatched(held);
         drop(matcher);
         for (m, purpose) in matched {
+            self.watch_signal(policy, actor, (&partner.id, purpose), m.hit_changes > 0)
+                .await;
             tracing::info!(
                 partner = %partner.id,
                 purpose = %purpose,

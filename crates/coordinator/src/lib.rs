@@ -8,6 +8,7 @@
 //! - [`CoordinatorGrpc`] for partner nodes, [`AnalystGrpc`] for analysts and the monitor.
 #![forbid(unsafe_code)]
 
+pub mod alarm;
 mod analyst;
 mod core;
 mod deliver;
@@ -16,6 +17,7 @@ mod grpc;
 mod keys;
 mod load;
 pub mod matching;
+mod quota;
 
 pub use crate::core::{rules, Coordinator, Outcome};
 pub use analyst::UNKNOWN;

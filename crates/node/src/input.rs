@@ -22,10 +22,10 @@ pub struct Refused {
 
 impl Refused {
     pub fn message(&self) -> String {
-        let what = if self.code == Code::PermissionDenied {
-            "refused by policy"
-        } else {
-            "invalid signal"
+        let what = match self.code {
+            Code::PermissionDenied => "refused by policy",
+            Code::ResourceExhausted => "over quota",
+            _ => "invalid signal",
         };
         let list: Vec<String> = self
             .violations
@@ -188,6 +188,7 @@ pub fn check(
                 .collect(),
         });
     }
+    crate::quota::per_signal(policy, partner, &request.purpose, &identifiers)?;
     Ok(Checked { identifiers })
 }
 

@@ -14,6 +14,7 @@ mod expiry;
 pub mod forward;
 mod grpc;
 pub mod input;
+mod quota;
 mod submit;
 
 pub use grpc::PartnerGrpc;
@@ -88,6 +89,8 @@ pub struct Node {
     pub(crate) outbox: Notify,
     /// The last local hit cursor, for partner watchers.
     pub(crate) hits: watch::Sender<i64>,
+    /// Probing quotas of this partner per purpose (crate::quota).
+    pub(crate) quotas: signaalnet_service::quota::Quotas,
 }
 
 /// Reads the node's 32-byte secret, creating it (mode 0600) on first start.
@@ -131,6 +134,7 @@ impl Node {
             .await?
             .get("n");
         let (hits, _) = watch::channel(last);
+        let quotas = signaalnet_service::quota::Quotas::load(&store, audit.clock().now()).await?;
         let node = Self {
             store,
             partner_id: partner.id.clone(),
@@ -140,6 +144,7 @@ impl Node {
             secret: hmac::Key::new(hmac::HMAC_SHA256, secret),
             outbox: Notify::new(),
             hits,
+            quotas,
         };
         node.audit.record_policy_at_start(&node.store, &set).await?;
         Ok(node)

@@ -82,6 +82,9 @@ impl Node {
                 Prepared::Answered(answer) => answers[index] = Some(answer),
             }
         }
+        let keys_of = |n: &New| (n.index, n.keys.len());
+        self.take_quotas(actor, &policy, &batch, (&mut new, keys_of), &mut answers)
+            .await;
         if !new.is_empty() {
             for (index, answer) in self.store_new(actor, &policy, &batch, new).await {
                 answers[index] = Some(answer);

@@ -399,6 +399,21 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
                 }
                 None
             };
+            let mut found = Vec::new();
+            let alarms = crate::limits::purpose_alarms(entry.alarms.as_ref(), &mut found);
+            for (value, rule, message) in found {
+                c.at(source, value, rule, format!("purpose `{id}`: {message}"));
+            }
+            if let (Some(alarms), Some(_)) = (&entry.alarms, &monitor) {
+                c.at(
+                    source,
+                    alarms,
+                    "alarms.monitor_purpose",
+                    format!(
+                        "purpose `{id}` is aggregates_only: no signal is matched for it, so it has no alarms"
+                    ),
+                );
+            }
             purposes.insert(
                 id.clone(),
                 Purpose {
@@ -417,6 +432,7 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
                     match_window,
                     min_distinct_partners: u32::try_from(min_partners).unwrap_or(2),
                     monitor,
+                    alarms,
                 },
             );
         }
@@ -606,12 +622,54 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
                     );
                 }
             }
+            let (mut found, mut doubts) = (Vec::new(), Vec::new());
+            let limits = crate::limits::share_limits(
+                source,
+                share.limits.as_ref(),
+                share.bulk.as_ref(),
+                &mut found,
+                &mut doubts,
+            );
+            for (value, rule, message) in found {
+                c.at(
+                    source,
+                    value,
+                    rule,
+                    format!("partner `{partner_id}`, purpose `{purpose_id}`: {message}"),
+                );
+            }
+            for (value, rule, message) in doubts {
+                c.warn(
+                    source,
+                    value,
+                    rule,
+                    format!("partner `{partner_id}`, purpose `{purpose_id}`: {message}"),
+                );
+            }
+            if purpose.monitor.is_some() {
+                if let Some(line) = share
+                    .limits
+                    .as_ref()
+                    .map(Spanned::span)
+                    .or(share.bulk.as_ref().map(Spanned::span))
+                {
+                    c.at(
+                        source,
+                        &Spanned::new(line, ()),
+                        "limits.monitor_purpose",
+                        format!(
+                            "purpose `{purpose_id}` is aggregates_only: nothing is matched for it, so it takes no limits or bulk grant"
+                        ),
+                    );
+                }
+            }
             shares.insert(
                 purpose_id.clone(),
                 Share {
                     legal_basis: basis_id.clone(),
                     identifier_kinds: kinds,
                     attributes: attrs,
+                    limits,
                 },
             );
         }

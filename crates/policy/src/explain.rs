@@ -3,7 +3,7 @@
 //! from a hit to a recipient role. `explain` prints them as tables per purpose; `diff` compares
 //! the flows of two sets, so a change is reviewed as "newly allowed" and "no longer allowed".
 
-use crate::{PolicySet, Purpose};
+use crate::{Grant, PolicySet, Purpose};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -183,6 +183,7 @@ pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) ->
             let _ = writeln!(out, "Nothing flows for this purpose.\n");
             continue;
         }
+        limits_table(&mut out, set, p, partner);
         let _ = writeln!(
             out,
             "| item | class | sent by (legal basis) | seen of a hit by |"
@@ -208,6 +209,54 @@ pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) ->
         out.push('\n');
     }
     out
+}
+
+/// Per partner sharing for `p`: how many identifiers it may have matched, and the alarms.
+fn limits_table(out: &mut String, set: &PolicySet, p: &Purpose, partner: Option<&str>) {
+    if p.monitor.is_some() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Probing limits (identifiers counted as match keys: a person 3, any other kind 1):\n"
+    );
+    let _ = writeln!(
+        out,
+        "| partner | per signal | per 24 hours (sliding) | set by |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|");
+    for who in set.partners() {
+        if partner.is_some_and(|id| id != who.id) {
+            continue;
+        }
+        let Some(limits) = set.limits(&who.id, &p.id) else {
+            continue;
+        };
+        let by = match limits.grant {
+            Grant::Default => "defaults".to_owned(),
+            Grant::Share => format!("limits in {}", limits.file),
+            Grant::Bulk => format!(
+                "BULK GRANT in {}: {}",
+                limits.file,
+                limits.bulk_reason.as_deref().unwrap_or_default()
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {by} |",
+            who.id, limits.identifiers_per_signal, limits.identifiers_per_day
+        );
+    }
+    let a = &p.alarms;
+    let _ = writeln!(
+        out,
+        "\nAlarms (per partner, last 24 hours): {} or more signals withdrawn within {} minutes of \
+         arriving while in a hit; {} % or more of at least {} signals in a hit.\n",
+        a.withdrawals_after_hit,
+        a.withdrawn_within_minutes,
+        a.hit_rate_percent,
+        a.hit_rate_min_signals
+    );
 }
 
 fn or_nobody(list: &[String]) -> String {
@@ -361,6 +410,26 @@ pub fn diff(old: &PolicySet, new: &PolicySet) -> Diff {
                         p.role.as_str(),
                         q.role.as_str()
                     ));
+                }
+                for (purpose, share) in &p.shares {
+                    let Some(after) = q.shares.get(purpose) else {
+                        continue;
+                    };
+                    let (a, b) = (&share.limits, &after.limits);
+                    if (a.identifiers_per_signal, a.identifiers_per_day, a.grant)
+                        != (b.identifiers_per_signal, b.identifiers_per_day, b.grant)
+                    {
+                        changed(format!(
+                            "partner {} for {purpose}: limits {} per signal, {} per 24 hours ({:?}) → {} per signal, {} per 24 hours ({:?})",
+                            p.id,
+                            a.identifiers_per_signal,
+                            a.identifiers_per_day,
+                            a.grant,
+                            b.identifiers_per_signal,
+                            b.identifiers_per_day,
+                            b.grant
+                        ));
+                    }
                 }
                 if p.oins != q.oins {
                     changed(format!(

@@ -66,6 +66,22 @@ pub struct PurposeEntry {
     pub aggregates_of: Vec<Name>,
     /// For monitor purposes: cells with fewer signals than this are suppressed.
     pub min_cell_size: Option<Spanned<i64>>,
+    /// When a partner's pattern for this purpose raises an alarm; defaults where left out.
+    pub alarms: Option<Spanned<AlarmsEntry>>,
+}
+
+/// Alarm thresholds of a purpose (`alarms = { … }`), each over the last 24 hours per partner.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmsEntry {
+    /// This many signals withdrawn soon after they were part of a hit raise an alarm.
+    pub withdrawals_after_hit: Option<Spanned<i64>>,
+    /// "Soon": within this many minutes of the signal's arrival.
+    pub withdrawn_within_minutes: Option<Spanned<i64>>,
+    /// A share of signals in a hit at or above this percentage raises an alarm …
+    pub hit_rate_percent: Option<Spanned<i64>>,
+    /// … once the partner submitted at least this many signals.
+    pub hit_rate_min_signals: Option<Spanned<i64>>,
 }
 
 fn default_min_partners() -> Spanned<i64> {
@@ -231,4 +247,29 @@ pub struct ShareEntry {
     pub identifier_kinds: Vec<Name>,
     #[serde(default)]
     pub attributes: Vec<Name>,
+    /// Probing limits; the defaults apply where left out.
+    pub limits: Option<Spanned<LimitsEntry>>,
+    /// A bulk cross-check: higher limits, granted explicitly and with a reason.
+    pub bulk: Option<Spanned<BulkEntry>>,
+}
+
+/// How many identifiers a partner may have matched for a purpose (`limits = { … }`). An
+/// identifier counts as the match keys it is sent as: a person 3 (2 without a given name),
+/// every other kind 1.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsEntry {
+    pub identifiers_per_signal: Option<Spanned<i64>>,
+    /// Over any 24 hours (a sliding window, not a calendar day).
+    pub identifiers_per_day: Option<Spanned<i64>>,
+}
+
+/// An explicit grant for a bulk cross-check (`[share.bulk]`): replaces the share's limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkEntry {
+    pub identifiers_per_signal: Spanned<i64>,
+    pub identifiers_per_day: Spanned<i64>,
+    /// Why, in words the register can show: the decision and who took it.
+    pub reason: Spanned<String>,
 }

@@ -18,9 +18,11 @@ mod duration;
 mod evaluate;
 pub mod explain;
 pub mod files;
+pub mod limits;
 mod live;
 mod model;
 mod problem;
+pub mod quota;
 pub mod register;
 pub mod signature;
 
@@ -29,8 +31,8 @@ pub use duration::IsoDuration;
 pub use evaluate::{Refusal, ShareDecision};
 pub use live::LivePolicy;
 pub use model::{
-    Attribute, AttributeKind, LegalBasis, Monitor, Partner, PartnerRole, Purpose, RecipientRole,
-    RecipientView, Sensitivity, Share,
+    Alarms, Attribute, AttributeKind, Grant, LegalBasis, Limits, Monitor, Partner, PartnerRole,
+    Purpose, RecipientRole, RecipientView, Sensitivity, Share,
 };
 pub use problem::{PolicyProblems, Problem, Source};
 
@@ -216,6 +218,14 @@ impl PolicySet {
     /// What `role` may see of a hit for `purpose`; `None` means nothing at all.
     pub fn recipient_view(&self, role: RecipientRole, purpose: &str) -> Option<&RecipientView> {
         self.recipients.get(&(role, purpose.to_owned()))
+    }
+
+    /// The probing limits of `partner` for `purpose`; `None` when it does not share for it.
+    pub fn limits(&self, partner: &str, purpose: &str) -> Option<&Limits> {
+        self.partners
+            .get(partner)
+            .and_then(|p| p.shares.get(purpose))
+            .map(|s| &s.limits)
     }
 
     pub fn recipient_views(&self) -> impl Iterator<Item = &RecipientView> {

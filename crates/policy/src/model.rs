@@ -3,6 +3,7 @@
 
 use crate::duration::IsoDuration;
 pub use crate::files::{AttributeKind, PartnerRole, RecipientRole, Sensitivity};
+pub use crate::limits::{Alarms, Grant, Limits};
 use signaalnet_identifier::IdentifierKind;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,6 +29,8 @@ pub struct Purpose {
     pub min_distinct_partners: u32,
     /// Set for monitor purposes: only aggregates leave.
     pub monitor: Option<Monitor>,
+    /// When a partner's pattern for this purpose raises an alarm.
+    pub alarms: Alarms,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +105,8 @@ pub struct Share {
     pub legal_basis: String,
     pub identifier_kinds: BTreeSet<IdentifierKind>,
     pub attributes: BTreeSet<String>,
+    /// How many identifiers per signal and per 24 hours.
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone)]

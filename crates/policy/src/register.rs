@@ -92,6 +92,42 @@ fn measures(set: &PolicySet, monitor_cell: Option<u32>) -> Vec<String> {
     m
 }
 
+/// The probing limits of a matching activity, in the register's words.
+fn probing_measure(set: &PolicySet, p: &crate::Purpose) -> String {
+    let limits: Vec<String> = set
+        .partners()
+        .filter_map(|partner| {
+            set.limits(&partner.id, &p.id).map(|l| {
+                let bulk = if l.grant == crate::Grant::Bulk {
+                    format!(
+                        " (bulk cross-check: {})",
+                        l.bulk_reason.as_deref().unwrap_or_default()
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} {} per signal, {} per 24 hours{bulk}",
+                    partner.id, l.identifiers_per_signal, l.identifiers_per_day
+                )
+            })
+        })
+        .collect();
+    let a = &p.alarms;
+    format!(
+        "Probing limits: a partner learns hit or no hit only for what it submits, so the \
+         identifiers it may submit are capped per signal and per 24 hours (counted as match keys) \
+         on its node and again at the coordinator: {}. An alarm is audited when a \
+         partner withdraws {} signals within {} minutes of a hit, or {} % of at least {} signals \
+         hit, in 24 hours.",
+        limits.join("; "),
+        a.withdrawals_after_hit,
+        a.withdrawn_within_minutes,
+        a.hit_rate_percent,
+        a.hit_rate_min_signals
+    )
+}
+
 pub fn register(set: &PolicySet) -> Register {
     let flows = crate::explain::flows(set);
     let activities = set
@@ -187,7 +223,13 @@ pub fn register(set: &PolicySet) -> Register {
                                           partners' control."
                     .to_owned(),
                 retention,
-                security_measures: measures(set, p.monitor.as_ref().map(|m| m.min_cell_size)),
+                security_measures: {
+                    let mut m = measures(set, p.monitor.as_ref().map(|m| m.min_cell_size));
+                    if p.monitor.is_none() {
+                        m.push(probing_measure(set, p));
+                    }
+                    m
+                },
             }
         })
         .collect();

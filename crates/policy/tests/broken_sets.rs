@@ -423,3 +423,183 @@ fn infrastructure_may_not_share_signals() {
         &["transcryptor_vng", "transcryptor"],
     );
 }
+
+// ---- probing limits and alarms -----------------------------------------------------------------
+
+#[test]
+fn a_limit_below_one_is_named_with_its_file_and_line() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/gemeente-groningen.toml",
+        "limits = { identifiers_per_signal = 8,",
+        "limits = { identifiers_per_signal = 0,",
+    );
+    expect(
+        &c.problems(),
+        "partners/gemeente-groningen.toml",
+        line,
+        "limits.identifiers_per_signal",
+        &["gemeente_groningen", "signalering_drieluik", "at least 1"],
+    );
+}
+
+#[test]
+fn a_bulk_volume_without_a_bulk_grant_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/gemeente-groningen.toml",
+        "identifiers_per_day = 2_000 }",
+        "identifiers_per_day = 1_000_000 }",
+    );
+    expect(
+        &c.problems(),
+        "partners/gemeente-groningen.toml",
+        line,
+        "limits.bulk_needs_grant",
+        &["1000000", "[share.bulk]"],
+    );
+}
+
+#[test]
+fn a_daily_quota_below_the_signal_cap_is_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/gemeente-groningen.toml",
+        "identifiers_per_day = 2_000 }",
+        "identifiers_per_day = 4 }",
+    );
+    expect(
+        &c.problems(),
+        "partners/gemeente-groningen.toml",
+        line,
+        "limits.day_below_signal",
+        &["could never be sent"],
+    );
+}
+
+#[test]
+fn a_bulk_grant_needs_a_reason_and_knows_no_other_fields() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/nla.toml",
+        "reason = \"Kwartaalcontrole",
+        "reason = \"  \"\nwas = \"Kwartaalcontrole",
+    );
+    let problems = c.problems();
+    expect(
+        &problems,
+        "partners/nla.toml",
+        line + 1,
+        "file.parse",
+        &["unknown field `was`"],
+    );
+
+    let c = Copy::new();
+    c.edit(
+        "partners/nla.toml",
+        "reason = \"Kwartaalcontrole",
+        "reason = \" \"\n# was \"Kwartaalcontrole",
+    );
+    let line = c.edit(
+        "partners/nla.toml",
+        "identifiers_per_day = 50_000",
+        "identifiers_per_day = 50_000",
+    );
+    expect(
+        &c.problems(),
+        "partners/nla.toml",
+        line,
+        "bulk.reason_required",
+        &["nla", "bestuurlijke_aanpak", "reason"],
+    );
+}
+
+#[test]
+fn limits_on_a_monitor_purpose_are_refused() {
+    let c = Copy::new();
+    let line = c.edit(
+        "partners/zvh-groningen.toml",
+        "purpose = \"monitor_aard_omvang\"",
+        "purpose = \"monitor_aard_omvang\"\nlimits = { identifiers_per_signal = 4 }",
+    );
+    expect(
+        &c.problems(),
+        "partners/zvh-groningen.toml",
+        line + 1,
+        "limits.monitor_purpose",
+        &["monitor_aard_omvang"],
+    );
+}
+
+#[test]
+fn bad_alarm_thresholds_are_named_with_their_line() {
+    let c = Copy::new();
+    let line = c.edit(
+        "purposes.toml",
+        "hit_rate_percent = 50",
+        "hit_rate_percent = 150",
+    );
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "alarms.hit_rate_percent",
+        &["signalering_drieluik", "1 to 100"],
+    );
+    let c = Copy::new();
+    let line = c.edit(
+        "purposes.toml",
+        "withdrawals_after_hit = 3",
+        "withdrawals_after_hit = -1",
+    );
+    expect(
+        &c.problems(),
+        "purposes.toml",
+        line,
+        "alarms.withdrawals_after_hit",
+        &["at least 1"],
+    );
+}
+
+#[test]
+fn limits_default_where_left_out_and_a_bulk_grant_replaces_them() {
+    use signaalnet_policy::Grant;
+    let set = PolicySet::load(&example_dir()).unwrap();
+    let set_limits = set
+        .limits("gemeente_groningen", "signalering_drieluik")
+        .unwrap();
+    assert_eq!(
+        (
+            set_limits.identifiers_per_signal,
+            set_limits.identifiers_per_day,
+            set_limits.grant
+        ),
+        (8, 2_000, Grant::Share)
+    );
+    let default = set
+        .limits("politie_noord_nederland", "signalering_drieluik")
+        .unwrap();
+    assert_eq!(
+        (
+            default.identifiers_per_signal,
+            default.identifiers_per_day,
+            default.grant
+        ),
+        (
+            signaalnet_policy::limits::DEFAULT_IDENTIFIERS_PER_SIGNAL,
+            signaalnet_policy::limits::DEFAULT_IDENTIFIERS_PER_DAY,
+            Grant::Default
+        )
+    );
+    let bulk = set.limits("nla", "bestuurlijke_aanpak").unwrap();
+    assert_eq!(
+        (bulk.identifiers_per_day, bulk.grant),
+        (50_000, Grant::Bulk)
+    );
+    assert!(bulk
+        .bulk_reason
+        .as_deref()
+        .unwrap()
+        .contains("risicowerkgevers"));
+    assert!(set.limits("nla", "zorgcoordinatie").is_none());
+}

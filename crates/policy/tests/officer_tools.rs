@@ -197,3 +197,50 @@ fn the_register_has_an_activity_per_purpose_with_the_art_30_headings() {
         }
     }
 }
+
+#[test]
+fn explain_and_the_register_show_the_probing_limits_and_diff_shows_a_raised_quota() {
+    let set = PolicySet::load(&example_dir()).unwrap();
+    let text = explain(&set, Some("signalering_drieluik"), None);
+    let row = |partner: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("| {partner} |")))
+            .unwrap_or_else(|| panic!("no limits row for {partner}: {text}"))
+            .to_owned()
+    };
+    assert_eq!(
+        row("gemeente_groningen"),
+        "| gemeente_groningen | 8 | 2000 | limits in partners/gemeente-groningen.toml |"
+    );
+    assert!(row("politie_noord_nederland").ends_with("| 8 | 2000 | defaults |"));
+    assert!(
+        text.contains("3 or more signals withdrawn within 60 minutes"),
+        "{text}"
+    );
+    let bulk = explain(&set, Some("bestuurlijke_aanpak"), Some("nla"));
+    assert!(
+        bulk.contains("| nla | 8 | 50000 | BULK GRANT in partners/nla.toml: Kwartaalcontrole"),
+        "{bulk}"
+    );
+    let markdown = register(&set).to_markdown();
+    assert!(markdown.contains("Probing limits"), "{markdown}");
+    assert!(markdown.contains("nla 8 per signal, 50000 per 24 hours (bulk cross-check"));
+
+    let (_dir, raised) = edited(|f, t| {
+        if f == "partners/gemeente-groningen.toml" {
+            t.replace("identifiers_per_day = 2_000", "identifiers_per_day = 5_000")
+        } else {
+            t
+        }
+    });
+    let d = diff(&set, &raised);
+    assert!(
+        d.changed.iter().any(
+            |c| c.contains("gemeente_groningen for signalering_drieluik")
+                && c.contains("2000 per 24 hours")
+                && c.contains("5000 per 24 hours")
+        ),
+        "{:?}",
+        d.changed
+    );
+}

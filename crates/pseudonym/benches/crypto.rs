@@ -54,10 +54,10 @@ fn main() {
     };
     let encrypted = partner.encrypt(&key, &origin, rng).0;
     let once = transcryptors[0]
-        .convert(&encrypted, &factors[0], rng)
+        .convert(&encrypted, &factors[0])
         .expect("step 1");
     let twice = transcryptors[1]
-        .convert(&once.ciphertext, &factors[1], rng)
+        .convert(&once.ciphertext, &factors[1])
         .expect("step 2");
     let proofs = [once.proof, twice.proof];
     let pseudonym = coordinator
@@ -83,7 +83,7 @@ fn main() {
             median_micros(|| {
                 black_box(
                     transcryptors[0]
-                        .convert(black_box(&encrypted), &factors[0], rng)
+                        .convert(black_box(&encrypted), &factors[0])
                         .ok(),
                 );
             }),

@@ -19,12 +19,16 @@ use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
 use libpep::factors::{Factor, PseudonymizationInfo, PseudonymizationSecret, RekeyingSecret};
 use libpep::keys::PseudonymSessionPublicKey;
 use libpep::transcryptor::DistributedTranscryptor;
-use rand::{CryptoRng, Rng};
+use rand::rngs::StdRng;
+use rand::{CryptoRng, Rng, SeedableRng};
+use ring::hmac;
 
 /// One of the n transcryptors. It never sees an identifier or a pseudonym, only ciphertexts.
 pub struct Transcryptor {
     index: usize,
     inner: DistributedTranscryptor,
+    /// Derives each conversion's randomness from its input (see [`Transcryptor::convert`]).
+    randomness: hmac::Key,
     origin: PseudonymizationDomain,
     target: EncryptionContext,
     context: crate::CoordinatorContext,
@@ -64,6 +68,14 @@ impl Transcryptor {
                 RekeyingSecret::from(keys.rekeying_secret.as_slice()),
                 keys.blinding_factor,
             ),
+            randomness: hmac::Key::new(
+                hmac::HMAC_SHA256,
+                hmac::sign(
+                    &hmac::Key::new(hmac::HMAC_SHA256, &keys.pseudonymisation_secret),
+                    b"signaalnet/transcryptor/conversion-randomness/v1",
+                )
+                .as_ref(),
+            ),
             origin: PseudonymizationDomain::from(ORIGIN_DOMAIN),
             target: context.libpep(),
             context,
@@ -82,12 +94,15 @@ impl Transcryptor {
 
     /// The factors of one matching domain; derive once per domain and batch.
     pub fn factors(&self, domain: &MatchDomain) -> DomainFactors {
-        DomainFactors(self.inner.pseudonymization_info(
-            &self.origin,
-            &domain.libpep(),
-            &EncryptionContext::Global,
-            &self.target,
-        ))
+        DomainFactors(
+            self.inner.pseudonymization_info(
+                &self.origin,
+                &domain.libpep(),
+                &EncryptionContext::Global,
+                &self.target,
+            ),
+            domain.clone(),
+        )
     }
 
     /// `S = s·G` for a domain: what the coordinator checks this transcryptor's proofs against.
@@ -106,15 +121,28 @@ impl Transcryptor {
 
     /// Converts one ciphertext at this transcryptor's step, with its proof. Refuses a
     /// ciphertext under any key but the one this step accepts.
-    pub fn convert<R: Rng + CryptoRng>(
+    ///
+    /// The rerandomisation and the proof's nonces come from a generator seeded with a keyed hash
+    /// (this transcryptor's secret) of the domain and the input: the same input converts to the
+    /// same output, so a node converting stored ciphertexts again after a later step failed sends
+    /// the next transcryptor what it saw before, and every step can count each ciphertext once.
+    /// Outsiders still cannot link input and output (they lack the key), and distinct inputs or
+    /// domains never share a nonce.
+    pub fn convert(
         &self,
         item: &EncryptedIdentifier,
         factors: &DomainFactors,
-        rng: &mut R,
     ) -> Result<Converted, PseudonymError> {
         if !self.accepts(item) {
             return Err(PseudonymError::WrongStepKey { step: self.index });
         }
+        let mut context = hmac::Context::with_key(&self.randomness);
+        context.update(factors.1.as_str().as_bytes());
+        context.update(&[0]);
+        context.update(&item.to_bytes());
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(context.sign().as_ref());
+        let rng = &mut StdRng::from_seed(seed);
         let proof =
             self.inner
                 .verifiable_pseudonymize(&item.ciphertext, &factors.0, &item.public_key, rng);
@@ -144,7 +172,7 @@ impl Transcryptor {
 }
 
 /// The reshuffle and rekey factors of one matching domain at one transcryptor (secret).
-pub struct DomainFactors(PseudonymizationInfo);
+pub struct DomainFactors(PseudonymizationInfo, MatchDomain);
 
 impl std::fmt::Debug for DomainFactors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,16 +182,15 @@ impl std::fmt::Debug for DomainFactors {
 
 /// Every transcryptor of a chain held in one process (tests, benchmarks): `item` converted at
 /// each step in order, with each step's proof.
-pub fn convert_in_order<R: Rng + CryptoRng>(
+pub fn convert_in_order(
     transcryptors: &[Transcryptor],
     item: &EncryptedIdentifier,
     domain: &MatchDomain,
-    rng: &mut R,
 ) -> Result<Vec<Converted>, PseudonymError> {
     let mut current = *item;
     let mut steps = Vec::with_capacity(transcryptors.len());
     for t in transcryptors {
-        let converted = t.convert(&current, &t.factors(domain), rng)?;
+        let converted = t.convert(&current, &t.factors(domain))?;
         current = converted.ciphertext;
         steps.push(converted);
     }

@@ -63,7 +63,7 @@ impl Chain {
 
     /// Every transcryptor in order; returns the proofs.
     fn convert(&self, item: EncryptedIdentifier, d: &MatchDomain) -> Vec<ConversionProof> {
-        convert_in_order(&self.transcryptors, &item, d, &mut rand::rng())
+        convert_in_order(&self.transcryptors, &item, d)
             .unwrap()
             .into_iter()
             .map(|c| c.proof)
@@ -162,9 +162,7 @@ fn a_caller_chosen_key_is_refused_at_every_step() {
     wire[64..].copy_from_slice(&two_g.to_bytes());
     let crafted = EncryptedIdentifier::from_bytes(&wire).unwrap();
     for t in &chain.transcryptors {
-        let err = t
-            .convert(&crafted, &t.factors(&d), &mut rand::rng())
-            .unwrap_err();
+        let err = t.convert(&crafted, &t.factors(&d)).unwrap_err();
         assert_eq!(err, PseudonymError::WrongStepKey { step: t.index() });
     }
     // The key of the generator itself, the identity and every step's key at the wrong step.
@@ -175,17 +173,13 @@ fn a_caller_chosen_key_is_refused_at_every_step() {
             }
             wire[64..].copy_from_slice(&chain.system.step_key(step).unwrap().to_bytes());
             let wrong = EncryptedIdentifier::from_bytes(&wire).unwrap();
-            assert!(t.convert(&wrong, &t.factors(&d), &mut rand::rng()).is_err());
+            assert!(t.convert(&wrong, &t.factors(&d)).is_err());
         }
     }
     wire[64..].copy_from_slice(&G.to_bytes());
     let generator = EncryptedIdentifier::from_bytes(&wire).unwrap();
     assert!(chain.transcryptors[0]
-        .convert(
-            &generator,
-            &chain.transcryptors[0].factors(&d),
-            &mut rand::rng()
-        )
+        .convert(&generator, &chain.transcryptors[0].factors(&d))
         .is_err());
 }
 
@@ -235,11 +229,23 @@ fn chosen_points_under_the_right_key_give_nothing_but_a_submission() {
         .unwrap();
     assert_eq!(pa, pb);
     assert_ne!(pa.as_bytes(), &m.to_bytes());
-    // The same item twice in one batch: two different outputs, both opening to one pseudonym.
+    // The same item twice: the same output (the randomness derives from the input, keyed), so a
+    // repeat carries nothing new; another domain or another encryption of the same point gives
+    // an output unlike it.
     let t = &chain.transcryptors[0];
-    let once = t.convert(&a, &t.factors(&d), rng).unwrap();
-    let again = t.convert(&a, &t.factors(&d), rng).unwrap();
-    assert_ne!(once.ciphertext.to_bytes(), again.ciphertext.to_bytes());
+    let once = t.convert(&a, &t.factors(&d)).unwrap();
+    let again = t.convert(&a, &t.factors(&d)).unwrap();
+    assert_eq!(once.ciphertext.to_bytes(), again.ciphertext.to_bytes());
+    assert_eq!(once.proof.to_bytes(), again.proof.to_bytes());
+    let elsewhere = domain("riec", IdentifierKind::Bsn);
+    let other_domain = t.convert(&a, &t.factors(&elsewhere)).unwrap();
+    assert_ne!(
+        once.ciphertext.to_bytes(),
+        other_domain.ciphertext.to_bytes()
+    );
+    let of_b = t.convert(&b, &t.factors(&d)).unwrap();
+    assert_ne!(once.ciphertext.to_bytes(), of_b.ciphertext.to_bytes());
+    assert_ne!(a.to_bytes()[..64], once.ciphertext.to_bytes()[..64]);
 }
 
 #[test]
@@ -592,8 +598,9 @@ fn an_answer_matches_its_proof_and_nothing_else() {
     let rng = &mut rand::rng();
     let item = partner.encrypt(&bsn("111222333"), &ORIGIN, rng).0;
     let t = &chain.transcryptors[0];
-    let one = t.convert(&item, &t.factors(&d), rng).unwrap();
-    let other = t.convert(&item, &t.factors(&d), rng).unwrap();
+    let one = t.convert(&item, &t.factors(&d)).unwrap();
+    let another = partner.encrypt(&bsn("111222333"), &ORIGIN, rng).0;
+    let other = t.convert(&another, &t.factors(&d)).unwrap();
     let proof = one.proof.to_bytes();
     assert!(answer_matches_proof(&one.ciphertext.to_bytes(), &proof));
     assert!(!answer_matches_proof(&other.ciphertext.to_bytes(), &proof));

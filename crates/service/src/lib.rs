@@ -7,12 +7,14 @@
 //! - [`policy`]: signed policy sets, hot reload, `RoleService`.
 //! - [`channel`]: a client channel over mTLS to another role.
 //! - [`cpu`]: elliptic-curve work spread over the cores.
+//! - [`quota`]: the policy's probing quotas, with the window kept in the role's database.
 #![forbid(unsafe_code)]
 
 mod auth;
 pub mod convert;
 pub mod cpu;
 pub mod policy;
+pub mod quota;
 pub mod stream;
 
 pub use auth::{caller, Caller};

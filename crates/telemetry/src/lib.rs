@@ -63,7 +63,7 @@ impl Kind {
 
 /// A span for one processing step (`name` is the step as the audit trail names it: `submit`,
 /// `forward`, `transcrypt`, `match`, `notify`, `query`, `analyst_query`, `monitor_query`,
-/// `withdraw`, `expire`). Its LDV attributes are filled in as the step learns them: by the
+/// `withdraw`, `expire`, and the coordinator's `alarm` on a partner's pattern). Its LDV attributes are filled in as the step learns them: by the
 /// audit trail when it records the step ([`describe`]), by [`adopt`] from the caller.
 pub fn step(name: &'static str, kind: Kind) -> Span {
     tracing::info_span!(

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod rate;
+mod seen;
 mod serve;
 mod service;
 

@@ -1,6 +1,7 @@
 //! The gRPC service around [`signaalnet_pseudonym::Transcryptor`].
 
 use crate::rate::RateLimiter;
+use crate::seen::Seen;
 use signaalnet_audit::{Actor, Audit, Event, Step};
 use signaalnet_policy::PolicySet;
 use signaalnet_policy::{LivePolicy, PartnerRole};
@@ -15,8 +16,10 @@ use signaalnet_pseudonym::{
     Transcryptor,
 };
 use signaalnet_service::convert::{kind_from_wire, submits_signals};
+use signaalnet_service::quota::{self, Ask, Quotas};
 use signaalnet_service::{caller, Caller};
 use signaalnet_store::Store;
+use signaalnet_store::StoreError;
 use signaalnet_telemetry as telemetry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +30,11 @@ const MAX_DOMAINS: usize = 4096;
 
 pub struct TranscryptorGrpc {
     transcryptor: Arc<Transcryptor>,
+    /// Probing quotas per partner and purpose, from the policy set: the daily window is
+    /// enforced here as well as at the node and the coordinator.
+    quotas: Quotas,
+    /// Ciphertexts already counted (a node converts them again after a later step failed).
+    seen: Seen,
     context: CoordinatorContext,
     policy: LivePolicy,
     limiter: RateLimiter,
@@ -36,23 +44,26 @@ pub struct TranscryptorGrpc {
 
 impl TranscryptorGrpc {
     /// `context` is the one coordinator context this transcryptor converts into and hands key
-    /// shares for.
-    pub fn new(
+    /// shares for. Loads the quota windows recorded in `store`.
+    pub async fn new(
         transcryptor: Transcryptor,
         context: CoordinatorContext,
         policy: LivePolicy,
         limiter: RateLimiter,
         store: Arc<Store>,
         audit: Arc<Audit>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, StoreError> {
+        let quotas = Quotas::load(&store, audit.clock().now()).await?;
+        Ok(Self {
             transcryptor: Arc::new(transcryptor),
+            quotas,
+            seen: Seen::default(),
             context,
             policy,
             limiter,
             store,
             audit,
-        }
+        })
     }
 
     /// Records a step; a trail that cannot be written stops the step (nothing unaudited).
@@ -238,6 +249,7 @@ impl TranscryptorGrpc {
             .enumerate()
             .map(|(i, item)| self.check_item(who, &policy, i, item))
             .collect::<Result<Vec<_>, _>>()?;
+        self.take_quota(who, &policy, &request.items).await?;
         if let Err(wait) = self.limiter.take(&who.partner_id, count) {
             tracing::warn!(caller = %who.partner_id, count, "convert refused: rate limit");
             return Err(Status::resource_exhausted(format!(
@@ -249,16 +261,13 @@ impl TranscryptorGrpc {
         let transcryptor = Arc::clone(&self.transcryptor);
         // Elliptic-curve work is CPU-bound: off the async workers, over every core.
         let converted = signaalnet_service::cpu::spread(batch, move |part| {
-            let rng = &mut rand::rng();
             let mut factors: BTreeMap<MatchDomain, DomainFactors> = BTreeMap::new();
             part.iter()
                 .map(|(i, ciphertext, domain)| {
                     let f = factors
                         .entry(domain.clone())
                         .or_insert_with(|| transcryptor.factors(domain));
-                    transcryptor
-                        .convert(ciphertext, f, rng)
-                        .map_err(|e| (*i, e))
+                    transcryptor.convert(ciphertext, f).map_err(|e| (*i, e))
                 })
                 .collect::<Vec<_>>()
         })
@@ -351,6 +360,57 @@ impl TranscryptorGrpc {
         let domain = MatchDomain::new(&purpose.id, kind)
             .map_err(|e| Status::invalid_argument(format!("items[{i}].purpose: {e}")))?;
         Ok((i, ciphertext, domain))
+    }
+
+    /// The batch's identifiers against the caller's daily quota per purpose: all of the batch
+    /// or nothing, each ciphertext once a day. (The per-signal cap is the node's and the
+    /// coordinator's: a batch spans signals.)
+    async fn take_quota(
+        &self,
+        who: &Caller,
+        policy: &PolicySet,
+        items: &[ConvertItem],
+    ) -> Result<(), Status> {
+        let now = self.audit.clock().now();
+        let fresh = self.seen.fresh(
+            &who.partner_id,
+            items
+                .iter()
+                .map(|i| (i.purpose.as_str(), i.ciphertext.as_slice())),
+            now,
+        );
+        let mut per_purpose: BTreeMap<&str, usize> = BTreeMap::new();
+        for (purpose, _) in &fresh {
+            *per_purpose.entry(purpose).or_default() += 1;
+        }
+        let asks: Vec<Ask<'_>> = per_purpose
+            .iter()
+            .map(|(purpose, n)| Ask {
+                purpose,
+                identifiers: *n,
+                one_signal: false,
+            })
+            .collect();
+        match self
+            .quotas
+            .take_all(&self.store, policy, &who.partner_id, &asks, now)
+            .await
+        {
+            Ok(Ok(())) => {
+                self.seen.record(fresh.iter().map(|(_, key)| *key), now);
+                Ok(())
+            }
+            Ok(Err(exhausted)) => {
+                tracing::warn!(caller = %who.partner_id, "convert refused: quota");
+                Err(quota::status(&exhausted, "items"))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "recording quota use failed");
+                Err(Status::unavailable(
+                    "the transcryptor could not record quota use; retry",
+                ))
+            }
+        }
     }
 
     fn commitments_for(

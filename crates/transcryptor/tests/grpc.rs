@@ -94,7 +94,9 @@ async fn start(per_second: u32) -> Fixture {
         RateLimiter::new(per_second, per_second),
         Arc::clone(&store),
         Arc::clone(&audit),
-    );
+    )
+    .await
+    .unwrap();
     let role = RoleGrpc::new(
         role_policy,
         Arc::new(TranscryptorTrail {
@@ -464,4 +466,42 @@ async fn a_ciphertext_made_by_another_partner_or_for_another_kind_or_rerandomise
             .len(),
         1
     );
+}
+
+/// The transcryptor holds each partner to its daily quota per purpose too (the node and the
+/// coordinator do as well): the NLA's 2,000 identifiers per 24 hours for the Drieluik.
+#[tokio::test]
+async fn a_partner_over_its_daily_quota_is_refused_naming_the_quota() {
+    let f = start(10_000).await;
+    let mut nla = f.client("nla").await;
+    let made: Vec<Made> = (0..2000).map(|_| f.ciphertext_of("nla")).collect();
+    let converted = nla
+        .convert(convert(made.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(converted.items.len(), 2000);
+    // A ciphertext converted before counts once a day: a node trying again after a later step
+    // failed does not use up its quota.
+    nla.convert(convert(made[..10].to_vec())).await.unwrap();
+    let err = nla
+        .convert(convert(vec![f.ciphertext_of("nla")]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(
+        err.message().starts_with("items: quota")
+            && err.message().contains(
+                "of 2000 identifiers per 24 hours for `nla` for purpose `signalering_drieluik`"
+            )
+            && err.message().contains("frees up at"),
+        "{}",
+        err.message()
+    );
+    // Another partner has its own window.
+    f.client("politie_noord_nederland")
+        .await
+        .convert(convert(vec![f.ciphertext_of("politie_noord_nederland")]))
+        .await
+        .unwrap();
 }

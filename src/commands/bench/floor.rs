@@ -102,15 +102,14 @@ pub fn measure(sample: Sample) -> Result<Floor> {
         .map(|_| encryptor.encrypt(&key, &origin, rng).0)
         .collect();
     let convert_us = median_us(sample, || {
-        let rng = &mut rand::rng();
         for c in &batch {
-            std::hint::black_box(transcryptors[0].convert(c, &factors[0], rng).ok());
+            std::hint::black_box(transcryptors[0].convert(c, &factors[0]).ok());
         }
     });
     let mut chains = Vec::with_capacity(batch.len());
     for c in &batch {
-        let first = transcryptors[0].convert(c, &factors[0], rng)?;
-        let second = transcryptors[1].convert(&first.ciphertext, &factors[1], rng)?;
+        let first = transcryptors[0].convert(c, &factors[0])?;
+        let second = transcryptors[1].convert(&first.ciphertext, &factors[1])?;
         chains.push((*c, [first.proof, second.proof], second.ciphertext));
     }
     let decrypt_us = median_us(sample, || {

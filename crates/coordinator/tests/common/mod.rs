@@ -111,7 +111,7 @@ impl World {
                 let domain = MatchDomain::new(DRIELUIK, k.kind()).unwrap();
                 let converted = self
                     .transcryptor
-                    .convert(&c, &self.transcryptor.factors(&domain), &mut rng)
+                    .convert(&c, &self.transcryptor.factors(&domain))
                     .unwrap();
                 pb::EncryptedIdentifier {
                     kind: kind_to_wire(k.kind()),

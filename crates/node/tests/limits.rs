@@ -1,0 +1,156 @@
+//! Probing limits at the source: a signal over its partner's per-signal cap or daily quota is
+//! refused before anything is encrypted or stored, naming `identifiers`, the quota and its rule.
+#![allow(clippy::unwrap_used)] // test fixtures
+
+mod common;
+
+use common::{gemeente_node, request};
+use prost::Message;
+use signaalnet_policy::{PolicySet, Source};
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::identifier::Value;
+use signaalnet_store::Clock;
+use std::path::Path;
+use std::time::Duration;
+use tonic::Code;
+
+fn person(surname: &str) -> pb::Identifier {
+    pb::Identifier {
+        value: Some(Value::Person(pb::Person {
+            surname: surname.into(),
+            given_names: "Piotr".into(),
+            date_of_birth: "1994-03-12".into(),
+        })),
+    }
+}
+
+/// The example set with the gemeente's drieluik limits replaced by `limits`.
+fn with_limits(limits: &str) -> PolicySet {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let mut sources = Vec::new();
+    let mut add = |path: String| {
+        let mut content = std::fs::read_to_string(dir.join(&path)).unwrap();
+        if path == "partners/gemeente-groningen.toml" {
+            content = content.replacen(
+                "limits = { identifiers_per_signal = 8, identifiers_per_day = 2_000 }",
+                limits,
+                1,
+            );
+        }
+        sources.push(Source { path, content });
+    };
+    for f in signaalnet_policy::REQUIRED_FILES {
+        add(f.to_owned());
+    }
+    for e in std::fs::read_dir(dir.join("partners")).unwrap() {
+        add(format!(
+            "partners/{}",
+            e.unwrap().file_name().to_string_lossy()
+        ));
+    }
+    PolicySet::from_sources(sources).unwrap()
+}
+
+async fn stored(node: &signaalnet_node::Node) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM node_signals")
+        .fetch_one(node.store().pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn three_persons_are_over_the_cap_of_eight_match_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let (node, actor) = gemeente_node(dir.path(), &Clock::manual(1_790_000_000_000)).await;
+    let mut r = request("GRO-1", "9711 AB");
+    r.identifiers = vec![person("Nowak"), person("Kowalski"), person("Wiśniewski")];
+    let status = node.submit(actor.clone(), r).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    let details = pb::SignalError::decode(status.details()).unwrap();
+    assert_eq!(details.violations.len(), 1);
+    assert_eq!(details.violations[0].field, "identifiers");
+    assert_eq!(details.violations[0].rule, "limits.identifiers_per_signal");
+    for needle in [
+        "over quota: identifiers: 9 identifier(s)",
+        "limits.identifiers_per_signal of 8 per signal",
+        "partners/gemeente-groningen.toml",
+    ] {
+        assert!(
+            status.message().contains(needle),
+            "{needle} not in {}",
+            status.message()
+        );
+    }
+    // Two persons and two addresses (8 match keys) fit.
+    let mut r = request("GRO-2", "9711 AB");
+    r.identifiers = vec![person("Nowak"), person("Kowalski")];
+    r.identifiers.extend(request("x", "9712 CD").identifiers);
+    r.identifiers.extend(request("x", "9713 EF").identifiers);
+    node.submit(actor, r).await.unwrap();
+    assert_eq!(stored(&node).await, 1);
+}
+
+#[tokio::test]
+async fn the_daily_quota_refuses_until_it_frees_up_and_a_bulk_grant_lifts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(1_790_000_000_000);
+    let (node, actor) = gemeente_node(dir.path(), &clock).await;
+    node.live_policy().replace(with_limits(
+        "limits = { identifiers_per_signal = 2, identifiers_per_day = 3 }",
+    ));
+    for (i, postcode) in ["9711 AB", "9712 CD", "9713 EF"].iter().enumerate() {
+        node.submit(actor.clone(), request(&format!("GRO-{i}"), postcode))
+            .await
+            .unwrap();
+    }
+    let status = node
+        .submit(actor.clone(), request("GRO-4", "9714 GH"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    for needle in [
+        "identifiers: quota limits.identifiers_per_day of 3 identifiers per 24 hours",
+        "3 used, 1 more asked",
+        "frees up at",
+    ] {
+        assert!(
+            status.message().contains(needle),
+            "{needle} not in {}",
+            status.message()
+        );
+    }
+    assert_eq!(stored(&node).await, 3);
+    // A replay stores nothing new and takes no quota: it is answered even with the day used up.
+    let replay = node
+        .submit(actor.clone(), request("GRO-0", "9711 AB"))
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    // A day later the quota is free again.
+    clock.advance(Duration::from_secs(24 * 3600 + 120));
+    node.submit(actor.clone(), request("GRO-4", "9714 GH"))
+        .await
+        .unwrap();
+    node.submit(actor.clone(), request("GRO-5", "9715 GH"))
+        .await
+        .unwrap();
+    node.submit(actor.clone(), request("GRO-6", "9716 GH"))
+        .await
+        .unwrap();
+    assert_eq!(
+        node.submit(actor.clone(), request("GRO-7", "9717 GH"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::ResourceExhausted
+    );
+    // The privacy officer grants a bulk cross-check: the same partner goes on.
+    node.live_policy().replace(with_limits(
+        "limits = { identifiers_per_signal = 2, identifiers_per_day = 3 }\n\
+         bulk = { identifiers_per_signal = 8, identifiers_per_day = 1_000, reason = \"test\" }",
+    ));
+    node.submit(actor, request("GRO-7", "9717 GH"))
+        .await
+        .unwrap();
+    assert_eq!(stored(&node).await, 7);
+}
