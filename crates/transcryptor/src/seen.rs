@@ -14,8 +14,8 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 const WINDOW: i64 = 24 * 3600;
-/// About 50 MB at most.
-pub const MAX_ENTRIES: usize = 2_000_000;
+/// About 40 MB at most (a hash map entry and a queue entry, ~40 bytes each).
+pub const MAX_ENTRIES: usize = 1_000_000;
 
 #[derive(Debug, Default)]
 struct Entries {
