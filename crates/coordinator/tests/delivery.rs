@@ -145,3 +145,40 @@ async fn ciphertexts_another_partner_made_are_refused_on_arrival() {
     let own = w.signal_from("nla", "n1", address());
     assert_eq!(w.core.deliver(nla, &actor, own).await.code, Code::Ok);
 }
+
+/// What a node could send in place of the proofs: none, one too many, one too large. Each is
+/// refused naming the field, and nothing is stored.
+#[tokio::test]
+async fn missing_extra_or_oversized_proofs_are_refused_naming_the_field() {
+    let w = world().await;
+    let (gemeente, actor) = w.partner("gemeente_groningen");
+    let mut none = w.signal("g1", phone());
+    none.identifiers[0].proofs.clear();
+    let mut extra = w.signal("g2", phone());
+    let copy = extra.identifiers[0].proofs[0].clone();
+    extra.identifiers[0].proofs.push(copy);
+    let mut large = w.signal("g3", phone());
+    large.identifiers[0].proofs[0] = vec![b' '; 4096];
+    let mut no_origin = w.signal("g4", phone());
+    no_origin.identifiers[0].origin_proof.clear();
+    for (signal, field) in [
+        (
+            none,
+            "identifiers[0].proofs: one proof per transcryptor (1), got 0",
+        ),
+        (
+            extra,
+            "identifiers[0].proofs: one proof per transcryptor (1), got 2",
+        ),
+        (
+            large,
+            "identifiers[0].proofs[0]: proof: longer than 1024 bytes",
+        ),
+        (no_origin, "identifiers[0].origin_proof: must be 128 bytes"),
+    ] {
+        let outcome = w.core.deliver(gemeente, &actor, signal).await;
+        assert_eq!(outcome.code, Code::InvalidArgument, "{outcome:?}");
+        assert_eq!(outcome.message, field);
+    }
+    assert_eq!(w.count("SELECT COUNT(*) FROM coord_signals").await, 0);
+}
