@@ -209,7 +209,68 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
     );
 }
 
+/// A transcryptor whose reshuffle secret changed (other secrets, or a substitute) answers other
+/// commitments than the coordinator pinned at their first use; after a coordinator restart they
+/// are refused, naming the transcryptor, and nothing of the new signal is stored.
+async fn a_transcryptor_that_changes_its_commitments_is_refused_after_a_restart(
+    postgres: Option<&str>,
+) {
+    let mut chain = ProcChain::start(postgres).await;
+    let first = submit(
+        &chain,
+        GEMEENTE,
+        signal(
+            "GRO-P1",
+            vec![address("9711 AB", "12")],
+            &[("gemeente", "GM0014")],
+        ),
+    )
+    .await;
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&first)).await;
+
+    chain.kill("coordinator");
+    chain.kill("transcryptor_jenv");
+    let secrets = chain.dir.path().join("keys/transcryptor-2.json");
+    let mut keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&secrets).unwrap()).unwrap();
+    keys["pseudonymisation_secret"] = hex::encode([7u8; 32]).into();
+    std::fs::write(&secrets, serde_json::to_vec(&keys).unwrap()).unwrap();
+    chain.restart("transcryptor_jenv").await;
+    chain.restart("coordinator").await;
+
+    let second = submit(
+        &chain,
+        GEMEENTE,
+        signal(
+            "GRO-P2",
+            vec![address("9711 AB", "14")],
+            &[("gemeente", "GM0014")],
+        ),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !chain
+        .log("coordinator")
+        .contains("a transcryptor answers other commitments than it first did")
+    {
+        assert!(Instant::now() < deadline, "{}", chain.log("coordinator"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(chain.log("coordinator").contains("transcryptor=2"));
+    let stored = stored_pseudonyms(&chain).await;
+    assert!(stored.iter().any(|(s, ..)| s == &first));
+    assert!(!stored.iter().any(|(s, ..)| s == &second), "{stored:?}");
+    let status = chain
+        .partner(GEMEENTE)
+        .get_signal_status(pb::GetSignalStatusRequest { signal_id: second })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.state, pb::SignalState::Pending as i32, "{status:?}");
+}
+
 on_both_databases!(
     one_identifier_in_two_purposes_is_unlinkable_at_the_coordinator,
     a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost,
+    a_transcryptor_that_changes_its_commitments_is_refused_after_a_restart,
 );

@@ -128,7 +128,7 @@ impl Coordinator {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let commitments = match self.commitments.get(&domains).await {
+        let commitments = match self.commitments.get(&self.store, &domains).await {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 tracing::error!(error = %e, "transcryptor commitments unavailable");

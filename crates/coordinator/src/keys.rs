@@ -12,6 +12,7 @@ use signaalnet_pseudonym::{
     SystemPublicKeys,
 };
 use signaalnet_service::convert::kind_to_wire;
+use signaalnet_store::Store;
 use signaalnet_tls::TlsFiles;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -130,9 +131,13 @@ impl Commitments {
         }
     }
 
-    /// The commitments of every domain asked for, fetching the ones not yet known.
+    /// The commitments of every domain asked for, fetching the ones not yet known. What is
+    /// fetched is checked against what `store` pinned at the first fetch (by this or an earlier
+    /// coordinator process) and pinned if new: a transcryptor that answers another commitment
+    /// for a domain is refused, naming it.
     pub async fn get(
         &self,
+        store: &Store,
         domains: &[(String, IdentifierKind)],
     ) -> Result<HashMap<MatchDomain, Arc<DomainCommitments>>, CoordinatorError> {
         let mut found = HashMap::new();
@@ -198,13 +203,18 @@ impl Commitments {
                 slot.push(c);
             }
         }
+        let mut fetched = Vec::with_capacity(missing.len());
+        for ((_, _, domain), bytes) in missing.into_iter().zip(per_domain) {
+            let commitments = DomainCommitments::from_bytes(&bytes)
+                .map_err(|e| CoordinatorError::KeyShares(e.to_string()))?;
+            pin(store, &domain, &bytes).await?;
+            fetched.push((domain, commitments));
+        }
         let mut known = self
             .known
             .write()
             .map_err(|_| CoordinatorError::KeyShares("commitments lock poisoned".into()))?;
-        for ((_, _, domain), bytes) in missing.into_iter().zip(per_domain) {
-            let commitments = DomainCommitments::from_bytes(&bytes)
-                .map_err(|e| CoordinatorError::KeyShares(e.to_string()))?;
+        for (domain, commitments) in fetched {
             // A domain fetched concurrently keeps its first answer.
             let kept = known
                 .entry(domain.clone())
@@ -212,5 +222,54 @@ impl Commitments {
             found.insert(domain, Arc::clone(kept));
         }
         Ok(found)
+    }
+}
+
+/// Pins a domain's commitments (one 32-byte value per transcryptor) the first time, and refuses
+/// any later answer that differs, naming the first transcryptor that changed.
+async fn pin(
+    store: &Store,
+    domain: &MatchDomain,
+    per_transcryptor: &[Vec<u8>],
+) -> Result<(), CoordinatorError> {
+    let fetched = hex::encode(per_transcryptor.concat());
+    let pinned: Option<String> =
+        sqlx::query_scalar("SELECT commitments FROM coord_commitments WHERE domain = $1")
+            .bind(domain.as_str())
+            .fetch_optional(store.pool())
+            .await?;
+    match pinned {
+        Some(pinned) if pinned == fetched => Ok(()),
+        Some(pinned) => {
+            let changed = per_transcryptor
+                .iter()
+                .enumerate()
+                .find(|(i, c)| pinned.get(i * 64..(i + 1) * 64) != Some(hex::encode(c).as_str()))
+                .map_or(0, |(i, _)| i + 1);
+            tracing::error!(
+                transcryptor = changed,
+                domain = domain.as_str(),
+                "a transcryptor answers other commitments than it first did; refused"
+            );
+            Err(CoordinatorError::KeyShares(format!(
+                "transcryptor {changed} answers another reshuffle commitment for {} than the one \
+                 pinned at its first use: its conversions are refused until its operators restore \
+                 its secrets (or the region agrees on new keys)",
+                domain.as_str()
+            )))
+        }
+        None => {
+            let mut w = store.write().await?;
+            sqlx::query(
+                "INSERT INTO coord_commitments (domain, commitments) VALUES ($1, $2) \
+                 ON CONFLICT (domain) DO NOTHING",
+            )
+            .bind(domain.as_str())
+            .bind(&fetched)
+            .execute(&mut *w.tx)
+            .await?;
+            w.commit().await?;
+            Ok(())
+        }
     }
 }
