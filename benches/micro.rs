@@ -11,8 +11,7 @@ use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use signaalnet_pseudonym::{
-    Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, KeyShare, MatchDomain,
-    Origin, PartnerEncryptor, Transcryptor,
+    CoordinatorContext, DomainCommitments, LocalChain, MatchDomain, Origin, PartnerEncryptor,
 };
 use signaalnet_store::{Clock, Location, Store};
 use std::collections::HashMap;
@@ -76,16 +75,12 @@ fn identifiers(c: &mut Criterion) {
 fn libpep(c: &mut Criterion) {
     let rng = &mut rand::rng();
     let context = CoordinatorContext::new("coordinator/bench").unwrap();
-    let (system, keys) = Ceremony::run_locally(&context, 2, rng).unwrap();
-    let transcryptors: Vec<Transcryptor> = keys
-        .iter()
-        .map(|k| Transcryptor::new(k, &system).unwrap())
-        .collect();
-    let shares: Vec<KeyShare> = transcryptors
-        .iter()
-        .map(|t| t.key_share(rng).unwrap())
-        .collect();
-    let decryptor = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
+    let LocalChain {
+        system,
+        transcryptors,
+        coordinator: decryptor,
+        ..
+    } = LocalChain::new(&context, 2, rng).unwrap();
     let encryptor = PartnerEncryptor::new(system);
     let key = signaalnet_node::input::parse_identifier(&wire(Value::Bsn("123456782".into())), "i")
         .unwrap()

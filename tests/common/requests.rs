@@ -62,34 +62,39 @@ pub async fn submit(chain: &ProcChain, partner: &str, request: pb::SubmitSignalR
         .signal_id
 }
 
-/// Waits until the node has delivered (or had refused) every one of `ids`.
+/// Waits until the node has delivered every one of `ids` (and none was refused).
 pub async fn wait_delivered(chain: &ProcChain, partner: &str, ids: &[String]) {
+    for id in ids {
+        let status = settled(chain, partner, id).await;
+        assert_ne!(
+            status.state,
+            pb::SignalState::Refused as i32,
+            "{}",
+            status.detail
+        );
+    }
+}
+
+/// Waits until a signal is no longer pending at its node (at most 90 s); returns its status.
+pub async fn settled(chain: &ProcChain, partner: &str, id: &str) -> pb::SignalStatus {
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut client = chain.partner(partner);
-    for id in ids {
-        loop {
-            let status = client
-                .get_signal_status(pb::GetSignalStatusRequest {
-                    signal_id: id.clone(),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            if status.state != pb::SignalState::Pending as i32 {
-                assert_ne!(
-                    status.state,
-                    pb::SignalState::Refused as i32,
-                    "{}",
-                    status.detail
-                );
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{partner} {id} still pending: {}",
-                status.detail
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    loop {
+        let status = client
+            .get_signal_status(pb::GetSignalStatusRequest {
+                signal_id: id.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if status.state != pb::SignalState::Pending as i32 {
+            return status;
         }
+        assert!(
+            Instant::now() < deadline,
+            "{partner} {id} still pending: {}",
+            status.detail
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -109,32 +109,22 @@ pub(crate) fn share_limits<'a>(
         let l = limits.get_ref();
         out.grant = Grant::Share;
         if let Some(v) = &l.identifiers_per_signal {
-            if let Some(n) = positive(v, "limits.identifiers_per_signal", problems) {
-                if n > ORDINARY_MAX_PER_SIGNAL {
-                    problems.push((
-                        v,
-                        "limits.bulk_needs_grant",
-                        format!(
-                            "identifiers_per_signal = {n} is a bulk cross-check (more than \
-                             {ORDINARY_MAX_PER_SIGNAL}); grant it explicitly in [share.bulk] with a reason"
-                        ),
-                    ));
-                }
+            if let Some(n) = ordinary(
+                v,
+                "limits.identifiers_per_signal",
+                ORDINARY_MAX_PER_SIGNAL,
+                problems,
+            ) {
                 out.identifiers_per_signal = u32::try_from(n).unwrap_or(u32::MAX);
             }
         }
         if let Some(v) = &l.identifiers_per_day {
-            if let Some(n) = positive(v, "limits.identifiers_per_day", problems) {
-                if n > ORDINARY_MAX_PER_DAY {
-                    problems.push((
-                        v,
-                        "limits.bulk_needs_grant",
-                        format!(
-                            "identifiers_per_day = {n} is a bulk cross-check (more than \
-                             {ORDINARY_MAX_PER_DAY}); grant it explicitly in [share.bulk] with a reason"
-                        ),
-                    ));
-                }
+            if let Some(n) = ordinary(
+                v,
+                "limits.identifiers_per_day",
+                ORDINARY_MAX_PER_DAY,
+                problems,
+            ) {
                 out.identifiers_per_day = u64::try_from(n).unwrap_or(0);
             }
         }
@@ -281,6 +271,28 @@ pub(crate) fn purpose_alarms<'a>(
 }
 
 /// The value when it is at least 1; otherwise a problem under `rule`.
+/// A value of `limits`: at least 1, and above `max` only in a bulk grant (the problem says so).
+fn ordinary<'a>(
+    value: &'a Spanned<i64>,
+    rule: &'static str,
+    max: i64,
+    problems: &mut Vec<Found<'a>>,
+) -> Option<i64> {
+    let n = positive(value, rule, problems)?;
+    let name = rule.rsplit('.').next().unwrap_or(rule);
+    if n > max {
+        problems.push((
+            value,
+            "limits.bulk_needs_grant",
+            format!(
+                "{name} = {n} is a bulk cross-check (more than {max}); grant it explicitly in \
+                 [share.bulk] with a reason"
+            ),
+        ));
+    }
+    Some(n)
+}
+
 fn positive<'a>(
     value: &'a Spanned<i64>,
     rule: &'static str,

@@ -4,8 +4,8 @@
 #![allow(clippy::expect_used)] // fixed, known-good inputs
 use signaalnet_identifier::{Bsn, Identifier, MatchKey};
 use signaalnet_pseudonym::{
-    origin_pseudonym, Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments,
-    HandleKey, MatchDomain, Origin, PartnerEncryptor, Transcryptor,
+    origin_pseudonym, CoordinatorContext, DomainCommitments, HandleKey, LocalChain, MatchDomain,
+    Origin, PartnerEncryptor,
 };
 use std::hint::black_box;
 use std::time::Instant;
@@ -30,16 +30,12 @@ fn median_micros(mut op: impl FnMut()) -> f64 {
 fn main() {
     let rng = &mut rand::rng();
     let context = CoordinatorContext::new("coordinator/bench").expect("context");
-    let (system, keys) = Ceremony::run_locally(&context, 2, rng).expect("ceremony");
-    let transcryptors: Vec<Transcryptor> = keys
-        .iter()
-        .map(|k| Transcryptor::new(k, &system).expect("in the ceremony"))
-        .collect();
-    let shares: Vec<_> = transcryptors
-        .iter()
-        .map(|t| t.key_share(rng).expect("share"))
-        .collect();
-    let coordinator = CoordinatorDecryptor::from_shares(&system, &shares).expect("shares");
+    let LocalChain {
+        system,
+        transcryptors,
+        coordinator,
+        ..
+    } = LocalChain::new(&context, 2, rng).expect("ceremony");
     let partner = PartnerEncryptor::new(system);
     let key: MatchKey = Identifier::Bsn(Bsn::parse("111222333").expect("bsn"))
         .match_keys()

@@ -31,6 +31,7 @@ mod coordinator;
 mod encoding;
 mod error;
 mod handle;
+mod local;
 mod origin;
 mod partner;
 mod transcryptor;
@@ -43,6 +44,7 @@ pub use encoding::{
 };
 pub use error::PseudonymError;
 pub use handle::{AnalystHandle, HandleKey, PurposeHandleKey};
+pub use local::LocalChain;
 pub use origin::{Origin, OriginProof};
 pub use partner::{origin_pseudonym, PartnerEncryptor};
 pub use transcryptor::{convert_in_order, Converted, DomainFactors, Transcryptor};

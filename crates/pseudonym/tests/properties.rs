@@ -8,18 +8,11 @@ use libpep::elgamal::arithmetic::group_elements::{GroupElement, G};
 use libpep::elgamal::arithmetic::scalars::ScalarNonZero;
 use signaalnet_identifier::{Bsn, Identifier, IdentifierKind, MatchKey, Phone};
 use signaalnet_pseudonym::{
-    answer_matches_proof, convert_in_order, origin_pseudonym, Ceremony, ConversionProof,
-    CoordinatorContext, CoordinatorDecryptor, DomainCommitments, EncryptedIdentifier, HandleKey,
-    KeyShare, MatchDomain, MatchingPseudonym, Origin, OriginProof, PartnerEncryptor,
-    PseudonymError, SystemPublicKeys, Transcryptor, TranscryptorKeys,
+    answer_matches_proof, origin_pseudonym, Ceremony, ConversionProof, CoordinatorContext,
+    CoordinatorDecryptor, EncryptedIdentifier, HandleKey, KeyShare, LocalChain, MatchDomain,
+    MatchingPseudonym, Origin, OriginProof, PartnerEncryptor, PseudonymError, SystemPublicKeys,
+    Transcryptor, TranscryptorKeys,
 };
-
-struct Chain {
-    system: SystemPublicKeys,
-    keys: Vec<TranscryptorKeys>,
-    transcryptors: Vec<Transcryptor>,
-    coordinator: CoordinatorDecryptor,
-}
 
 /// Where the library tests say a ciphertext comes from; the origin proof is tested on its own.
 const ORIGIN: Origin<'static> = Origin {
@@ -32,38 +25,30 @@ fn context() -> CoordinatorContext {
     CoordinatorContext::new("coordinator/test-region").unwrap()
 }
 
-fn chain(n: usize) -> Chain {
-    let rng = &mut rand::rng();
-    let (system, keys) = Ceremony::run_locally(&context(), n, rng).unwrap();
-    let transcryptors: Vec<Transcryptor> = keys
-        .iter()
-        .map(|k| Transcryptor::new(k, &system).unwrap())
-        .collect();
-    let shares: Vec<KeyShare> = transcryptors
-        .iter()
-        .map(|t| t.key_share(rng).unwrap())
-        .collect();
-    let coordinator = CoordinatorDecryptor::from_shares(&system, &shares).unwrap();
-    Chain {
-        system,
-        keys,
-        transcryptors,
-        coordinator,
-    }
+fn chain(n: usize) -> LocalChain {
+    LocalChain::new(&context(), n, &mut rand::rng()).unwrap()
 }
 
 fn domain(purpose: &str, kind: IdentifierKind) -> MatchDomain {
     MatchDomain::new(purpose, kind).unwrap()
 }
 
-impl Chain {
-    fn commitments(&self, d: &MatchDomain) -> DomainCommitments {
-        DomainCommitments::published_by(&self.transcryptors, d)
-    }
+/// What the tests ask of a chain beyond the library's.
+trait Chain {
+    fn proofs(&self, item: EncryptedIdentifier, d: &MatchDomain) -> Vec<ConversionProof>;
+    fn matching_in(
+        &self,
+        partner: &PartnerEncryptor,
+        key: &MatchKey,
+        d: &MatchDomain,
+    ) -> MatchingPseudonym;
+    fn matching(&self, partner: &PartnerEncryptor, key: &MatchKey) -> MatchingPseudonym;
+}
 
+impl Chain for LocalChain {
     /// Every transcryptor in order; returns the proofs.
-    fn convert(&self, item: EncryptedIdentifier, d: &MatchDomain) -> Vec<ConversionProof> {
-        convert_in_order(&self.transcryptors, &item, d)
+    fn proofs(&self, item: EncryptedIdentifier, d: &MatchDomain) -> Vec<ConversionProof> {
+        self.convert(&item, d)
             .unwrap()
             .into_iter()
             .map(|c| c.proof)
@@ -77,7 +62,7 @@ impl Chain {
         d: &MatchDomain,
     ) -> MatchingPseudonym {
         let encrypted = partner.encrypt(key, &ORIGIN, &mut rand::rng()).0;
-        let proofs = self.convert(encrypted, d);
+        let proofs = self.proofs(encrypted, d);
         self.coordinator
             .verify_and_decrypt(&encrypted, &proofs, &self.commitments(d))
             .unwrap()
@@ -204,7 +189,7 @@ fn chosen_points_under_the_right_key_give_nothing_but_a_submission() {
         EncryptedIdentifier::from_bytes(&wire).unwrap()
     };
     let identity = encrypt_point(GroupElement::identity(), rng);
-    let proofs = chain.convert(identity, &d);
+    let proofs = chain.proofs(identity, &d);
     assert!(matches!(
         chain
             .coordinator
@@ -221,11 +206,11 @@ fn chosen_points_under_the_right_key_give_nothing_but_a_submission() {
     let b = encrypt_point(m, rng);
     let pa = chain
         .coordinator
-        .verify_and_decrypt(&a, &chain.convert(a, &d), &commitments)
+        .verify_and_decrypt(&a, &chain.proofs(a, &d), &commitments)
         .unwrap();
     let pb = chain
         .coordinator
-        .verify_and_decrypt(&b, &chain.convert(b, &d), &commitments)
+        .verify_and_decrypt(&b, &chain.proofs(b, &d), &commitments)
         .unwrap();
     assert_eq!(pa, pb);
     assert_ne!(pa.as_bytes(), &m.to_bytes());
@@ -256,7 +241,7 @@ fn skipping_or_repeating_a_transcryptor_is_refused_by_the_coordinator() {
     let commitments = chain.commitments(&d);
     let rng = &mut rand::rng();
     let original = partner.encrypt(&bsn("111222333"), &ORIGIN, rng).0;
-    let proofs = chain.convert(original, &d);
+    let proofs = chain.proofs(original, &d);
     // Too few proofs.
     assert_eq!(
         chain
@@ -296,8 +281,8 @@ fn a_cheating_transcryptor_is_caught_and_named() {
     let rng = &mut rand::rng();
     let a = partner.encrypt(&bsn("111222333"), &ORIGIN, rng).0;
     let b = partner.encrypt(&bsn("123456782"), &ORIGIN, rng).0;
-    let pa = chain.convert(a, &d);
-    let pb = chain.convert(b, &d);
+    let pa = chain.proofs(a, &d);
+    let pb = chain.proofs(b, &d);
     // Swapping outputs between two ciphertexts at step 2.
     let swapped = vec![pa[0], pb[1]];
     assert_eq!(
@@ -309,7 +294,7 @@ fn a_cheating_transcryptor_is_caught_and_named() {
     );
     // Converting into another purpose's domain while claiming this one.
     let other = domain("riec_integrale_analyse", IdentifierKind::Bsn);
-    let wrong_domain = chain.convert(a, &other);
+    let wrong_domain = chain.proofs(a, &other);
     assert_eq!(
         chain
             .coordinator
@@ -532,7 +517,7 @@ fn a_conversion_proof_is_well_below_its_bound() {
     let chain = chain(1);
     let partner = PartnerEncryptor::new(chain.system.clone());
     let d = domain("signalering", IdentifierKind::Bsn);
-    let proofs = chain.convert(
+    let proofs = chain.proofs(
         partner
             .encrypt(&bsn("111222333"), &ORIGIN, &mut rand::rng())
             .0,

@@ -11,8 +11,7 @@ use super::bsn;
 use anyhow::{Context, Result};
 use signaalnet_identifier::{Bsn, Identifier};
 use signaalnet_pseudonym::{
-    Ceremony, CoordinatorContext, CoordinatorDecryptor, DomainCommitments, KeyShare, MatchDomain,
-    Origin, PartnerEncryptor, Transcryptor,
+    CoordinatorContext, DomainCommitments, LocalChain, MatchDomain, Origin, PartnerEncryptor,
 };
 use std::time::Instant;
 
@@ -69,16 +68,12 @@ pub const QUICK: Sample = Sample {
 pub fn measure(sample: Sample) -> Result<Floor> {
     let rng = &mut rand::rng();
     let context = CoordinatorContext::new("coordinator/bench")?;
-    let (system, keys) = Ceremony::run_locally(&context, 2, rng)?;
-    let transcryptors: Vec<Transcryptor> = keys
-        .iter()
-        .map(|k| Transcryptor::new(k, &system))
-        .collect::<Result<_, _>>()?;
-    let shares: Vec<KeyShare> = transcryptors
-        .iter()
-        .map(|t| t.key_share(rng))
-        .collect::<Result<_, _>>()?;
-    let decryptor = CoordinatorDecryptor::from_shares(&system, &shares)?;
+    let LocalChain {
+        system,
+        transcryptors,
+        coordinator: decryptor,
+        ..
+    } = LocalChain::new(&context, 2, rng)?;
     let encryptor = PartnerEncryptor::new(system);
     let key = Identifier::Bsn(Bsn::parse(&bsn(1))?)
         .match_keys()
