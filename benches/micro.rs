@@ -6,6 +6,8 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use signaalnet_audit::{Actor, Audit, Event, Signer, Step};
 use signaalnet_coordinator::matching::{Matcher, Rule, SignalEntry};
+use signaalnet_devchain::partners::{DRIELUIK, GEMEENTE};
+use signaalnet_devchain::requests::{address, handle, id as wire, person, signal, vehicle};
 use signaalnet_identifier::IdentifierKind;
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
@@ -18,20 +20,12 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::Path;
 
-fn wire(value: Value) -> pb::Identifier {
-    pb::Identifier { value: Some(value) }
-}
-
 fn identifiers(c: &mut Criterion) {
     let cases = [
         ("bsn", wire(Value::Bsn("123456782".into()))),
         (
             "person",
-            wire(Value::Person(pb::Person {
-                surname: "Wiśniewski-de Vries".into(),
-                given_names: "Piotr Jan".into(),
-                date_of_birth: "12-03-1994".into(),
-            })),
+            person("Wiśniewski-de Vries", "Piotr Jan", "12-03-1994"),
         ),
         (
             "address",
@@ -44,20 +38,8 @@ fn identifiers(c: &mut Criterion) {
         ("phone", wire(Value::Phone("06-1234 5678".into()))),
         ("iban", wire(Value::Iban("NL91 ABNA 0417 1643 00".into()))),
         ("kvk", wire(Value::Kvk("4012 3456".into()))),
-        (
-            "vehicle",
-            wire(Value::Vehicle(pb::Vehicle {
-                country: "NL".into(),
-                plate: "12-ab-34".into(),
-            })),
-        ),
-        (
-            "online_handle",
-            wire(Value::OnlineHandle(pb::OnlineHandle {
-                platform: "Instagram".into(),
-                handle: "@Lisa.Model_99".into(),
-            })),
-        ),
+        ("vehicle", vehicle("NL", "12-ab-34")),
+        ("online_handle", handle("Instagram", "@Lisa.Model_99")),
     ];
     let mut group = c.benchmark_group("identifier: parse, normalise, match keys");
     for (kind, identifier) in &cases {
@@ -131,36 +113,20 @@ fn libpep(c: &mut Criterion) {
 fn policy(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let set = PolicySet::load(&root.join("policies")).unwrap();
-    let request = pb::SubmitSignalRequest {
-        idempotency_key: "bench-1".into(),
-        case_reference: "GRO-2026-0001".into(),
-        purpose: "signalering_drieluik".into(),
-        observed_month: "2026-10".into(),
-        identifiers: vec![
+    let request = signal(
+        "GRO-2026-0001",
+        vec![
             wire(Value::Bsn("123456782".into())),
-            wire(Value::Address(pb::PostalAddress {
-                postcode: "9711 AB".into(),
-                huisnummer: "12".into(),
-                toevoeging: String::new(),
-            })),
+            address("9711 AB", "12"),
         ],
-        attributes: vec![
-            pb::Attribute {
-                id: "gemeente".into(),
-                value: "GM0014".into(),
-            },
-            pb::Attribute {
-                id: "woonsituatie".into(),
-                value: "overbewoning".into(),
-            },
-        ],
-    };
+        &[("gemeente", "GM0014"), ("woonsituatie", "overbewoning")],
+    );
     let mut group = c.benchmark_group("policy");
     group.bench_function("evaluate a share (2 kinds, 2 attributes)", |b| {
         b.iter(|| {
             black_box(set.evaluate_share(
-                "gemeente_groningen",
-                "signalering_drieluik",
+                GEMEENTE,
+                DRIELUIK,
                 &[IdentifierKind::Bsn, IdentifierKind::Address],
                 &[("gemeente", "GM0014"), ("woonsituatie", "overbewoning")],
             ))
@@ -168,10 +134,7 @@ fn policy(c: &mut Criterion) {
     });
     group.bench_function("node input check of a whole submission", |b| {
         b.iter(|| {
-            black_box(
-                signaalnet_node::input::check(&set, "gemeente_groningen", black_box(&request))
-                    .is_ok(),
-            )
+            black_box(signaalnet_node::input::check(&set, GEMEENTE, black_box(&request)).is_ok())
         })
     });
     group.finish();

@@ -1,12 +1,15 @@
-//! The `signaalnet` command: one binary, one subcommand per job.
+//! The `signaalnet` command: one binary, one subcommand per job. Each role's configuration and
+//! startup live in its crate (`signaalnet-node`, `-coordinator`, `-transcryptor`), the demo and
+//! the bench in `signaalnet-devchain`; this parses arguments and calls them.
 #![forbid(unsafe_code)]
 
-mod chain;
 mod commands;
-mod config;
-mod roles;
 
 use clap::{Parser, Subcommand};
+use signaalnet_coordinator::role::CoordinatorConfig;
+use signaalnet_node::role::NodeConfig;
+use signaalnet_transcryptor::role::TranscryptorConfig;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -52,42 +55,38 @@ enum Command {
     /// Measure the whole chain on loopback against the cost of its own crypto: throughput with
     /// 1, 2 and 4 identifiers per signal, latency at a fixed offered load, a bulk load with
     /// memory, on SQLite and (with --postgres) PostgreSQL. Build with --release.
-    Bench(commands::bench::BenchArgs),
+    Bench(signaalnet_devchain::bench::BenchArgs),
     /// Run the coordinator.
     Coordinator {
         /// The coordinator's configuration file (see deploy/dev/coordinator.toml).
         #[arg(long)]
-        config: std::path::PathBuf,
+        config: PathBuf,
     },
     /// Run a partner node.
     Node {
         /// The node's configuration file (see deploy/dev/node-gemeente.toml).
         #[arg(long)]
-        config: std::path::PathBuf,
+        config: PathBuf,
     },
     /// Run a transcryptor.
     Transcryptor {
         /// The transcryptor's configuration file (see deploy/dev/transcryptor-1.toml).
         #[arg(long)]
-        config: std::path::PathBuf,
+        config: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo prints its own account; the roles' logs would drown it unless asked for.
-    let default_level = if matches!(cli.command, Command::Demo { .. } | Command::Bench(_)) {
-        "error"
-    } else {
-        "info"
+    // A role installs its own log, with the export of its processing logs when configured. The
+    // demo and the bench print their own account; the roles' logs would drown it.
+    let log_level = match cli.command {
+        Command::Transcryptor { .. } | Command::Coordinator { .. } | Command::Node { .. } => None,
+        Command::Demo { .. } | Command::Bench(_) => Some("error"),
+        _ => Some("info"),
     };
-    // A role installs its own log, with the export of its processing logs when configured.
-    let role = matches!(
-        cli.command,
-        Command::Transcryptor { .. } | Command::Coordinator { .. } | Command::Node { .. }
-    );
-    if !role {
-        if let Err(e) = signaalnet_telemetry::export::install_log(default_level) {
+    if let Some(level) = log_level {
+        if let Err(e) = signaalnet_telemetry::export::install_log(level) {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
@@ -96,12 +95,21 @@ fn main() -> ExitCode {
         Command::Policy { command } => commands::policy::run(command),
         Command::Keys { command } => commands::keys::run(command),
         Command::Certs { command } => commands::certs::run(command),
-        Command::Transcryptor { config } => commands::transcryptor::run(&config),
-        Command::Coordinator { config } => commands::coordinator::run_coordinator(&config),
-        Command::Node { config } => commands::coordinator::run_node(&config),
-        Command::Demo { keep } => commands::demo::run(keep),
-        Command::Bench(args) => commands::bench::run(args),
         Command::Audit { command } => commands::audit::run(command),
+        Command::Demo { keep } => signaalnet_devchain::demo::run(keep),
+        Command::Bench(args) => signaalnet_devchain::bench::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Coordinator { config } => CoordinatorConfig::load(&config)
+            .and_then(signaalnet_coordinator::role::run_process)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
+        Command::Node { config } => NodeConfig::load(&config)
+            .and_then(signaalnet_node::role::run_process)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
+        Command::Transcryptor { config } => TranscryptorConfig::load(&config)
+            .and_then(signaalnet_transcryptor::role::run_process)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -6,8 +6,8 @@
 #[macro_use]
 mod common;
 
-use common::chain::{postgres_url, ProcChain};
-use common::requests::*;
+use common::*;
+use common::{postgres_url, Chain};
 use prost::Message;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
@@ -18,13 +18,13 @@ use tonic::Code;
 
 /// Waits until `partner` has received notifications satisfying `done`; returns them all.
 async fn hits_until(
-    chain: &ProcChain,
+    chain: &Chain,
     partner: &str,
     done: impl Fn(&[pb::HitNotification]) -> bool,
 ) -> Vec<pb::HitNotification> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let hits = chain.hits_of(partner).await;
+        let hits = chain.hits_of(partner).await.unwrap();
         if done(&hits) {
             return hits;
         }
@@ -46,21 +46,25 @@ const DISSOLVED: i32 = pb::HitChange::Dissolved as i32;
 // ---- the behaviours ----------------------------------------------------------------------------
 
 async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&str>) {
-    let chain = ProcChain::start(postgres).await;
+    let chain = common::start(postgres).await;
     // One partner alone: two NLA signals on the same employer never form a hit.
     let a = submit(
         &chain,
         NLA,
         signal("NLA-1", vec![id(Value::Kvk("40123456".into()))], &[]),
     )
-    .await;
+    .await
+    .unwrap();
     let b = submit(
         &chain,
         NLA,
         signal("NLA-2", vec![id(Value::Kvk("4012 3456".into()))], &[]),
     )
-    .await;
-    wait_delivered(&chain, NLA, &[a.clone(), b.clone()]).await;
+    .await
+    .unwrap();
+    wait_delivered(&chain, NLA, &[a.clone(), b.clone()])
+        .await
+        .unwrap();
 
     // The police person and the gemeente's registration at an address (different spellings).
     let p = submit(
@@ -72,7 +76,8 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
             &[("vorm_uitbuiting", "arbeidsuitbuiting")],
         ),
     )
-    .await;
+    .await
+    .unwrap();
     let g = submit(
         &chain,
         GEMEENTE,
@@ -85,9 +90,14 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
             &[("woonsituatie", "overbewoning"), ("gemeente", "GM0014")],
         ),
     )
-    .await;
-    wait_delivered(&chain, POLITIE, std::slice::from_ref(&p)).await;
-    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&g)).await;
+    .await
+    .unwrap();
+    wait_delivered(&chain, POLITIE, std::slice::from_ref(&p))
+        .await
+        .unwrap();
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&g))
+        .await
+        .unwrap();
     let police = hits_until(&chain, POLITIE, |h| changes(h) == [FORMED]).await;
     let hit = police[0].hit_id.clone();
     assert_eq!(police[0].own_signals.len(), 1);
@@ -128,8 +138,11 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
             &[],
         ),
     )
-    .await;
-    wait_delivered(&chain, NLA, std::slice::from_ref(&n)).await;
+    .await
+    .unwrap();
+    wait_delivered(&chain, NLA, std::slice::from_ref(&n))
+        .await
+        .unwrap();
     let gemeente = hits_until(&chain, GEMEENTE, |h| changes(h) == [FORMED, GREW]).await;
     assert!(gemeente.iter().all(|h| h.hit_id == hit));
     assert_eq!(gemeente[1].partner_roles.len(), 3);
@@ -142,6 +155,7 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
     assert_eq!(nla[0].own_signals[0].case_reference, "NLA-3");
     let status = chain
         .partner(NLA)
+        .unwrap()
         .get_signal_status(pb::GetSignalStatusRequest {
             signal_id: a.clone(),
         })
@@ -157,6 +171,7 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
     // Resubmitting with the same idempotency key changes nothing.
     let again = chain
         .partner(POLITIE)
+        .unwrap()
         .submit_signal(signal(
             "PL-1",
             vec![person("WIŚNIEWSKI", "Piotr", "1994-03-12")],
@@ -172,6 +187,7 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
     // the hit dissolves (police and NLA share no identifier).
     let withdrawn = chain
         .partner(GEMEENTE)
+        .unwrap()
         .withdraw_signals(pb::WithdrawSignalsRequest {
             idempotency_key: "w/GRO-1".into(),
             target: Some(pb::withdraw_signals_request::Target::CaseReference(
@@ -194,6 +210,7 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
     .await;
     let listed = chain
         .partner(POLITIE)
+        .unwrap()
         .list_hits(pb::ListHitsRequest::default())
         .await
         .unwrap()
@@ -206,6 +223,7 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
     // Withdrawal by identifier (an objection): the NLA's signals about employer 40123456.
     let by_identifier = chain
         .partner(NLA)
+        .unwrap()
         .withdraw_signals(pb::WithdrawSignalsRequest {
             idempotency_key: "w/kvk".into(),
             target: Some(pb::withdraw_signals_request::Target::Identifier(id(
@@ -226,8 +244,8 @@ async fn hits_form_across_partners_and_dissolve_on_withdrawal(postgres: Option<&
 }
 
 async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
-    let chain = ProcChain::start(postgres).await;
-    let mut gemeente = chain.partner(GEMEENTE);
+    let chain = common::start(postgres).await;
+    let mut gemeente = chain.partner(GEMEENTE).unwrap();
     // Policy: a gemeente may not share a police registration.
     let status = gemeente
         .submit_signal(signal(
@@ -289,7 +307,12 @@ async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
     // A purpose the partner does not take part in.
     let mut request = signal("NLA-9", vec![id(Value::Bsn("111222333".into()))], &[]);
     request.purpose = "zorgcoordinatie".into();
-    let status = chain.partner(NLA).submit_signal(request).await.unwrap_err();
+    let status = chain
+        .partner(NLA)
+        .unwrap()
+        .submit_signal(request)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert!(
         status.message().contains("zorgcoordinatie")
@@ -313,6 +336,7 @@ async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
     );
     let listed = chain
         .partner(GEMEENTE)
+        .unwrap()
         .get_signal_status(pb::GetSignalStatusRequest {
             signal_id: "sig-none".into(),
         })
@@ -322,11 +346,11 @@ async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
 }
 
 async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
-    let chain = ProcChain::start(postgres).await;
+    let chain = common::start(postgres).await;
     let request = signal("X-1", vec![address("9711AB", "12")], &[]);
     // Impersonation: the police certificate at the gemeente's node.
     let mut as_police = signaalnet_proto::v1::partner_service_client::PartnerServiceClient::new(
-        chain.channel(GEMEENTE, POLITIE),
+        chain.channel(GEMEENTE, POLITIE).unwrap(),
     );
     let status = as_police.submit_signal(request.clone()).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
@@ -338,7 +362,7 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
     // Wrong role: an analyst cannot submit; a coordinator cannot convert; a gemeente cannot
     // read the analyst API or take a key share.
     let mut as_riec = signaalnet_proto::v1::partner_service_client::PartnerServiceClient::new(
-        chain.channel(GEMEENTE, "riec_noord_nederland"),
+        chain.channel(GEMEENTE, "riec_noord_nederland").unwrap(),
     );
     assert_eq!(
         as_riec
@@ -348,12 +372,15 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
             .code(),
         Code::PermissionDenied
     );
-    let mut coordinator_at_transcryptor =
-        TranscryptorServiceClient::new(chain.channel("transcryptor_vng", "coordinator_riec"));
+    let mut coordinator_at_transcryptor = TranscryptorServiceClient::new(
+        chain
+            .channel("transcryptor_vng", "coordinator_riec")
+            .unwrap(),
+    );
     let status = coordinator_at_transcryptor
         .convert(pb::ConvertRequest {
             idempotency_key: "x".into(),
-            coordinator_context: "coordinator/test".into(),
+            coordinator_context: common::CONTEXT.into(),
             items: vec![pb::ConvertItem {
                 ciphertext: vec![0; 96],
                 purpose: "signalering_drieluik".into(),
@@ -366,6 +393,7 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
     assert_eq!(status.code(), Code::PermissionDenied);
     let status = chain
         .analyst(GEMEENTE)
+        .unwrap()
         .list_hits(pb::AnalystListHitsRequest {
             purpose: "riec_integrale_analyse".into(),
             ..Default::default()
@@ -373,12 +401,13 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let status = TranscryptorServiceClient::new(chain.channel("transcryptor_vng", GEMEENTE))
-        .get_key_share(pb::GetKeyShareRequest {
-            coordinator_context: "coordinator/test".into(),
-        })
-        .await
-        .unwrap_err();
+    let status =
+        TranscryptorServiceClient::new(chain.channel("transcryptor_vng", GEMEENTE).unwrap())
+            .get_key_share(pb::GetKeyShareRequest {
+                coordinator_context: common::CONTEXT.into(),
+            })
+            .await
+            .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     // A node's certificate cannot deliver as if it were another partner: the coordinator takes
     // the partner from the certificate, so the politie's node only ever delivers as politie.
@@ -404,15 +433,16 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
         ),
         "{status:?}"
     );
-    let log = chain.log(GEMEENTE);
+    let log = chain.log(GEMEENTE).unwrap();
     assert!(log.contains("partner API refused"), "the refusal is logged");
 }
 
 async fn coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     postgres: Option<&str>,
 ) {
-    let mut chain = ProcChain::start(postgres).await;
-    const N: usize = 40;
+    let mut chain = common::start(postgres).await;
+    // Three of the node's delivery batches (256 signals each), so the kill can land between two.
+    const N: usize = 600;
     // Pairs: politie and gemeente signal the same phone number; N pairs → N hits.
     let requests = |partner: &str| -> Vec<pb::SubmitSignalRequest> {
         (0..N)
@@ -425,8 +455,8 @@ async fn coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing(
             })
             .collect()
     };
-    let stream_in = |partner: &'static str, chain: &ProcChain| {
-        let mut client = chain.partner(partner);
+    let stream_in = |partner: &'static str, chain: &Chain| {
+        let mut client = chain.partner(partner).unwrap();
         let requests = requests(partner);
         async move {
             let mut results = client
@@ -445,18 +475,29 @@ async fn coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing(
         }
     };
     let politie = stream_in(POLITIE, &chain).await;
-    // Kill the coordinator while the politie's batch is being delivered, then stream the
-    // gemeente's signals while it is down.
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    chain.kill("coordinator");
+    // Kill the coordinator while the politie's signals are being delivered: once it has stored
+    // the first batch. What it stored by then (it is dead: nothing more) must be some of the
+    // politie's signals but not all, or the kill did not land mid-delivery.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while coordinator_signal_count(&chain).await == 0 {
+        assert!(Instant::now() < deadline, "nothing delivered in 60 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    chain.kill("coordinator").unwrap();
+    let at_kill = coordinator_signal_count(&chain).await;
+    assert!(
+        0 < at_kill && at_kill < N as i64,
+        "the kill landed mid-delivery: {at_kill} of {N} delivered"
+    );
+    // Then stream the gemeente's signals while it is down.
     let gemeente = stream_in(GEMEENTE, &chain).await;
     assert_eq!((politie.len(), gemeente.len()), (N, N));
-    chain.restart("coordinator").await;
-    wait_delivered(&chain, POLITIE, &politie).await;
-    wait_delivered(&chain, GEMEENTE, &gemeente).await;
+    chain.restart("coordinator").await.unwrap();
+    wait_delivered(&chain, POLITIE, &politie).await.unwrap();
+    wait_delivered(&chain, GEMEENTE, &gemeente).await.unwrap();
     let hits = hits_until(&chain, GEMEENTE, |h| h.len() >= N).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let hits_after = chain.hits_of(GEMEENTE).await;
+    let hits_after = chain.hits_of(GEMEENTE).await.unwrap();
     assert_eq!(
         hits_after.len(),
         N,
@@ -467,13 +508,14 @@ async fn coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     assert!(hits_after
         .iter()
         .all(|h| h.change == FORMED && h.own_signals.len() == 1));
-    let police = chain.hits_of(POLITIE).await;
+    let police = chain.hits_of(POLITIE).await.unwrap();
     assert_eq!(police.len(), N);
     // Every signal is stored exactly once at the coordinator.
     let count = coordinator_signal_count(&chain).await;
     assert_eq!(count, 2 * N as i64);
     let status = chain
         .partner(GEMEENTE)
+        .unwrap()
         .get_signal_status(pb::GetSignalStatusRequest {
             signal_id: gemeente[0].clone(),
         })
@@ -484,9 +526,9 @@ async fn coordinator_killed_mid_stream_loses_nothing_and_duplicates_nothing(
     assert_eq!(status.hit_ids.len(), 1);
 }
 
-async fn coordinator_signal_count(chain: &ProcChain) -> i64 {
+async fn coordinator_signal_count(chain: &Chain) -> i64 {
     use sqlx::Row;
-    let mut conn = chain.connect("coordinator").await;
+    let mut conn = chain.connect("coordinator").await.unwrap();
     sqlx::query("SELECT COUNT(*) AS n FROM coord_signals")
         .fetch_one(&mut conn)
         .await
@@ -495,7 +537,7 @@ async fn coordinator_signal_count(chain: &ProcChain) -> i64 {
 }
 
 async fn no_raw_identifier_outside_the_nodes(postgres: Option<&str>) {
-    let chain = ProcChain::start(postgres).await;
+    let chain = common::start(postgres).await;
     let mut ids = BTreeMap::new();
     let cases = [
         (
@@ -539,10 +581,10 @@ async fn no_raw_identifier_outside_the_nodes(postgres: Option<&str>) {
     for (partner, request) in cases {
         ids.entry(partner)
             .or_insert_with(Vec::new)
-            .push(submit(&chain, partner, request).await);
+            .push(submit(&chain, partner, request).await.unwrap());
     }
     for (partner, signal_ids) in &ids {
-        wait_delivered(&chain, partner, signal_ids).await;
+        wait_delivered(&chain, partner, signal_ids).await.unwrap();
     }
     hits_until(&chain, ZVH, |h| !h.is_empty()).await;
     let needles = [
@@ -565,15 +607,21 @@ async fn no_raw_identifier_outside_the_nodes(postgres: Option<&str>) {
     ];
     let mut places: Vec<(String, Vec<u8>)> = Vec::new();
     for role in ["coordinator", "transcryptor_vng", "transcryptor_jenv"] {
-        places.push((format!("{role} log"), chain.log(role).into_bytes()));
-        places.push((format!("{role} storage"), chain.stored_bytes(role).await));
+        places.push((format!("{role} log"), chain.log(role).unwrap().into_bytes()));
+        places.push((
+            format!("{role} storage"),
+            chain.stored_bytes(role).await.unwrap(),
+        ));
     }
     // The nodes hold identifiers only while handling a request: not in their logs or storage.
     for partner in [POLITIE, GEMEENTE, ZVH] {
-        places.push((format!("{partner} log"), chain.log(partner).into_bytes()));
+        places.push((
+            format!("{partner} log"),
+            chain.log(partner).unwrap().into_bytes(),
+        ));
         places.push((
             format!("{partner} storage"),
-            chain.stored_bytes(partner).await,
+            chain.stored_bytes(partner).await.unwrap(),
         ));
     }
     // Positive controls: the search sees what each store does hold.
@@ -602,7 +650,7 @@ async fn no_raw_identifier_outside_the_nodes(postgres: Option<&str>) {
 }
 
 async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Option<&str>) {
-    let chain = ProcChain::start(postgres).await;
+    let chain = common::start(postgres).await;
     let police = submit(
         &chain,
         POLITIE,
@@ -612,7 +660,8 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
             &[],
         ),
     )
-    .await;
+    .await
+    .unwrap();
     let gemeente = submit(
         &chain,
         GEMEENTE,
@@ -625,9 +674,14 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
             &[],
         ),
     )
-    .await;
-    wait_delivered(&chain, POLITIE, std::slice::from_ref(&police)).await;
-    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&gemeente)).await;
+    .await
+    .unwrap();
+    wait_delivered(&chain, POLITIE, std::slice::from_ref(&police))
+        .await
+        .unwrap();
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&gemeente))
+        .await
+        .unwrap();
     hits_until(&chain, POLITIE, |h| changes(h) == [FORMED]).await;
 
     // Every role's trail verifies against its own key.
@@ -638,14 +692,14 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
         POLITIE,
         GEMEENTE,
     ] {
-        let (code, out, err) = chain.audit("verify", role, &[]);
+        let (code, out, err) = chain.audit("verify", role, &[]).unwrap();
         assert_eq!(code, 0, "{role}: {out}{err}");
         assert!(out.contains("intact"), "{role}: {out}");
     }
 
     // What each role recorded, with actor, purpose and processing activity.
     let steps = |role: &str| {
-        let (code, out, err) = chain.audit("show", role, &["--json"]);
+        let (code, out, err) = chain.audit("show", role, &["--json"]).unwrap();
         assert_eq!(code, 0, "{err}");
         out.lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -677,11 +731,13 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
     assert!(vng.iter().any(|e| e["step"] == "transcrypt"));
     assert!(vng.iter().any(|e| e["step"] == "key_share"));
     // The filter narrows to one reference.
-    let (_, one, _) = chain.audit(
-        "show",
-        "coordinator",
-        &["--ref", &police_ref, "--step", "match"],
-    );
+    let (_, one, _) = chain
+        .audit(
+            "show",
+            "coordinator",
+            &["--ref", &police_ref, "--step", "match"],
+        )
+        .unwrap();
     assert_eq!(
         one.lines().filter(|l| l.contains(" match ")).count(),
         1,
@@ -689,13 +745,14 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
     );
 
     // A certificate of another organisation at the gemeente's node is refused and audited there.
-    let err =
-        pb::partner_service_client::PartnerServiceClient::new(chain.channel(GEMEENTE, POLITIE))
-            .get_signal_status(pb::GetSignalStatusRequest {
-                signal_id: gemeente.clone(),
-            })
-            .await
-            .unwrap_err();
+    let err = pb::partner_service_client::PartnerServiceClient::new(
+        chain.channel(GEMEENTE, POLITIE).unwrap(),
+    )
+    .get_signal_status(pb::GetSignalStatusRequest {
+        signal_id: gemeente.clone(),
+    })
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     let refusals: Vec<_> = steps(GEMEENTE)
         .into_iter()
@@ -714,15 +771,17 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
             "coordinator",
             "UPDATE audit_entries SET detail = 'no hit' WHERE seq = 3",
         )
-        .await;
-    let (code, out, _) = chain.audit("verify", "coordinator", &[]);
+        .await
+        .unwrap();
+    let (code, out, _) = chain.audit("verify", "coordinator", &[]).unwrap();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL entry 3: changed"), "{out}");
     // …or deletes one from a node's trail.
     chain
         .execute(POLITIE, "DELETE FROM audit_entries WHERE seq = 2")
-        .await;
-    let (code, out, _) = chain.audit("verify", POLITIE, &[]);
+        .await
+        .unwrap();
+    let (code, out, _) = chain.audit("verify", POLITIE, &[]).unwrap();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL entry 2: missing"), "{out}");
 }
@@ -730,19 +789,19 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
 async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
     postgres: Option<&str>,
 ) {
-    let mut chain = ProcChain::start_with(
+    let mut chain = common::start_with(
         postgres,
-        common::chain::Options {
+        common::Options {
             signed_policy: true,
             ..Default::default()
         },
     )
     .await;
     let roles = ["coordinator", "transcryptor_vng", GEMEENTE, NLA];
-    let first = chain.role_info("coordinator").await;
+    let first = chain.role_info("coordinator").await.unwrap();
     assert!(!first.policy_signed_by.is_empty());
     for role in roles {
-        let info = chain.role_info(role).await;
+        let info = chain.role_info(role).await.unwrap();
         assert_eq!(info.policy_version, first.policy_version, "{role}");
         assert_eq!(info.policy_signed_by, first.policy_signed_by, "{role}");
     }
@@ -753,7 +812,7 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
         async move {
             let deadline = Instant::now() + Duration::from_secs(20);
             loop {
-                let info = chain.role_info(role).await;
+                let info = chain.role_info(role).await.unwrap();
                 if done(&info, &v) {
                     return info;
                 }
@@ -781,14 +840,16 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
     }
 
     // Signed by the privacy officer: in force on every role within seconds.
-    let key = chain.dir.path().join("officer.key");
-    let (code, out, err) = chain.cli(&[
-        "policy",
-        "sign",
-        chain.policies().to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-    ]);
+    let key = chain.dir().join("officer.key");
+    let (code, out, err) = chain
+        .cli(&[
+            "policy",
+            "sign",
+            chain.policies().to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ])
+        .unwrap();
     assert_eq!(code, 0, "{out}{err}");
     let mut second = String::new();
     for role in roles {
@@ -807,15 +868,18 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
     // The node now answers with the new version, and the change is in each trail.
     let accepted = chain
         .partner(GEMEENTE)
+        .unwrap()
         .submit_signal(signal("GRO-P1", vec![address("9711 AB", "12")], &[]))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(accepted.policy.unwrap().version, second);
     for role in ["coordinator", GEMEENTE] {
-        let (_, out, _) = chain.audit("show", role, &["--step", "policy_change"]);
+        let (_, out, _) = chain
+            .audit("show", role, &["--step", "policy_change"])
+            .unwrap();
         assert!(out.contains("reloaded without restart"), "{role}: {out}");
-        let (_, out, _) = chain.audit("show", role, &["--step", "refuse"]);
+        let (_, out, _) = chain.audit("show", role, &["--step", "refuse"]).unwrap();
         assert!(out.contains("policy reload refused"), "{role}: {out}");
     }
 
@@ -837,9 +901,9 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
     // A role does not start on a set that is not signed.
     std::fs::write(&purposes, &original).unwrap();
     std::fs::remove_file(chain.policies().join("policy.sig")).unwrap();
-    chain.kill(NLA);
+    chain.kill(NLA).unwrap();
     let config = chain.roles[NLA].config.to_str().unwrap().to_owned();
-    let (code, _, err) = chain.cli(&["node", "--config", &config]);
+    let (code, _, err) = chain.cli(&["node", "--config", &config]).unwrap();
     assert_ne!(code, 0);
     assert!(err.contains("is not signed"), "{err}");
 }
@@ -851,9 +915,9 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_submission_is_one_trace_of_processing_logs_across_every_role() {
     let (receiver, url) = common::otlp::Receiver::start().await;
-    let chain = ProcChain::start_with(
+    let chain = common::start_with(
         None,
-        common::chain::Options {
+        common::Options {
             otlp_endpoint: Some(url),
             ..Default::default()
         },
@@ -871,8 +935,11 @@ async fn one_submission_is_one_trace_of_processing_logs_across_every_role() {
             &[("gemeente", "GM0014")],
         ),
     )
-    .await;
-    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&g)).await;
+    .await
+    .unwrap();
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&g))
+        .await
+        .unwrap();
     // The police's case system starts the trace itself; the chain continues it.
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let system_span = "00f067aa0ba902b7";
@@ -885,12 +952,18 @@ async fn one_submission_is_one_trace_of_processing_logs_across_every_role() {
         "traceparent",
         format!("00-{trace}-{system_span}-01").parse().unwrap(),
     );
-    chain.partner(POLITIE).submit_signal(request).await.unwrap();
+    chain
+        .partner(POLITIE)
+        .unwrap()
+        .submit_signal(request)
+        .await
+        .unwrap();
     hits_until(&chain, POLITIE, |h| changes(h) == [FORMED]).await;
     hits_until(&chain, GEMEENTE, |h| changes(h) == [FORMED]).await;
     // A refusal is logged as handled input (status unset), not as an error.
     let refused = chain
         .partner(NLA)
+        .unwrap()
         .submit_signal(signal("NLA-T", Vec::new(), &[]))
         .await
         .unwrap_err();
@@ -949,7 +1022,7 @@ async fn one_submission_is_one_trace_of_processing_logs_across_every_role() {
     // transcryption (gRPC metadata); match → notify → the node's receipt.
     assert_eq!(submit_span.parent_span_id(), system_span);
     assert_eq!(matched.parent_span_id(), submit_span.span_id());
-    let police_oin = chain.role_info(POLITIE).await.oin;
+    let police_oin = chain.role_info(POLITIE).await.unwrap().oin;
     for transcryptor in [
         "signaalnet-transcryptor_vng",
         "signaalnet-transcryptor_jenv",

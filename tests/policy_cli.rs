@@ -28,7 +28,7 @@ fn the_example_set_checks_and_prints_its_version_and_summary() {
 #[test]
 fn a_broken_set_fails_listing_every_problem_with_file_line_and_rule() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(Path::new("policies"), dir.path());
+    copy_dir(Path::new("policies"), dir.path()).unwrap();
     let nla = dir.path().join("partners/nla.toml");
     let text = std::fs::read_to_string(&nla).unwrap();
     std::fs::write(

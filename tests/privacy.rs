@@ -8,8 +8,8 @@
 #[macro_use]
 mod common;
 
-use common::chain::{postgres_url, ProcChain};
-use common::requests::*;
+use common::*;
+use common::{postgres_url, Chain};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
 use signaalnet_proto::v1::transcryptor_service_server::{
@@ -23,9 +23,9 @@ use tonic::transport::{Channel, Identity, Server, ServerTlsConfig};
 const RIEC: &str = "riec_integrale_analyse";
 
 /// The pseudonyms the coordinator stored for each signal, by the node's signal id.
-async fn stored_pseudonyms(chain: &ProcChain) -> Vec<(String, String, String, Vec<u8>)> {
+async fn stored_pseudonyms(chain: &Chain) -> Vec<(String, String, String, Vec<u8>)> {
     use sqlx::Row;
-    let mut conn = chain.connect("coordinator").await;
+    let mut conn = chain.connect("coordinator").await.unwrap();
     sqlx::query(
         "SELECT s.signal_id AS id, s.purpose AS purpose, k.kind AS kind, k.pseudonym AS p \
          FROM coord_keys k JOIN coord_signals s ON s.seq = k.seq",
@@ -46,20 +46,27 @@ async fn stored_pseudonyms(chain: &ProcChain) -> Vec<(String, String, String, Ve
 }
 
 async fn one_identifier_in_two_purposes_is_unlinkable_at_the_coordinator(postgres: Option<&str>) {
-    let chain = ProcChain::start(postgres).await;
+    let chain = common::start(postgres).await;
     let at = || address("9711 AB", "12");
     let drieluik = submit(
         &chain,
         GEMEENTE,
         signal("GRO-D", vec![at()], &[("gemeente", "GM0014")]),
     )
-    .await;
+    .await
+    .unwrap();
     let mut riec_request = signal("GRO-R", vec![at()], &[("gemeente", "GM0014")]);
     riec_request.purpose = RIEC.into();
-    let riec = submit(&chain, GEMEENTE, riec_request).await;
-    let nla = submit(&chain, NLA, signal("NLA-D", vec![at()], &[])).await;
-    wait_delivered(&chain, GEMEENTE, &[drieluik.clone(), riec.clone()]).await;
-    wait_delivered(&chain, NLA, std::slice::from_ref(&nla)).await;
+    let riec = submit(&chain, GEMEENTE, riec_request).await.unwrap();
+    let nla = submit(&chain, NLA, signal("NLA-D", vec![at()], &[]))
+        .await
+        .unwrap();
+    wait_delivered(&chain, GEMEENTE, &[drieluik.clone(), riec.clone()])
+        .await
+        .unwrap();
+    wait_delivered(&chain, NLA, std::slice::from_ref(&nla))
+        .await
+        .unwrap();
 
     let stored = stored_pseudonyms(&chain).await;
     let of = |id: &str| {
@@ -133,7 +140,7 @@ impl TranscryptorService for CheatingTranscryptor {
 }
 
 async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgres: Option<&str>) {
-    let mut chain = ProcChain::start(postgres).await;
+    let mut chain = common::start(postgres).await;
     let cheating = Arc::new(AtomicBool::new(true));
     let certs = chain.certs();
     let identity = Identity::from_pem(
@@ -143,7 +150,7 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_url = format!("https://{}", listener.local_addr().unwrap());
     let service = CheatingTranscryptor {
-        upstream: chain.channel("transcryptor_jenv", GEMEENTE),
+        upstream: chain.channel("transcryptor_jenv", GEMEENTE).unwrap(),
         cheating: Arc::clone(&cheating),
     };
     tokio::spawn(
@@ -159,8 +166,8 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains(&real));
     std::fs::write(&config, text.replace(&real, &proxy_url)).unwrap();
-    chain.kill(GEMEENTE);
-    chain.restart(GEMEENTE).await;
+    chain.kill(GEMEENTE).unwrap();
+    chain.restart(GEMEENTE).await.unwrap();
 
     let id = submit(
         &chain,
@@ -171,18 +178,24 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
             &[("gemeente", "GM0014")],
         ),
     )
-    .await;
+    .await
+    .unwrap();
     // The coordinator refuses the conversion, naming transcryptor 2, and stores nothing.
     let deadline = Instant::now() + Duration::from_secs(60);
     while !chain
         .log("coordinator")
+        .unwrap()
         .contains("a conversion proof does not verify")
     {
-        assert!(Instant::now() < deadline, "{}", chain.log("coordinator"));
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            chain.log("coordinator").unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(stored_pseudonyms(&chain).await.is_empty());
-    let (code, trail, stderr) = chain.audit("show", "coordinator", &[]);
+    let (code, trail, stderr) = chain.audit("show", "coordinator", &[]).unwrap();
     assert_eq!(code, 0, "{stderr}");
     assert!(
         trail.contains("the conversion by transcryptor 2 does not verify"),
@@ -191,6 +204,7 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
     // The node keeps the signal for another try.
     let status = chain
         .partner(GEMEENTE)
+        .unwrap()
         .get_signal_status(pb::GetSignalStatusRequest {
             signal_id: id.clone(),
         })
@@ -201,7 +215,9 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
 
     // Honest again: the same signal is delivered, stored and nothing was lost.
     cheating.store(false, Ordering::SeqCst);
-    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&id)).await;
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&id))
+        .await
+        .unwrap();
     let stored = stored_pseudonyms(&chain).await;
     assert!(
         stored.iter().any(|(signal, ..)| signal == &id),
@@ -215,7 +231,7 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
 async fn a_transcryptor_that_changes_its_commitments_is_refused_after_a_restart(
     postgres: Option<&str>,
 ) {
-    let mut chain = ProcChain::start(postgres).await;
+    let mut chain = common::start(postgres).await;
     let first = submit(
         &chain,
         GEMEENTE,
@@ -225,18 +241,21 @@ async fn a_transcryptor_that_changes_its_commitments_is_refused_after_a_restart(
             &[("gemeente", "GM0014")],
         ),
     )
-    .await;
-    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&first)).await;
+    .await
+    .unwrap();
+    wait_delivered(&chain, GEMEENTE, std::slice::from_ref(&first))
+        .await
+        .unwrap();
 
-    chain.kill("coordinator");
-    chain.kill("transcryptor_jenv");
-    let secrets = chain.dir.path().join("keys/transcryptor-2.json");
+    chain.kill("coordinator").unwrap();
+    chain.kill("transcryptor_jenv").unwrap();
+    let secrets = chain.dir().join("keys/transcryptor-2.json");
     let mut keys: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&secrets).unwrap()).unwrap();
     keys["pseudonymisation_secret"] = hex::encode([7u8; 32]).into();
     std::fs::write(&secrets, serde_json::to_vec(&keys).unwrap()).unwrap();
-    chain.restart("transcryptor_jenv").await;
-    chain.restart("coordinator").await;
+    chain.restart("transcryptor_jenv").await.unwrap();
+    chain.restart("coordinator").await.unwrap();
 
     let second = submit(
         &chain,
@@ -247,21 +266,28 @@ async fn a_transcryptor_that_changes_its_commitments_is_refused_after_a_restart(
             &[("gemeente", "GM0014")],
         ),
     )
-    .await;
+    .await
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !chain
         .log("coordinator")
+        .unwrap()
         .contains("a transcryptor answers other commitments than it first did")
     {
-        assert!(Instant::now() < deadline, "{}", chain.log("coordinator"));
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            chain.log("coordinator").unwrap()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(chain.log("coordinator").contains("transcryptor=2"));
+    assert!(chain.log("coordinator").unwrap().contains("transcryptor=2"));
     let stored = stored_pseudonyms(&chain).await;
     assert!(stored.iter().any(|(s, ..)| s == &first));
     assert!(!stored.iter().any(|(s, ..)| s == &second), "{stored:?}");
     let status = chain
         .partner(GEMEENTE)
+        .unwrap()
         .get_signal_status(pb::GetSignalStatusRequest { signal_id: second })
         .await
         .unwrap()

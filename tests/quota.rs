@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::chain::{postgres_url, ProcChain};
-use common::requests::{settled, DRIELUIK, GEMEENTE, POLITIE};
+use common::{postgres_url, Chain};
+use common::{settled, DRIELUIK, GEMEENTE, POLITIE};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use std::time::{Duration, Instant};
@@ -49,12 +49,13 @@ fn two(case: &str, i: usize) -> pb::SubmitSignalRequest {
 }
 
 async fn submit(
-    chain: &ProcChain,
+    chain: &Chain,
     partner: &str,
     r: pb::SubmitSignalRequest,
 ) -> Result<String, tonic::Status> {
     chain
         .partner(partner)
+        .unwrap()
         .submit_signal(r)
         .await
         .map(|a| a.into_inner().signal_id)
@@ -72,11 +73,11 @@ fn assert_names(status: &tonic::Status, needles: &[&str]) {
 }
 
 /// Rewrites the gemeente's drieluik limits and waits until `roles` enforce the new set.
-async fn set_limits(chain: &ProcChain, limits: &str, roles: &[&str]) {
+async fn set_limits(chain: &Chain, limits: &str, roles: &[&str]) {
     let before: Vec<String> = {
         let mut v = Vec::new();
         for role in roles {
-            v.push(chain.role_info(role).await.policy_version);
+            v.push(chain.role_info(role).await.unwrap().policy_version);
         }
         v
     };
@@ -89,7 +90,7 @@ async fn set_limits(chain: &ProcChain, limits: &str, roles: &[&str]) {
     for (role, old) in roles.iter().zip(before) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let info = chain.role_info(role).await;
+            let info = chain.role_info(role).await.unwrap();
             assert!(
                 info.last_refused_reload.is_empty(),
                 "{role}: {}",
@@ -120,7 +121,7 @@ async fn quotas_and_alarms_on_postgres() {
 }
 
 async fn quotas_and_alarms(postgres: Option<&str>) {
-    let mut chain = ProcChain::start(postgres).await;
+    let mut chain = common::start(postgres).await;
 
     // Three persons are nine match keys: over the example's cap of eight per signal.
     let status = submit(
@@ -169,7 +170,7 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
         ],
     );
     for id in &accepted {
-        let s = settled(&chain, GEMEENTE, id).await;
+        let s = settled(&chain, GEMEENTE, id).await.unwrap();
         assert_eq!(s.state, pb::SignalState::Unmatched as i32, "{}", s.detail);
     }
 
@@ -194,7 +195,7 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
     .await
     .unwrap();
     for id in [&fourth, &nine] {
-        let s = settled(&chain, GEMEENTE, id).await;
+        let s = settled(&chain, GEMEENTE, id).await.unwrap();
         assert_ne!(s.state, pb::SignalState::Refused as i32, "{}", s.detail);
     }
     // The coordinator counted 6 + 2 + 9 = 17 keys of the gemeente today.
@@ -202,7 +203,7 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
     // Defence in depth: while the coordinator is down the node accepts two signals under the
     // bulk grant; the grant is then withdrawn (20 a day). On its return the coordinator, its
     // window restored from its database, takes the first (19) and refuses the second (21).
-    chain.kill("coordinator");
+    chain.kill("coordinator").unwrap();
     let a = submit(&chain, GEMEENTE, two("GRO-C1", 10)).await.unwrap();
     let b = submit(&chain, GEMEENTE, two("GRO-C2", 11)).await.unwrap();
     // Both converted by the transcryptors under the grant (their delivery failed for want of a
@@ -212,6 +213,7 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
         loop {
             let status = chain
                 .partner(GEMEENTE)
+                .unwrap()
                 .get_signal_status(pb::GetSignalStatusRequest {
                     signal_id: id.clone(),
                 })
@@ -231,11 +233,11 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
         &[GEMEENTE],
     )
     .await;
-    chain.restart("coordinator").await;
+    chain.restart("coordinator").await.unwrap();
     // (The outbox orders signals of one second by id: either may arrive first.)
     let mut states = [
-        settled(&chain, GEMEENTE, &a).await,
-        settled(&chain, GEMEENTE, &b).await,
+        settled(&chain, GEMEENTE, &a).await.unwrap(),
+        settled(&chain, GEMEENTE, &b).await.unwrap(),
     ];
     states.sort_by_key(|s| s.state);
     let [first, second] = [&states[0], &states[1]];
@@ -263,9 +265,11 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
         );
     }
     // The coordinator audited the refusal with its quota, and stored nothing of it.
-    let (_, out, _) = chain.audit("show", "coordinator", &["--step", "refuse"]);
+    let (_, out, _) = chain
+        .audit("show", "coordinator", &["--step", "refuse"])
+        .unwrap();
     assert!(out.contains("limits.identifiers_per_day"), "{out}");
-    assert!(chain.log("coordinator").contains("over quota"));
+    assert!(chain.log("coordinator").unwrap().contains("over quota"));
 
     // The example set's limits again, for what follows.
     set_limits(&chain, EXAMPLE_LIMITS, &[GEMEENTE, POLITIE, "coordinator"]).await;
@@ -279,7 +283,7 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let s = settled(&chain, POLITIE, &id).await;
+            let s = settled(&chain, POLITIE, &id).await.unwrap();
             if s.state == pb::SignalState::InHit as i32 {
                 break;
             }
@@ -288,6 +292,7 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
         }
         chain
             .partner(POLITIE)
+            .unwrap()
             .withdraw_signals(pb::WithdrawSignalsRequest {
                 idempotency_key: format!("w/{case}"),
                 target: Some(pb::withdraw_signals_request::Target::CaseReference(case)),
@@ -298,7 +303,9 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     let shown = loop {
-        let (code, out, err) = chain.audit("show", "coordinator", &["--step", "alarm"]);
+        let (code, out, err) = chain
+            .audit("show", "coordinator", &["--step", "alarm"])
+            .unwrap();
         assert_eq!(code, 0, "{err}");
         if out.contains("alarm") && out.contains("withdrew 3 signal(s)") {
             break out;
@@ -313,12 +320,12 @@ async fn quotas_and_alarms(postgres: Option<&str>) {
     for leak in ["PL-P", "sig-", "+31"] {
         assert!(!shown.contains(leak), "{leak} in {shown}");
     }
-    let log = chain.log("coordinator");
+    let log = chain.log("coordinator").unwrap();
     let line = log
         .lines()
         .find(|l| l.contains("alarm withdrawn_after_hit"))
         .unwrap_or_else(|| panic!("the alarm is not logged: {log}"));
     assert!(line.contains("WARN"), "{line}");
-    let (code, out, _) = chain.audit("verify", "coordinator", &[]);
+    let (code, out, _) = chain.audit("verify", "coordinator", &[]).unwrap();
     assert_eq!(code, 0, "{out}");
 }

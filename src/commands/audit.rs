@@ -1,11 +1,13 @@
 //! `signaalnet audit verify|show`: the operator's view of a role's audit trail. Both read the
 //! role's own configuration file to find its database and signing key.
 
-use crate::roles::{CoordinatorConfig, Governance, NodeConfig};
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use signaalnet_audit::{public_key_path, read_public_key, Filter, Step};
+use signaalnet_coordinator::role::CoordinatorConfig;
+use signaalnet_node::role::NodeConfig;
 use signaalnet_store::{format_time, parse_date, Location, Store};
+use signaalnet_transcryptor::role::TranscryptorConfig;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -70,32 +72,20 @@ pub enum AuditCommand {
 
 /// Where a role keeps its trail and its key, read from its configuration.
 fn locate(role: RoleKind, config: &Path) -> Result<(Location, PathBuf)> {
-    let (data_dir, name, url, governance): (PathBuf, String, Option<String>, Governance) =
-        match role {
-            RoleKind::Coordinator => {
-                let c: CoordinatorConfig = crate::config::load(config, "coordinator")?;
-                (
-                    c.data_dir,
-                    "coordinator".into(),
-                    c.database_url,
-                    c.governance,
-                )
-            }
-            RoleKind::Node => {
-                let c: NodeConfig = crate::config::load(config, "node")?;
-                (
-                    c.data_dir,
-                    format!("node-{}", c.partner),
-                    c.database_url,
-                    c.governance,
-                )
-            }
-            RoleKind::Transcryptor => {
-                let c = crate::commands::transcryptor::load(config)?;
-                (c.data_dir, c.name, c.database_url, c.governance)
-            }
-        };
-    let location = Location::for_role(&data_dir, &name, url.as_deref())?;
+    let (location, key) = match role {
+        RoleKind::Coordinator => {
+            let c = CoordinatorConfig::load(config)?;
+            (c.location()?, c.audit_key())
+        }
+        RoleKind::Node => {
+            let c = NodeConfig::load(config)?;
+            (c.location()?, c.audit_key())
+        }
+        RoleKind::Transcryptor => {
+            let c = TranscryptorConfig::load(config)?;
+            (c.location()?, c.audit_key())
+        }
+    };
     if let Location::Sqlite(path) = &location {
         anyhow::ensure!(
             path.exists(),
@@ -103,7 +93,7 @@ fn locate(role: RoleKind, config: &Path) -> Result<(Location, PathBuf)> {
             path.display()
         );
     }
-    Ok((location, governance.audit_key(&data_dir, &name)))
+    Ok((location, key))
 }
 
 pub fn run(command: AuditCommand) -> Result<ExitCode> {

@@ -1,10 +1,8 @@
 //! `signaalnet certs dev`: a development PKI for every organisation in a policy set.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
-use signaalnet_policy::PolicySet;
-use signaalnet_tls::dev::{write_dev_pki, DevIdentity};
-use signaalnet_tls::Oin;
+use signaalnet_devchain::setup;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -29,26 +27,10 @@ pub fn run(command: CertsCommand) -> Result<ExitCode> {
 }
 
 fn dev(policies: &Path, out: &Path) -> Result<ExitCode> {
-    let set = PolicySet::load(policies)
-        .map_err(|p| anyhow::anyhow!("{p}"))
-        .with_context(|| format!("loading {}", policies.display()))?;
-    let identities = set
-        .partners()
-        .map(|p| {
-            let oin = p
-                .oins
-                .first()
-                .context("a checked policy set gives every partner an OIN")?;
-            Ok(DevIdentity {
-                name: p.id.clone(),
-                organisation: p.name.clone(),
-                oin: Oin::parse(oin)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let ca = write_dev_pki(out, &identities)?;
+    let set = setup::load_policy(policies)?;
+    let identities = setup::dev_pki(&set, out)?;
     println!("development PKI (not for production) in {}", out.display());
-    println!("  {}", ca.display());
+    println!("  {}", out.join("ca.pem").display());
     for identity in &identities {
         println!(
             "  {}.pem / .key  OIN {}  {}",

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use signaalnet_devchain::setup::{key_ceremony, write_handle_key, KeyFiles};
 use signaalnet_pseudonym::{Ceremony, CoordinatorContext, SystemPublicKeys, TranscryptorKeys};
 use signaalnet_tls::dev::write;
 use std::path::{Path, PathBuf};
@@ -172,7 +173,7 @@ pub fn run(command: KeysCommand) -> Result<ExitCode> {
         }
         KeysCommand::HandleKey { out } => {
             fresh(&out)?;
-            handle_key(&out)?;
+            write_handle_key(&out)?;
             println!(
                 "{} written (secret, mode 0600): coordinator only",
                 out.display()
@@ -188,24 +189,13 @@ pub fn run(command: KeysCommand) -> Result<ExitCode> {
 }
 
 fn setup(n: usize, context: &str, out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let system_path = out.join("system.json");
-    let handle_path = out.join("coordinator-handle.key");
-    let transcryptor_paths: Vec<PathBuf> = (1..=n)
-        .map(|i| out.join(format!("transcryptor-{i}.json")))
-        .collect();
-    for path in std::iter::once(&system_path)
-        .chain(std::iter::once(&handle_path))
-        .chain(&transcryptor_paths)
-    {
-        fresh(path)?;
-    }
-    let system = ceremony(n, context, &system_path, &handle_path, &transcryptor_paths)?;
+    let files = KeyFiles::in_dir(out, n);
+    let system = key_ceremony(&files, context)?;
     println!(
         "development key ceremony for {n} transcryptor(s): every party's step on this machine"
     );
-    println!("  {} (public, for every role)", system_path.display());
-    for path in &transcryptor_paths {
+    println!("  {} (public, for every role)", files.system.display());
+    for path in &files.transcryptors {
         println!(
             "  {} (secret, mode 0600: that transcryptor only)",
             path.display()
@@ -213,40 +203,9 @@ fn setup(n: usize, context: &str, out: &Path) -> Result<()> {
     }
     println!(
         "  {} (secret, mode 0600: coordinator only)",
-        handle_path.display()
+        files.handle.display()
     );
     print_system(&system);
-    Ok(())
-}
-
-/// Every party's step in order on this machine (development and tests); writes the files
-/// (secrets mode 0600) and returns the public keys.
-pub fn ceremony(
-    n: usize,
-    context: &str,
-    system_path: &Path,
-    handle_path: &Path,
-    transcryptor_paths: &[PathBuf],
-) -> Result<SystemPublicKeys> {
-    let rng = &mut rand::rng();
-    let (system, keys) = Ceremony::run_locally(&CoordinatorContext::new(context)?, n, rng)?;
-    write(
-        system_path,
-        serde_json::to_string_pretty(&system)?.as_bytes(),
-        false,
-    )?;
-    for (key, path) in keys.iter().zip(transcryptor_paths) {
-        write(path, serde_json::to_string_pretty(key)?.as_bytes(), true)?;
-    }
-    handle_key(handle_path)?;
-    Ok(system)
-}
-
-fn handle_key(path: &Path) -> Result<()> {
-    let mut handle_secret = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut handle_secret)
-        .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
-    write(path, hex::encode(handle_secret).as_bytes(), true)?;
     Ok(())
 }
 

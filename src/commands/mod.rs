@@ -1,8 +1,4 @@
 pub mod audit;
-pub mod bench;
 pub mod certs;
-pub mod coordinator;
-pub mod demo;
 pub mod keys;
 pub mod policy;
-pub mod transcryptor;

@@ -2,9 +2,10 @@
 
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
+use signaalnet_devchain::setup;
 use signaalnet_policy::signature::{self, Signers, SIGNATURE_FILE};
 use signaalnet_policy::PolicySet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Subcommand)]
@@ -75,7 +76,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             purpose,
             partner,
         } => {
-            let set = load(&dir)?;
+            let set = setup::load_policy(&dir)?;
             for (what, id) in [("purpose", &purpose), ("partner", &partner)] {
                 if let Some(id) = id {
                     let known = match what {
@@ -92,7 +93,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Diff { old, new } => {
-            let (a, b) = (load(&old)?, load(&new)?);
+            let (a, b) = (setup::load_policy(&old)?, setup::load_policy(&new)?);
             println!("policy set {} ({})", a.version(), old.display());
             println!("        → {} ({})\n", b.version(), new.display());
             let diff = signaalnet_policy::explain::diff(&a, &b);
@@ -104,7 +105,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             })
         }
         PolicyCommand::Register { dir, format, out } => {
-            let register = signaalnet_policy::register::register(&load(&dir)?);
+            let register = signaalnet_policy::register::register(&setup::load_policy(&dir)?);
             let text = match format {
                 Format::Markdown => register.to_markdown(),
                 Format::Json => serde_json::to_string_pretty(&register)? + "\n",
@@ -117,44 +118,28 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Keygen { out } => {
-            anyhow::ensure!(
-                !out.exists(),
-                "{} exists; not overwriting a key",
-                out.display()
-            );
-            let (pkcs8, public) = signature::generate_key()?;
-            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            signaalnet_tls::dev::write(&out, &pkcs8, true)?;
-            let pub_path = PathBuf::from(format!("{}.pub", out.display()));
-            std::fs::write(&pub_path, format!("{public}\n"))?;
+            let public = setup::officer_key(&out)?;
+            let key_id = signature::key_id(&hex::decode(std::fs::read_to_string(&public)?.trim())?);
             println!(
-                "key {} (keep it secret), public key {} (key id {}): give the public key to \
+                "key {} (keep it secret), public key {} (key id {key_id}): give the public key to \
                  the operators of every node and the coordinator",
                 out.display(),
-                pub_path.display(),
-                signature::key_id(&hex::decode(&public)?)
+                public.display(),
             );
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Sign { dir, key } => {
-            let set = load(&dir)?;
-            let pkcs8 =
-                std::fs::read(&key).with_context(|| format!("reading {}", key.display()))?;
-            let sig = signature::sign(set.version(), &pkcs8)
-                .with_context(|| key.display().to_string())?;
-            std::fs::write(dir.join(SIGNATURE_FILE), toml::to_string(&sig)?)?;
+            let sig = setup::sign_policy(&dir, &key)?;
             println!(
                 "signed policy set {} with key {}: {}",
-                set.version(),
+                sig.version,
                 sig.key_id,
                 dir.join(SIGNATURE_FILE).display()
             );
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Verify { dir, signers } => {
-            let set = load(&dir)?;
+            let set = setup::load_policy(&dir)?;
             match Signers::read(&signers)?.check(&dir, set.version()) {
                 Ok(key_id) => {
                     println!("policy set {} is signed by key {key_id}", set.version());
@@ -167,16 +152,6 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             }
         }
     }
-}
-
-fn load(dir: &Path) -> Result<PolicySet> {
-    PolicySet::load(dir).map_err(|p| {
-        anyhow::anyhow!(
-            "policy set {} is invalid ({} problem(s)); run `signaalnet policy check {0}`:\n{p}",
-            dir.display(),
-            p.0.len()
-        )
-    })
 }
 
 fn check(dir: &std::path::Path) -> Result<ExitCode> {

@@ -1,38 +1,46 @@
-//! Helpers shared by the tests that run the `signaalnet` binary.
-#![allow(dead_code, clippy::unwrap_used)] // each test file uses a subset
+//! What the end-to-end tests share: the development chain (`signaalnet-devchain`) run as
+//! separate `signaalnet` processes, and running the binary.
+#![allow(dead_code, unused_imports, clippy::unwrap_used)] // each test file uses a subset
 
-pub mod chain;
 pub mod otlp;
-pub mod requests;
+
+pub use signaalnet_devchain::chain::CONTEXT;
+pub use signaalnet_devchain::partners::*;
+pub use signaalnet_devchain::requests::*;
+pub use signaalnet_devchain::setup::copy_dir;
+pub use signaalnet_devchain::{Chain, Options};
 
 use std::path::Path;
-use std::process::Command;
 
-/// Runs the binary in the repository root; returns exit code, stdout and stderr.
+/// Runs the binary (in the repository root, where cargo runs tests); returns exit code, stdout
+/// and stderr.
 pub fn signaalnet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_signaalnet"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    signaalnet_devchain::chain::run_command(Path::new(env!("CARGO_BIN_EXE_signaalnet")), args)
+        .unwrap()
 }
 
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+/// The PostgreSQL admin URL when the PostgreSQL suite should run.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("SIGNAALNET_TEST_POSTGRES_URL").ok()
+}
+
+/// Starts the chain as processes of this build's binary, every role logging at `info` and
+/// looking for a changed policy set every second; on PostgreSQL with `postgres`.
+pub async fn start(postgres: Option<&str>) -> Chain {
+    start_with(postgres, Options::default()).await
+}
+
+pub async fn start_with(postgres: Option<&str>, options: Options) -> Chain {
+    let options = Options {
+        postgres: postgres.map(str::to_owned),
+        policy_reload_seconds: Some(1),
+        ..options
+    };
+    let run = signaalnet_devchain::Run::Processes {
+        exe: env!("CARGO_BIN_EXE_signaalnet").into(),
+        log_level: "info".to_owned(),
+    };
+    Chain::start(options, run).await.unwrap()
 }
 
 /// Unix permission bits of a file.
@@ -40,7 +48,6 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
-
 /// Runs each named scenario `async fn name(postgres: Option<&str>)` as a test on SQLite and,
 /// when `SIGNAALNET_TEST_POSTGRES_URL` is set, on PostgreSQL.
 #[allow(unused_macros)]

@@ -18,6 +18,7 @@ mod keys;
 mod load;
 pub mod matching;
 mod quota;
+pub mod role;
 
 pub use crate::core::{rules, Coordinator, Outcome};
 pub use analyst::UNKNOWN;

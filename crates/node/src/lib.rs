@@ -15,6 +15,7 @@ pub mod forward;
 mod grpc;
 pub mod input;
 mod quota;
+pub mod role;
 mod submit;
 
 pub use grpc::PartnerGrpc;

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod rate;
+pub mod role;
 mod seen;
 mod serve;
 mod service;

@@ -1,18 +1,20 @@
-//! `signaalnet transcryptor --config FILE`: run one transcryptor.
+//! The transcryptor as a role: its configuration file and its startup (read its secrets and the
+//! ceremony record, serve, run the background loops until shutdown).
 
-use crate::config;
-use crate::roles::{Background, Governance};
-use anyhow::{Context, Result};
+use crate::{serve, RateLimiter, TranscryptorGrpc, TranscryptorTrail};
 use serde::{Deserialize, Serialize};
-use signaalnet_pseudonym::{CoordinatorContext, Transcryptor, TranscryptorKeys};
+use signaalnet_pseudonym::{Transcryptor, TranscryptorKeys};
+use signaalnet_runtime::process::{load_system, run_role};
+use signaalnet_runtime::{Background, Governance, StartError, WithPath};
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
 use signaalnet_store::{Location, Store};
+use signaalnet_telemetry::export::TelemetryConfig;
 use signaalnet_tls::TlsFiles;
-use signaalnet_transcryptor::{serve, RateLimiter, TranscryptorGrpc, TranscryptorTrail};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
+use tokio::net::TcpListener;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -38,7 +40,7 @@ pub struct TranscryptorConfig {
     pub governance: Governance,
     /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
     #[serde(default)]
-    pub telemetry: signaalnet_telemetry::export::TelemetryConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -59,38 +61,48 @@ impl Default for RateLimitConfig {
     }
 }
 
-pub fn load(path: &Path) -> Result<TranscryptorConfig> {
-    config::load(path, "transcryptor")
+impl TranscryptorConfig {
+    /// Where the role keeps its data: PostgreSQL when `database_url` is set, else a SQLite file
+    /// named after the role in `data_dir`.
+    pub fn location(&self) -> Result<Location, signaalnet_store::StoreError> {
+        Location::for_role(
+            &self.data_dir,
+            &self.name.clone(),
+            self.database_url.as_deref(),
+        )
+    }
+
+    /// The audit trail's signing key.
+    pub fn audit_key(&self) -> PathBuf {
+        self.governance
+            .audit_key(&self.data_dir, &self.name.clone())
+    }
+
+    /// Reads the configuration file, with `SIGNAALNET_TRANSCRYPTOR__…` overrides.
+    pub fn load(path: &Path) -> Result<Self, StartError> {
+        signaalnet_runtime::config::load(path, "transcryptor")
+    }
 }
 
-pub fn run(config_path: &Path) -> Result<ExitCode> {
-    let config = load(config_path)?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let telemetry = crate::roles::start_telemetry(
-        &runtime,
-        &config.telemetry,
-        &config.tls,
+/// `signaalnet transcryptor --config FILE`: the transcryptor as this process, until SIGINT or
+/// SIGTERM.
+pub fn run_process(config: TranscryptorConfig) -> Result<(), StartError> {
+    run_role(
+        config.listen,
+        &config.telemetry.clone(),
+        &config.tls.clone(),
         "transcryptor",
         format!("signaalnet-{}", config.name),
-    )?;
-    let served = runtime.block_on(async {
-        let listener = crate::roles::bind(config.listen).await?;
-        serve_config(&config, listener, async {
-            crate::roles::interrupted().await;
-        })
-        .await
-    });
-    telemetry.shutdown();
-    served?;
-    Ok(ExitCode::SUCCESS)
+        |listener| run(config, listener, signaalnet_runtime::process::interrupted()),
+    )
 }
 
-/// Runs a transcryptor from its configuration on `listener` until `shutdown` completes.
-pub async fn serve_config(
-    config: &TranscryptorConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<()> {
+/// Runs a transcryptor on `listener` until `shutdown` completes.
+pub async fn run(
+    config: TranscryptorConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
     let accountable = config.governance.open(
         "transcryptor",
         &config.name,
@@ -98,37 +110,29 @@ pub async fn serve_config(
         &config.data_dir,
         &config.tls,
     )?;
-    let location = Location::for_role(
-        &config.data_dir,
-        &config.name,
-        config.database_url.as_deref(),
-    )?;
+    let location = config.location()?;
     let store = Arc::new(Store::open(&location).await?);
     let audit = Arc::new(accountable.audit);
     let set = accountable.policy.live().current();
     audit.record_policy_at_start(&store, &set).await?;
-    let keys: TranscryptorKeys = serde_json::from_slice(
-        &std::fs::read(&config.keys)
-            .with_context(|| format!("reading {}", config.keys.display()))?,
-    )
-    .with_context(|| format!("{}", config.keys.display()))?;
-    let context = CoordinatorContext::new(config.coordinator_context.clone())?;
-    let system = crate::roles::load_system(&config.system_keys)?;
-    if system.context() != &context {
-        anyhow::bail!(
-            "{}: the ceremony was held for coordinator context `{}`, this transcryptor is \
-             configured for `{}`",
-            config.system_keys.display(),
-            system.context().as_str(),
-            context.as_str()
-        );
-    }
+    let keys: TranscryptorKeys =
+        serde_json::from_slice(&std::fs::read(&config.keys).with_path(&config.keys)?)
+            .with_path(&config.keys)?;
+    let system = load_system(
+        &config.system_keys,
+        "transcryptor",
+        &config.coordinator_context,
+    )?;
+    let context = system.context().clone();
     let index = keys.index();
-    let transcryptor = Transcryptor::new(&keys, &system).with_context(|| {
-        format!(
-            "{} against {}",
-            config.keys.display(),
-            config.system_keys.display()
+    let transcryptor = Transcryptor::new(&keys, &system).map_err(|e| {
+        StartError::role(
+            format!(
+                "{} against {}",
+                config.keys.display(),
+                config.system_keys.display()
+            ),
+            e,
         )
     })?;
     let service = TranscryptorGrpc::new(
@@ -150,6 +154,5 @@ pub async fn serve_config(
     let role = RoleGrpc::new(accountable.policy, target);
     let served = serve(listener, &config.tls, service, role, shutdown).await;
     background.stop().await;
-    served?;
-    Ok(())
+    Ok(served?)
 }

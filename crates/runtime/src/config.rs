@@ -5,15 +5,19 @@
 //! Values are read as TOML when they parse as a TOML value (numbers, booleans) and as strings
 //! otherwise.
 
-use anyhow::{Context, Result};
+use crate::{StartError, WithPath};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-pub fn load<T: DeserializeOwned>(path: &Path, role: &str) -> Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+/// Reads `path` as role `role`'s configuration, with the environment's overrides applied.
+pub fn load<T: DeserializeOwned>(path: &Path, role: &str) -> Result<T, StartError> {
+    let problem = |message: String| StartError::Config {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).with_path(path)?;
     let mut value: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+        toml::from_str(&text).map_err(|e| problem(format!("not valid TOML: {e}")))?;
     let prefix = format!("SIGNAALNET_{}__", role.to_ascii_uppercase());
     for (name, raw) in std::env::vars() {
         let Some(rest) = name.strip_prefix(&prefix) else {
@@ -21,11 +25,11 @@ pub fn load<T: DeserializeOwned>(path: &Path, role: &str) -> Result<T> {
         };
         let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
         set(&mut value, &keys, parse_value(&raw))
-            .with_context(|| format!("environment variable {name}"))?;
+            .map_err(|e| problem(format!("environment variable {name}: {e}")))?;
     }
     toml::Value::Table(value)
         .try_into()
-        .with_context(|| format!("{} (with environment overrides)", path.display()))
+        .map_err(|e| problem(format!("(with environment overrides) {e}")))
 }
 
 fn parse_value(raw: &str) -> toml::Value {
@@ -35,9 +39,9 @@ fn parse_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
 }
 
-fn set(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<()> {
+fn set(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(), String> {
     match keys {
-        [] => anyhow::bail!("names no key"),
+        [] => Err("names no key".to_owned()),
         [last] => {
             table.insert(last.clone(), value);
             Ok(())
@@ -47,7 +51,7 @@ fn set(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(
                 .entry(first.clone())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             let toml::Value::Table(inner) = entry else {
-                anyhow::bail!("`{first}` is not a table");
+                return Err(format!("`{first}` is not a table"));
             };
             set(inner, rest, value)
         }
@@ -56,6 +60,7 @@ fn set(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde::Deserialize;
 
@@ -91,12 +96,16 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused_from_file_and_environment() {
         let f = file("listen = \"x\"\nlisten_port = 3\n[inner]\nsize = 1\n");
-        let err = format!("{:#}", load::<Sample>(f.path(), "cfgtest2").unwrap_err());
+        let err = load::<Sample>(f.path(), "cfgtest2")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen_port"), "{err}");
 
         let f = file("listen = \"x\"\n[inner]\nsize = 1\n");
         std::env::set_var("SIGNAALNET_CFGTEST3__INNER__SIEZ", "3");
-        let err = format!("{:#}", load::<Sample>(f.path(), "cfgtest3").unwrap_err());
+        let err = load::<Sample>(f.path(), "cfgtest3")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("siez"), "{err}");
     }
 }

@@ -7,7 +7,7 @@
 //! virtual machine whose cores share a physical core or a host, a core is slower while the others
 //! are busy; the every-core measurement shows by how much.
 
-use super::bsn;
+use crate::requests::bsn;
 use anyhow::{Context, Result};
 use signaalnet_identifier::{Bsn, Identifier};
 use signaalnet_pseudonym::{

@@ -1,0 +1,134 @@
+//! The coordinator as a role: its configuration file and its startup (fetch the key shares,
+//! open the store, serve, run the background loops until shutdown).
+
+use crate::Coordinator;
+use serde::{Deserialize, Serialize};
+use signaalnet_pseudonym::{CoordinatorContext, HandleKey};
+use signaalnet_runtime::process::{load_system, run_role};
+use signaalnet_runtime::{Background, Governance, StartError, WithPath};
+use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
+use signaalnet_store::{Location, Store};
+use signaalnet_telemetry::export::TelemetryConfig;
+use signaalnet_tls::TlsFiles;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    pub listen: SocketAddr,
+    pub policies: PathBuf,
+    /// `system.json`, the ceremony record from `signaalnet keys finish` (or `keys setup`).
+    pub system_keys: PathBuf,
+    /// The analyst handle key from `signaalnet keys handle-key` (or `keys setup`), mode 0600.
+    pub handle_key: PathBuf,
+    pub coordinator_context: String,
+    /// Every transcryptor, `https://host:port`; the coordinator fetches its key share from each.
+    pub transcryptors: Vec<String>,
+    /// SQLite file `coordinator.db` lives here unless `database_url` is set.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of SQLite.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    pub tls: TlsFiles,
+    #[serde(default)]
+    pub governance: Governance,
+    /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+impl CoordinatorConfig {
+    /// Where the role keeps its data: PostgreSQL when `database_url` is set, else a SQLite file
+    /// named after the role in `data_dir`.
+    pub fn location(&self) -> Result<Location, signaalnet_store::StoreError> {
+        Location::for_role(&self.data_dir, "coordinator", self.database_url.as_deref())
+    }
+
+    /// The audit trail's signing key.
+    pub fn audit_key(&self) -> PathBuf {
+        self.governance.audit_key(&self.data_dir, "coordinator")
+    }
+
+    /// Reads the configuration file, with `SIGNAALNET_COORDINATOR__…` overrides.
+    pub fn load(path: &Path) -> Result<Self, StartError> {
+        signaalnet_runtime::config::load(path, "coordinator")
+    }
+}
+
+/// `signaalnet coordinator --config FILE`: the coordinator as this process, until SIGINT or
+/// SIGTERM.
+pub fn run_process(config: CoordinatorConfig) -> Result<(), StartError> {
+    run_role(
+        config.listen,
+        &config.telemetry.clone(),
+        &config.tls.clone(),
+        "coordinator",
+        "signaalnet-coordinator".to_owned(),
+        |listener| run(config, listener, signaalnet_runtime::process::interrupted()),
+    )
+}
+
+/// Runs the coordinator on `listener` until `shutdown` completes.
+pub async fn run(
+    config: CoordinatorConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let accountable = config.governance.open(
+        "coordinator",
+        "coordinator",
+        &config.policies,
+        &config.data_dir,
+        &config.tls,
+    )?;
+    let system = load_system(
+        &config.system_keys,
+        "coordinator",
+        &config.coordinator_context,
+    )?;
+    let handle_hex = std::fs::read_to_string(&config.handle_key).with_path(&config.handle_key)?;
+    let doing = || format!("the handle key {}", config.handle_key.display());
+    let handle_bytes = hex::decode(handle_hex.trim()).map_err(|e| StartError::role(doing(), e))?;
+    let handles = HandleKey::new(&handle_bytes).map_err(|e| StartError::role(doing(), e))?;
+    let context = CoordinatorContext::new(config.coordinator_context.clone())
+        .map_err(|e| StartError::role("the coordinator context", e))?;
+    let location = config.location()?;
+    let store = Store::open(&location).await?;
+    let (decryptor, commitments) = crate::fetch_keys(
+        &system,
+        &config.transcryptors,
+        &config.tls,
+        &context,
+        Duration::from_secs(60),
+    )
+    .await
+    .map_err(|e| StartError::role("fetching the transcryptors' key shares", e))?;
+    let core = Arc::new(
+        Coordinator::open(
+            store,
+            accountable.policy.live().clone(),
+            decryptor,
+            commitments,
+            handles,
+            accountable.audit,
+        )
+        .await
+        .map_err(|e| StartError::role("opening the coordinator's store", e))?,
+    );
+    let target: Arc<dyn PolicyTarget> = core.clone();
+    let background = Background::start(
+        &accountable.policy,
+        accountable.schedule,
+        Arc::clone(&target),
+    );
+    tracing::info!(listen = %listener.local_addr()?, "coordinator serving");
+    let role = RoleGrpc::new(accountable.policy, target);
+    let served = crate::serve(listener, &config.tls, core, role, shutdown).await;
+    background.stop().await;
+    Ok(served?)
+}

@@ -1,0 +1,680 @@
+//! The whole chain on loopback: two transcryptors, the coordinator and a node per submitting
+//! partner of the policy set, each on its own port with its own certificate, configuration
+//! file, data directory and (on PostgreSQL) database, started exactly as the role commands
+//! start them: as tasks of this process (`signaalnet demo`), or each as its own
+//! `signaalnet <role> --config` process (the bench, which reads each role's memory and CPU time,
+//! and the end-to-end tests, which kill and restart roles).
+
+use crate::setup::{self, KeyFiles};
+use anyhow::{Context, Result};
+use signaalnet_coordinator::role::CoordinatorConfig;
+use signaalnet_node::role::NodeConfig;
+use signaalnet_policy::{PartnerRole, PolicySet};
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::analyst_service_client::AnalystServiceClient;
+use signaalnet_proto::v1::partner_service_client::PartnerServiceClient;
+use signaalnet_proto::v1::role_service_client::RoleServiceClient;
+use signaalnet_runtime::{Governance, StartError};
+use signaalnet_service::convert::submits_signals;
+use signaalnet_store::Location;
+use signaalnet_tls::TlsFiles;
+use signaalnet_transcryptor::role::{RateLimitConfig, TranscryptorConfig};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// The coordinator context of every development chain.
+pub const CONTEXT: &str = "coordinator/dev";
+
+/// How the roles run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Run {
+    /// As tasks of this process.
+    InProcess,
+    /// Each as its own process of `exe` (the `signaalnet` binary), its log (at `log_level`) in
+    /// `<dir>/<role>.log`.
+    Processes { exe: PathBuf, log_level: String },
+}
+
+/// What a chain is started with.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The policy set to copy into the chain's directory (default: [`crate::policies_dir`]).
+    pub policies: Option<PathBuf>,
+    /// A PostgreSQL administrator's URL: every role gets a fresh database there (default:
+    /// SQLite files under the chain's directory).
+    pub postgres: Option<String>,
+    /// Every role requires a policy set signed by the chain's privacy officer
+    /// (`<dir>/officer.key`, which signs the copy before the roles start).
+    pub signed_policy: bool,
+    /// Seconds between each role's looks for a changed policy set (default: the roles' own).
+    pub policy_reload_seconds: Option<u64>,
+    /// Every role exports its processing logs to this OTLP endpoint (every 100 ms).
+    pub otlp_endpoint: Option<String>,
+}
+
+/// Which role a [`Role`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleKind {
+    Transcryptor,
+    Coordinator,
+    Node,
+}
+
+impl RoleKind {
+    /// The subcommand that runs it (and `audit --role` takes).
+    pub fn command(self) -> &'static str {
+        match self {
+            Self::Transcryptor => "transcryptor",
+            Self::Coordinator => "coordinator",
+            Self::Node => "node",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum RoleConfig {
+    Transcryptor(TranscryptorConfig),
+    Coordinator(CoordinatorConfig),
+    Node(NodeConfig),
+}
+
+enum Running {
+    Stopped,
+    Task {
+        stop: watch::Sender<bool>,
+        task: JoinHandle<Result<(), StartError>>,
+    },
+    Process(Child),
+}
+
+/// One role of the chain.
+pub struct Role {
+    /// Its id in the policy set (`coordinator` for the coordinator).
+    pub name: String,
+    pub kind: RoleKind,
+    /// Its configuration file (what `signaalnet <role> --config` reads).
+    pub config: PathBuf,
+    /// Its log, when it runs as a process.
+    pub log: PathBuf,
+    /// `https://127.0.0.1:<port>`.
+    pub url: String,
+    /// Its PostgreSQL database, if it has one.
+    pub database_url: Option<String>,
+    /// Where it keeps its SQLite database and its secrets.
+    pub data_dir: PathBuf,
+    settings: RoleConfig,
+    running: Running,
+}
+
+pub struct Chain {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    pub policy: PolicySet,
+    pub roles: BTreeMap<String, Role>,
+    run: Run,
+}
+
+impl Chain {
+    /// Generates keys, certificates and configurations in a new temporary directory and
+    /// starts every role; returns once each answers health checks.
+    pub async fn start(options: Options, run: Run) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("signaalnet-chain-")
+            .tempdir()?;
+        let path = dir.path().to_owned();
+        let policies = path.join("policies");
+        let source = options.policies.clone().unwrap_or_else(crate::policies_dir);
+        setup::copy_dir(&source, &policies)?;
+        let mut governance = Governance::default();
+        if let Some(seconds) = options.policy_reload_seconds {
+            governance.policy_reload_seconds = seconds;
+        }
+        if options.signed_policy {
+            let key = path.join("officer.key");
+            governance.policy_signers = vec![setup::officer_key(&key)?];
+            setup::sign_policy(&policies, &key)?;
+        }
+        let policy = setup::load_policy(&policies)?;
+        let certs = path.join("certs");
+        setup::dev_pki(&policy, &certs)?;
+        // In the example set's order (VNG's is transcryptor 1); others after them.
+        let mut transcryptor_ids: Vec<String> = policy
+            .partners()
+            .filter(|p| p.role == PartnerRole::Transcryptor)
+            .map(|p| p.id.clone())
+            .collect();
+        transcryptor_ids.sort_by_key(|id| {
+            crate::partners::TRANSCRYPTORS
+                .iter()
+                .position(|t| t == id)
+                .unwrap_or(usize::MAX)
+        });
+        let coordinator_id = policy
+            .partners()
+            .find(|p| p.role == PartnerRole::Coordinator)
+            .map(|p| p.id.clone())
+            .context("the policy set names no coordinator")?;
+        let keys = KeyFiles::in_dir(&path.join("keys"), transcryptor_ids.len());
+        setup::key_ceremony(&keys, CONTEXT)?;
+        let telemetry = signaalnet_telemetry_config(options.otlp_endpoint.as_deref());
+        let tls = |id: &str| dev_tls(&certs, id);
+        let data = |name: &str| path.join("data").join(name);
+
+        let mut roles = BTreeMap::new();
+        let mut transcryptors = Vec::new();
+        for (id, secrets) in transcryptor_ids.iter().zip(&keys.transcryptors) {
+            let listen = free_address()?;
+            let settings = RoleConfig::Transcryptor(TranscryptorConfig {
+                listen,
+                policies: policies.clone(),
+                keys: secrets.clone(),
+                system_keys: keys.system.clone(),
+                coordinator_context: CONTEXT.to_owned(),
+                tls: tls(id),
+                rate_limit: RateLimitConfig::default(),
+                name: id.clone(),
+                data_dir: data(id),
+                database_url: fresh_database(options.postgres.as_deref()).await?,
+                governance: governance.clone(),
+                telemetry: telemetry.clone(),
+            });
+            transcryptors.push(url(listen));
+            roles.insert(id.clone(), Role::new(&path, id, settings)?);
+        }
+        let listen = free_address()?;
+        let coordinator = url(listen);
+        let settings = RoleConfig::Coordinator(CoordinatorConfig {
+            listen,
+            policies: policies.clone(),
+            system_keys: keys.system.clone(),
+            handle_key: keys.handle.clone(),
+            coordinator_context: CONTEXT.to_owned(),
+            transcryptors: transcryptors.clone(),
+            data_dir: data("coordinator"),
+            database_url: fresh_database(options.postgres.as_deref()).await?,
+            tls: tls(&coordinator_id),
+            governance: governance.clone(),
+            telemetry: telemetry.clone(),
+        });
+        roles.insert(
+            "coordinator".to_owned(),
+            Role::new(&path, "coordinator", settings)?,
+        );
+        for partner in policy.partners().filter(|p| submits_signals(p.role)) {
+            let settings = RoleConfig::Node(NodeConfig {
+                listen: free_address()?,
+                partner: partner.id.clone(),
+                policies: policies.clone(),
+                system_keys: keys.system.clone(),
+                coordinator_context: CONTEXT.to_owned(),
+                transcryptors: transcryptors.clone(),
+                coordinator: coordinator.clone(),
+                data_dir: data(&partner.id),
+                database_url: fresh_database(options.postgres.as_deref()).await?,
+                secret: None,
+                tls: tls(&partner.id),
+                governance: governance.clone(),
+                telemetry: telemetry.clone(),
+            });
+            roles.insert(partner.id.clone(), Role::new(&path, &partner.id, settings)?);
+        }
+        let mut chain = Self {
+            dir: Some(dir),
+            path,
+            policy,
+            roles,
+            run,
+        };
+        let names: Vec<String> = chain.roles.keys().cloned().collect();
+        for name in &names {
+            chain.launch(name)?;
+        }
+        for name in &names {
+            chain.wait_healthy(name, Duration::from_secs(60)).await?;
+        }
+        Ok(chain)
+    }
+
+    /// The chain's directory (keys/, certs/, data/, policies/, the roles' configurations and
+    /// logs).
+    pub fn dir(&self) -> &Path {
+        &self.path
+    }
+
+    /// Keeps the chain's directory after the chain is dropped; returns where it is.
+    pub fn keep(&mut self) -> PathBuf {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
+        }
+        self.path.clone()
+    }
+
+    /// The chain's copy of the policy set, which every role reads.
+    pub fn policies(&self) -> PathBuf {
+        self.path.join("policies")
+    }
+
+    pub fn certs(&self) -> PathBuf {
+        self.path.join("certs")
+    }
+
+    /// The certificate files of `identity` (any organisation of the policy set).
+    pub fn tls(&self, identity: &str) -> TlsFiles {
+        dev_tls(&self.certs(), identity)
+    }
+
+    fn role(&self, name: &str) -> Result<&Role> {
+        self.roles
+            .get(name)
+            .with_context(|| format!("the chain has no role `{name}`"))
+    }
+
+    /// `coordinator`, `node` or `transcryptor`.
+    pub fn kind(&self, role: &str) -> Result<&'static str> {
+        Ok(self.role(role)?.kind.command())
+    }
+
+    /// The partners running a node.
+    pub fn nodes(&self) -> impl Iterator<Item = &str> {
+        self.roles
+            .values()
+            .filter(|r| r.kind == RoleKind::Node)
+            .map(|r| r.name.as_str())
+    }
+
+    /// A channel to `role`, presenting `as_identity`'s certificate.
+    pub fn channel(&self, role: &str, as_identity: &str) -> Result<Channel> {
+        Ok(signaalnet_service::channel(
+            &self.role(role)?.url,
+            &self.tls(as_identity),
+        )?)
+    }
+
+    /// The partner API of `partner`'s node, called with that partner's certificate.
+    pub fn partner(&self, partner: &str) -> Result<PartnerServiceClient<Channel>> {
+        Ok(PartnerServiceClient::new(self.channel(partner, partner)?))
+    }
+
+    /// The coordinator's analyst API, called with `as_identity`'s certificate.
+    pub fn analyst(&self, as_identity: &str) -> Result<AnalystServiceClient<Channel>> {
+        Ok(AnalystServiceClient::new(
+            self.channel("coordinator", as_identity)?,
+        ))
+    }
+
+    /// What a role reports about itself (RoleService), asked with a node's certificate.
+    pub async fn role_info(&self, role: &str) -> Result<pb::RoleInfo> {
+        let asker = self.nodes().next().context("no partner nodes")?.to_owned();
+        Ok(RoleServiceClient::new(self.channel(role, &asker)?)
+            .get_role_info(pb::GetRoleInfoRequest {})
+            .await?
+            .into_inner())
+    }
+
+    /// Where `role` stores its data: its SQLite file or its PostgreSQL database.
+    pub fn location(&self, role: &str) -> Result<Location> {
+        Ok(match &self.role(role)?.settings {
+            RoleConfig::Transcryptor(c) => c.location()?,
+            RoleConfig::Coordinator(c) => c.location()?,
+            RoleConfig::Node(c) => c.location()?,
+        })
+    }
+
+    pub fn database_url(&self, role: &str) -> Option<&str> {
+        self.roles.get(role)?.database_url.as_deref()
+    }
+
+    /// The roles running as processes: their names and process ids.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        self.roles
+            .values()
+            .filter_map(|r| match &r.running {
+                Running::Process(child) => Some((r.name.clone(), child.id())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every log line a role (run as a process) printed so far.
+    pub fn log(&self, role: &str) -> Result<String> {
+        let path = &self.role(role)?.log;
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    /// Runs `signaalnet <args>` with the chain's executable; returns (exit code, stdout,
+    /// stderr).
+    pub fn cli(&self, args: &[&str]) -> Result<(i32, String, String)> {
+        let Run::Processes { exe, .. } = &self.run else {
+            anyhow::bail!("a chain run in this process has no executable to run");
+        };
+        run_command(exe, args)
+    }
+
+    /// `signaalnet audit <verb> --role <kind> --config <role's configuration> <extra>`.
+    pub fn audit(&self, verb: &str, role: &str, extra: &[&str]) -> Result<(i32, String, String)> {
+        let r = self.role(role)?;
+        let config = r.config.display().to_string();
+        let mut args = vec![
+            "audit",
+            verb,
+            "--role",
+            r.kind.command(),
+            "--config",
+            &config,
+        ];
+        args.extend_from_slice(extra);
+        self.cli(&args)
+    }
+
+    /// Starts a stopped role (again), as the chain runs its roles.
+    fn launch(&mut self, name: &str) -> Result<()> {
+        let run = self.run.clone();
+        let role = self
+            .roles
+            .get_mut(name)
+            .with_context(|| format!("the chain has no role `{name}`"))?;
+        role.running = match run {
+            Run::InProcess => role.spawn_task()?,
+            Run::Processes { exe, log_level } => role.spawn_process(&exe, &log_level)?,
+        };
+        Ok(())
+    }
+
+    /// Waits until `role` answers health checks; fails early when it stopped.
+    pub async fn wait_healthy(&mut self, role: &str, patience: Duration) -> Result<()> {
+        use tonic_health::pb::health_client::HealthClient;
+        use tonic_health::pb::HealthCheckRequest;
+        let deadline = Instant::now() + patience;
+        let asker = self.nodes().next().context("no partner nodes")?.to_owned();
+        let mut client = HealthClient::new(self.channel(role, &asker)?);
+        loop {
+            if client.check(HealthCheckRequest::default()).await.is_ok() {
+                return Ok(());
+            }
+            if let Some(failed) = self.failed() {
+                anyhow::bail!("{failed}");
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{role} not healthy after {patience:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A role that stopped without being told to, with what it said.
+    pub fn failed(&mut self) -> Option<String> {
+        for role in self.roles.values_mut() {
+            match &mut role.running {
+                Running::Task { task, .. } if task.is_finished() => {
+                    return Some(format!("role `{}` stopped unexpectedly", role.name));
+                }
+                Running::Process(child) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        return Some(format!(
+                            "role `{}` stopped unexpectedly ({status}): {}",
+                            role.name,
+                            std::fs::read_to_string(&role.log).unwrap_or_default()
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Kills a role without warning (SIGKILL for a process): whatever it had not committed is
+    /// gone.
+    pub fn kill(&mut self, role: &str) -> Result<()> {
+        let r = self
+            .roles
+            .get_mut(role)
+            .with_context(|| format!("the chain has no role `{role}`"))?;
+        match std::mem::replace(&mut r.running, Running::Stopped) {
+            Running::Process(mut child) => {
+                child.kill()?;
+                child.wait()?;
+            }
+            Running::Task { task, .. } => task.abort(),
+            Running::Stopped => {}
+        }
+        Ok(())
+    }
+
+    /// Starts a killed role again (a process re-reads its configuration file) and waits until
+    /// it is healthy.
+    pub async fn restart(&mut self, role: &str) -> Result<()> {
+        self.launch(role)?;
+        self.wait_healthy(role, Duration::from_secs(60)).await
+    }
+
+    /// Stops every role and reports the first error any of them ended with.
+    pub async fn stop(mut self) -> Result<()> {
+        // Roles stop together; a role still draining a stream after the deadline is aborted.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        let mut first = Ok(());
+        for role in self.roles.values_mut() {
+            if let Running::Task { stop, .. } = &role.running {
+                let _ = stop.send(true);
+            }
+        }
+        for role in self.roles.values_mut() {
+            let result = match std::mem::replace(&mut role.running, Running::Stopped) {
+                Running::Task { mut task, .. } => {
+                    match tokio::time::timeout_at(deadline, &mut task).await {
+                        Ok(Ok(r)) => r.map_err(anyhow::Error::from),
+                        Ok(Err(e)) => Err(anyhow::anyhow!("{e}")),
+                        Err(_) => {
+                            task.abort();
+                            Ok(())
+                        }
+                    }
+                }
+                // A role process holds nothing the caller still needs: it is killed.
+                Running::Process(mut child) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    Ok(())
+                }
+                Running::Stopped => Ok(()),
+            };
+            if let Err(e) = result {
+                if first.is_ok() {
+                    first = Err(e.context(format!("role `{}`", role.name)));
+                }
+            }
+        }
+        first
+    }
+
+    /// The hit notifications `partner` has been sent so far (WatchHits from the start, until
+    /// the stream is quiet for 400 ms).
+    pub async fn hits_of(&self, partner: &str) -> Result<Vec<pb::HitNotification>> {
+        let mut stream = self
+            .partner(partner)?
+            .watch_hits(pb::WatchHitsRequest::default())
+            .await?
+            .into_inner();
+        let mut all = Vec::new();
+        while let Ok(Ok(Some(item))) =
+            tokio::time::timeout(Duration::from_millis(400), stream.message()).await
+        {
+            all.push(item);
+        }
+        Ok(all)
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        for role in self.roles.values_mut() {
+            match std::mem::replace(&mut role.running, Running::Stopped) {
+                Running::Process(mut child) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                Running::Task { task, .. } => task.abort(),
+                Running::Stopped => {}
+            }
+        }
+    }
+}
+
+impl Role {
+    /// Writes the role's configuration file (what its command reads).
+    fn new(dir: &Path, name: &str, settings: RoleConfig) -> Result<Self> {
+        let config = dir.join(format!("{name}.toml"));
+        let (kind, text, listen, database_url, data_dir) = match &settings {
+            RoleConfig::Transcryptor(c) => (
+                RoleKind::Transcryptor,
+                toml::to_string(c)?,
+                c.listen,
+                c.database_url.clone(),
+                c.data_dir.clone(),
+            ),
+            RoleConfig::Coordinator(c) => (
+                RoleKind::Coordinator,
+                toml::to_string(c)?,
+                c.listen,
+                c.database_url.clone(),
+                c.data_dir.clone(),
+            ),
+            RoleConfig::Node(c) => (
+                RoleKind::Node,
+                toml::to_string(c)?,
+                c.listen,
+                c.database_url.clone(),
+                c.data_dir.clone(),
+            ),
+        };
+        std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
+        Ok(Self {
+            name: name.to_owned(),
+            kind,
+            config,
+            log: dir.join(format!("{name}.log")),
+            url: url(listen),
+            database_url,
+            data_dir,
+            settings,
+            running: Running::Stopped,
+        })
+    }
+
+    fn spawn_task(&self) -> Result<Running> {
+        let listen = match &self.settings {
+            RoleConfig::Transcryptor(c) => c.listen,
+            RoleConfig::Coordinator(c) => c.listen,
+            RoleConfig::Node(c) => c.listen,
+        };
+        // Bound here, so the address is taken before this returns.
+        let listener = std::net::TcpListener::bind(listen)
+            .with_context(|| format!("listening on {listen}"))?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let (stop, mut stopped) = watch::channel(false);
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let task = match self.settings.clone() {
+            RoleConfig::Transcryptor(c) => {
+                tokio::spawn(signaalnet_transcryptor::role::run(c, listener, shutdown))
+            }
+            RoleConfig::Coordinator(c) => {
+                tokio::spawn(signaalnet_coordinator::role::run(c, listener, shutdown))
+            }
+            RoleConfig::Node(c) => tokio::spawn(signaalnet_node::role::run(c, listener, shutdown)),
+        };
+        Ok(Running::Task { stop, task })
+    }
+
+    fn spawn_process(&self, exe: &Path, log_level: &str) -> Result<Running> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening {}", self.log.display()))?;
+        let child = Command::new(exe)
+            .arg(self.kind.command())
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", log_level)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting the {} process", self.name))?;
+        Ok(Running::Process(child))
+    }
+}
+
+/// Runs `exe <args>`; returns (exit code, stdout, stderr).
+pub fn run_command(exe: &Path, args: &[&str]) -> Result<(i32, String, String)> {
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", exe.display()))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// The files `write_dev_pki` wrote for `id`.
+fn dev_tls(certs: &Path, id: &str) -> TlsFiles {
+    TlsFiles {
+        ca: certs.join("ca.pem"),
+        cert: certs.join(format!("{id}.pem")),
+        key: certs.join(format!("{id}.key")),
+    }
+}
+
+fn url(listen: SocketAddr) -> String {
+    format!("https://{listen}")
+}
+
+fn signaalnet_telemetry_config(
+    otlp_endpoint: Option<&str>,
+) -> signaalnet_telemetry::export::TelemetryConfig {
+    let mut config = signaalnet_telemetry::export::TelemetryConfig::default();
+    if let Some(url) = otlp_endpoint {
+        config.otlp_endpoint = Some(url.to_owned());
+        config.otlp_batch_delay_ms = 100;
+    }
+    config
+}
+
+async fn fresh_database(admin: Option<&str>) -> Result<Option<String>> {
+    match admin {
+        Some(admin) => Ok(Some(
+            signaalnet_store::fresh_postgres_database(admin).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A loopback address for a role to listen on, below the kernel's ephemeral range
+/// (32768–60999 on Linux). A port taken with `bind(0)` and released could be handed out again
+/// before the role binds it (to another chain's role, or as a client connection's local port);
+/// ports counted out here are never given by `bind(0)`, and each is given once per process.
+pub fn free_address() -> Result<SocketAddr> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % 12_000;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        anyhow::ensure!(n < 12_000, "out of loopback ports");
+        let port = 20_000 + u16::try_from((start + n) % 12_000)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return Ok(addr);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! What every role configures for accountability: the policy set it enforces (and who must have
+//! signed it), and the key that signs its audit trail.
+
+use crate::StartError;
+use serde::{Deserialize, Serialize};
+use signaalnet_audit::{Actor, Audit, Signer};
+use signaalnet_policy::signature::Signers;
+use signaalnet_service::policy::RolePolicy;
+use signaalnet_store::Clock;
+use signaalnet_tls::TlsFiles;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every role configures for accountability: who must have signed its policy set, how
+/// often it looks for a changed set, and where its audit signing key lives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Governance {
+    /// Privacy officer public keys (`signaalnet policy keygen`); when any is given, the role
+    /// only enforces a policy set signed by one of them.
+    #[serde(default)]
+    pub policy_signers: Vec<PathBuf>,
+    /// Seconds between looks at the policy directory for a changed set (SIGHUP: at once).
+    #[serde(default = "default_reload_seconds")]
+    pub policy_reload_seconds: u64,
+    /// The audit trail's checkpoint signing key (Ed25519, created on first start, mode 0600);
+    /// default `<data_dir>/<role>.audit.key`. Keep a copy of `<key>.pub` where the role cannot
+    /// write: `signaalnet audit verify --public-key` checks against it.
+    #[serde(default)]
+    pub audit_key: Option<PathBuf>,
+    /// Seconds between retention runs (deleting unmatched signals and hits past their
+    /// purpose's retention).
+    #[serde(default = "default_retention_seconds")]
+    pub retention_check_seconds: u64,
+}
+
+/// The same defaults as a configuration without a `[governance]` table (a derived `Default`
+/// would give zero intervals, i.e. a reload and a retention run every second).
+impl Default for Governance {
+    fn default() -> Self {
+        Self {
+            policy_signers: Vec::new(),
+            policy_reload_seconds: default_reload_seconds(),
+            audit_key: None,
+            retention_check_seconds: default_retention_seconds(),
+        }
+    }
+}
+
+fn default_reload_seconds() -> u64 {
+    5
+}
+
+fn default_retention_seconds() -> u64 {
+    60
+}
+
+/// A role's policy in force and its audit trail writer.
+pub struct Accountability {
+    pub policy: Arc<RolePolicy>,
+    pub audit: Audit,
+    pub schedule: Schedule,
+}
+
+/// How often a role's background tasks run.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub reload_every: Duration,
+    pub retention_every: Duration,
+}
+
+impl Governance {
+    pub fn audit_key(&self, data_dir: &Path, role: &str) -> PathBuf {
+        self.audit_key
+            .clone()
+            .unwrap_or_else(|| data_dir.join(format!("{role}.audit.key")))
+    }
+
+    /// Loads (and signature-checks) the policy set and opens the audit signing key.
+    pub fn open(
+        &self,
+        kind: &'static str,
+        role: &str,
+        policies: &Path,
+        data_dir: &Path,
+        tls: &TlsFiles,
+    ) -> Result<Accountability, StartError> {
+        let oin = tls.own_oin()?.to_string();
+        let signers = Signers::read(&self.policy_signers)?;
+        let clock = Clock::system();
+        let policy = RolePolicy::start(
+            kind,
+            oin.clone(),
+            policies.to_owned(),
+            signers,
+            clock.now_ms(),
+        )
+        .map_err(|reason| StartError::Policy(reason.to_string()))?;
+        let own_role = policy
+            .live()
+            .current()
+            .partner_by_oin(&oin)
+            .map_or(kind, |p| p.role.as_str());
+        let signer = Signer::load_or_create(&self.audit_key(data_dir, role))?;
+        let audit = Audit::new(
+            signer,
+            Actor {
+                oin,
+                role: own_role.to_owned(),
+            },
+            clock,
+        );
+        Ok(Accountability {
+            policy: Arc::new(policy),
+            audit,
+            schedule: Schedule {
+                reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),
+                retention_every: Duration::from_secs(self.retention_check_seconds.max(1)),
+            },
+        })
+    }
+}

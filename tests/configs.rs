@@ -1,0 +1,28 @@
+//! The configuration files under `deploy/dev` load as the role commands load them.
+
+use signaalnet_coordinator::role::CoordinatorConfig;
+use signaalnet_node::role::NodeConfig;
+use signaalnet_transcryptor::role::TranscryptorConfig;
+use std::path::Path;
+
+#[test]
+fn the_development_configurations_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dev");
+    let coordinator = CoordinatorConfig::load(&dir.join("coordinator.toml")).unwrap();
+    assert_eq!(coordinator.transcryptors.len(), 2);
+    let mut listens = vec![coordinator.listen];
+    for name in ["gemeente", "politie", "nla", "zvh"] {
+        let node = NodeConfig::load(&dir.join(format!("node-{name}.toml"))).unwrap();
+        assert_eq!(node.transcryptors, coordinator.transcryptors);
+        assert!(node.tls.cert.ends_with(format!("{}.pem", node.partner)));
+        listens.push(node.listen);
+    }
+    for i in [1, 2] {
+        let t = TranscryptorConfig::load(&dir.join(format!("transcryptor-{i}.toml"))).unwrap();
+        assert_eq!(t.coordinator_context, coordinator.coordinator_context);
+        listens.push(t.listen);
+    }
+    listens.sort();
+    listens.dedup();
+    assert_eq!(listens.len(), 7, "every role on its own port");
+}
