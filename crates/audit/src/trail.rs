@@ -7,28 +7,6 @@ use crate::{AuditError, Report, Step, Verifier};
 use signaalnet_store::Store;
 use sqlx::Row;
 
-const PAGE: i64 = 10_000;
-
-fn entry_from(row: &sqlx::any::AnyRow) -> Entry {
-    Entry {
-        seq: row.get("seq"),
-        at_ms: row.get("at_ms"),
-        step: row.get("step"),
-        actor_oin: row.get("actor_oin"),
-        actor_role: row.get("actor_role"),
-        purpose: row.get("purpose"),
-        processing_activity: row.get("processing_activity"),
-        policy_version: row.get("policy_version"),
-        refs: row.get("refs"),
-        detail: row.get("detail"),
-        prev_hash: row.get("prev_hash"),
-        hash: row.get("hash"),
-    }
-}
-
-const COLUMNS: &str = "seq, at_ms, step, actor_oin, actor_role, purpose, processing_activity, \
-                       policy_version, refs, detail, prev_hash, hash";
-
 /// Verifies the trail in `store` against the role's public key.
 pub async fn verify(store: &Store, public_key: &[u8]) -> Result<Report, AuditError> {
     let checkpoints = sqlx::query(
@@ -128,3 +106,26 @@ pub async fn entries(store: &Store, filter: &Filter) -> Result<Vec<Entry>, Audit
         .await?;
     Ok(rows.iter().map(entry_from).collect())
 }
+
+/// Entries read per query, so a long trail is verified without holding it in memory.
+const PAGE: i64 = 10_000;
+
+fn entry_from(row: &sqlx::any::AnyRow) -> Entry {
+    Entry {
+        seq: row.get("seq"),
+        at_ms: row.get("at_ms"),
+        step: row.get("step"),
+        actor_oin: row.get("actor_oin"),
+        actor_role: row.get("actor_role"),
+        purpose: row.get("purpose"),
+        processing_activity: row.get("processing_activity"),
+        policy_version: row.get("policy_version"),
+        refs: row.get("refs"),
+        detail: row.get("detail"),
+        prev_hash: row.get("prev_hash"),
+        hash: row.get("hash"),
+    }
+}
+
+const COLUMNS: &str = "seq, at_ms, step, actor_oin, actor_role, purpose, processing_activity, \
+                       policy_version, refs, detail, prev_hash, hash";
