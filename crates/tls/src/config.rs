@@ -75,8 +75,8 @@ fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
 
 /// A server that requires every client to present a certificate from `files.ca`.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(&files.ca)?, provider())
-        .build()?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(roots(&files.ca)?, provider()).build()?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
