@@ -18,7 +18,7 @@ use signaalnet_proto::v1::transcryptor_service_server::{
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Identity, Server, ServerTlsConfig};
+use tonic::transport::{Channel, Server};
 
 const RIEC: &str = "riec_integrale_analyse";
 
@@ -142,11 +142,7 @@ impl TranscryptorService for CheatingTranscryptor {
 async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgres: Option<&str>) {
     let mut chain = common::start(postgres).await;
     let cheating = Arc::new(AtomicBool::new(true));
-    let certs = chain.certs();
-    let identity = Identity::from_pem(
-        std::fs::read(certs.join("transcryptor_jenv.pem")).unwrap(),
-        std::fs::read(certs.join("transcryptor_jenv.key")).unwrap(),
-    );
+    let tls = Arc::new(signaalnet_tls::server_config(&chain.tls("transcryptor_jenv")).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_url = format!("https://{}", listener.local_addr().unwrap());
     let service = CheatingTranscryptor {
@@ -155,10 +151,8 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
     };
     tokio::spawn(
         Server::builder()
-            .tls_config(ServerTlsConfig::new().identity(identity))
-            .unwrap()
             .add_service(TranscryptorServiceServer::new(service))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+            .serve_with_incoming(signaalnet_tls::incoming(listener, tls)),
     );
     // The gemeente's node now reaches transcryptor 2 through it.
     let config = chain.roles[GEMEENTE].config.clone();

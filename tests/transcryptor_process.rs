@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::transport::Channel;
 
 fn run(args: &[&str], cwd: &Path) {
     let status = Command::new(env!("CARGO_BIN_EXE_signaalnet"))
@@ -65,15 +65,13 @@ async fn start(dir: &Path, index: usize, as_partner: &str) -> Running {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(
-            std::fs::read(certs.join("ca.pem")).unwrap(),
-        ))
-        .identity(Identity::from_pem(
-            std::fs::read(certs.join(format!("{as_partner}.pem"))).unwrap(),
-            std::fs::read(certs.join(format!("{as_partner}.key"))).unwrap(),
-        ))
-        .domain_name("localhost");
+    let tls = signaalnet_tls::client_tls(&signaalnet_tls::TlsFiles {
+        ca: certs.join("ca.pem"),
+        cert: certs.join(format!("{as_partner}.pem")),
+        key: certs.join(format!("{as_partner}.key")),
+    })
+    .unwrap()
+    .domain_name("localhost");
     let endpoint = Channel::from_shared(format!("https://127.0.0.1:{port}"))
         .unwrap()
         .tls_config(tls)

@@ -1,4 +1,4 @@
-//! Alarms on a partner's pattern (DESIGN.md §4: hit/no-hit is an oracle for an authorised
+//! Alarms on a partner's pattern (docs/DESIGN.md §4: hit/no-hit is an oracle for an authorised
 //! partner). Two patterns, with thresholds per purpose in the policy (`alarms` in
 //! purposes.toml), each counted per partner and purpose over the last 24 hours:
 //!

@@ -1,7 +1,7 @@
 //! The coordinator: sees matching-domain pseudonyms and the attributes policy lets through,
 //! never an identifier.
 //!
-//! - [`matching`]: the pure matcher (DESIGN.md §6).
+//! - [`matching`]: the pure matcher (docs/DESIGN.md §6).
 //! - [`Coordinator`]: received signals, hits and notification queues in the store, one write
 //!   transaction per change; policy re-checked on arrival; decryption with the key shares of
 //!   every transcryptor ([`fetch_keys`]).

@@ -1,4 +1,4 @@
-//! The matching rules of DESIGN.md §6 on the pure matcher.
+//! The matching rules of docs/DESIGN.md §6 on the pure matcher.
 #![allow(clippy::unwrap_used)] // test fixtures
 
 use proptest::prelude::*;

@@ -36,7 +36,7 @@ pub use vehicle::Vehicle;
 
 use std::fmt;
 
-/// The kinds of identifier a signal can carry (DESIGN.md §4). The string form is part of the
+/// The kinds of identifier a signal can carry (docs/DESIGN.md §4). The string form is part of the
 /// hashed match key and of the wire format, so it never changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IdentifierKind {
@@ -111,7 +111,7 @@ impl MatchKey {
         &self.value
     }
 
-    /// The bytes that are hashed into the pseudonym: `kind || 0x00 || value` (DESIGN.md §4).
+    /// The bytes that are hashed into the pseudonym: `kind || 0x00 || value` (docs/DESIGN.md §4).
     pub fn hash_input(&self) -> Vec<u8> {
         let kind = self.kind.as_str().as_bytes();
         let mut bytes = Vec::with_capacity(kind.len() + 1 + self.value.len());

@@ -55,7 +55,7 @@ pub struct Attribute {
 impl Attribute {
     /// Checks a value against the attribute's type. The error says what is expected; it does
     /// not repeat the value (attribute values are not identifiers, but the same habit is cheap).
-    pub fn check_value(&self, value: &str) -> Result<(), String> {
+    pub fn check_value(&self, value: &str) -> Result<(), InvalidValue> {
         let ok = match self.kind {
             AttributeKind::Enum => self.values.iter().any(|v| v == value),
             AttributeKind::Boolean => matches!(value, "true" | "false"),
@@ -77,14 +77,27 @@ impl Attribute {
             return Ok(());
         }
         Err(match self.kind {
-            AttributeKind::Enum => format!("must be one of: {}", self.values.join(", ")),
-            AttributeKind::Boolean => "must be true or false".to_owned(),
-            AttributeKind::Month => "must be a month YYYY-MM between 2000 and 2099".to_owned(),
-            AttributeKind::Municipality => {
-                "must be a CBS municipality code: GM followed by 4 digits".to_owned()
-            }
+            AttributeKind::Enum => InvalidValue::NotListed(self.values.clone()),
+            AttributeKind::Boolean => InvalidValue::NotBoolean,
+            AttributeKind::Month => InvalidValue::NotMonth,
+            AttributeKind::Municipality => InvalidValue::NotMunicipality,
         })
     }
+}
+
+/// What an attribute value should have been; the message reads after the attribute's name
+/// ("attribute `fase` must be one of: …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidValue {
+    /// Not one of the enum's values, which it lists.
+    #[error("must be one of: {}", .0.join(", "))]
+    NotListed(Vec<String>),
+    #[error("must be true or false")]
+    NotBoolean,
+    #[error("must be a month YYYY-MM between 2000 and 2099")]
+    NotMonth,
+    #[error("must be a CBS municipality code: GM followed by 4 digits")]
+    NotMunicipality,
 }
 
 #[derive(Debug, Clone)]

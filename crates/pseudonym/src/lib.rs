@@ -1,6 +1,6 @@
 //! Polymorphic pseudonymisation of signaalnet identifiers with libpep (n-PEP).
 //!
-//! The flow, one identifier at a time (DESIGN.md §4, docs/THREAT_MODEL.md):
+//! The flow, one identifier at a time (docs/DESIGN.md §4, docs/THREAT_MODEL.md):
 //!
 //! 1. **Partner node** ([`PartnerEncryptor`]): match key → SHA-256 over `kind || 0x00 || value`
 //!    → first 16 bytes → lizard-encoded pseudonym of the shared `origin` domain → ElGamal

@@ -1,4 +1,4 @@
-//! The properties the pseudonymisation scheme promises (DESIGN.md §4, docs/THREAT_MODEL.md), not
+//! The properties the pseudonymisation scheme promises (docs/DESIGN.md §4, docs/THREAT_MODEL.md), not
 //! just round trips.
 #![allow(clippy::unwrap_used)] // test helpers panic on fixture errors
 

@@ -29,8 +29,8 @@ pub enum StartError {
         held: String,
         configured: String,
     },
-    #[error("policy: {0}")]
-    Policy(String),
+    #[error(transparent)]
+    Policy(#[from] signaalnet_service::policy::PolicyError),
     #[error(transparent)]
     Tls(#[from] signaalnet_tls::TlsError),
     #[error(transparent)]

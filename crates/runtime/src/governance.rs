@@ -95,8 +95,7 @@ impl Governance {
             policies.to_owned(),
             signers,
             clock.now_ms(),
-        )
-        .map_err(|reason| StartError::Policy(reason.to_string()))?;
+        )?;
         let own_role = policy
             .live()
             .current()

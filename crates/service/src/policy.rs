@@ -4,8 +4,8 @@
 //! signed is refused and the set in force stays; every change and every refusal is audited.
 
 use signaalnet_audit::{Audit, Event, Step};
-use signaalnet_policy::signature::Signers;
-use signaalnet_policy::{LivePolicy, PolicySet};
+use signaalnet_policy::signature::{SignatureError, Signers};
+use signaalnet_policy::{LivePolicy, PolicyProblems, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_store::{format_time, Store};
 use std::path::PathBuf;
@@ -24,31 +24,48 @@ pub trait PolicyTarget: Send + Sync {
     async fn expire(&self) {}
 }
 
+/// Why a policy set is not taken into force.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The set does not pass its checks; every problem, in one line for the log and `RoleInfo`.
+    #[error(
+        "policy set {} is invalid ({} problem(s)): {}",
+        .dir.display(),
+        .problems.0.len(),
+        one_line(.problems)
+    )]
+    Invalid {
+        dir: PathBuf,
+        problems: PolicyProblems,
+    },
+    /// The role requires a privacy officer's signature and the set does not carry a valid one.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+}
+
+fn one_line(problems: &PolicyProblems) -> String {
+    problems
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Loads the set in `dir` and, when `signers` is not empty, checks its signature. Returns the
 /// set and the id of the key that signed it.
 pub fn load_checked(
     dir: &std::path::Path,
     signers: &Signers,
-) -> Result<(PolicySet, Option<String>), String> {
-    let set = PolicySet::load(dir).map_err(|problems| {
-        format!(
-            "policy set {} is invalid ({} problem(s)): {}",
-            dir.display(),
-            problems.0.len(),
-            problems
-                .0
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
+) -> Result<(PolicySet, Option<String>), PolicyError> {
+    let set = PolicySet::load(dir).map_err(|problems| PolicyError::Invalid {
+        dir: dir.to_owned(),
+        problems,
     })?;
     if signers.is_empty() {
         return Ok((set, None));
     }
-    let key = signers
-        .check(dir, set.version())
-        .map_err(|e| e.to_string())?;
+    let key = signers.check(dir, set.version())?;
     Ok((set, Some(key)))
 }
 
@@ -74,7 +91,11 @@ pub struct RolePolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reload {
     Unchanged,
-    Applied { from: String, to: String },
+    Applied {
+        from: String,
+        to: String,
+    },
+    /// Why the set in force stays, in words: what `RoleInfo.last_refused_reload` reports.
     Refused(String),
 }
 
@@ -86,7 +107,7 @@ impl RolePolicy {
         dir: PathBuf,
         signers: Signers,
         now_ms: i64,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, PolicyError> {
         let (set, signed_by) = load_checked(&dir, &signers)?;
         Ok(Self {
             role,
@@ -120,7 +141,8 @@ impl RolePolicy {
                 return Reload::Unchanged;
             }
             Ok(found) => found,
-            Err(reason) => {
+            Err(refused) => {
+                let reason = refused.to_string();
                 if self.state().last_refused == reason {
                     return Reload::Refused(reason);
                 }

@@ -18,7 +18,7 @@ use signaalnet_tls::TlsFiles;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Endpoint;
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -57,15 +57,12 @@ fn default_queue() -> usize {
 pub enum TelemetryError {
     #[error("telemetry: otlp_endpoint {0:?} is not a URL")]
     Endpoint(String),
-    #[error("telemetry: reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("telemetry: TLS for the OTLP collector: {0}")]
-    Tls(#[from] tonic::transport::Error),
+    Tls(#[from] signaalnet_tls::TlsError),
+    #[error("telemetry: the OTLP channel: {0}")]
+    Transport(#[from] tonic::transport::Error),
     #[error("telemetry: building the OTLP exporter: {0}")]
-    Exporter(String),
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
     #[error("telemetry: a log subscriber is already installed")]
     Installed,
 }
@@ -174,13 +171,6 @@ pub fn install(
     })
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>, TelemetryError> {
-    std::fs::read(path).map_err(|source| TelemetryError::Read {
-        path: path.clone(),
-        source,
-    })
-}
-
 fn channel(
     endpoint: &str,
     config: &TelemetryConfig,
@@ -192,11 +182,7 @@ fn channel(
         .timeout(Duration::from_secs(10));
     if endpoint.starts_with("https://") {
         let ca = config.otlp_ca.as_ref().unwrap_or(&tls.ca);
-        target = target.tls_config(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(read(ca)?))
-                .identity(Identity::from_pem(read(&tls.cert)?, read(&tls.key)?)),
-        )?;
+        target = target.tls_config(signaalnet_tls::client_tls_trusting(tls, ca)?)?;
     } else if !endpoint.starts_with("http://") {
         return Err(TelemetryError::Endpoint(endpoint.to_owned()));
     }
@@ -219,8 +205,7 @@ impl OnRuntime {
         let mut otlp = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_channel(channel)
-            .build()
-            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+            .build()?;
         otlp.set_resource(resource);
         let (jobs, mut queue) = mpsc::channel::<Job>(4);
         tokio::spawn(async move {

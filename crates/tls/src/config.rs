@@ -1,4 +1,6 @@
-//! rustls configurations: mutual TLS against one CA, ring provider only.
+//! rustls configurations: mutual TLS against one CA, ring provider only. Every server uses
+//! [`server_config`] (through [`crate::accept`]); tonic clients get the same files through
+//! [`crate::client`].
 
 use crate::TlsError;
 use rustls::crypto::ring::default_provider;
@@ -42,7 +44,7 @@ fn file_error(path: &Path, problem: impl std::fmt::Display) -> TlsError {
     }
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| file_error(path, e))?
         .collect::<Result<Vec<_>, _>>()
@@ -53,8 +55,12 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| file_error(path, e))
+}
+
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| file_error(path, e))
 }
 
 fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
@@ -69,9 +75,8 @@ fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
 
 /// A server that requires every client to present a certificate from `files.ca`.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(&files.ca)?, provider())
-        .build()
-        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(roots(&files.ca)?, provider()).build()?;
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)

@@ -32,8 +32,7 @@ impl std::fmt::Display for Oin {
 /// chain). Exactly one serialNumber attribute is accepted: two would make the identity
 /// ambiguous.
 pub fn oin_from_der(der: &[u8]) -> Result<Oin, TlsError> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| TlsError::Certificate(e.to_string()))?;
+    let (_, cert) = X509Certificate::from_der(der)?;
     let mut serials = cert.subject().iter_by_oid(&OID_X509_SERIALNUMBER);
     let first = serials.next().ok_or(TlsError::NoOin)?;
     if serials.next().is_some() {

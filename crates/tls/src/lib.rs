@@ -5,13 +5,19 @@
 //!   role. Read in one place, with x509-parser.
 //! - [`config`]: rustls server and client configurations that require a client certificate from
 //!   the configured CA, with the ring provider only (two providers make rustls panic).
+//! - [`accept`]: a server's connections, accepted under that configuration, for tonic.
+//! - [`client`]: client TLS for tonic channels (to another role, to the OTLP collector).
 //! - [`dev`]: a development PKI (rcgen): a CA and a certificate per role, for the demo and tests.
 #![forbid(unsafe_code)]
 
+pub mod accept;
+pub mod client;
 pub mod config;
 pub mod dev;
 pub mod identity;
 
+pub use accept::{incoming, TlsConnection};
+pub use client::{client_tls, client_tls_trusting};
 pub use config::{client_config, server_config, TlsFiles};
 pub use identity::{oin_from_der, Oin};
 
@@ -22,7 +28,7 @@ pub enum TlsError {
     #[error("{path}: {problem}")]
     File { path: String, problem: String },
     #[error("the certificate cannot be parsed as X.509: {0}")]
-    Certificate(String),
+    Certificate(#[from] x509_parser::nom::Err<x509_parser::error::X509Error>),
     #[error("the certificate subject has no serialNumber attribute holding an OIN")]
     NoOin,
     #[error("the certificate subject serialNumber is not a 20-digit OIN")]
@@ -30,7 +36,7 @@ pub enum TlsError {
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
     #[error("client certificate verifier: {0}")]
-    Verifier(String),
+    Verifier(#[from] rustls::server::VerifierBuilderError),
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
 }

@@ -6,7 +6,7 @@
 //! - `GetKeyShare` is for the coordinator only, and only for the coordinator context this
 //!   transcryptor was configured with.
 //! - Every request is logged with caller, purpose of the call and sizes, never a value; every
-//!   caller is rate-limited (ciphertexts per second, token bucket).
+//!   caller is rate-limited (ciphertexts per second with bursts: governor, [`RateLimiter`]).
 #![forbid(unsafe_code)]
 
 mod rate;

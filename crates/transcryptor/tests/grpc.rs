@@ -24,7 +24,7 @@ use signaalnet_transcryptor::{serve, RateLimiter, TranscryptorGrpc, Transcryptor
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::transport::Channel;
 use tonic::Code;
 
 const CONTEXT: &str = "coordinator/test";
@@ -130,21 +130,11 @@ fn files(dir: &Path, name: &str) -> TlsFiles {
 
 impl Fixture {
     async fn client(&self, as_who: &str) -> TranscryptorServiceClient<Channel> {
-        let f = files(&self.certs, as_who);
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(std::fs::read(f.ca).unwrap()))
-            .identity(Identity::from_pem(
-                std::fs::read(f.cert).unwrap(),
-                std::fs::read(f.key).unwrap(),
-            ))
-            .domain_name("localhost");
-        let channel = Channel::from_shared(format!("https://{}", self.addr))
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = signaalnet_service::channel(
+            &format!("https://{}", self.addr),
+            &files(&self.certs, as_who),
+        )
+        .unwrap();
         TranscryptorServiceClient::new(channel)
     }
 

@@ -1,0 +1,262 @@
+//! `purposes.toml`: why data is processed. Each purpose is its own processing activity, rests on
+//! defined legal bases, keeps unmatched signals at least as long as it matches over, needs two
+//! partners for a hit, and is either matched (with alarms) or a monitor that only counts other
+//! purposes in cells large enough not to point at a person.
+
+use super::report::Checker;
+use crate::duration::IsoDuration;
+use crate::files::{PurposeEntry, PurposesFile};
+use crate::model::{LegalBasis, Monitor, Purpose};
+use crate::problem::Source;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The smallest monitor cell size accepted: below it a count points at one or two people.
+pub const MIN_MONITOR_CELL_SIZE: i64 = 5;
+
+pub(super) fn check(
+    c: &mut Checker,
+    file: Option<&(&Source, PurposesFile)>,
+    legal_bases: &BTreeMap<String, LegalBasis>,
+) -> BTreeMap<String, Purpose> {
+    let mut purposes = BTreeMap::new();
+    let Some((source, file)) = file else {
+        return purposes;
+    };
+    let mut seen = HashMap::new();
+    let mut activities = HashMap::new();
+    let ids: BTreeSet<&String> = file.purpose.iter().map(|p| p.id.get_ref()).collect();
+    for entry in &file.purpose {
+        if !c.unique(&mut seen, source, &entry.id, "purpose") {
+            continue;
+        }
+        let id = entry.id.get_ref();
+        own_activity(c, source, entry, &mut activities);
+        bases_defined(c, source, entry, legal_bases);
+        let (retention_unmatched, retention_hits, match_window) = timing(c, source, entry);
+        let min_partners = *entry.min_distinct_partners.get_ref();
+        if min_partners < 2 {
+            c.at(
+                source,
+                &entry.min_distinct_partners,
+                "purpose.min_distinct_partners",
+                format!(
+                    "purpose `{id}` sets min_distinct_partners to {min_partners}; a hit needs at \
+                     least 2 partners, otherwise one organisation learns only about itself \
+                     through the coordinator"
+                ),
+            );
+        }
+        let monitor = if entry.aggregates_only {
+            Some(monitor(c, source, entry, &ids))
+        } else {
+            not_a_monitor(c, source, entry);
+            None
+        };
+        let mut found = Vec::new();
+        let alarms = crate::limits::purpose_alarms(entry.alarms.as_ref(), &mut found);
+        for (value, rule, message) in found {
+            c.at(source, value, rule, format!("purpose `{id}`: {message}"));
+        }
+        if let (Some(alarms), Some(_)) = (&entry.alarms, &monitor) {
+            c.at(
+                source,
+                alarms,
+                "alarms.monitor_purpose",
+                format!(
+                    "purpose `{id}` is aggregates_only: no signal is matched for it, so it has no alarms"
+                ),
+            );
+        }
+        purposes.insert(
+            id.clone(),
+            Purpose {
+                id: id.clone(),
+                name: entry.name.clone(),
+                description: entry.description.clone(),
+                legal_bases: entry
+                    .legal_bases
+                    .iter()
+                    .map(|b| b.get_ref().clone())
+                    .collect(),
+                processing_activity_id: entry.processing_activity_id.get_ref().clone(),
+                data_subjects: entry.data_subjects.clone(),
+                retention_unmatched,
+                retention_hits,
+                match_window,
+                min_distinct_partners: u32::try_from(min_partners).unwrap_or(2),
+                monitor,
+                alarms,
+            },
+        );
+    }
+    purposes
+}
+
+/// A processing activity belongs to one purpose: the register and the processing logs name it.
+fn own_activity(
+    c: &mut Checker,
+    source: &Source,
+    entry: &PurposeEntry,
+    activities: &mut HashMap<String, String>,
+) {
+    let activity = &entry.processing_activity_id;
+    if let Some(first) = activities.get(activity.get_ref()) {
+        c.at(
+            source,
+            activity,
+            "unique.processing_activity",
+            format!(
+                "processing activity `{}` is already used by purpose `{first}`; each \
+                 purpose is its own processing activity",
+                activity.get_ref()
+            ),
+        );
+    }
+    activities.insert(activity.get_ref().clone(), entry.id.get_ref().clone());
+}
+
+/// A purpose names at least one legal basis, each defined in legal_bases.toml.
+fn bases_defined(
+    c: &mut Checker,
+    source: &Source,
+    entry: &PurposeEntry,
+    legal_bases: &BTreeMap<String, LegalBasis>,
+) {
+    let id = entry.id.get_ref();
+    if entry.legal_bases.is_empty() {
+        c.at(
+            source,
+            &entry.id,
+            "purpose.legal_basis_required",
+            format!("purpose `{id}` names no legal basis"),
+        );
+    }
+    for basis in &entry.legal_bases {
+        if !legal_bases.contains_key(basis.get_ref()) {
+            c.at(
+                source,
+                basis,
+                "reference.undefined_legal_basis",
+                format!(
+                    "purpose `{id}` names legal basis `{}`, which legal_bases.toml does not define",
+                    basis.get_ref()
+                ),
+            );
+        }
+    }
+}
+
+/// The retentions and the match window; a signal cannot be matched after it is deleted.
+fn timing(
+    c: &mut Checker,
+    source: &Source,
+    entry: &PurposeEntry,
+) -> (IsoDuration, IsoDuration, IsoDuration) {
+    let id = entry.id.get_ref();
+    let retention_unmatched = c.duration(source, &entry.retention_unmatched, "retention_unmatched");
+    let retention_hits = c.duration(source, &entry.retention_hits, "retention_hits");
+    let match_window = c.duration(source, &entry.match_window, "match_window");
+    if match_window.days() > retention_unmatched.days() {
+        c.at(
+            source,
+            &entry.match_window,
+            "purpose.window_exceeds_retention",
+            format!(
+                "purpose `{id}` matches over {match_window} but keeps unmatched signals \
+                 only {retention_unmatched}; the window can be at most the retention"
+            ),
+        );
+    }
+    (retention_unmatched, retention_hits, match_window)
+}
+
+/// An `aggregates_only` purpose: a cell size that hides people, and defined purposes to count.
+fn monitor(
+    c: &mut Checker,
+    source: &Source,
+    entry: &PurposeEntry,
+    ids: &BTreeSet<&String>,
+) -> Monitor {
+    let id = entry.id.get_ref();
+    let cell = match &entry.min_cell_size {
+        None => {
+            c.at(
+                source,
+                &entry.id,
+                "purpose.monitor_min_cell_size",
+                format!(
+                    "monitor purpose `{id}` (aggregates_only) has no min_cell_size; \
+                     small counts identify people"
+                ),
+            );
+            0
+        }
+        Some(size) if *size.get_ref() < MIN_MONITOR_CELL_SIZE => {
+            c.at(
+                source,
+                size,
+                "purpose.monitor_min_cell_size",
+                format!(
+                    "monitor purpose `{id}` has min_cell_size {}; at least \
+                     {MIN_MONITOR_CELL_SIZE} is required",
+                    size.get_ref()
+                ),
+            );
+            0
+        }
+        Some(size) => u32::try_from(*size.get_ref()).unwrap_or(u32::MAX),
+    };
+    if entry.aggregates_of.is_empty() {
+        c.at(
+            source,
+            &entry.id,
+            "purpose.aggregates_of",
+            format!("monitor purpose `{id}` names no purposes to count (aggregates_of)"),
+        );
+    }
+    for of in &entry.aggregates_of {
+        if !ids.contains(of.get_ref()) {
+            c.at(
+                source,
+                of,
+                "reference.undefined_purpose",
+                format!(
+                    "monitor purpose `{id}` counts purpose `{}`, which is not defined",
+                    of.get_ref()
+                ),
+            );
+        }
+    }
+    Monitor {
+        aggregates_of: entry
+            .aggregates_of
+            .iter()
+            .map(|p| p.get_ref().clone())
+            .collect(),
+        min_cell_size: cell,
+    }
+}
+
+/// A matched purpose has no cells and counts nothing.
+fn not_a_monitor(c: &mut Checker, source: &Source, entry: &PurposeEntry) {
+    let id = entry.id.get_ref();
+    if let Some(size) = &entry.min_cell_size {
+        c.at(
+            source,
+            size,
+            "purpose.cell_size_without_aggregates",
+            format!(
+                "purpose `{id}` sets min_cell_size but is not aggregates_only; \
+                 only monitor purposes have cells"
+            ),
+        );
+    }
+    if let Some(of) = entry.aggregates_of.first() {
+        c.at(
+            source,
+            of,
+            "purpose.aggregates_of",
+            format!("purpose `{id}` is not aggregates_only, so it counts no purposes"),
+        );
+    }
+}
