@@ -5,6 +5,12 @@
 //! `signaalnet <role> --config` process (the bench, which reads each role's memory and CPU time,
 //! and the end-to-end tests, which kill and restart roles).
 
+mod lifecycle;
+mod role;
+
+pub use role::{run_command, Role, RoleKind};
+use role::{RoleConfig, Running};
+
 use crate::setup::{self, KeyFiles};
 use anyhow::{Context, Result};
 use signaalnet_coordinator::role::CoordinatorConfig;
@@ -14,7 +20,7 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::analyst_service_client::AnalystServiceClient;
 use signaalnet_proto::v1::partner_service_client::PartnerServiceClient;
 use signaalnet_proto::v1::role_service_client::RoleServiceClient;
-use signaalnet_runtime::{Governance, StartError};
+use signaalnet_runtime::Governance;
 use signaalnet_service::convert::submits_signals;
 use signaalnet_store::Location;
 use signaalnet_tls::TlsFiles;
@@ -22,10 +28,7 @@ use signaalnet_transcryptor::role::{RateLimitConfig, TranscryptorConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use std::time::Duration;
 use tonic::transport::Channel;
 
 /// The coordinator context of every development chain.
@@ -56,60 +59,6 @@ pub struct Options {
     pub policy_reload_seconds: Option<u64>,
     /// Every role exports its processing logs to this OTLP endpoint (every 100 ms).
     pub otlp_endpoint: Option<String>,
-}
-
-/// Which role a [`Role`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleKind {
-    Transcryptor,
-    Coordinator,
-    Node,
-}
-
-impl RoleKind {
-    /// The subcommand that runs it (and `audit --role` takes).
-    pub fn command(self) -> &'static str {
-        match self {
-            Self::Transcryptor => "transcryptor",
-            Self::Coordinator => "coordinator",
-            Self::Node => "node",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-enum RoleConfig {
-    Transcryptor(TranscryptorConfig),
-    Coordinator(CoordinatorConfig),
-    Node(NodeConfig),
-}
-
-enum Running {
-    Stopped,
-    Task {
-        stop: watch::Sender<bool>,
-        task: JoinHandle<Result<(), StartError>>,
-    },
-    Process(Child),
-}
-
-/// One role of the chain.
-pub struct Role {
-    /// Its id in the policy set (`coordinator` for the coordinator).
-    pub name: String,
-    pub kind: RoleKind,
-    /// Its configuration file (what `signaalnet <role> --config` reads).
-    pub config: PathBuf,
-    /// Its log, when it runs as a process.
-    pub log: PathBuf,
-    /// `https://127.0.0.1:<port>`.
-    pub url: String,
-    /// Its PostgreSQL database, if it has one.
-    pub database_url: Option<String>,
-    /// Where it keeps its SQLite database and its secrets.
-    pub data_dir: PathBuf,
-    settings: RoleConfig,
-    running: Running,
 }
 
 pub struct Chain {
@@ -372,128 +321,6 @@ impl Chain {
         self.cli(&args)
     }
 
-    /// Starts a stopped role (again), as the chain runs its roles.
-    fn launch(&mut self, name: &str) -> Result<()> {
-        let run = self.run.clone();
-        let role = self
-            .roles
-            .get_mut(name)
-            .with_context(|| format!("the chain has no role `{name}`"))?;
-        role.running = match run {
-            Run::InProcess => role.spawn_task()?,
-            Run::Processes { exe, log_level } => role.spawn_process(&exe, &log_level)?,
-        };
-        Ok(())
-    }
-
-    /// Waits until `role` answers health checks; fails early when it stopped.
-    pub async fn wait_healthy(&mut self, role: &str, patience: Duration) -> Result<()> {
-        use tonic_health::pb::health_client::HealthClient;
-        use tonic_health::pb::HealthCheckRequest;
-        let deadline = Instant::now() + patience;
-        let asker = self.nodes().next().context("no partner nodes")?.to_owned();
-        let mut client = HealthClient::new(self.channel(role, &asker)?);
-        loop {
-            if client.check(HealthCheckRequest::default()).await.is_ok() {
-                return Ok(());
-            }
-            if let Some(failed) = self.failed() {
-                anyhow::bail!("{failed}");
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "{role} not healthy after {patience:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// A role that stopped without being told to, with what it said.
-    pub fn failed(&mut self) -> Option<String> {
-        for role in self.roles.values_mut() {
-            match &mut role.running {
-                Running::Task { task, .. } if task.is_finished() => {
-                    return Some(format!("role `{}` stopped unexpectedly", role.name));
-                }
-                Running::Process(child) => {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        return Some(format!(
-                            "role `{}` stopped unexpectedly ({status}): {}",
-                            role.name,
-                            std::fs::read_to_string(&role.log).unwrap_or_default()
-                        ));
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// Kills a role without warning (SIGKILL for a process): whatever it had not committed is
-    /// gone.
-    pub fn kill(&mut self, role: &str) -> Result<()> {
-        let r = self
-            .roles
-            .get_mut(role)
-            .with_context(|| format!("the chain has no role `{role}`"))?;
-        match std::mem::replace(&mut r.running, Running::Stopped) {
-            Running::Process(mut child) => {
-                child.kill()?;
-                child.wait()?;
-            }
-            Running::Task { task, .. } => task.abort(),
-            Running::Stopped => {}
-        }
-        Ok(())
-    }
-
-    /// Starts a killed role again (a process re-reads its configuration file) and waits until
-    /// it is healthy.
-    pub async fn restart(&mut self, role: &str) -> Result<()> {
-        self.launch(role)?;
-        self.wait_healthy(role, Duration::from_secs(60)).await
-    }
-
-    /// Stops every role and reports the first error any of them ended with.
-    pub async fn stop(mut self) -> Result<()> {
-        // Roles stop together; a role still draining a stream after the deadline is aborted.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        let mut first = Ok(());
-        for role in self.roles.values_mut() {
-            if let Running::Task { stop, .. } = &role.running {
-                let _ = stop.send(true);
-            }
-        }
-        for role in self.roles.values_mut() {
-            let result = match std::mem::replace(&mut role.running, Running::Stopped) {
-                Running::Task { mut task, .. } => {
-                    match tokio::time::timeout_at(deadline, &mut task).await {
-                        Ok(Ok(r)) => r.map_err(anyhow::Error::from),
-                        Ok(Err(e)) => Err(anyhow::anyhow!("{e}")),
-                        Err(_) => {
-                            task.abort();
-                            Ok(())
-                        }
-                    }
-                }
-                // A role process holds nothing the caller still needs: it is killed.
-                Running::Process(mut child) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    Ok(())
-                }
-                Running::Stopped => Ok(()),
-            };
-            if let Err(e) = result {
-                if first.is_ok() {
-                    first = Err(e.context(format!("role `{}`", role.name)));
-                }
-            }
-        }
-        first
-    }
-
     /// The hit notifications `partner` has been sent so far (WatchHits from the start, until
     /// the stream is quiet for 400 ms).
     pub async fn hits_of(&self, partner: &str) -> Result<Vec<pb::HitNotification>> {
@@ -510,121 +337,6 @@ impl Chain {
         }
         Ok(all)
     }
-}
-
-impl Drop for Chain {
-    fn drop(&mut self) {
-        for role in self.roles.values_mut() {
-            match std::mem::replace(&mut role.running, Running::Stopped) {
-                Running::Process(mut child) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
-                Running::Task { task, .. } => task.abort(),
-                Running::Stopped => {}
-            }
-        }
-    }
-}
-
-impl Role {
-    /// Writes the role's configuration file (what its command reads).
-    fn new(dir: &Path, name: &str, settings: RoleConfig) -> Result<Self> {
-        let config = dir.join(format!("{name}.toml"));
-        let (kind, text, listen, database_url, data_dir) = match &settings {
-            RoleConfig::Transcryptor(c) => (
-                RoleKind::Transcryptor,
-                toml::to_string(c)?,
-                c.listen,
-                c.database_url.clone(),
-                c.data_dir.clone(),
-            ),
-            RoleConfig::Coordinator(c) => (
-                RoleKind::Coordinator,
-                toml::to_string(c)?,
-                c.listen,
-                c.database_url.clone(),
-                c.data_dir.clone(),
-            ),
-            RoleConfig::Node(c) => (
-                RoleKind::Node,
-                toml::to_string(c)?,
-                c.listen,
-                c.database_url.clone(),
-                c.data_dir.clone(),
-            ),
-        };
-        std::fs::write(&config, text).with_context(|| format!("writing {}", config.display()))?;
-        Ok(Self {
-            name: name.to_owned(),
-            kind,
-            config,
-            log: dir.join(format!("{name}.log")),
-            url: url(listen),
-            database_url,
-            data_dir,
-            settings,
-            running: Running::Stopped,
-        })
-    }
-
-    fn spawn_task(&self) -> Result<Running> {
-        let listen = match &self.settings {
-            RoleConfig::Transcryptor(c) => c.listen,
-            RoleConfig::Coordinator(c) => c.listen,
-            RoleConfig::Node(c) => c.listen,
-        };
-        // Bound here, so the address is taken before this returns.
-        let listener = std::net::TcpListener::bind(listen)
-            .with_context(|| format!("listening on {listen}"))?;
-        listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        let (stop, mut stopped) = watch::channel(false);
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        let task = match self.settings.clone() {
-            RoleConfig::Transcryptor(c) => {
-                tokio::spawn(signaalnet_transcryptor::role::run(c, listener, shutdown))
-            }
-            RoleConfig::Coordinator(c) => {
-                tokio::spawn(signaalnet_coordinator::role::run(c, listener, shutdown))
-            }
-            RoleConfig::Node(c) => tokio::spawn(signaalnet_node::role::run(c, listener, shutdown)),
-        };
-        Ok(Running::Task { stop, task })
-    }
-
-    fn spawn_process(&self, exe: &Path, log_level: &str) -> Result<Running> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .with_context(|| format!("opening {}", self.log.display()))?;
-        let child = Command::new(exe)
-            .arg(self.kind.command())
-            .arg("--config")
-            .arg(&self.config)
-            .env("RUST_LOG", log_level)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .with_context(|| format!("starting the {} process", self.name))?;
-        Ok(Running::Process(child))
-    }
-}
-
-/// Runs `exe <args>`; returns (exit code, stdout, stderr).
-pub fn run_command(exe: &Path, args: &[&str]) -> Result<(i32, String, String)> {
-    let out = Command::new(exe)
-        .args(args)
-        .output()
-        .with_context(|| format!("running {}", exe.display()))?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
 }
 
 /// The files `write_dev_pki` wrote for `id`.
