@@ -289,7 +289,7 @@ pub async fn run_coordinator(
         "coordinator",
         config.database_url.as_deref(),
     )?;
-    let store = Store::open(&location).await?;
+    let store = signaalnet_coordinator::open_store(&location).await?;
     let (decryptor, commitments) = signaalnet_coordinator::fetch_keys(
         &system,
         &config.transcryptors,
@@ -375,7 +375,7 @@ pub async fn run_node(
         );
     }
     let location = Location::for_role(&config.data_dir, &role, config.database_url.as_deref())?;
-    let store = Store::open(&location).await?;
+    let store = signaalnet_node::open_store(&location).await?;
     let secret_path = config
         .secret
         .clone()

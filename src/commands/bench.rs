@@ -399,7 +399,7 @@ async fn node_stores(chain: &Chain) -> Result<Vec<signaalnet_store::Store>> {
     let mut stores = Vec::new();
     for partner in [GEMEENTE, POLITIE] {
         stores.push(
-            signaalnet_store::Store::open(&chain.location(&format!("node-{partner}"))?).await?,
+            signaalnet_node::open_store(&chain.location(&format!("node-{partner}"))?).await?,
         );
     }
     Ok(stores)
@@ -558,7 +558,7 @@ async fn bulk(chain: &Chain, args: &BenchArgs, ids: &mut Ids) -> Result<()> {
     // Delivered = stored at the coordinator: its newest seq, an index lookup. (Counting the
     // nodes' pending signals reads the whole backlog each time, and with a million queued that
     // cost the nodes more than their own work.)
-    let coordinator = signaalnet_store::Store::open(&chain.location("coordinator")?).await?;
+    let coordinator = signaalnet_coordinator::open_store(&chain.location("coordinator")?).await?;
     let stored = async || -> Result<i64> {
         Ok(
             sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM coord_signals")

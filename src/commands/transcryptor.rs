@@ -86,6 +86,19 @@ pub fn run(config_path: &Path) -> Result<ExitCode> {
 }
 
 /// Runs a transcryptor from its configuration on `listener` until `shutdown` completes.
+/// Opens (and migrates) a transcryptor's database: it keeps no tables of its own, only its
+/// audit trail and its quota counts.
+pub async fn open_store(location: &Location) -> Result<Store> {
+    Ok(Store::open(
+        location,
+        &[
+            &signaalnet_audit::schema::MIGRATIONS,
+            &signaalnet_service::schema::MIGRATIONS,
+        ],
+    )
+    .await?)
+}
+
 pub async fn serve_config(
     config: &TranscryptorConfig,
     listener: tokio::net::TcpListener,
@@ -103,7 +116,7 @@ pub async fn serve_config(
         &config.name,
         config.database_url.as_deref(),
     )?;
-    let store = Arc::new(Store::open(&location).await?);
+    let store = Arc::new(open_store(&location).await?);
     let audit = Arc::new(accountable.audit);
     let set = accountable.policy.live().current();
     audit.record_policy_at_start(&store, &set).await?;

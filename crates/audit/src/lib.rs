@@ -12,6 +12,7 @@
 
 mod entry;
 mod key;
+pub mod schema;
 pub mod verify;
 
 pub use entry::{Checkpoint, Entry, GENESIS};

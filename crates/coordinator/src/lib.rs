@@ -18,12 +18,14 @@ mod keys;
 mod load;
 pub mod matching;
 mod quota;
+pub mod schema;
 
 pub use crate::core::{rules, Coordinator, Outcome};
 pub use analyst::UNKNOWN;
 pub use deliver::{Delivered, MAX_BATCH};
 pub use grpc::{AnalystGrpc, CoordinatorGrpc};
 pub use keys::{fetch_keys, Commitments};
+pub use schema::open_store;
 
 use signaalnet_proto::v1::analyst_service_server::AnalystServiceServer;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorServiceServer;

@@ -15,9 +15,11 @@ pub mod forward;
 mod grpc;
 pub mod input;
 mod quota;
+pub mod schema;
 mod submit;
 
 pub use grpc::PartnerGrpc;
+pub use schema::open_store;
 pub use submit::{Submission, MAX_BATCH};
 
 use prost::Message;

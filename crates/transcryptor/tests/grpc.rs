@@ -64,7 +64,13 @@ async fn start(per_second: u32) -> Fixture {
     )
     .unwrap();
     let store = Arc::new(
-        Store::open(&Location::Sqlite(dir.path().join("transcryptor.db")))
+        Store::open(
+            &Location::Sqlite(dir.path().join("transcryptor.db")),
+            &[
+                &signaalnet_audit::schema::MIGRATIONS,
+                &signaalnet_service::schema::MIGRATIONS,
+            ],
+        )
             .await
             .unwrap(),
     );

@@ -61,7 +61,7 @@ pub async fn world() -> World {
         },
         clock.clone(),
     );
-    let store = Store::open(&Location::Sqlite(dir.path().join("coordinator.db")))
+    let store = signaalnet_coordinator::open_store(&Location::Sqlite(dir.path().join("coordinator.db")))
         .await
         .unwrap();
     let core = Coordinator::open(

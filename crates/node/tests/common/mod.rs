@@ -22,7 +22,7 @@ pub async fn gemeente_node(dir: &Path, clock: &Clock) -> (Node, Actor) {
         role: "gemeente".into(),
     };
     let node = Node::open(
-        Store::open(&Location::Sqlite(dir.join("node.db")))
+        signaalnet_node::open_store(&Location::Sqlite(dir.join("node.db")))
             .await
             .unwrap(),
         LivePolicy::new(policy),
