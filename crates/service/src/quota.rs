@@ -240,7 +240,9 @@ mod tests {
         let partner = "gemeente_groningen";
         let drieluik = "signalering_drieluik";
         {
-            let store = Store::open(&location, &[&crate::schema::MIGRATIONS]).await.unwrap();
+            let store = Store::open(&location, &[&crate::schema::MIGRATIONS])
+                .await
+                .unwrap();
             let quotas = Quotas::load(&store, NOW).await.unwrap();
             // Yesterday's usage, about to leave the window, and a full day of signals today.
             let early = NOW - 24 * 3600 + 30;
@@ -278,7 +280,9 @@ mod tests {
             store.close().await;
         }
         // After a restart the day is still full …
-        let store = Store::open(&location, &[&crate::schema::MIGRATIONS]).await.unwrap();
+        let store = Store::open(&location, &[&crate::schema::MIGRATIONS])
+            .await
+            .unwrap();
         let quotas = Quotas::load(&store, NOW + 10).await.unwrap();
         assert_eq!(quotas.used(partner, drieluik, NOW + 10).await, 2_000);
         let again = quotas
@@ -313,8 +317,8 @@ mod tests {
             &Location::Sqlite(dir.path().join("role.db")),
             &[&crate::schema::MIGRATIONS],
         )
-            .await
-            .unwrap();
+        .await
+        .unwrap();
         let policy = policy();
         let quotas = Quotas::load(&store, NOW).await.unwrap();
         let batch = |drieluik: usize, riec: usize| {
@@ -364,8 +368,8 @@ mod tests {
             &Location::Sqlite(dir.path().join("role.db")),
             &[&crate::schema::MIGRATIONS],
         )
-            .await
-            .unwrap();
+        .await
+        .unwrap();
         let policy = policy();
         let quotas = Quotas::load(&store, NOW).await.unwrap();
         let answers = quotas

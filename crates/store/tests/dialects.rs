@@ -16,15 +16,13 @@ async fn exercise(location: Location) {
     let store = Store::open(&location, &[&TEST]).await.unwrap();
     let mut w = store.write().await.unwrap();
     for (i, partner) in ["gemeente_groningen", "nla"].iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO test_rows (partner_id, payload, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(*partner)
-        .bind(vec![0u8, 1, 2, 255])
-        .bind(i64::try_from(i).unwrap())
-        .execute(&mut *w.tx)
-        .await
-        .unwrap();
+        sqlx::query("INSERT INTO test_rows (partner_id, payload, created_at) VALUES ($1, $2, $3)")
+            .bind(*partner)
+            .bind(vec![0u8, 1, 2, 255])
+            .bind(i64::try_from(i).unwrap())
+            .execute(&mut *w.tx)
+            .await
+            .unwrap();
     }
     w.commit().await.unwrap();
     // A dropped write transaction leaves nothing behind.
@@ -37,13 +35,12 @@ async fn exercise(location: Location) {
             .await
             .unwrap();
     }
-    let rows = sqlx::query(
-        "SELECT seq, partner_id, payload FROM test_rows WHERE seq > $1 ORDER BY seq",
-    )
-    .bind(0i64)
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let rows =
+        sqlx::query("SELECT seq, partner_id, payload FROM test_rows WHERE seq > $1 ORDER BY seq")
+            .bind(0i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     assert_eq!(rows.len(), 2);
     let first: i64 = rows[0].get("seq");
     let second: i64 = rows[1].get("seq");

@@ -71,8 +71,8 @@ async fn start(per_second: u32) -> Fixture {
                 &signaalnet_service::schema::MIGRATIONS,
             ],
         )
-            .await
-            .unwrap(),
+        .await
+        .unwrap(),
     );
     let tls = files(&certs, "transcryptor_vng");
     let role_policy = Arc::new(
