@@ -5,12 +5,12 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_coordinator::Coordinator;
-use signaalnet_node::forward::Upstream;
 use signaalnet_node::Node;
+use signaalnet_node::Upstream;
 use signaalnet_policy::signature::Signers;
 use signaalnet_pseudonym::{CoordinatorContext, HandleKey, PartnerEncryptor, SystemPublicKeys};
 use signaalnet_service::policy::{run_reloader, PolicyTarget, RoleGrpc, RolePolicy};
-use signaalnet_store::{Clock, Location, Store};
+use signaalnet_store::{Clock, Location};
 use signaalnet_telemetry::export::{Source, Telemetry, TelemetryConfig};
 use signaalnet_tls::TlsFiles;
 use std::future::Future;
@@ -401,11 +401,11 @@ pub async fn run_node(
         coordinator: signaalnet_service::channel(&config.coordinator, &config.tls)?,
         context: config.coordinator_context.clone(),
     };
-    let outbox = tokio::spawn(signaalnet_node::forward::run_outbox(
+    let outbox = tokio::spawn(signaalnet_node::run_outbox(
         Arc::clone(&node),
         upstream.clone(),
     ));
-    let watcher = tokio::spawn(signaalnet_node::forward::run_watcher(
+    let watcher = tokio::spawn(signaalnet_node::run_watcher(
         Arc::clone(&node),
         upstream.coordinator.clone(),
     ));

@@ -386,10 +386,7 @@ async fn stream(
 async fn pending(stores: &[signaalnet_store::Store]) -> Result<i64> {
     let mut total = 0;
     for store in stores {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM node_signals WHERE state = 'pending'")
-                .fetch_one(store.pool())
-                .await?;
+        let n = signaalnet_node::pending_signals(store).await?;
         total += n;
     }
     Ok(total)
@@ -398,9 +395,8 @@ async fn pending(stores: &[signaalnet_store::Store]) -> Result<i64> {
 async fn node_stores(chain: &Chain) -> Result<Vec<signaalnet_store::Store>> {
     let mut stores = Vec::new();
     for partner in [GEMEENTE, POLITIE] {
-        stores.push(
-            signaalnet_node::open_store(&chain.location(&format!("node-{partner}"))?).await?,
-        );
+        stores
+            .push(signaalnet_node::open_store(&chain.location(&format!("node-{partner}"))?).await?);
     }
     Ok(stores)
 }
@@ -560,12 +556,7 @@ async fn bulk(chain: &Chain, args: &BenchArgs, ids: &mut Ids) -> Result<()> {
     // cost the nodes more than their own work.)
     let coordinator = signaalnet_coordinator::open_store(&chain.location("coordinator")?).await?;
     let stored = async || -> Result<i64> {
-        Ok(
-            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM coord_signals")
-                .fetch_one(coordinator.pool())
-                .await?
-                .unwrap_or(0),
-        )
+        Ok(signaalnet_coordinator::last_signal_seq(&coordinator).await?)
     };
     let before = stored().await?;
     let first = ids.take(); // past every id the other runs used
