@@ -191,7 +191,10 @@ fn audit(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let set = PolicySet::load(&root.join("policies")).unwrap();
     let store = runtime
-        .block_on(Store::open(&Location::Sqlite(dir.path().join("audit.db"))))
+        .block_on(Store::open(
+            &Location::Sqlite(dir.path().join("audit.db")),
+            &[&signaalnet_audit::schema::MIGRATIONS],
+        ))
         .unwrap();
     let signer = Signer::load_or_create(&dir.path().join("audit.key")).unwrap();
     let audit = Audit::new(

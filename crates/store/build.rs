@@ -1,5 +1,5 @@
-// `sqlx::migrate!` embeds the migrations at compile time; without this a new migration file
-// would not rebuild the crate, and a role would start without the table.
+// `sqlx::migrate!` embeds the test migrations at compile time; without this a new migration file
+// would not rebuild the tests.
 fn main() {
-    println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=tests/migrations");
 }

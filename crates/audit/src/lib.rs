@@ -19,6 +19,7 @@ mod checkpoint;
 mod entry;
 mod event;
 mod key;
+pub mod schema;
 mod step;
 mod trail;
 pub mod verify;

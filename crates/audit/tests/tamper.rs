@@ -36,7 +36,9 @@ async fn trail(postgres: bool) -> Option<Trail> {
     } else {
         Location::Sqlite(dir.path().join("coordinator.db"))
     };
-    let store = Store::open(&location).await.unwrap();
+    let store = Store::open(&location, &[&signaalnet_audit::schema::MIGRATIONS])
+        .await
+        .unwrap();
     let key = dir.path().join("coordinator.audit.key");
     let audit = Audit::new(
         Signer::load_or_create(&key).unwrap(),

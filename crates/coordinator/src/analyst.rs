@@ -8,8 +8,9 @@
 //!   fine cells only. So no total, margin or difference between two queries reveals a suppressed
 //!   cell.
 
-use crate::core::{has_attribute, members_of, partner_roles, visible_attributes, Coordinator};
+use crate::core::Coordinator;
 use crate::matching::{month_string, Hit, Matcher};
+use crate::view::{has_attribute, members_of, partner_roles, visible_attributes};
 use crate::CoordinatorError;
 use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_identifier::IdentifierKind;

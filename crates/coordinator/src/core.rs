@@ -1,23 +1,22 @@
-//! The coordinator's state: received signals, the matcher, hits and the notification queues,
-//! kept consistent in one write transaction per change.
+//! The coordinator's state: the store, the policy in force, the matcher of the signals in hits
+//! and the sequence of published notifications. What changes it lives beside it: delivery
+//! (`deliver`), withdrawal (`withdraw`), what is written of a change (`persist`) and what a
+//! recipient may see of it (`view`).
 
 use crate::keys::Commitments;
-use crate::matching::{Change, HitEvent, Matcher, Rule, Seq, SignalEntry};
+use crate::matching::{Matcher, Rule};
 use crate::CoordinatorError;
 use prost::Message;
-use signaalnet_audit::{Actor, Audit, Event, Head, Step};
-use signaalnet_identifier::IdentifierKind;
-use signaalnet_policy::{LivePolicy, Partner, PolicySet, RecipientRole, RecipientView};
+use signaalnet_audit::{Actor, Audit, Event, Step};
+use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::{CoordinatorDecryptor, HandleKey};
-use signaalnet_service::convert::{kind_to_wire, role_to_wire};
 use signaalnet_store::Store;
-use sqlx::{Any, Row, Transaction};
-use std::collections::{BTreeSet, HashMap};
+use sqlx::Row;
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{watch, Mutex, MutexGuard};
 use tonic::Code;
-use tracing::Instrument;
 
 pub struct Coordinator {
     pub(crate) store: Store,
@@ -176,108 +175,6 @@ impl Coordinator {
         self.published.subscribe()
     }
 
-    /// Withdraws signals of `partner`. Unknown ids are recorded as withdrawn so that a delivery
-    /// still in flight cannot bring them back. Returns the ids now withdrawn.
-    pub async fn withdraw(
-        &self,
-        partner: &Partner,
-        actor: &Actor,
-        signal_ids: &[String],
-    ) -> Result<Vec<String>, CoordinatorError> {
-        let policy = self.policy();
-        let mut done = Vec::new();
-        for signal_id in signal_ids {
-            let mut matcher = self.matcher.lock().await;
-            let mut w = self.store.write().await?;
-            let row = sqlx::query(
-                "SELECT seq, withdrawn_at, received_at FROM coord_signals WHERE partner_id = $1 AND signal_id = $2",
-            )
-            .bind(&partner.id)
-            .bind(signal_id)
-            .fetch_optional(&mut *w.tx)
-            .await?;
-            let received_at: Option<i64> = row.as_ref().map(|r| r.get("received_at"));
-            let mut events = Vec::new();
-            let mut removed = Vec::new();
-            let mut was_active = false;
-            let mut was_matched = Vec::new();
-            match row {
-                None => {
-                    sqlx::query(
-                        "INSERT INTO coord_signals (partner_id, signal_id, purpose, observed_month, \
-                         attributes, policy_version, received_at, withdrawn_at) \
-                         VALUES ($1, $2, '', '', '[]', $3, $4, $4)",
-                    )
-                    .bind(&partner.id)
-                    .bind(signal_id)
-                    .bind(policy.version())
-                    .bind(self.now())
-                    .execute(&mut *w.tx)
-                    .await?;
-                }
-                Some(row) if row.get::<Option<i64>, _>("withdrawn_at").is_none() => {
-                    let seq: i64 = row.get("seq");
-                    sqlx::query(
-                        "UPDATE coord_signals SET withdrawn_at = $1, attributes = '[]' WHERE seq = $2",
-                    )
-                    .bind(self.now())
-                    .bind(seq)
-                    .execute(&mut *w.tx)
-                    .await?;
-                    sqlx::query("DELETE FROM coord_keys WHERE seq = $1")
-                        .bind(seq)
-                        .execute(&mut *w.tx)
-                        .await?;
-                    removed.extend(matcher.signal(seq).cloned());
-                    if let Some(hit) = matcher.hit_of(seq) {
-                        was_matched.extend(hit.members.iter().copied());
-                    }
-                    events = matcher.remove(seq)?;
-                    was_active = true;
-                }
-                Some(_) => {}
-            }
-            let event = Event::new(Step::Withdraw, &policy)
-                .by(actor.clone())
-                .reference(format!("signal:{}/{signal_id}", partner.id))
-                .references(events.iter().map(|e| format!("hit:{}", e.hit_id)))
-                .detail(if was_active {
-                    "withdrawn: keys and attributes deleted, hits re-evaluated"
-                } else {
-                    "withdrawal recorded (signal not held or withdrawn before)"
-                });
-            let persisted = self
-                .record_changes(&policy, &mut w.tx, &matcher, event, &events, &removed)
-                .await;
-            let result = match persisted {
-                Ok(last) => w
-                    .commit()
-                    .await
-                    .map(|()| last)
-                    .map_err(CoordinatorError::from),
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(last) => self.publish(last),
-                Err(e) => {
-                    self.reload(&mut matcher).await;
-                    return Err(e);
-                }
-            }
-            let in_hit = !was_matched.is_empty();
-            // Members of its hit that are in no hit now are no longer held.
-            matcher.evict_unmatched(was_matched);
-            if let (Some(signal), Some(received_at)) = (removed.first(), received_at) {
-                let arrival = (received_at, in_hit);
-                self.watch_withdrawal(&policy, actor, (&partner.id, &signal.purpose), arrival)
-                    .await;
-            }
-            tracing::info!(partner = %partner.id, hit_changes = events.len(), "signal withdrawn");
-            done.push(signal_id.clone());
-        }
-        Ok(done)
-    }
-
     /// Notifications for `partner` after sequence number `after`, oldest first.
     pub async fn notifications(
         &self,
@@ -324,246 +221,11 @@ impl Coordinator {
             Err(e) => tracing::error!(error = %e, "reloading the matcher failed"),
         }
     }
-
-    /// Audits the step `event` and writes the hit changes it caused (see [`Self::persist`]).
-    pub(crate) async fn record_changes(
-        &self,
-        policy: &PolicySet,
-        tx: &mut Transaction<'static, Any>,
-        matcher: &Matcher,
-        event: Event,
-        events: &[HitEvent],
-        removed: &[SignalEntry],
-    ) -> Result<Option<i64>, CoordinatorError> {
-        let mut head = self.audit.head(tx).await?;
-        self.audit.append_after(tx, &mut head, event).await?;
-        self.persist(policy, (tx, &mut head), matcher, events, removed)
-            .await
-    }
-
-    /// Writes hit changes and the partners' notifications; returns the last notification seq.
-    pub(crate) async fn persist(
-        &self,
-        policy: &PolicySet,
-        (tx, head): (&mut Transaction<'static, Any>, &mut Head),
-        matcher: &Matcher,
-        events: &[HitEvent],
-        removed: &[SignalEntry],
-    ) -> Result<Option<i64>, CoordinatorError> {
-        let mut last = None;
-        for event in events {
-            let members: Vec<&SignalEntry> = event
-                .members
-                .iter()
-                .filter_map(|s| {
-                    matcher
-                        .signal(*s)
-                        .or_else(|| removed.iter().find(|r| r.seq == *s))
-                })
-                .collect();
-            let seqs: Vec<Seq> = event.members.iter().copied().collect();
-            let members_json = serde_json::to_string(&seqs).unwrap_or_else(|_| "[]".into());
-            if event.change == Change::Expired {
-                sqlx::query("DELETE FROM coord_hits WHERE hit_id = $1")
-                    .bind(&event.hit_id)
-                    .execute(&mut **tx)
-                    .await?;
-            } else if event.change == Change::Dissolved {
-                sqlx::query(
-                    "UPDATE coord_hits SET members = $1, updated_at = $2, dissolved_at = $2 \
-                     WHERE hit_id = $3",
-                )
-                .bind(&members_json)
-                .bind(self.now())
-                .bind(&event.hit_id)
-                .execute(&mut **tx)
-                .await?;
-            } else {
-                let formed = members.iter().map(|m| m.month).min().unwrap_or_default();
-                sqlx::query(
-                    "INSERT INTO coord_hits (hit_id, purpose, members, formed_month, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hit_id) DO UPDATE SET \
-                     members = excluded.members, updated_at = excluded.updated_at, \
-                     dissolved_at = NULL",
-                )
-                .bind(&event.hit_id)
-                .bind(&event.purpose)
-                .bind(&members_json)
-                .bind(crate::matching::month_string(formed))
-                .bind(self.now())
-                .execute(&mut **tx)
-                .await?;
-            }
-            let partners: BTreeSet<&str> = members.iter().map(|m| m.partner.as_str()).collect();
-            for partner_id in partners {
-                // A notify step of its own in the processing log, whose trace context travels
-                // with the notification to the partner's node.
-                let span =
-                    signaalnet_telemetry::step("notify", signaalnet_telemetry::Kind::Producer);
-                let mut notification =
-                    self.notification_for(policy, matcher, event, partner_id, &members);
-                notification.traceparent =
-                    signaalnet_telemetry::traceparent(&span).unwrap_or_default();
-                let seq: i64 = sqlx::query(
-                    "INSERT INTO coord_notifications (partner_id, payload, created_at) \
-                     VALUES ($1, $2, $3) RETURNING seq",
-                )
-                .bind(partner_id)
-                .bind(notification.encode_to_vec())
-                .bind(self.now())
-                .fetch_one(&mut **tx)
-                .await?
-                .get("seq");
-                last = Some(seq);
-                let audit = Event::for_purpose(Step::Notify, policy, &event.purpose)
-                    .reference(format!("hit:{}", event.hit_id))
-                    .references(
-                        notification
-                            .own_signal_ids
-                            .iter()
-                            .map(|id| format!("signal:{partner_id}/{id}")),
-                    )
-                    .detail(format!(
-                        "notification {seq} for {partner_id}: {:?}, {} attribute(s) under its view",
-                        event.change,
-                        notification.attributes.len()
-                    ));
-                self.audit
-                    .append_after(tx, head, audit)
-                    .instrument(span)
-                    .await?;
-            }
-        }
-        Ok(last)
-    }
-
-    /// What `partner_id` may learn of a hit change: only through its own signals, with what
-    /// its recipient policy for the purpose allows.
-    fn notification_for(
-        &self,
-        policy: &PolicySet,
-        matcher: &Matcher,
-        event: &HitEvent,
-        partner_id: &str,
-        members: &[&SignalEntry],
-    ) -> pb::PartnerNotification {
-        let view = policy
-            .partner(partner_id)
-            .and_then(|p| partner_view(policy, p, &event.purpose));
-        let dissolved = matches!(event.change, Change::Dissolved | Change::Expired);
-        let mut n = pb::PartnerNotification {
-            cursor: String::new(),
-            hit_id: event.hit_id.clone(),
-            purpose: event.purpose.clone(),
-            change: change_to_wire(event.change),
-            own_signal_ids: members
-                .iter()
-                .filter(|m| m.partner == partner_id)
-                .map(|m| m.signal_id.clone())
-                .collect(),
-            partner_roles: Vec::new(),
-            matched_kinds: Vec::new(),
-            attributes: Vec::new(),
-            policy: Some(pb::PolicyVersion {
-                version: policy.version().to_owned(),
-            }),
-            traceparent: String::new(),
-        };
-        let Some(view) = view else {
-            return n;
-        };
-        if view.sees_partner_roles {
-            n.partner_roles = partner_roles(policy, members);
-        }
-        if dissolved {
-            return n;
-        }
-        if view.sees_identifier_kinds {
-            if let Some(hit) = matcher.hit(&event.hit_id) {
-                let kinds: BTreeSet<IdentifierKind> = matcher
-                    .linking_keys(hit)
-                    .into_iter()
-                    .map(|(k, _)| k)
-                    .collect();
-                n.matched_kinds = kinds.into_iter().map(kind_to_wire).collect();
-            }
-        }
-        n.attributes = visible_attributes(view, members);
-        n
-    }
-}
-
-pub(crate) fn change_to_wire(change: Change) -> i32 {
-    (match change {
-        Change::Formed => pb::HitChange::Formed,
-        Change::Grew => pb::HitChange::Grew,
-        Change::Shrank => pb::HitChange::Shrank,
-        Change::Dissolved => pb::HitChange::Dissolved,
-        Change::Expired => pb::HitChange::Expired,
-    }) as i32
-}
-
-/// The widest view `partner` holds for `purpose`: a special recipient role (ketenregisseur,
-/// zorgcoördinator …) if it has one with a view for the purpose, otherwise the partner view.
-pub(crate) fn partner_view<'a>(
-    policy: &'a PolicySet,
-    partner: &Partner,
-    purpose: &str,
-) -> Option<&'a RecipientView> {
-    partner
-        .recipient_roles
-        .iter()
-        .filter(|r| **r != RecipientRole::RiecAnalist)
-        .find_map(|r| policy.recipient_view(*r, purpose))
-        .or_else(|| policy.recipient_view(RecipientRole::Partner, purpose))
-}
-
-pub(crate) fn partner_roles(policy: &PolicySet, members: &[&SignalEntry]) -> Vec<i32> {
-    let roles: BTreeSet<i32> = members
-        .iter()
-        .filter_map(|m| policy.partner(&m.partner))
-        .filter_map(|p| role_to_wire(p.role))
-        .collect();
-    roles.into_iter().collect()
-}
-
-pub(crate) fn visible_attributes(
-    view: &RecipientView,
-    members: &[&SignalEntry],
-) -> Vec<pb::Attribute> {
-    let pairs: BTreeSet<(&str, &str)> = members
-        .iter()
-        .flat_map(|m| m.attributes.iter())
-        .filter(|(id, _)| view.attributes.contains(id))
-        .map(|(id, value)| (id.as_str(), value.as_str()))
-        .collect();
-    pairs
-        .into_iter()
-        .map(|(id, value)| pb::Attribute {
-            id: id.to_owned(),
-            value: value.to_owned(),
-        })
-        .collect()
 }
 
 async fn load_matcher(store: &Store, policy: &PolicySet) -> Result<Matcher, CoordinatorError> {
     let mut conn = store.pool().acquire().await?;
     crate::load::matcher(&mut conn, rules(policy)).await
-}
-
-/// For listings: the partner roles and attributes of a hit per a view.
-pub(crate) fn members_of<'a>(
-    matcher: &'a Matcher,
-    members: &BTreeSet<Seq>,
-) -> Vec<&'a SignalEntry> {
-    members.iter().filter_map(|s| matcher.signal(*s)).collect()
-}
-
-/// Attribute values per attribute id over signals, for filters.
-pub(crate) fn has_attribute(members: &[&SignalEntry], id: &str, value: &str) -> bool {
-    members
-        .iter()
-        .any(|m| m.attributes.iter().any(|(i, v)| i == id && v == value))
 }
 
 #[tonic::async_trait]

@@ -4,6 +4,7 @@
 //! checked against).
 
 use crate::CoordinatorError;
+use backon::Retryable;
 use signaalnet_identifier::IdentifierKind;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
 use signaalnet_proto::v1::{GetCommitmentsRequest, GetKeyShareRequest, MatchDomainRef};
@@ -12,6 +13,7 @@ use signaalnet_pseudonym::{
     SystemPublicKeys,
 };
 use signaalnet_service::convert::kind_to_wire;
+use signaalnet_service::retry;
 use signaalnet_store::Store;
 use signaalnet_tls::TlsFiles;
 use std::collections::HashMap;
@@ -42,34 +44,32 @@ pub async fn fetch_keys(
     for (position, url) in transcryptors.iter().enumerate() {
         let channel = signaalnet_service::channel(url, tls)
             .map_err(|e| CoordinatorError::KeyShares(format!("{url}: {e}")))?;
-        let mut client = TranscryptorServiceClient::new(channel);
-        let mut wait = Duration::from_millis(100);
-        let share = loop {
-            let request = GetKeyShareRequest {
-                coordinator_context: context.as_str().to_owned(),
-            };
-            match client.get_key_share(request).await {
-                Ok(response) => break response.into_inner(),
-                Err(status)
-                    if Instant::now() + wait < deadline
-                        && matches!(
-                            status.code(),
-                            tonic::Code::Unavailable | tonic::Code::Unknown
-                        ) =>
-                {
-                    tracing::info!(transcryptor = %url, "waiting for transcryptor");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(2));
-                }
-                Err(status) => {
-                    return Err(CoordinatorError::KeyShares(format!(
-                        "{url}: {}: {}",
-                        status.code(),
-                        status.message()
-                    )))
-                }
-            }
+        let client = TranscryptorServiceClient::new(channel);
+        let request = GetKeyShareRequest {
+            coordinator_context: context.as_str().to_owned(),
         };
+        // A transcryptor that is not up yet is waited for, until the patience is spent.
+        let share = (|| {
+            let mut client = client.clone();
+            let request = request.clone();
+            async move { client.get_key_share(request).await }
+        })
+        .retry(
+            retry::policy(Duration::from_millis(100), Duration::from_secs(2))
+                .with_total_delay(Some(deadline.saturating_duration_since(Instant::now()))),
+        )
+        .when(|status| {
+            matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown
+            )
+        })
+        .notify(|_, _| tracing::info!(transcryptor = %url, "waiting for transcryptor"))
+        .await
+        .map_err(|status| {
+            CoordinatorError::KeyShares(format!("{url}: {}: {}", status.code(), status.message()))
+        })?
+        .into_inner();
         if usize::try_from(share.transcryptor_index).ok() != Some(position + 1) {
             return Err(CoordinatorError::KeyShares(format!(
                 "{url}: answers as transcryptor {}, but is listed at position {} of the chain; \

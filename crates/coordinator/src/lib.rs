@@ -10,21 +10,38 @@
 
 pub mod alarm;
 mod analyst;
+mod arrival;
 mod core;
+mod decrypt;
 mod deliver;
 pub mod expiry;
 mod grpc;
 mod keys;
 mod load;
 pub mod matching;
+mod persist;
 mod quota;
 pub mod role;
+pub mod schema;
+mod store_match;
+mod view;
+mod wire;
+mod withdraw;
 
 pub use crate::core::{rules, Coordinator, Outcome};
 pub use analyst::UNKNOWN;
 pub use deliver::{Delivered, MAX_BATCH};
 pub use grpc::{AnalystGrpc, CoordinatorGrpc};
 pub use keys::{fetch_keys, Commitments};
+pub use persist::last_signal_seq;
+
+/// What the coordinator's own tests reach past the public API: loading stored signals into the
+/// matcher (`load.rs`), for the property test that compares it with holding every signal.
+#[cfg(feature = "test-util")]
+pub mod test_util {
+    pub use crate::load::{hold_reachable, insert_signal, Key};
+}
+pub use schema::open_store;
 
 use signaalnet_proto::v1::analyst_service_server::AnalystServiceServer;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorServiceServer;

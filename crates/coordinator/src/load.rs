@@ -9,8 +9,10 @@
 //! with them, directly or through other stored signals (the closure over keys, without regard to
 //! the match window, so it holds at least every signal matching can link). After the change the
 //! signals that ended up in no hit are let go again ([`Matcher::evict_unmatched`]).
+//!
+//! The rows read here are written by [`insert_signal`], so one file knows their format.
 
-use crate::matching::{month_index, Hit, Matcher, Pseudonym, Seq, SignalEntry};
+use crate::matching::{month_index, month_string, Hit, Matcher, Pseudonym, Seq, SignalEntry};
 use crate::CoordinatorError;
 use signaalnet_identifier::IdentifierKind;
 use signaalnet_store::placeholders;
@@ -22,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 const CHUNK: usize = 500;
 
 /// A matching key: purpose, kind, pseudonym.
-pub(crate) type Key = (String, IdentifierKind, Pseudonym);
+pub type Key = (String, IdentifierKind, Pseudonym);
 
 /// A matcher holding the current hits and their signals, with `rules`.
 pub(crate) async fn matcher(
@@ -66,7 +68,7 @@ pub(crate) async fn matcher(
 
 /// Loads into `matcher` every stored signal reachable from `keys` (see the module text) and
 /// returns the sequence numbers it loaded.
-pub(crate) async fn hold_reachable(
+pub async fn hold_reachable(
     conn: &mut AnyConnection,
     matcher: &mut Matcher,
     keys: impl IntoIterator<Item = Key>,
@@ -95,6 +97,43 @@ pub(crate) async fn hold_reachable(
         frontier = next;
     }
     Ok(loaded)
+}
+
+/// Stores a received signal and its keys, as [`signals_by_seq`] reads them back, and returns its
+/// sequence number (the store assigns it; `entry.seq` is not used). `None` when this partner
+/// delivered or withdrew this signal id before: nothing is written then.
+pub async fn insert_signal(
+    conn: &mut AnyConnection,
+    entry: &SignalEntry,
+    policy_version: &str,
+    received_at: i64,
+) -> Result<Option<Seq>, CoordinatorError> {
+    let inserted = sqlx::query(
+        "INSERT INTO coord_signals (partner_id, signal_id, purpose, observed_month, \
+         attributes, policy_version, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (partner_id, signal_id) DO NOTHING RETURNING seq",
+    )
+    .bind(&entry.partner)
+    .bind(&entry.signal_id)
+    .bind(&entry.purpose)
+    .bind(month_string(entry.month))
+    .bind(serde_json::to_string(&entry.attributes).unwrap_or_else(|_| "[]".into()))
+    .bind(policy_version)
+    .bind(received_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(seq) = inserted.map(|row| row.get::<i64, _>("seq")) else {
+        return Ok(None);
+    };
+    for (kind, pseudonym) in &entry.keys {
+        sqlx::query("INSERT INTO coord_keys (seq, kind, pseudonym) VALUES ($1, $2, $3)")
+            .bind(seq)
+            .bind(kind.as_str())
+            .bind(pseudonym.to_vec())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Some(seq))
 }
 
 /// The stored (not withdrawn, not expired) signals carrying one of `keys`.

@@ -7,7 +7,7 @@ use signaalnet_pseudonym::{CoordinatorContext, HandleKey};
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError, WithPath};
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
-use signaalnet_store::{Location, Store};
+use signaalnet_store::Location;
 use signaalnet_telemetry::export::TelemetryConfig;
 use signaalnet_tls::TlsFiles;
 use std::future::Future;
@@ -98,7 +98,7 @@ pub async fn run(
     let context = CoordinatorContext::new(config.coordinator_context.clone())
         .map_err(|e| StartError::role("the coordinator context", e))?;
     let location = config.location()?;
-    let store = Store::open(&location).await?;
+    let store = crate::open_store(&location).await?;
     let (decryptor, commitments) = crate::fetch_keys(
         &system,
         &config.transcryptors,

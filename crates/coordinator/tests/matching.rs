@@ -1,11 +1,15 @@
-//! The matching rules of docs/DESIGN.md §6 on the pure matcher.
+//! The matching rules of docs/DESIGN.md §6 on the pure matcher, and loading stored signals into a
+//! matcher that holds only hits (`load.rs`, on SQLite) against one that holds every signal.
 #![allow(clippy::unwrap_used)] // test fixtures
 
 use proptest::prelude::*;
 use signaalnet_coordinator::matching::{
     month_index, month_string, Change, Matcher, Rule, Seq, SignalEntry,
 };
+use signaalnet_coordinator::test_util::{hold_reachable, insert_signal, Key};
 use signaalnet_identifier::IdentifierKind::{self, Address, Organisation, Person};
+use signaalnet_store::{Location, Store};
+use sqlx::AnyConnection;
 use std::collections::{BTreeSet, HashMap};
 
 fn matcher() -> Matcher {
@@ -349,32 +353,38 @@ proptest! {
     }
 }
 
-/// The stored signals reachable from `start`'s keys through shared keys (any month): what the
-/// coordinator loads before matching `start`.
-fn reachable(stored: &[SignalEntry], start: &SignalEntry) -> Vec<SignalEntry> {
-    let mut keys: BTreeSet<_> = start.keys.iter().copied().collect();
-    let mut taken = BTreeSet::new();
-    loop {
-        let more: Vec<&SignalEntry> = stored
-            .iter()
-            .filter(|s| !taken.contains(&s.seq) && s.keys.iter().any(|k| keys.contains(k)))
-            .collect();
-        if more.is_empty() {
-            return stored
-                .iter()
-                .filter(|s| taken.contains(&s.seq))
-                .cloned()
-                .collect();
-        }
-        for s in more {
-            taken.insert(s.seq);
-            keys.extend(s.keys.iter().copied());
-        }
-    }
+/// A coordinator database with only the coordinator's tables, in `dir`.
+async fn store(dir: &std::path::Path) -> Store {
+    Store::open(
+        &Location::Sqlite(dir.join("coordinator.db")),
+        &[&signaalnet_coordinator::schema::MIGRATIONS],
+    )
+    .await
+    .unwrap()
 }
 
-#[test]
-fn a_matcher_holding_only_hits_links_through_loaded_signals() {
+/// Stores `signal` as the coordinator does; the store numbers it as the test did.
+async fn insert(conn: &mut AnyConnection, signal: &SignalEntry) {
+    let seq = insert_signal(conn, signal, "test", 0).await.unwrap();
+    assert_eq!(seq, Some(signal.seq));
+}
+
+/// What the coordinator loads before matching `new` (`load.rs`): every stored signal reachable
+/// from its keys through shared keys. Returns the sequence numbers loaded.
+async fn hold(conn: &mut AnyConnection, matcher: &mut Matcher, new: &SignalEntry) -> Vec<Seq> {
+    let keys: Vec<Key> = new
+        .keys
+        .iter()
+        .map(|(k, p)| (new.purpose.clone(), *k, *p))
+        .collect();
+    hold_reachable(conn, matcher, keys).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_matcher_holding_only_hits_links_through_loaded_signals() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let mut conn = store.pool().acquire().await.unwrap();
     let stored = [
         signal(1, "gemeente", "2026-01", &[(Person, 1)]),
         signal(2, "gemeente", "2026-01", &[(Person, 1), (Address, 2)]),
@@ -382,15 +392,16 @@ fn a_matcher_holding_only_hits_links_through_loaded_signals() {
     ];
     let mut m = matcher();
     for s in stored.clone() {
+        insert(&mut conn, &s).await;
         assert!(m.insert(s).unwrap().is_empty());
     }
     assert_eq!(m.evict_unmatched([1, 2, 3]), 3);
     assert_eq!(m.signals().count(), 0);
     // A new partner's signal shares a key only with signal 2, which links to 1.
     let new = signal(4, "nla", "2026-02", &[(Address, 2)]);
-    for s in reachable(&stored, &new) {
-        m.load(s);
-    }
+    let mut loaded = hold(&mut conn, &mut m, &new).await;
+    loaded.sort_unstable();
+    assert_eq!(loaded, vec![1, 2]);
     assert_eq!(m.signals().count(), 2, "1 and 2 are reachable, 3 is not");
     let events = m.insert(new).unwrap();
     assert_eq!(events.len(), 1);
@@ -414,24 +425,30 @@ proptest! {
         specs in proptest::collection::vec((0u8..4, 0u8..5, 0u8..5, 0i32..3), 1..16),
     ) {
         let partners = ["politie", "gemeente", "nla", "zvh"];
-        let mut everything = matcher();
-        let mut lean = matcher();
-        let mut stored: Vec<SignalEntry> = Vec::new();
-        for (i, (p, a, b, month)) in specs.iter().enumerate() {
-            let seq = i as Seq + 1;
-            let mut s = signal(seq, partners[*p as usize], "2026-01", &[(Person, *a), (Address, *b)]);
-            s.month += *month * 4;
-            for r in reachable(&stored, &s) {
-                lean.load(r);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        runtime.block_on(async {
+            let store = store(dir.path()).await;
+            let mut conn = store.pool().acquire().await.unwrap();
+            let mut everything = matcher();
+            let mut lean = matcher();
+            let mut stored: Vec<SignalEntry> = Vec::new();
+            for (i, (p, a, b, month)) in specs.iter().enumerate() {
+                let seq = i as Seq + 1;
+                let mut s = signal(seq, partners[*p as usize], "2026-01", &[(Person, *a), (Address, *b)]);
+                s.month += *month * 4;
+                hold(&mut conn, &mut lean, &s).await;
+                let expected = everything.insert(s.clone()).unwrap();
+                insert(&mut conn, &s).await;
+                prop_assert_eq!(lean.insert(s.clone()).unwrap(), expected);
+                stored.push(s);
+                let all: Vec<Seq> = stored.iter().map(|s| s.seq).collect();
+                lean.evict_unmatched(all);
+                prop_assert_eq!(members(&lean), members(&everything));
+                let in_hits: usize = lean.hits().map(|h| h.members.len()).sum();
+                prop_assert_eq!(lean.signals().count(), in_hits);
             }
-            let expected = everything.insert(s.clone()).unwrap();
-            prop_assert_eq!(lean.insert(s.clone()).unwrap(), expected);
-            stored.push(s);
-            let all: Vec<Seq> = stored.iter().map(|s| s.seq).collect();
-            lean.evict_unmatched(all);
-            prop_assert_eq!(members(&lean), members(&everything));
-            let in_hits: usize = lean.hits().map(|h| h.members.len()).sum();
-            prop_assert_eq!(lean.signals().count(), in_hits);
-        }
+            Ok(())
+        })?;
     }
 }

@@ -4,7 +4,7 @@
 //! ciphertexts, the keyed lookups and the case reference; the row stays with state `expired`
 //! so the partner's status question still has an answer.
 
-use crate::{state, Node, NodeError};
+use crate::{Node, NodeError, SignalState};
 use signaalnet_audit::{Event, Step};
 use sqlx::{Any, Row, Transaction};
 
@@ -24,12 +24,12 @@ async fn expire_in<'a>(
             "UPDATE node_signals SET state = $1, payload = $2, case_reference = '' \
              WHERE signal_id = $3 AND state IN ($4, $5, $6)",
         )
-        .bind(state::EXPIRED)
+        .bind(SignalState::Expired.as_str())
         .bind(Vec::<u8>::new())
         .bind(id)
-        .bind(state::PENDING)
-        .bind(state::DELIVERED)
-        .bind(state::REFUSED)
+        .bind(SignalState::Pending.as_str())
+        .bind(SignalState::Delivered.as_str())
+        .bind(SignalState::Refused.as_str())
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -84,9 +84,9 @@ impl Node {
             )
             .bind(&purpose.id)
             .bind(cutoff)
-            .bind(state::PENDING)
-            .bind(state::DELIVERED)
-            .bind(state::REFUSED)
+            .bind(SignalState::Pending.as_str())
+            .bind(SignalState::Delivered.as_str())
+            .bind(SignalState::Refused.as_str())
             .fetch_all(self.store.pool())
             .await?
             .iter()

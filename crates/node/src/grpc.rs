@@ -1,7 +1,8 @@
 //! The partner API. Only the partner that runs this node may call it (its OIN in the client
 //! certificate): another partner, an analyst or an infrastructure role is refused.
 
-use crate::{Node, Submission, MAX_BATCH};
+use crate::input::Refused;
+use crate::{Node, Submission, SubmitError, MAX_BATCH};
 use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
@@ -16,6 +17,52 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Span;
 
 const DEFAULT_PAGE: usize = 100;
+
+// Where a refusal or a failed submission becomes what the partner API says: the one mapping
+// from the node's typed answers to gRPC.
+
+impl From<Refused> for Status {
+    fn from(refused: Refused) -> Self {
+        use prost::Message;
+        // The details carry every violation for clients that read them; the message lists them
+        // for those that do not.
+        let details = refused.to_error().encode_to_vec();
+        Status::with_details(refused.code, refused.message(), details.into())
+    }
+}
+
+impl SubmitError {
+    pub fn code(&self) -> tonic::Code {
+        match self {
+            Self::Refused(r) => r.code,
+            Self::KeyReused => tonic::Code::AlreadyExists,
+            Self::Concurrent => tonic::Code::Aborted,
+            Self::Unavailable(_) => tonic::Code::Unavailable,
+            Self::Internal(_) => tonic::Code::Internal,
+        }
+    }
+
+    /// The answer to this submission on a `SubmitSignals` stream.
+    pub fn to_signal_error(&self) -> pb::SignalError {
+        match self {
+            Self::Refused(r) => r.to_error(),
+            other => pb::SignalError {
+                code: other.code() as i32,
+                message: other.to_string(),
+                violations: Vec::new(),
+            },
+        }
+    }
+}
+
+impl From<SubmitError> for Status {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Refused(refused) => Status::from(refused),
+            other => Status::new(other.code(), other.to_string()),
+        }
+    }
+}
 const MAX_PAGE: usize = 1000;
 
 #[derive(Clone)]
@@ -68,7 +115,13 @@ impl PartnerService for PartnerGrpc {
         let actor = self.authorise(&request).await?;
         let span = self.step("submit", request.metadata(), &actor);
         Ok(Response::new(
-            logged(span, self.node.submit(actor, request.into_inner())).await?,
+            logged(span, async {
+                self.node
+                    .submit(actor, request.into_inner())
+                    .await
+                    .map_err(Status::from)
+            })
+            .await?,
         ))
     }
 
@@ -98,19 +151,11 @@ impl PartnerService for PartnerGrpc {
                     .collect();
                 let answers = node.submit_batch(&actor, batch).await;
                 for ((key, span), answer) in asked.into_iter().zip(answers) {
-                    telemetry::settle(&span, &answer);
                     let outcome = match answer {
                         Ok(accepted) => pb::submit_signal_result::Outcome::Accepted(accepted),
-                        Err(status) => {
-                            use prost::Message;
-                            let error = pb::SignalError::decode(status.details()).unwrap_or(
-                                pb::SignalError {
-                                    code: status.code() as i32,
-                                    message: status.message().to_owned(),
-                                    violations: Vec::new(),
-                                },
-                            );
-                            pb::submit_signal_result::Outcome::Refused(error)
+                        Err(error) => {
+                            telemetry::settle_code(&span, error.code(), &error.to_string());
+                            pb::submit_signal_result::Outcome::Refused(error.to_signal_error())
                         }
                     };
                     let result = pb::SubmitSignalResult {

@@ -2,9 +2,10 @@
 //! applied, every problem listed with its field and rule. Nothing here echoes a value.
 
 use signaalnet_identifier::{
-    Address, Bsn, Iban, Identifier, IdentifierError, IdentifierKind, OnlineHandle, Organisation,
-    Person, Phone, Vehicle,
+    Address, Bsn, Iban, Identifier, IdentifierError, OnlineHandle, Organisation, Person, Phone,
+    Vehicle,
 };
+use signaalnet_policy::signal_check::check_signal;
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
 use tonic::Code;
@@ -35,21 +36,14 @@ impl Refused {
         format!("{what}: {}", list.join("; "))
     }
 
+    /// The refusal as the partner API carries it (the submission stream's result, and a
+    /// status's details).
     pub fn to_error(&self) -> pb::SignalError {
         pb::SignalError {
             code: self.code as i32,
             message: self.message(),
             violations: self.violations.clone(),
         }
-    }
-
-    pub fn to_status(&self) -> tonic::Status {
-        use prost::Message;
-        tonic::Status::with_details(
-            self.code,
-            self.message(),
-            self.to_error().encode_to_vec().into(),
-        )
     }
 }
 
@@ -166,18 +160,16 @@ pub fn check(
             violations: invalid,
         });
     }
-    let kinds: Vec<IdentifierKind> = identifiers
-        .iter()
-        .map(Identifier::kind)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let attributes: Vec<(&str, &str)> = request
-        .attributes
-        .iter()
-        .map(|a| (a.id.as_str(), a.value.as_str()))
-        .collect();
-    let decision = policy.evaluate_share(partner, &request.purpose, &kinds, &attributes);
+    let decision = check_signal(
+        policy,
+        partner,
+        &request.purpose,
+        identifiers.iter().map(Identifier::kind),
+        request
+            .attributes
+            .iter()
+            .map(|a| (a.id.as_str(), a.value.as_str())),
+    );
     if !decision.is_allowed() {
         return Err(Refused {
             code: Code::PermissionDenied,

@@ -5,21 +5,29 @@
 //! - [`Node`]: the outbox (signals with their ciphertexts under the system key, never the
 //!   identifiers), the mapping from signal ids to the partner's case references, keyed lookups
 //!   (HMAC with a node-local secret) for withdrawal by identifier, and received hits.
-//! - [`forward`]: the outbox worker (conversion by every transcryptor in order, delivery to the
-//!   coordinator, retries with backoff) and the notification watcher.
+//! - [`outbox`]: the outbox worker (conversion by every transcryptor in order, delivery to the
+//!   coordinator, retries with backoff); [`watcher`]: the notification watcher.
 //! - [`PartnerGrpc`]: the partner API.
 #![forbid(unsafe_code)]
 
 mod expiry;
-pub mod forward;
 mod grpc;
 pub mod input;
+pub mod outbox;
 mod quota;
 pub mod role;
+pub mod schema;
+mod state;
 mod submit;
+pub mod watcher;
+mod withdraw;
 
 pub use grpc::PartnerGrpc;
-pub use submit::{Submission, MAX_BATCH};
+pub use outbox::{run_outbox, Upstream};
+pub use schema::open_store;
+pub use state::{pending_signals, SignalState};
+pub use submit::{Submission, SubmitError, MAX_BATCH};
+pub use watcher::run_watcher;
 
 use prost::Message;
 use rand::RngExt;
@@ -60,17 +68,6 @@ impl From<NodeError> for Status {
             "the node could not complete the request; retry with the same idempotency key",
         )
     }
-}
-
-/// Signal states in `node_signals.state`.
-pub mod state {
-    pub const PENDING: &str = "pending";
-    pub const DELIVERED: &str = "delivered";
-    pub const REFUSED: &str = "refused";
-    pub const WITHDRAW_PENDING: &str = "withdraw_pending";
-    pub const WITHDRAWN: &str = "withdrawn";
-    /// Past its purpose's retention: payload, lookups and case reference deleted.
-    pub const EXPIRED: &str = "expired";
 }
 
 fn version_of(policy: &PolicySet) -> pb::PolicyVersion {
@@ -217,149 +214,6 @@ impl Node {
         version_of(&self.policy())
     }
 
-    /// Marks the targeted signals for withdrawal; the outbox worker tells the coordinator.
-    pub async fn withdraw(
-        &self,
-        actor: Actor,
-        request: pb::WithdrawSignalsRequest,
-    ) -> Result<pb::WithdrawSignalsResponse, Status> {
-        use pb::withdraw_signals_request::Target;
-        let mut violations = Vec::new();
-        input::check_key("idempotency_key", &request.idempotency_key, &mut violations);
-        if !violations.is_empty() {
-            return Err(input::Refused {
-                code: tonic::Code::InvalidArgument,
-                violations,
-            }
-            .to_status());
-        }
-        let request_mac = self.mac(b"withdraw", &request.encode_to_vec());
-        if let Some(row) = sqlx::query(
-            "SELECT request_mac, signal_ids FROM node_withdrawals WHERE idempotency_key = $1",
-        )
-        .bind(&request.idempotency_key)
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(NodeError::from)?
-        {
-            if row.get::<Vec<u8>, _>("request_mac") != request_mac {
-                return Err(Status::already_exists(
-                    "idempotency_key: already used for a different withdrawal",
-                ));
-            }
-            let ids: String = row.get("signal_ids");
-            return Ok(pb::WithdrawSignalsResponse {
-                withdrawn_signal_ids: ids
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            });
-        }
-        let ids: Vec<String> = match &request.target {
-            None => {
-                return Err(Status::invalid_argument(
-                    "target: set one of signal_id, case_reference, identifier",
-                ))
-            }
-            Some(Target::SignalId(id)) => {
-                sqlx::query("SELECT signal_id FROM node_signals WHERE signal_id = $1")
-                    .bind(id)
-                    .fetch_all(self.store.pool())
-                    .await
-                    .map_err(NodeError::from)?
-                    .iter()
-                    .map(|r| r.get("signal_id"))
-                    .collect()
-            }
-            Some(Target::CaseReference(reference)) => sqlx::query(
-                "SELECT signal_id FROM node_signals WHERE case_reference = $1 ORDER BY signal_id",
-            )
-            .bind(reference)
-            .fetch_all(self.store.pool())
-            .await
-            .map_err(NodeError::from)?
-            .iter()
-            .map(|r| r.get("signal_id"))
-            .collect(),
-            Some(Target::Identifier(identifier)) => {
-                let parsed =
-                    input::parse_identifier(identifier, "target.identifier").map_err(|v| {
-                        input::Refused {
-                            code: tonic::Code::InvalidArgument,
-                            violations: vec![v],
-                        }
-                        .to_status()
-                    })?;
-                let mut ids = BTreeSet::new();
-                for lookup in self.lookups(&parsed) {
-                    for row in
-                        sqlx::query("SELECT signal_id FROM node_signal_lookup WHERE lookup = $1")
-                            .bind(&lookup)
-                            .fetch_all(self.store.pool())
-                            .await
-                            .map_err(NodeError::from)?
-                    {
-                        ids.insert(row.get::<String, _>("signal_id"));
-                    }
-                }
-                ids.into_iter().collect()
-            }
-        };
-        if ids.is_empty() {
-            return Err(Status::not_found("target: no signal of this node matches"));
-        }
-        let mut w = self.store.write().await.map_err(NodeError::from)?;
-        for id in &ids {
-            sqlx::query(
-                "UPDATE node_signals SET state = $1, next_attempt_at = 0 WHERE signal_id = $2 AND state <> $3",
-            )
-            .bind(state::WITHDRAW_PENDING)
-            .bind(id)
-            .bind(state::WITHDRAWN)
-            .execute(&mut *w.tx)
-            .await
-            .map_err(NodeError::from)?;
-            // The lookups exist only to find signals to withdraw.
-            sqlx::query("DELETE FROM node_signal_lookup WHERE signal_id = $1")
-                .bind(id)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(NodeError::from)?;
-        }
-        let how = match &request.target {
-            Some(Target::SignalId(_)) => "by signal id",
-            Some(Target::CaseReference(_)) => "by case reference",
-            Some(Target::Identifier(_)) => "by identifier (e.g. a correction or an objection)",
-            None => "",
-        };
-        let policy = self.policy();
-        let event = Event::new(Step::Withdraw, &policy)
-            .by(actor)
-            .references(ids.iter().map(|id| self.signal_ref(id)))
-            .detail(format!(
-                "withdrawal of {} signal(s) {how} accepted",
-                ids.len()
-            ));
-        self.audit
-            .append(&mut w.tx, event)
-            .await
-            .map_err(NodeError::from)?;
-        sqlx::query("INSERT INTO node_withdrawals (idempotency_key, request_mac, signal_ids) VALUES ($1, $2, $3)")
-            .bind(&request.idempotency_key)
-            .bind(&request_mac)
-            .bind(ids.join(","))
-            .execute(&mut *w.tx)
-            .await
-            .map_err(NodeError::from)?;
-        w.commit().await.map_err(NodeError::from)?;
-        self.outbox.notify_one();
-        tracing::info!(partner = %self.partner_id, signals = ids.len(), "withdrawal accepted");
-        Ok(pb::WithdrawSignalsResponse {
-            withdrawn_signal_ids: ids,
-        })
-    }
-
     pub async fn status(&self, actor: Actor, signal_id: &str) -> Result<pb::SignalStatus, Status> {
         let row = sqlx::query(
             "SELECT signal_id, case_reference, purpose, state, last_error FROM node_signals WHERE signal_id = $1",
@@ -378,14 +232,14 @@ impl Node {
                 .iter()
                 .map(|r| r.get("hit_id"))
                 .collect();
-        let stored: String = row.get("state");
-        let state = match stored.as_str() {
-            state::PENDING => pb::SignalState::Pending,
-            state::DELIVERED if hit_ids.is_empty() => pb::SignalState::Unmatched,
-            state::DELIVERED => pb::SignalState::InHit,
-            state::REFUSED => pb::SignalState::Refused,
-            state::EXPIRED => pb::SignalState::Expired,
-            _ => pb::SignalState::Withdrawn,
+        let stored = SignalState::parse(&row.get::<String, _>("state"))?;
+        let state = match stored {
+            SignalState::Pending => pb::SignalState::Pending,
+            SignalState::Delivered if hit_ids.is_empty() => pb::SignalState::Unmatched,
+            SignalState::Delivered => pb::SignalState::InHit,
+            SignalState::Refused => pb::SignalState::Refused,
+            SignalState::Expired => pb::SignalState::Expired,
+            SignalState::WithdrawPending | SignalState::Withdrawn => pb::SignalState::Withdrawn,
         };
         let purpose: String = row.get("purpose");
         let policy = self.policy();

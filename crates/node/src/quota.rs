@@ -6,7 +6,7 @@
 //! count again.
 
 use crate::input::Refused;
-use crate::submit::Submission;
+use crate::submit::{Submission, SubmitError};
 use crate::Node;
 use signaalnet_audit::Actor;
 use signaalnet_identifier::Identifier;
@@ -16,7 +16,6 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_service::quota::{self, Ask};
 use sqlx::Row;
 use std::collections::HashSet;
-use tonic::{Code, Status};
 
 /// The per-signal cap, checked with the request (no state needed).
 pub fn per_signal(
@@ -57,7 +56,7 @@ impl Node {
         policy: &PolicySet,
         batch: &[Submission],
         (new, keys_of): (&mut Vec<T>, impl Fn(&T) -> (usize, usize)),
-        answers: &mut [Option<Result<pb::SubmitSignalResponse, Status>>],
+        answers: &mut [Option<Result<pb::SubmitSignalResponse, SubmitError>>],
     ) {
         if new.is_empty() {
             return;
@@ -116,15 +115,14 @@ impl Node {
                         requested = e.requested,
                         "signal refused: over quota"
                     );
-                    answers[index] = Some(Err(r.to_status()));
+                    answers[index] = Some(Err(SubmitError::Refused(r)));
                     refused[k] = true;
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "recording quota usage failed");
                 for (k, n) in new.iter().enumerate() {
-                    answers[keys_of(n).0] = Some(Err(Status::new(
-                        Code::Unavailable,
+                    answers[keys_of(n).0] = Some(Err(SubmitError::Unavailable(
                         "the node could not record the quota; retry with the same idempotency key",
                     )));
                     refused[k] = true;

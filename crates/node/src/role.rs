@@ -2,14 +2,14 @@
 //! node secret, start the outbox and the notification watcher, serve, run the background loops
 //! until shutdown).
 
-use crate::forward::Upstream;
+use crate::outbox::Upstream;
 use crate::Node;
 use serde::{Deserialize, Serialize};
 use signaalnet_pseudonym::PartnerEncryptor;
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError};
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
-use signaalnet_store::{Location, Store};
+use signaalnet_store::Location;
 use signaalnet_telemetry::export::TelemetryConfig;
 use signaalnet_tls::TlsFiles;
 use std::future::Future;
@@ -101,7 +101,7 @@ pub async fn run(
     )?;
     let system = load_system(&config.system_keys, "node", &config.coordinator_context)?;
     let location = config.location()?;
-    let store = Store::open(&location).await?;
+    let store = crate::open_store(&location).await?;
     let secret_path = config
         .secret
         .clone()
@@ -129,11 +129,11 @@ pub async fn run(
         coordinator: signaalnet_service::channel(&config.coordinator, &config.tls)?,
         context: config.coordinator_context.clone(),
     };
-    let outbox = tokio::spawn(crate::forward::run_outbox(
+    let outbox = tokio::spawn(crate::outbox::run_outbox(
         Arc::clone(&node),
         upstream.clone(),
     ));
-    let watcher = tokio::spawn(crate::forward::run_watcher(
+    let watcher = tokio::spawn(crate::watcher::run_watcher(
         Arc::clone(&node),
         upstream.coordinator.clone(),
     ));

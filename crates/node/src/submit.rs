@@ -6,7 +6,7 @@
 //! write transaction. Per signal the answer is the one it would get alone; a batch that cannot
 //! be stored is answered UNAVAILABLE for each new signal in it, and none of them is kept.
 
-use crate::{input, state, version_of, Node, NodeError};
+use crate::{input, version_of, Node, NodeError, SignalState};
 use prost::Message;
 use rand::RngExt;
 use signaalnet_audit::{Actor, Event, Head, Step};
@@ -18,7 +18,6 @@ use signaalnet_service::convert::kind_to_wire;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use tonic::Status;
 use tracing::{Instrument, Span};
 
 /// Most submissions taken into one write transaction.
@@ -30,7 +29,39 @@ pub struct Submission {
     pub span: Span,
 }
 
-type Answer = Result<pb::SubmitSignalResponse, Status>;
+/// Why a submission was not accepted. It stays this value up to the gRPC edge, where
+/// `grpc.rs` maps it (the one place) to a status or to a result on the submission stream.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// Checked and refused: invalid, refused by policy or over quota, with every violation.
+    #[error("{}", .0.message())]
+    Refused(input::Refused),
+    /// The idempotency key was used before for a different request.
+    #[error(
+        "idempotency_key: already used for a different request; use a new key for a new signal"
+    )]
+    KeyReused,
+    /// A submission with this key was stored concurrently; asking again answers it.
+    #[error("concurrent submission; retry")]
+    Concurrent,
+    /// Nothing was kept (storage, quota bookkeeping): retry with the same idempotency key.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// A fault in the node itself.
+    #[error("{0}")]
+    Internal(&'static str),
+}
+
+impl From<NodeError> for SubmitError {
+    fn from(e: NodeError) -> Self {
+        tracing::error!(error = %e, "node storage failed");
+        Self::Unavailable(
+            "the node could not complete the request; retry with the same idempotency key",
+        )
+    }
+}
+
+type Answer = Result<pb::SubmitSignalResponse, SubmitError>;
 
 /// A submission that passed the checks.
 struct New {
@@ -53,7 +84,7 @@ impl Node {
         self.submit_batch(&actor, vec![Submission { request, span }])
             .await
             .pop()
-            .unwrap_or_else(|| Err(Status::internal("no answer for the submission")))
+            .unwrap_or(Err(SubmitError::Internal("no answer for the submission")))
     }
 
     /// [`Node::submit`] for up to [`MAX_BATCH`] submissions at once (more are split); the
@@ -92,7 +123,7 @@ impl Node {
         }
         answers
             .into_iter()
-            .map(|a| a.unwrap_or_else(|| Err(Status::internal("submission not handled"))))
+            .map(|a| a.unwrap_or(Err(SubmitError::Internal("submission not handled"))))
             .collect()
     }
 
@@ -116,7 +147,7 @@ impl Node {
                     code = %refused.code,
                     "signal refused"
                 );
-                return Prepared::Answered(Err(refused.to_status()));
+                return Prepared::Answered(Err(SubmitError::Refused(refused)));
             }
         };
         // A replay is found when its outbox row cannot be written (the idempotency key is taken)
@@ -192,22 +223,20 @@ impl Node {
                     .collect()
             })
             .await;
-        let failed = |status: &Status| -> Vec<(usize, Answer)> {
-            new.iter()
-                .map(|n| (n.index, Err(Status::new(status.code(), status.message()))))
-                .collect()
+        let failed = |error: SubmitError| -> Vec<(usize, Answer)> {
+            new.iter().map(|n| (n.index, Err(error.clone()))).collect()
         };
         let encrypted = match encrypted {
             Ok(e) => e,
-            Err(_) => return failed(&Status::internal("encryption task failed")),
+            Err(_) => return failed(SubmitError::Internal("encryption task failed")),
         };
         let mut w = match self.store.write().await {
             Ok(w) => w,
-            Err(e) => return failed(&Status::from(NodeError::from(e))),
+            Err(e) => return failed(SubmitError::from(NodeError::from(e))),
         };
         let mut head = match self.audit.head(&mut w.tx).await {
             Ok(head) => head,
-            Err(e) => return failed(&Status::from(NodeError::from(e))),
+            Err(e) => return failed(SubmitError::from(NodeError::from(e))),
         };
         let mut answers = Vec::with_capacity(new.len());
         // Idempotency keys already taken when written: by an earlier request (a replay, which
@@ -230,11 +259,11 @@ impl Node {
             match written {
                 Ok(Some(answer)) => answers.push((n.index, Ok(answer))),
                 Ok(None) => taken.push(n),
-                Err(e) => return failed(&Status::from(e)),
+                Err(e) => return failed(SubmitError::from(e)),
             }
         }
         if let Err(e) = w.commit().await {
-            return failed(&Status::from(NodeError::from(e)));
+            return failed(SubmitError::from(NodeError::from(e)));
         }
         self.outbox.notify_one();
         for n in taken {
@@ -242,7 +271,7 @@ impl Node {
             let answer = self
                 .replay(&request.idempotency_key, &n.request_mac)
                 .await
-                .and_then(|a| a.ok_or_else(|| Status::aborted("concurrent submission; retry")));
+                .and_then(|a| a.ok_or(SubmitError::Concurrent));
             answers.push((n.index, answer));
         }
         answers
@@ -279,7 +308,7 @@ impl Node {
         .bind(&new.request_mac)
         .bind(&request.case_reference)
         .bind(&request.purpose)
-        .bind(state::PENDING)
+        .bind(SignalState::Pending.as_str())
         .bind(payload.encode_to_vec())
         .bind(self.audit.clock().now())
         .execute(&mut **tx)
@@ -320,7 +349,7 @@ impl Node {
         &self,
         key: &str,
         mac: &[u8],
-    ) -> Result<Option<pb::SubmitSignalResponse>, Status> {
+    ) -> Result<Option<pb::SubmitSignalResponse>, SubmitError> {
         let row = sqlx::query(
             "SELECT signal_id, request_mac FROM node_signals WHERE idempotency_key = $1",
         )
@@ -331,9 +360,7 @@ impl Node {
         let Some(row) = row else { return Ok(None) };
         let stored: Vec<u8> = row.get("request_mac");
         if stored != mac {
-            return Err(Status::already_exists(
-                "idempotency_key: already used for a different request; use a new key for a new signal",
-            ));
+            return Err(SubmitError::KeyReused);
         }
         Ok(Some(pb::SubmitSignalResponse {
             signal_id: row.get("signal_id"),

@@ -64,7 +64,7 @@ async fn three_persons_are_over_the_cap_of_eight_match_keys() {
     let (node, actor) = gemeente_node(dir.path(), &Clock::manual(1_790_000_000_000)).await;
     let mut r = request("GRO-1", "9711 AB");
     r.identifiers = vec![person("Nowak"), person("Kowalski"), person("Wiśniewski")];
-    let status = node.submit(actor.clone(), r).await.unwrap_err();
+    let status = tonic::Status::from(node.submit(actor.clone(), r).await.unwrap_err());
     assert_eq!(status.code(), Code::ResourceExhausted);
     let details = pb::SignalError::decode(status.details()).unwrap();
     assert_eq!(details.violations.len(), 1);
@@ -103,10 +103,11 @@ async fn the_daily_quota_refuses_until_it_frees_up_and_a_bulk_grant_lifts_it() {
             .await
             .unwrap();
     }
-    let status = node
-        .submit(actor.clone(), request("GRO-4", "9714 GH"))
-        .await
-        .unwrap_err();
+    let status = tonic::Status::from(
+        node.submit(actor.clone(), request("GRO-4", "9714 GH"))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status.code(), Code::ResourceExhausted);
     for needle in [
         "identifiers: quota limits.identifiers_per_day of 3 identifiers per 24 hours",

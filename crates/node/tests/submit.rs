@@ -45,7 +45,7 @@ async fn each_submission_of_a_batch_gets_its_own_answer_in_order() {
     assert_eq!(answers.len(), 6);
     let first = answers[0].as_ref().unwrap();
     assert!(!first.replayed);
-    let refused = answers[1].as_ref().unwrap_err();
+    let refused = tonic::Status::from(answers[1].clone().unwrap_err());
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
     assert!(refused.message().contains("observed_month"), "{refused:?}");
     let again = answers[2].as_ref().unwrap();

@@ -24,6 +24,7 @@ mod model;
 mod problem;
 pub mod quota;
 pub mod register;
+pub mod signal_check;
 pub mod signature;
 
 pub use check::MIN_MONITOR_CELL_SIZE;

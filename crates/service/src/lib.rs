@@ -15,6 +15,8 @@ pub mod convert;
 pub mod cpu;
 pub mod policy;
 pub mod quota;
+pub mod retry;
+pub mod schema;
 pub mod stream;
 
 pub use auth::{caller, Caller};

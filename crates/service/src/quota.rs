@@ -240,7 +240,9 @@ mod tests {
         let partner = "gemeente_groningen";
         let drieluik = "signalering_drieluik";
         {
-            let store = Store::open(&location).await.unwrap();
+            let store = Store::open(&location, &[&crate::schema::MIGRATIONS])
+                .await
+                .unwrap();
             let quotas = Quotas::load(&store, NOW).await.unwrap();
             // Yesterday's usage, about to leave the window, and a full day of signals today.
             let early = NOW - 24 * 3600 + 30;
@@ -278,7 +280,9 @@ mod tests {
             store.close().await;
         }
         // After a restart the day is still full …
-        let store = Store::open(&location).await.unwrap();
+        let store = Store::open(&location, &[&crate::schema::MIGRATIONS])
+            .await
+            .unwrap();
         let quotas = Quotas::load(&store, NOW + 10).await.unwrap();
         assert_eq!(quotas.used(partner, drieluik, NOW + 10).await, 2_000);
         let again = quotas
@@ -309,9 +313,12 @@ mod tests {
     #[tokio::test]
     async fn a_transcryptor_batch_is_taken_whole_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Location::Sqlite(dir.path().join("role.db")))
-            .await
-            .unwrap();
+        let store = Store::open(
+            &Location::Sqlite(dir.path().join("role.db")),
+            &[&crate::schema::MIGRATIONS],
+        )
+        .await
+        .unwrap();
         let policy = policy();
         let quotas = Quotas::load(&store, NOW).await.unwrap();
         let batch = |drieluik: usize, riec: usize| {
@@ -357,9 +364,12 @@ mod tests {
     #[tokio::test]
     async fn a_signal_over_the_cap_takes_nothing_and_a_batch_is_not_capped_per_signal() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Location::Sqlite(dir.path().join("role.db")))
-            .await
-            .unwrap();
+        let store = Store::open(
+            &Location::Sqlite(dir.path().join("role.db")),
+            &[&crate::schema::MIGRATIONS],
+        )
+        .await
+        .unwrap();
         let policy = policy();
         let quotas = Quotas::load(&store, NOW).await.unwrap();
         let answers = quotas

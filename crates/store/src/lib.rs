@@ -1,7 +1,12 @@
 //! Storage for every role: SQLite embedded by default (one file per role under a data directory),
-//! PostgreSQL by URL. One code path through sqlx's `Any` driver; the schema differs per dialect
-//! only where the dialects differ (identity columns, byte columns) and lives in
-//! `migrations/sqlite` and `migrations/postgres`.
+//! PostgreSQL by URL. One code path through sqlx's `Any` driver.
+//!
+//! This crate holds no tables of its own. Each crate that queries tables owns their schema as
+//! [`Migrations`] (per dialect: they differ only where the dialects differ, in identity and byte
+//! columns), and a role opens its database with the sets it uses: its own tables and those of
+//! the libraries it runs (audit trail, quotas). So a node's database holds no coordinator table.
+//! Each owner numbers its migrations in its own range (audit 1xxx, service 2xxx, node 3xxx,
+//! coordinator 4xxx) because sqlx keeps one version history per database.
 //!
 //! Queries use `$1, $2, …` placeholders, which both SQLite and PostgreSQL accept. Writes go
 //! through [`Store::write`], which serialises writers inside the process: SQLite allows one writer
@@ -11,12 +16,44 @@
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Transaction};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
-static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+/// The schema of one owner of tables, per dialect: e.g.
+/// `Migrations { sqlite: sqlx::migrate!("./migrations/sqlite"), postgres: sqlx::migrate!("./migrations/postgres") }`.
+#[derive(Debug)]
+pub struct Migrations {
+    pub sqlite: Migrator,
+    pub postgres: Migrator,
+}
+
+impl Migrations {
+    fn for_dialect(&self, dialect: Dialect) -> &Migrator {
+        match dialect {
+            Dialect::Sqlite => &self.sqlite,
+            Dialect::Postgres => &self.postgres,
+        }
+    }
+}
+
+/// One migrator over every set, in version order. Two sets that use one version would make
+/// sqlx run only one of them (or refuse a database the other migrated), so that is an error.
+fn merge(sets: &[&Migrations], dialect: Dialect) -> Result<Migrator, StoreError> {
+    let mut all: Vec<sqlx::migrate::Migration> = sets
+        .iter()
+        .flat_map(|set| set.for_dialect(dialect).iter().cloned())
+        .collect();
+    all.sort_by_key(|m| m.version);
+    if let Some(pair) = all.windows(2).find(|w| w[0].version == w[1].version) {
+        return Err(StoreError::DuplicateVersion(pair[0].version));
+    }
+    Ok(Migrator {
+        migrations: Cow::Owned(all),
+        ..Migrator::DEFAULT
+    })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -29,6 +66,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("opening the database: {0}")]
     Connect(sqlx::Error),
+    #[error("two schemas both number a migration {0}")]
+    DuplicateVersion(i64),
     #[error("migrating the database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database: {0}")]
@@ -101,8 +140,10 @@ impl Write<'_> {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database.
-    pub async fn open(location: &Location) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the database and applies the migrations of every set in
+    /// `schemas`. A database is always opened with the same sets: sqlx refuses one that holds
+    /// a migration none of them knows.
+    pub async fn open(location: &Location, schemas: &[&Migrations]) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, dialect, max) = match location {
             Location::Sqlite(path) => {
@@ -120,6 +161,7 @@ impl Store {
             }
             Location::Postgres(url) => (url.clone(), Dialect::Postgres, 8),
         };
+        let migrator = merge(schemas, dialect)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(30))
@@ -143,10 +185,7 @@ impl Store {
             .connect(&url)
             .await
             .map_err(StoreError::Connect)?;
-        match dialect {
-            Dialect::Sqlite => SQLITE.run(&pool).await?,
-            Dialect::Postgres => POSTGRES.run(&pool).await?,
-        }
+        migrator.run(&pool).await?;
         tracing::info!(database = %location.describe(), "database open and migrated");
         Ok(Self {
             pool,

@@ -1,58 +1,61 @@
 //! The same queries on SQLite and, when `SIGNAALNET_TEST_POSTGRES_URL` is set, on a real
 //! PostgreSQL server: migrations apply, apply again harmlessly, and bytes and identity columns
-//! round-trip.
+//! round-trip; schemas of several owners merge, and two that number a migration alike are
+//! refused.
 #![allow(clippy::unwrap_used)] // test fixtures
 
-use signaalnet_store::{fresh_postgres_database, Location, Store};
+use signaalnet_store::{fresh_postgres_database, Location, Migrations, Store, StoreError};
 use sqlx::Row;
 
+static TEST: Migrations = Migrations {
+    sqlite: sqlx::migrate!("./tests/migrations/sqlite"),
+    postgres: sqlx::migrate!("./tests/migrations/postgres"),
+};
+
 async fn exercise(location: Location) {
-    let store = Store::open(&location).await.unwrap();
+    let store = Store::open(&location, &[&TEST]).await.unwrap();
     let mut w = store.write().await.unwrap();
     for (i, partner) in ["gemeente_groningen", "nla"].iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO coord_notifications (partner_id, payload, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(*partner)
-        .bind(vec![0u8, 1, 2, 255])
-        .bind(i64::try_from(i).unwrap())
-        .execute(&mut *w.tx)
-        .await
-        .unwrap();
+        sqlx::query("INSERT INTO test_rows (partner_id, payload, created_at) VALUES ($1, $2, $3)")
+            .bind(*partner)
+            .bind(vec![0u8, 1, 2, 255])
+            .bind(i64::try_from(i).unwrap())
+            .execute(&mut *w.tx)
+            .await
+            .unwrap();
     }
     w.commit().await.unwrap();
     // A dropped write transaction leaves nothing behind.
     {
         let mut w = store.write().await.unwrap();
-        sqlx::query("INSERT INTO node_state (name, value) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO test_state (name, value) VALUES ($1, $2)")
             .bind("cursor")
             .bind("7")
             .execute(&mut *w.tx)
             .await
             .unwrap();
     }
-    let rows = sqlx::query(
-        "SELECT seq, partner_id, payload FROM coord_notifications WHERE seq > $1 ORDER BY seq",
-    )
-    .bind(0i64)
-    .fetch_all(store.pool())
-    .await
-    .unwrap();
+    let rows =
+        sqlx::query("SELECT seq, partner_id, payload FROM test_rows WHERE seq > $1 ORDER BY seq")
+            .bind(0i64)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
     assert_eq!(rows.len(), 2);
     let first: i64 = rows[0].get("seq");
     let second: i64 = rows[1].get("seq");
     assert!(second > first, "identity column increases");
     assert_eq!(rows[1].get::<String, _>("partner_id"), "nla");
     assert_eq!(rows[0].get::<Vec<u8>, _>("payload"), vec![0u8, 1, 2, 255]);
-    let state = sqlx::query("SELECT value FROM node_state")
+    let state = sqlx::query("SELECT value FROM test_state")
         .fetch_all(store.pool())
         .await
         .unwrap();
     assert!(state.is_empty(), "rolled-back write is not visible");
     store.close().await;
     // Reopening runs the migrator again without error and keeps the data.
-    let store = Store::open(&location).await.unwrap();
-    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM coord_notifications")
+    let store = Store::open(&location, &[&TEST]).await.unwrap();
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM test_rows")
         .fetch_one(store.pool())
         .await
         .unwrap()
@@ -90,4 +93,20 @@ fn only_postgres_urls_are_accepted() {
     let err =
         Location::for_role(std::path::Path::new("."), "node", Some("mysql://x/y")).unwrap_err();
     assert!(err.to_string().contains("postgres://"), "{err}");
+}
+
+#[tokio::test]
+async fn schemas_of_several_owners_merge_and_may_not_share_a_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::Sqlite(dir.path().join("x.db"));
+    let err = Store::open(&location, &[&TEST, &TEST]).await.unwrap_err();
+    assert!(matches!(err, StoreError::DuplicateVersion(9001)), "{err}");
+    // Nothing was migrated when the sets clashed.
+    let store = Store::open(&location, &[&TEST]).await.unwrap();
+    let applied: i64 = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(applied, 1);
 }

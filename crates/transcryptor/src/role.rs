@@ -97,6 +97,19 @@ pub fn run_process(config: TranscryptorConfig) -> Result<(), StartError> {
     )
 }
 
+/// Opens (and migrates) a transcryptor's database: it keeps no tables of its own, only its
+/// audit trail and its quota counts.
+pub async fn open_store(location: &Location) -> Result<Store, signaalnet_store::StoreError> {
+    Store::open(
+        location,
+        &[
+            &signaalnet_audit::schema::MIGRATIONS,
+            &signaalnet_service::schema::MIGRATIONS,
+        ],
+    )
+    .await
+}
+
 /// Runs a transcryptor on `listener` until `shutdown` completes.
 pub async fn run(
     config: TranscryptorConfig,
@@ -111,7 +124,7 @@ pub async fn run(
         &config.tls,
     )?;
     let location = config.location()?;
-    let store = Arc::new(Store::open(&location).await?);
+    let store = Arc::new(open_store(&location).await?);
     let audit = Arc::new(accountable.audit);
     let set = accountable.policy.live().current();
     audit.record_policy_at_start(&store, &set).await?;

@@ -64,9 +64,15 @@ async fn start(per_second: u32) -> Fixture {
     )
     .unwrap();
     let store = Arc::new(
-        Store::open(&Location::Sqlite(dir.path().join("transcryptor.db")))
-            .await
-            .unwrap(),
+        Store::open(
+            &Location::Sqlite(dir.path().join("transcryptor.db")),
+            &[
+                &signaalnet_audit::schema::MIGRATIONS,
+                &signaalnet_service::schema::MIGRATIONS,
+            ],
+        )
+        .await
+        .unwrap(),
     );
     let tls = files(&certs, "transcryptor_vng");
     let role_policy = Arc::new(

@@ -13,7 +13,7 @@ use signaalnet_pseudonym::{
     Origin, PartnerEncryptor, Transcryptor,
 };
 use signaalnet_service::convert::kind_to_wire;
-use signaalnet_store::{Clock, Location, Store};
+use signaalnet_store::{Clock, Location};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::path::Path;
@@ -61,9 +61,10 @@ pub async fn world() -> World {
         },
         clock.clone(),
     );
-    let store = Store::open(&Location::Sqlite(dir.path().join("coordinator.db")))
-        .await
-        .unwrap();
+    let store =
+        signaalnet_coordinator::open_store(&Location::Sqlite(dir.path().join("coordinator.db")))
+            .await
+            .unwrap();
     let core = Coordinator::open(
         store,
         LivePolicy::new(policy.clone()),

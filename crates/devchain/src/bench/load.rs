@@ -85,11 +85,7 @@ pub fn bulk_policies(dir: &std::path::Path) -> Result<std::path::PathBuf> {
 async fn pending(stores: &[signaalnet_store::Store]) -> Result<i64> {
     let mut total = 0;
     for store in stores {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM node_signals WHERE state = 'pending'")
-                .fetch_one(store.pool())
-                .await?;
-        total += n;
+        total += signaalnet_node::pending_signals(store).await?;
     }
     Ok(total)
 }
@@ -98,7 +94,7 @@ async fn pending(stores: &[signaalnet_store::Store]) -> Result<i64> {
 pub async fn node_stores(chain: &Chain) -> Result<Vec<signaalnet_store::Store>> {
     let mut stores = Vec::new();
     for partner in [GEMEENTE, POLITIE] {
-        stores.push(signaalnet_store::Store::open(&chain.location(partner)?).await?);
+        stores.push(signaalnet_node::open_store(&chain.location(partner)?).await?);
     }
     Ok(stores)
 }
@@ -244,14 +240,9 @@ pub async fn bulk(chain: &mut Chain, args: &BenchArgs, ids: &mut Ids) -> Result<
     // Delivered = stored at the coordinator: its newest seq, an index lookup. (Counting the
     // nodes' pending signals reads the whole backlog each time, and with a million queued that
     // cost the nodes more than their own work.)
-    let coordinator = signaalnet_store::Store::open(&chain.location("coordinator")?).await?;
+    let coordinator = signaalnet_coordinator::open_store(&chain.location("coordinator")?).await?;
     let stored = async || -> Result<i64> {
-        Ok(
-            sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(seq) FROM coord_signals")
-                .fetch_one(coordinator.pool())
-                .await?
-                .unwrap_or(0),
-        )
+        Ok(signaalnet_coordinator::last_signal_seq(&coordinator).await?)
     };
     let before = stored().await?;
     let first = ids.reserve(total as u64);

@@ -6,23 +6,34 @@ use signaalnet_node::Node;
 use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
-use signaalnet_pseudonym::{Ceremony, CoordinatorContext, PartnerEncryptor};
-use signaalnet_store::{Clock, Location, Store};
+use signaalnet_pseudonym::{Ceremony, CoordinatorContext, PartnerEncryptor, Transcryptor};
+use signaalnet_store::{Clock, Location};
 use std::path::Path;
+
+/// The coordinator context of the test ceremony.
+pub const CONTEXT: &str = "coordinator/test";
 
 /// The node of `gemeente_groningen` under `dir`, and the gemeente's own actor.
 pub async fn gemeente_node(dir: &Path, clock: &Clock) -> (Node, Actor) {
+    let (node, actor, _) = gemeente_node_in_chain(dir, clock).await;
+    (node, actor)
+}
+
+/// [`gemeente_node`], and the keys of the one transcryptor of its ceremony (for a stand-in
+/// transcryptor).
+pub async fn gemeente_node_in_chain(dir: &Path, clock: &Clock) -> (Node, Actor, Transcryptor) {
     let policy =
         PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
-    let context = CoordinatorContext::new("coordinator/test").unwrap();
-    let (system, _) = Ceremony::run_locally(&context, 1, &mut rand::rng()).unwrap();
+    let context = CoordinatorContext::new(CONTEXT).unwrap();
+    let (system, keys) = Ceremony::run_locally(&context, 1, &mut rand::rng()).unwrap();
+    let transcryptor = Transcryptor::new(&keys[0], &system).unwrap();
     let oin = policy.partner("gemeente_groningen").unwrap().oins[0].clone();
     let actor = Actor {
         oin,
         role: "gemeente".into(),
     };
     let node = Node::open(
-        Store::open(&Location::Sqlite(dir.join("node.db")))
+        signaalnet_node::open_store(&Location::Sqlite(dir.join("node.db")))
             .await
             .unwrap(),
         LivePolicy::new(policy),
@@ -37,7 +48,7 @@ pub async fn gemeente_node(dir: &Path, clock: &Clock) -> (Node, Actor) {
     )
     .await
     .unwrap();
-    (node, actor)
+    (node, actor, transcryptor)
 }
 
 /// A drieluik signal about an address, with idempotency key `key/<case>`.

@@ -1,21 +1,20 @@
-//! The node's two background workers.
-//!
-//! - [`run_outbox`]: takes due signals from the outbox, has every transcryptor convert their
-//!   ciphertexts in turn (one `Convert` per transcryptor per batch), delivers them to the
-//!   coordinator and records each answer. A transcryptor or coordinator that is unreachable only
-//!   delays delivery (exponential backoff up to 30 s); the coordinator ignores a signal id it
-//!   already has, so a retry after a lost answer duplicates nothing. Withdrawals go the same way.
-//! - [`run_watcher`]: follows the coordinator's notifications for this partner from the last
-//!   stored cursor, maps signal ids to the partner's case references and stores each as a hit
-//!   notification for the partner's own `WatchHits`.
+//! The outbox worker: takes due signals from the outbox, has every transcryptor convert their
+//! ciphertexts in turn (one `Convert` per transcryptor per batch), delivers them to the
+//! coordinator and records each answer. A transcryptor or coordinator that is unreachable, or
+//! answers something that cannot be used (too few or too many items, a ciphertext its proof
+//! does not convert to), only delays delivery: the signal stays pending and is tried again
+//! under [`signaalnet_service::retry`]. Only the coordinator's refusal ends it. The
+//! coordinator ignores a signal id it already has, so a retry after a lost answer duplicates
+//! nothing. Withdrawals go the same way.
 
-use crate::{state, Node, NodeError};
+use crate::{Node, NodeError, SignalState};
 use prost::Message;
 use signaalnet_audit::{Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
 use signaalnet_proto::MAX_CONVERT_BATCH;
+use signaalnet_service::retry;
 use signaalnet_store::now;
 use signaalnet_telemetry::{self as telemetry, Kind};
 use sqlx::Row;
@@ -53,8 +52,13 @@ enum ForwardError {
     Corrupt(String),
 }
 
-fn backoff(attempts: i64) -> i64 {
-    1i64 << attempts.clamp(0, 5) // 1, 2, 4 … 32 s
+/// Seconds until a signal whose delivery failed `attempts` times before is due again: the
+/// chain's retry policy, nominally 1, 2, 4 … 32 s. Rounded up, since the outbox keeps due times
+/// in whole seconds.
+fn retry_in(attempts: i64) -> i64 {
+    let policy = retry::policy(Duration::from_secs(1), Duration::from_secs(32));
+    let delay = retry::delay_after(policy, u32::try_from(attempts).unwrap_or(u32::MAX));
+    i64::try_from(delay.as_millis().div_ceil(1000)).unwrap_or(i64::MAX)
 }
 
 /// Runs until the process ends.
@@ -80,7 +84,7 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
         "SELECT signal_id, payload, attempts FROM node_signals WHERE state = $1 AND next_attempt_at <= $2 \
          ORDER BY created_at, signal_id LIMIT $3",
     )
-    .bind(state::PENDING)
+    .bind(SignalState::Pending.as_str())
     .bind(now())
     .bind(BATCH)
     .fetch_all(node.store.pool())
@@ -124,10 +128,10 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
                      WHERE signal_id = $4 AND state = $5",
                 )
                 .bind(n + 1)
-                .bind(now() + backoff(*n))
+                .bind(now() + retry_in(*n))
                 .bind(&message)
                 .bind(id)
-                .bind(state::PENDING)
+                .bind(SignalState::Pending.as_str())
                 .execute(&mut *w.tx)
                 .await?;
             }
@@ -214,11 +218,12 @@ async fn convert_and_deliver(
             item_proofs.push(converted.proof);
         }
     }
-    let mut proofs = proofs.into_iter();
-    for signal in signals.iter_mut() {
-        for identifier in &mut signal.identifiers {
-            identifier.proofs = proofs.next().unwrap_or_default();
-        }
+    // `items`, and so `proofs`, were made from the signals' identifiers in this order, and every
+    // transcryptor answered item for item (a short or long answer was an error above): they pair
+    // up exactly.
+    let identifiers = signals.iter_mut().flat_map(|s| s.identifiers.iter_mut());
+    for (identifier, item_proofs) in identifiers.zip(proofs) {
+        identifier.proofs = item_proofs;
     }
     let mut client = CoordinatorServiceClient::new(upstream.coordinator.clone());
     let outgoing = tokio_stream::iter(signals.to_vec());
@@ -262,24 +267,27 @@ async fn record_acks(
                      WHERE signal_id = $4 AND state = $5",
                 )
                 .bind(tried + 1)
-                .bind(now() + backoff(tried))
+                .bind(now() + retry_in(tried))
                 .bind(&ack.message)
                 .bind(&ack.signal_id)
-                .bind(state::PENDING)
+                .bind(SignalState::Pending.as_str())
                 .execute(&mut *w.tx)
                 .await?;
                 continue;
             }
             other => {
                 tracing::warn!(partner = %node.partner_id, signal = %ack.signal_id, code = %other, "coordinator refused a signal");
-                (state::REFUSED, format!("{other}: {}", ack.message))
+                (
+                    SignalState::Refused.as_str(),
+                    format!("{other}: {}", ack.message),
+                )
             }
         };
         let changed = sqlx::query("UPDATE node_signals SET state = $1, last_error = $2 WHERE signal_id = $3 AND state = $4")
             .bind(new_state)
             .bind(error)
             .bind(&ack.signal_id)
-            .bind(state::PENDING)
+            .bind(SignalState::Pending.as_str())
             .execute(&mut *w.tx)
             .await?
             .rows_affected();
@@ -304,8 +312,8 @@ async fn record_acks(
              WHERE signal_id IN ({list}) AND state || '' = $2 RETURNING signal_id"
         );
         let mut query = sqlx::query(&sql)
-            .bind(state::DELIVERED)
-            .bind(state::PENDING);
+            .bind(SignalState::Delivered.as_str())
+            .bind(SignalState::Pending.as_str());
         for id in chunk {
             query = query.bind(id);
         }
@@ -355,7 +363,7 @@ async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, Forward
         "SELECT signal_id FROM node_signals WHERE state = $1 ORDER BY created_at, signal_id \
          LIMIT 1000",
     )
-    .bind(state::WITHDRAW_PENDING)
+    .bind(SignalState::WithdrawPending.as_str())
     .fetch_all(node.store.pool())
     .await?
     .iter()
@@ -398,10 +406,10 @@ async fn withdraw_at_coordinator(
             "UPDATE node_signals SET state = $1, payload = $2, case_reference = '' \
              WHERE signal_id = $3 AND state = $4",
         )
-        .bind(state::WITHDRAWN)
+        .bind(SignalState::Withdrawn.as_str())
         .bind(Vec::<u8>::new())
         .bind(id)
-        .bind(state::WITHDRAW_PENDING)
+        .bind(SignalState::WithdrawPending.as_str())
         .execute(&mut *w.tx)
         .await?;
     }
@@ -418,148 +426,4 @@ async fn withdraw_at_coordinator(
     w.commit().await.map_err(NodeError::from)?;
     tracing::info!(partner = %node.partner_id, signals = done.len(), "withdrawal delivered");
     Ok(done.len())
-}
-
-const CURSOR: &str = "coordinator_cursor";
-
-/// Runs until the process ends.
-pub async fn run_watcher(node: Arc<Node>, coordinator: Channel) {
-    let mut wait = Duration::from_millis(200);
-    loop {
-        match watch_once(&node, coordinator.clone()).await {
-            Ok(()) => wait = Duration::from_millis(200),
-            Err(e) => {
-                tracing::warn!(partner = %node.partner_id, error = %e, "notification stream interrupted; reconnecting");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
-async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), ForwardError> {
-    let cursor: Option<String> = sqlx::query("SELECT value FROM node_state WHERE name = $1")
-        .bind(CURSOR)
-        .fetch_optional(node.store.pool())
-        .await?
-        .map(|r| r.get("value"));
-    let mut client = CoordinatorServiceClient::new(coordinator);
-    let mut stream = client
-        .watch_notifications(pb::WatchNotificationsRequest {
-            after_cursor: cursor.unwrap_or_default(),
-        })
-        .await
-        .map_err(ForwardError::Coordinator)?
-        .into_inner();
-    while let Some(n) = stream.next().await {
-        let n = n.map_err(ForwardError::Coordinator)?;
-        // The receipt is part of the trace of the submission that changed the hit.
-        let span = telemetry::step("notify", Kind::Consumer);
-        telemetry::follow(&span, Some(&n.traceparent));
-        store_notification(node, n)
-            .instrument(span.clone())
-            .await
-            .inspect_err(|e| telemetry::failed(&span, e))?;
-    }
-    Ok(())
-}
-
-async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(), ForwardError> {
-    let mut own = Vec::with_capacity(n.own_signal_ids.len());
-    for id in &n.own_signal_ids {
-        let reference: Option<String> =
-            sqlx::query("SELECT case_reference FROM node_signals WHERE signal_id = $1")
-                .bind(id)
-                .fetch_optional(node.store.pool())
-                .await?
-                .map(|r| r.get("case_reference"));
-        own.push(pb::OwnSignal {
-            signal_id: id.clone(),
-            case_reference: if n.change == pb::HitChange::Expired as i32 {
-                String::new()
-            } else {
-                reference.unwrap_or_default()
-            },
-        });
-    }
-    let hit = pb::HitNotification {
-        cursor: String::new(),
-        hit_id: n.hit_id.clone(),
-        purpose: n.purpose.clone(),
-        change: n.change,
-        own_signals: own,
-        partner_roles: n.partner_roles.clone(),
-        matched_kinds: n.matched_kinds.clone(),
-        attributes: n.attributes.clone(),
-        policy: n.policy.clone(),
-    };
-    let mut w = node.store.write().await.map_err(NodeError::from)?;
-    let seq: i64 = sqlx::query(
-        "INSERT INTO node_hits (hit_id, purpose, payload) VALUES ($1, $2, $3) RETURNING seq",
-    )
-    .bind(&hit.hit_id)
-    .bind(&hit.purpose)
-    .bind(hit.encode_to_vec())
-    .fetch_one(&mut *w.tx)
-    .await?
-    .get("seq");
-    sqlx::query("DELETE FROM node_signal_hits WHERE hit_id = $1")
-        .bind(&hit.hit_id)
-        .execute(&mut *w.tx)
-        .await?;
-    let ended = hit.change == pb::HitChange::Dissolved as i32;
-    let expired = hit.change == pb::HitChange::Expired as i32;
-    if expired {
-        crate::expiry::expire_signals(
-            node,
-            &mut w.tx,
-            hit.own_signals.iter().map(|o| o.signal_id.as_str()),
-        )
-        .await?;
-        // What the node kept of this hit goes with it; the EXPIRED notice itself carries
-        // signal ids only.
-        sqlx::query("DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2")
-            .bind(&hit.hit_id)
-            .bind(seq)
-            .execute(&mut *w.tx)
-            .await?;
-    }
-    if !ended && !expired {
-        for own in &hit.own_signals {
-            sqlx::query("INSERT INTO node_signal_hits (signal_id, hit_id) VALUES ($1, $2)")
-                .bind(&own.signal_id)
-                .bind(&hit.hit_id)
-                .execute(&mut *w.tx)
-                .await?;
-        }
-    }
-    let change = pb::HitChange::try_from(hit.change)
-        .map(|c| c.as_str_name())
-        .unwrap_or("HIT_CHANGE_UNSPECIFIED");
-    let event = Event::for_purpose(Step::Notify, &node.policy(), &hit.purpose)
-        .reference(format!("hit:{}", hit.hit_id))
-        .references(
-            hit.own_signals
-                .iter()
-                .map(|o| node.signal_ref(&o.signal_id)),
-        )
-        .detail(format!(
-            "hit notification received from the coordinator: {change}"
-        ));
-    node.audit
-        .append(&mut w.tx, event)
-        .await
-        .map_err(NodeError::from)?;
-    sqlx::query(
-        "INSERT INTO node_state (name, value) VALUES ($1, $2) \
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )
-    .bind(CURSOR)
-    .bind(&n.cursor)
-    .execute(&mut *w.tx)
-    .await?;
-    w.commit().await.map_err(NodeError::from)?;
-    node.hits.send_replace(seq);
-    tracing::info!(partner = %node.partner_id, hit = %hit.hit_id, change = hit.change, "hit notification received");
-    Ok(())
 }

@@ -1,7 +1,10 @@
--- The audit trail of a role (crates/audit): one row per processing step, chained by SHA-256
--- (each row carries the hash of the row before it), and signed checkpoints (Ed25519) over the
--- hash of an entry. Same text in both dialects: hashes and signatures are stored as hex.
--- Nothing here is a raw identifier: references are signal ids, hit ids, purposes and OINs.
+-- The audit trail of a role (crates/audit), PostgreSQL dialect: one row per processing step,
+-- chained by SHA-256 (each row carries the hash of the row before it), and signed checkpoints
+-- (Ed25519) over the hash of an entry. Same text in both dialects: hashes and signatures are
+-- stored as hex. Nothing here is a raw identifier: references are signal ids, hit ids, purposes
+-- and OINs. Every role keeps its own trail in its own database.
+-- There are no production databases yet: this file is the schema as it stands, folded from the
+-- earlier shared migrations, not a history to replay. Changes from here on go in new files.
 
 CREATE TABLE audit_entries (
     seq                 BIGINT PRIMARY KEY,

@@ -1,0 +1,139 @@
+//! Persistence of hit changes: the hits table, the partners' notification queues and their
+//! audit entries, written inside the caller's transaction so the matcher's change and what is
+//! stored of it commit together.
+
+use crate::core::Coordinator;
+use crate::matching::{Change, HitEvent, Matcher, Seq, SignalEntry};
+use crate::CoordinatorError;
+use prost::Message;
+use signaalnet_audit::{Event, Head, Step};
+use signaalnet_policy::PolicySet;
+use signaalnet_store::Store;
+use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeSet;
+use tracing::Instrument;
+
+/// The sequence number of the newest signal stored (0 when none): an index lookup, so cheap
+/// enough to poll (the benchmark counts delivered signals with it).
+pub async fn last_signal_seq(store: &Store) -> Result<i64, CoordinatorError> {
+    Ok(
+        sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM coord_signals")
+            .fetch_one(store.pool())
+            .await?
+            .get("n"),
+    )
+}
+
+impl Coordinator {
+    /// Audits the step `event` and writes the hit changes it caused (see [`Self::persist`]).
+    pub(crate) async fn record_changes(
+        &self,
+        policy: &PolicySet,
+        tx: &mut Transaction<'static, Any>,
+        matcher: &Matcher,
+        event: Event,
+        events: &[HitEvent],
+        removed: &[SignalEntry],
+    ) -> Result<Option<i64>, CoordinatorError> {
+        let mut head = self.audit.head(tx).await?;
+        self.audit.append_after(tx, &mut head, event).await?;
+        self.persist(policy, (tx, &mut head), matcher, events, removed)
+            .await
+    }
+
+    /// Writes hit changes and the partners' notifications; returns the last notification seq.
+    pub(crate) async fn persist(
+        &self,
+        policy: &PolicySet,
+        (tx, head): (&mut Transaction<'static, Any>, &mut Head),
+        matcher: &Matcher,
+        events: &[HitEvent],
+        removed: &[SignalEntry],
+    ) -> Result<Option<i64>, CoordinatorError> {
+        let mut last = None;
+        for event in events {
+            let members: Vec<&SignalEntry> = event
+                .members
+                .iter()
+                .filter_map(|s| {
+                    matcher
+                        .signal(*s)
+                        .or_else(|| removed.iter().find(|r| r.seq == *s))
+                })
+                .collect();
+            let seqs: Vec<Seq> = event.members.iter().copied().collect();
+            let members_json = serde_json::to_string(&seqs).unwrap_or_else(|_| "[]".into());
+            if event.change == Change::Expired {
+                sqlx::query("DELETE FROM coord_hits WHERE hit_id = $1")
+                    .bind(&event.hit_id)
+                    .execute(&mut **tx)
+                    .await?;
+            } else if event.change == Change::Dissolved {
+                sqlx::query(
+                    "UPDATE coord_hits SET members = $1, updated_at = $2, dissolved_at = $2 \
+                     WHERE hit_id = $3",
+                )
+                .bind(&members_json)
+                .bind(self.now())
+                .bind(&event.hit_id)
+                .execute(&mut **tx)
+                .await?;
+            } else {
+                let formed = members.iter().map(|m| m.month).min().unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO coord_hits (hit_id, purpose, members, formed_month, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hit_id) DO UPDATE SET \
+                     members = excluded.members, updated_at = excluded.updated_at, \
+                     dissolved_at = NULL",
+                )
+                .bind(&event.hit_id)
+                .bind(&event.purpose)
+                .bind(&members_json)
+                .bind(crate::matching::month_string(formed))
+                .bind(self.now())
+                .execute(&mut **tx)
+                .await?;
+            }
+            let partners: BTreeSet<&str> = members.iter().map(|m| m.partner.as_str()).collect();
+            for partner_id in partners {
+                // A notify step of its own in the processing log, whose trace context travels
+                // with the notification to the partner's node.
+                let span =
+                    signaalnet_telemetry::step("notify", signaalnet_telemetry::Kind::Producer);
+                let mut notification =
+                    self.notification_for(policy, matcher, event, partner_id, &members);
+                notification.traceparent =
+                    signaalnet_telemetry::traceparent(&span).unwrap_or_default();
+                let seq: i64 = sqlx::query(
+                    "INSERT INTO coord_notifications (partner_id, payload, created_at) \
+                     VALUES ($1, $2, $3) RETURNING seq",
+                )
+                .bind(partner_id)
+                .bind(notification.encode_to_vec())
+                .bind(self.now())
+                .fetch_one(&mut **tx)
+                .await?
+                .get("seq");
+                last = Some(seq);
+                let audit = Event::for_purpose(Step::Notify, policy, &event.purpose)
+                    .reference(format!("hit:{}", event.hit_id))
+                    .references(
+                        notification
+                            .own_signal_ids
+                            .iter()
+                            .map(|id| format!("signal:{partner_id}/{id}")),
+                    )
+                    .detail(format!(
+                        "notification {seq} for {partner_id}: {:?}, {} attribute(s) under its view",
+                        event.change,
+                        notification.attributes.len()
+                    ));
+                self.audit
+                    .append_after(tx, head, audit)
+                    .instrument(span)
+                    .await?;
+            }
+        }
+        Ok(last)
+    }
+}

@@ -1,0 +1,174 @@
+//! The notification watcher: follows the coordinator's notifications for this partner from the
+//! last stored cursor, maps signal ids to the partner's case references and stores each as a
+//! hit notification for the partner's own `WatchHits`.
+
+use crate::{Node, NodeError};
+use backon::Retryable;
+use prost::Message;
+use signaalnet_audit::{Event, Step};
+use signaalnet_proto::v1 as pb;
+use signaalnet_proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use signaalnet_service::retry;
+use signaalnet_telemetry::{self as telemetry, Kind};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tracing::Instrument;
+
+#[derive(Debug, thiserror::Error)]
+enum WatchError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("database: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("coordinator: {0}")]
+    Coordinator(tonic::Status),
+}
+
+const CURSOR: &str = "coordinator_cursor";
+
+/// Runs until the process ends.
+pub async fn run_watcher(node: Arc<Node>, coordinator: Channel) {
+    loop {
+        // Retried without end, so this never returns an error; a stream the coordinator ended
+        // is followed again at once, with the delays started afresh.
+        let _ = (|| watch_once(&node, coordinator.clone()))
+            .retry(retry::policy(
+                Duration::from_millis(200),
+                Duration::from_secs(5),
+            ))
+            .notify(|e, _| {
+                tracing::warn!(partner = %node.partner_id, error = %e, "notification stream interrupted; reconnecting");
+            })
+            .await;
+    }
+}
+
+async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), WatchError> {
+    let cursor: Option<String> = sqlx::query("SELECT value FROM node_state WHERE name = $1")
+        .bind(CURSOR)
+        .fetch_optional(node.store.pool())
+        .await?
+        .map(|r| r.get("value"));
+    let mut client = CoordinatorServiceClient::new(coordinator);
+    let mut stream = client
+        .watch_notifications(pb::WatchNotificationsRequest {
+            after_cursor: cursor.unwrap_or_default(),
+        })
+        .await
+        .map_err(WatchError::Coordinator)?
+        .into_inner();
+    while let Some(n) = stream.next().await {
+        let n = n.map_err(WatchError::Coordinator)?;
+        // The receipt is part of the trace of the submission that changed the hit.
+        let span = telemetry::step("notify", Kind::Consumer);
+        telemetry::follow(&span, Some(&n.traceparent));
+        store_notification(node, n)
+            .instrument(span.clone())
+            .await
+            .inspect_err(|e| telemetry::failed(&span, e))?;
+    }
+    Ok(())
+}
+
+async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(), WatchError> {
+    let mut own = Vec::with_capacity(n.own_signal_ids.len());
+    for id in &n.own_signal_ids {
+        let reference: Option<String> =
+            sqlx::query("SELECT case_reference FROM node_signals WHERE signal_id = $1")
+                .bind(id)
+                .fetch_optional(node.store.pool())
+                .await?
+                .map(|r| r.get("case_reference"));
+        own.push(pb::OwnSignal {
+            signal_id: id.clone(),
+            case_reference: if n.change == pb::HitChange::Expired as i32 {
+                String::new()
+            } else {
+                reference.unwrap_or_default()
+            },
+        });
+    }
+    let hit = pb::HitNotification {
+        cursor: String::new(),
+        hit_id: n.hit_id.clone(),
+        purpose: n.purpose.clone(),
+        change: n.change,
+        own_signals: own,
+        partner_roles: n.partner_roles.clone(),
+        matched_kinds: n.matched_kinds.clone(),
+        attributes: n.attributes.clone(),
+        policy: n.policy.clone(),
+    };
+    let mut w = node.store.write().await.map_err(NodeError::from)?;
+    let seq: i64 = sqlx::query(
+        "INSERT INTO node_hits (hit_id, purpose, payload) VALUES ($1, $2, $3) RETURNING seq",
+    )
+    .bind(&hit.hit_id)
+    .bind(&hit.purpose)
+    .bind(hit.encode_to_vec())
+    .fetch_one(&mut *w.tx)
+    .await?
+    .get("seq");
+    sqlx::query("DELETE FROM node_signal_hits WHERE hit_id = $1")
+        .bind(&hit.hit_id)
+        .execute(&mut *w.tx)
+        .await?;
+    let ended = hit.change == pb::HitChange::Dissolved as i32;
+    let expired = hit.change == pb::HitChange::Expired as i32;
+    if expired {
+        crate::expiry::expire_signals(
+            node,
+            &mut w.tx,
+            hit.own_signals.iter().map(|o| o.signal_id.as_str()),
+        )
+        .await?;
+        // What the node kept of this hit goes with it; the EXPIRED notice itself carries
+        // signal ids only.
+        sqlx::query("DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2")
+            .bind(&hit.hit_id)
+            .bind(seq)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    if !ended && !expired {
+        for own in &hit.own_signals {
+            sqlx::query("INSERT INTO node_signal_hits (signal_id, hit_id) VALUES ($1, $2)")
+                .bind(&own.signal_id)
+                .bind(&hit.hit_id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+    }
+    let change = pb::HitChange::try_from(hit.change)
+        .map(|c| c.as_str_name())
+        .unwrap_or("HIT_CHANGE_UNSPECIFIED");
+    let event = Event::for_purpose(Step::Notify, &node.policy(), &hit.purpose)
+        .reference(format!("hit:{}", hit.hit_id))
+        .references(
+            hit.own_signals
+                .iter()
+                .map(|o| node.signal_ref(&o.signal_id)),
+        )
+        .detail(format!(
+            "hit notification received from the coordinator: {change}"
+        ));
+    node.audit
+        .append(&mut w.tx, event)
+        .await
+        .map_err(NodeError::from)?;
+    sqlx::query(
+        "INSERT INTO node_state (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(CURSOR)
+    .bind(&n.cursor)
+    .execute(&mut *w.tx)
+    .await?;
+    w.commit().await.map_err(NodeError::from)?;
+    node.hits.send_replace(seq);
+    tracing::info!(partner = %node.partner_id, hit = %hit.hit_id, change = hit.change, "hit notification received");
+    Ok(())
+}

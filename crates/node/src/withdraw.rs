@@ -1,0 +1,154 @@
+//! Withdrawal on the node: a partner withdraws signals by id, by case reference or by
+//! identifier (keyed lookups); they are marked for the outbox worker, which tells the
+//! coordinator, and their lookups are deleted at once. Idempotent per key.
+
+use crate::{input, Node, NodeError, SignalState};
+use prost::Message;
+use signaalnet_audit::{Actor, Event, Step};
+use signaalnet_proto::v1 as pb;
+use sqlx::Row;
+use std::collections::BTreeSet;
+use tonic::Status;
+
+impl Node {
+    /// Marks the targeted signals for withdrawal; the outbox worker tells the coordinator.
+    pub async fn withdraw(
+        &self,
+        actor: Actor,
+        request: pb::WithdrawSignalsRequest,
+    ) -> Result<pb::WithdrawSignalsResponse, Status> {
+        use pb::withdraw_signals_request::Target;
+        let mut violations = Vec::new();
+        input::check_key("idempotency_key", &request.idempotency_key, &mut violations);
+        if !violations.is_empty() {
+            return Err(Status::from(input::Refused {
+                code: tonic::Code::InvalidArgument,
+                violations,
+            }));
+        }
+        let request_mac = self.mac(b"withdraw", &request.encode_to_vec());
+        if let Some(row) = sqlx::query(
+            "SELECT request_mac, signal_ids FROM node_withdrawals WHERE idempotency_key = $1",
+        )
+        .bind(&request.idempotency_key)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(NodeError::from)?
+        {
+            if row.get::<Vec<u8>, _>("request_mac") != request_mac {
+                return Err(Status::already_exists(
+                    "idempotency_key: already used for a different withdrawal",
+                ));
+            }
+            let ids: String = row.get("signal_ids");
+            return Ok(pb::WithdrawSignalsResponse {
+                withdrawn_signal_ids: ids
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            });
+        }
+        let ids: Vec<String> = match &request.target {
+            None => {
+                return Err(Status::invalid_argument(
+                    "target: set one of signal_id, case_reference, identifier",
+                ))
+            }
+            Some(Target::SignalId(id)) => {
+                sqlx::query("SELECT signal_id FROM node_signals WHERE signal_id = $1")
+                    .bind(id)
+                    .fetch_all(self.store.pool())
+                    .await
+                    .map_err(NodeError::from)?
+                    .iter()
+                    .map(|r| r.get("signal_id"))
+                    .collect()
+            }
+            Some(Target::CaseReference(reference)) => sqlx::query(
+                "SELECT signal_id FROM node_signals WHERE case_reference = $1 ORDER BY signal_id",
+            )
+            .bind(reference)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(NodeError::from)?
+            .iter()
+            .map(|r| r.get("signal_id"))
+            .collect(),
+            Some(Target::Identifier(identifier)) => {
+                let parsed =
+                    input::parse_identifier(identifier, "target.identifier").map_err(|v| {
+                        Status::from(input::Refused {
+                            code: tonic::Code::InvalidArgument,
+                            violations: vec![v],
+                        })
+                    })?;
+                let mut ids = BTreeSet::new();
+                for lookup in self.lookups(&parsed) {
+                    for row in
+                        sqlx::query("SELECT signal_id FROM node_signal_lookup WHERE lookup = $1")
+                            .bind(&lookup)
+                            .fetch_all(self.store.pool())
+                            .await
+                            .map_err(NodeError::from)?
+                    {
+                        ids.insert(row.get::<String, _>("signal_id"));
+                    }
+                }
+                ids.into_iter().collect()
+            }
+        };
+        if ids.is_empty() {
+            return Err(Status::not_found("target: no signal of this node matches"));
+        }
+        let mut w = self.store.write().await.map_err(NodeError::from)?;
+        for id in &ids {
+            sqlx::query(
+                "UPDATE node_signals SET state = $1, next_attempt_at = 0 WHERE signal_id = $2 AND state <> $3",
+            )
+            .bind(SignalState::WithdrawPending.as_str())
+            .bind(id)
+            .bind(SignalState::Withdrawn.as_str())
+            .execute(&mut *w.tx)
+            .await
+            .map_err(NodeError::from)?;
+            // The lookups exist only to find signals to withdraw.
+            sqlx::query("DELETE FROM node_signal_lookup WHERE signal_id = $1")
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await
+                .map_err(NodeError::from)?;
+        }
+        let how = match &request.target {
+            Some(Target::SignalId(_)) => "by signal id",
+            Some(Target::CaseReference(_)) => "by case reference",
+            Some(Target::Identifier(_)) => "by identifier (e.g. a correction or an objection)",
+            None => "",
+        };
+        let policy = self.policy();
+        let event = Event::new(Step::Withdraw, &policy)
+            .by(actor)
+            .references(ids.iter().map(|id| self.signal_ref(id)))
+            .detail(format!(
+                "withdrawal of {} signal(s) {how} accepted",
+                ids.len()
+            ));
+        self.audit
+            .append(&mut w.tx, event)
+            .await
+            .map_err(NodeError::from)?;
+        sqlx::query("INSERT INTO node_withdrawals (idempotency_key, request_mac, signal_ids) VALUES ($1, $2, $3)")
+            .bind(&request.idempotency_key)
+            .bind(&request_mac)
+            .bind(ids.join(","))
+            .execute(&mut *w.tx)
+            .await
+            .map_err(NodeError::from)?;
+        w.commit().await.map_err(NodeError::from)?;
+        self.outbox.notify_one();
+        tracing::info!(partner = %self.partner_id, signals = ids.len(), "withdrawal accepted");
+        Ok(pb::WithdrawSignalsResponse {
+            withdrawn_signal_ids: ids,
+        })
+    }
+}
