@@ -1,10 +1,8 @@
 //! The coordinator's tables (`coord_*`), per dialect, for [`signaalnet_store::Store::open`].
 
 /// Migrations numbered in the coordinator's range (4xxx).
-pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
-};
+pub static MIGRATIONS: signaalnet_store::Migrations =
+    signaalnet_store::migrations!["4001_coordinator.sql"];
 
 /// Every schema the coordinator's database holds: its own tables, its audit trail and its quota counts.
 pub fn all() -> [&'static signaalnet_store::Migrations; 3] {

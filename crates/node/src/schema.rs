@@ -1,10 +1,8 @@
 //! The node's tables (`node_*`), per dialect, for [`signaalnet_store::Store::open`].
 
 /// Migrations numbered in the node's range (3xxx).
-pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
-};
+pub static MIGRATIONS: signaalnet_store::Migrations =
+    signaalnet_store::migrations!["3001_node.sql"];
 
 /// Every schema a node's database holds: its own tables, its audit trail and its quota counts.
 pub fn all() -> [&'static signaalnet_store::Migrations; 3] {

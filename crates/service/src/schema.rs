@@ -1,7 +1,5 @@
 //! The tables this crate queries, per dialect, for [`signaalnet_store::Store::open`].
 
 /// Migrations numbered in the service range (2xxx).
-pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::Migrations {
-    sqlite: sqlx::migrate!("./migrations/sqlite"),
-    postgres: sqlx::migrate!("./migrations/postgres"),
-};
+pub static MIGRATIONS: signaalnet_store::Migrations =
+    signaalnet_store::migrations!["2001_quota_usage.sql"];

@@ -4,12 +4,18 @@
 //! refused.
 #![allow(clippy::unwrap_used)] // test fixtures
 
-use signaalnet_store::{fresh_postgres_database, Location, Migrations, Store, StoreError};
+use signaalnet_store::{fresh_postgres_database, Location, Migrations, Script, Store, StoreError};
 use sqlx::Row;
 
 static TEST: Migrations = Migrations {
-    sqlite: sqlx::migrate!("./tests/migrations/sqlite"),
-    postgres: sqlx::migrate!("./tests/migrations/postgres"),
+    sqlite: &[Script {
+        file: "9001_test.sql",
+        sql: include_str!("migrations/sqlite/9001_test.sql"),
+    }],
+    postgres: &[Script {
+        file: "9001_test.sql",
+        sql: include_str!("migrations/postgres/9001_test.sql"),
+    }],
 };
 
 async fn exercise(location: Location) {
