@@ -21,6 +21,11 @@ pub struct Refused {
     pub violations: Vec<pb::FieldViolation>,
 }
 
+/// At most this many violations are reported, then how many more there were: a request of
+/// 10,000 bad attributes must not get a megabyte back (a default gRPC client cannot read a
+/// status message above 16 KiB of metadata).
+pub const MAX_REPORTED: usize = 8;
+
 impl Refused {
     pub fn message(&self) -> String {
         let what = match self.code {
@@ -29,7 +34,7 @@ impl Refused {
             _ => "invalid signal",
         };
         let list: Vec<String> = self
-            .violations
+            .reported()
             .iter()
             .map(|v| format!("{}: {} [{}]", v.field, v.description, v.rule))
             .collect();
@@ -42,12 +47,54 @@ impl Refused {
         pb::SignalError {
             code: self.code as i32,
             message: self.message(),
-            violations: self.violations.clone(),
+            violations: self.reported(),
         }
+    }
+
+    /// The first [`MAX_REPORTED`] violations, each cut to a bounded length with control
+    /// characters escaped, and a last one saying how many more there were.
+    fn reported(&self) -> Vec<pb::FieldViolation> {
+        let mut out: Vec<pb::FieldViolation> = self
+            .violations
+            .iter()
+            .take(MAX_REPORTED)
+            .map(|v| pb::FieldViolation {
+                field: bounded(&v.field, 100),
+                rule: bounded(&v.rule, 64),
+                description: bounded(&v.description, 300),
+            })
+            .collect();
+        if let Some(more) = self
+            .violations
+            .len()
+            .checked_sub(MAX_REPORTED)
+            .filter(|n| *n > 0)
+        {
+            out.push(violation(
+                "request",
+                "request.more_violations",
+                format!("{more} more violation(s) not listed"),
+            ));
+        }
+        out
     }
 }
 
-fn violation(
+/// `text` with control characters escaped, cut at a character boundary to at most `max` bytes
+/// (marked with `…`).
+fn bounded(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars().flat_map(char::escape_debug) {
+        if out.len() + c.len_utf8() > max.saturating_sub('…'.len_utf8()) {
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub(crate) fn violation(
     field: impl Into<String>,
     rule: &str,
     description: impl Into<String>,

@@ -20,6 +20,20 @@ impl Node {
         use pb::withdraw_signals_request::Target;
         let mut violations = Vec::new();
         input::check_key("idempotency_key", &request.idempotency_key, &mut violations);
+        // A target is checked like the field it names on submission: an empty case reference
+        // would otherwise match every signal whose reference an earlier withdrawal blanked.
+        match &request.target {
+            None => violations.push(input::violation(
+                "target",
+                "request.required",
+                "set one of signal_id, case_reference, identifier",
+            )),
+            Some(Target::SignalId(id)) => input::check_key("target.signal_id", id, &mut violations),
+            Some(Target::CaseReference(reference)) => {
+                input::check_key("target.case_reference", reference, &mut violations)
+            }
+            Some(Target::Identifier(_)) => {}
+        }
         if !violations.is_empty() {
             return Err(Status::from(input::Refused {
                 code: tonic::Code::InvalidArgument,

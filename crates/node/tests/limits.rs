@@ -155,3 +155,37 @@ async fn the_daily_quota_refuses_until_it_frees_up_and_a_bulk_grant_lifts_it() {
         .unwrap();
     assert_eq!(stored(&node).await, 7);
 }
+
+/// A refusal is bounded however much was wrong: at most 8 violations and how many more, each
+/// text cut short with control characters escaped, so the message and the details stay far below
+/// what a default gRPC client reads (16 KiB of metadata for both).
+#[test]
+fn a_refusal_is_bounded_in_count_and_length() {
+    // Megabyte texts in the violations that are reported, short ones after them.
+    let huge = "é\n".repeat(500_000);
+    let text = |i: usize| if i < 20 { huge.clone() } else { "x".into() };
+    let refused = signaalnet_node::input::Refused {
+        code: Code::InvalidArgument,
+        violations: (0..10_000)
+            .map(|i| pb::FieldViolation {
+                field: format!("attributes[{i}].{}", text(i)),
+                rule: "attribute.duplicate".into(),
+                description: text(i),
+            })
+            .collect(),
+    };
+    let message = refused.message();
+    assert!(message.len() < 4 * 1024, "{} bytes", message.len());
+    assert!(!message.contains('\n'), "control characters escaped");
+    assert!(
+        message.contains("9992 more violation(s) not listed"),
+        "{message}"
+    );
+    let details = refused.to_error();
+    assert_eq!(details.violations.len(), 9);
+    assert!(
+        details.encoded_len() < 8 * 1024,
+        "{} bytes",
+        details.encoded_len()
+    );
+}

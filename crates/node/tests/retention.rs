@@ -89,3 +89,57 @@ async fn unmatched_signals_expire_and_nothing_of_them_stays() {
         .contains(&format!("signal:gemeente_groningen/{lonely}")));
     assert!(!expiries[0].refs.contains(&matched));
 }
+
+/// A withdrawal's target is checked as submission checks the field: an empty case reference
+/// (which every signal withdrawn earlier now has) or signal id, one too long or with control
+/// characters, or no target at all, is INVALID_ARGUMENT naming the field, and withdraws nothing.
+#[tokio::test]
+async fn a_withdrawal_target_must_be_a_valid_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Clock::manual(1_000);
+    let (node, actor) = gemeente_node(dir.path(), &clock).await;
+    let id = node
+        .submit(actor.clone(), request("GRO-W1", "9711 AB"))
+        .await
+        .unwrap()
+        .signal_id;
+    use pb::withdraw_signals_request::Target;
+    let cases = [
+        (
+            Some(Target::CaseReference(String::new())),
+            "target.case_reference",
+        ),
+        (
+            Some(Target::CaseReference("x".repeat(10_000))),
+            "target.case_reference",
+        ),
+        (
+            Some(Target::CaseReference("GRO-W1\n".into())),
+            "target.case_reference",
+        ),
+        (Some(Target::SignalId(String::new())), "target.signal_id"),
+        (None, "target"),
+    ];
+    for (i, (target, field)) in cases.into_iter().enumerate() {
+        let err = node
+            .withdraw(
+                actor.clone(),
+                pb::WithdrawSignalsRequest {
+                    idempotency_key: format!("w-bad-{i}"),
+                    reason: String::new(),
+                    target,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{field}");
+        assert!(err.message().contains(field), "{field}: {}", err.message());
+        assert!(err.message().len() < 1_000, "{field}: bounded");
+    }
+    let status = node.status(actor.clone(), &id).await.unwrap();
+    assert_eq!(
+        status.state,
+        pb::SignalState::Pending as i32,
+        "nothing withdrawn"
+    );
+}
