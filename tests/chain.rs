@@ -1110,3 +1110,45 @@ on_both_databases!(
     every_role_keeps_a_trail_that_verifies_and_shows_tampering,
     policy_changes_take_effect_without_restart_only_when_valid_and_signed,
 );
+
+/// A submission stream whose input cannot be read (here a message over the 4 MiB limit) answers
+/// what was read before it and then ends with an error status, not with OK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_submission_stream_ends_with_an_error_not_ok() {
+    let chain = common::start(None).await;
+    let first = signal("GRO-S1", vec![address("9711 AB", "12")], &[]);
+    let mut oversized = signal("GRO-S2", vec![address("9711 AB", "14")], &[]);
+    oversized.case_reference = "x".repeat(5 * 1024 * 1024);
+    let mut results = chain
+        .partner(GEMEENTE)
+        .unwrap()
+        .submit_signals(tokio_stream::iter(vec![first, oversized]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut accepted = 0;
+    let status = loop {
+        match results.message().await {
+            Ok(Some(r)) => {
+                assert!(matches!(
+                    r.outcome,
+                    Some(pb::submit_signal_result::Outcome::Accepted(_))
+                ));
+                accepted += 1;
+            }
+            Ok(None) => panic!("the stream ended with OK after {accepted} result(s)"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(
+        accepted, 1,
+        "the signal read before the broken one is answered"
+    );
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "{}",
+        status.message()
+    );
+    assert!(status.message().len() < 1_000);
+}

@@ -31,6 +31,26 @@ impl From<Refused> for Status {
     }
 }
 
+/// The status a submission stream ends with when its input could not be read: a message over the
+/// size limit is RESOURCE_EXHAUSTED (what gRPC clients expect, where tonic says OUT_OF_RANGE), one
+/// that does not decode (invalid protobuf or UTF-8) INVALID_ARGUMENT; the reason is cut short.
+fn broken_off(status: &Status, read: usize) -> Status {
+    let code = match status.code() {
+        tonic::Code::OutOfRange => tonic::Code::ResourceExhausted,
+        tonic::Code::Internal | tonic::Code::Unknown => tonic::Code::InvalidArgument,
+        other => other,
+    };
+    let reason: String = status.message().chars().take(200).collect();
+    Status::new(
+        code,
+        format!(
+            "the submission stream could not be read after {read} signal(s); those were \
+             answered, nothing after them: {}",
+            reason.escape_debug()
+        ),
+    )
+}
+
 impl SubmitError {
     pub fn code(&self) -> tonic::Code {
         match self {
@@ -137,7 +157,9 @@ impl PartnerService for PartnerGrpc {
         Ok(Response::new(spawn_stream(move |tx| async move {
             // What has arrived is checked, encrypted and stored together: one transaction per
             // batch rather than per signal.
+            let mut read = 0usize;
             while let Some(Batch { items, broken }) = next_batch(&mut input, MAX_BATCH).await {
+                let asked_count = items.len();
                 let batch: Vec<Submission> = items
                     .into_iter()
                     .map(|request| Submission {
@@ -166,8 +188,12 @@ impl PartnerService for PartnerGrpc {
                         return;
                     }
                 }
+                read += asked_count;
                 if let Some(status) = broken {
-                    tracing::warn!(status = %status.code(), "submission stream broke off");
+                    tracing::warn!(status = %status.code(), read, "submission stream broke off");
+                    // The client gets the results of what was read, then an error status, not
+                    // an OK that would pass for a complete stream.
+                    let _ = tx.send(Err(broken_off(&status, read))).await;
                     return;
                 }
             }
