@@ -17,7 +17,7 @@ use signaalnet_proto::v1::transcryptor_service_server::{
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tonic::transport::{Channel, Server};
 
 const RIEC: &str = "riec_integrale_analyse";
@@ -175,19 +175,14 @@ async fn a_cheating_transcryptor_is_caught_and_nothing_is_stored_or_lost(postgre
     .await
     .unwrap();
     // The coordinator refuses the conversion, naming transcryptor 2, and stores nothing.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !chain
-        .log("coordinator")
-        .unwrap()
-        .contains("a conversion proof does not verify")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            chain.log("coordinator").unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    chain
+        .wait_for_log(
+            "coordinator",
+            "a conversion proof does not verify",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     assert!(stored_pseudonyms(&chain).await.is_empty());
     let (code, trail, stderr) = chain.audit("show", "coordinator", &[]).unwrap();
     assert_eq!(code, 0, "{stderr}");
@@ -262,19 +257,14 @@ async fn a_transcryptor_that_changes_its_commitments_is_refused_after_a_restart(
     )
     .await
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !chain
-        .log("coordinator")
-        .unwrap()
-        .contains("a transcryptor answers other commitments than it first did")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            chain.log("coordinator").unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    chain
+        .wait_for_log(
+            "coordinator",
+            "a transcryptor answers other commitments than it first did",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     assert!(chain.log("coordinator").unwrap().contains("transcryptor=2"));
     let stored = stored_pseudonyms(&chain).await;
     assert!(stored.iter().any(|(s, ..)| s == &first));

@@ -4,18 +4,10 @@
 pub static MIGRATIONS: signaalnet_store::Migrations =
     signaalnet_store::migrations!["4001_coordinator.sql"];
 
-/// Every schema the coordinator's database holds: its own tables, its audit trail and its quota counts.
-pub fn all() -> [&'static signaalnet_store::Migrations; 3] {
-    [
-        &signaalnet_audit::schema::MIGRATIONS,
-        &signaalnet_service::schema::MIGRATIONS,
-        &MIGRATIONS,
-    ]
-}
-
-/// Opens (and migrates) the coordinator's database.
+/// Opens (and migrates) the coordinator's database: its own tables, its audit trail and its quota
+/// counts.
 pub async fn open_store(
     location: &signaalnet_store::Location,
 ) -> Result<signaalnet_store::Store, signaalnet_store::StoreError> {
-    signaalnet_store::Store::open(location, &all()).await
+    signaalnet_service::schema::open_role_store(location, &[&MIGRATIONS]).await
 }

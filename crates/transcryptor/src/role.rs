@@ -100,14 +100,7 @@ pub fn run_process(config: TranscryptorConfig) -> Result<(), StartError> {
 /// Opens (and migrates) a transcryptor's database: it keeps no tables of its own, only its
 /// audit trail and its quota counts.
 pub async fn open_store(location: &Location) -> Result<Store, signaalnet_store::StoreError> {
-    Store::open(
-        location,
-        &[
-            &signaalnet_audit::schema::MIGRATIONS,
-            &signaalnet_service::schema::MIGRATIONS,
-        ],
-    )
-    .await
+    signaalnet_service::schema::open_role_store(location, &[]).await
 }
 
 /// Runs a transcryptor on `listener` until `shutdown` completes.

@@ -277,6 +277,7 @@ pub async fn bulk(chain: &mut Chain, args: &BenchArgs, ids: &mut Ids) -> Result<
             "  bulk {bar:30} {pos}/{len} delivered, {per_sec}, {msg}",
         )?,
     );
+    let mut last_usage = Instant::now();
     loop {
         let accepted = submitted.load(std::sync::atomic::Ordering::Relaxed);
         let delivered = usize::try_from(stored().await? - before).unwrap_or(0);
@@ -292,13 +293,17 @@ pub async fn bulk(chain: &mut Chain, args: &BenchArgs, ids: &mut Ids) -> Result<
                 });
             }
         }
-        let coordinator = usage::snapshot(chain)
-            .get("coordinator")
-            .map_or(f64::NAN, |u| u.rss_mib);
         progress.set_position(delivered as u64);
-        progress.set_message(format!(
-            "{accepted} accepted, coordinator resident {coordinator:.0} MiB"
-        ));
+        // Reading every process under /proc is work beside the load: once a second is enough.
+        if last_usage.elapsed() >= Duration::from_secs(1) {
+            last_usage = Instant::now();
+            let coordinator = usage::snapshot(chain)
+                .get("coordinator")
+                .map_or(f64::NAN, |u| u.rss_mib);
+            progress.set_message(format!(
+                "{accepted} accepted, coordinator resident {coordinator:.0} MiB"
+            ));
+        }
         if delivered >= total {
             break;
         }

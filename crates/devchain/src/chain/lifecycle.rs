@@ -63,6 +63,23 @@ impl Chain {
         None
     }
 
+    /// Waits until `role`'s log (run as a process) contains `needle`; fails with the log after
+    /// `patience`.
+    pub async fn wait_for_log(&self, role: &str, needle: &str, patience: Duration) -> Result<()> {
+        let deadline = Instant::now() + patience;
+        loop {
+            let log = self.log(role)?;
+            if log.contains(needle) {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "`{needle}` not in the log of {role} after {patience:?}:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Kills a role without warning (SIGKILL for a process): whatever it had not committed is
     /// gone.
     pub fn kill(&mut self, role: &str) -> Result<()> {
