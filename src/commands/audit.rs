@@ -96,13 +96,10 @@ fn locate(role: RoleKind, config: &Path) -> Result<(Location, PathBuf)> {
     Ok((location, key))
 }
 
-/// Opens a role's database with the schemas that role keeps in it.
-async fn open_store(role: RoleKind, location: &Location) -> Result<Store> {
-    Ok(match role {
-        RoleKind::Coordinator => signaalnet_coordinator::open_store(location).await?,
-        RoleKind::Node => signaalnet_node::open_store(location).await?,
-        RoleKind::Transcryptor => signaalnet_transcryptor::role::open_store(location).await?,
-    })
+/// Opens a role's database to read its trail: read-only, without running migrations, so that
+/// verifying a live role's trail (or an auditor's copy) changes nothing in it.
+async fn open_store(location: &Location) -> Result<Store> {
+    Ok(Store::open_read_only(location).await?)
 }
 
 pub fn run(command: AuditCommand) -> Result<ExitCode> {
@@ -118,7 +115,7 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
                 let (location, key) = locate(role, &config)?;
                 let key_path = public_key.unwrap_or_else(|| public_key_path(&key));
                 let public_key = read_public_key(&key_path)?;
-                let store = open_store(role, &location).await?;
+                let store = open_store(&location).await?;
                 let report = signaalnet_audit::verify(&store, &public_key).await?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -180,7 +177,7 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
                     limit,
                 };
                 let (location, _) = locate(role, &config)?;
-                let store = open_store(role, &location).await?;
+                let store = open_store(&location).await?;
                 for e in signaalnet_audit::entries(&store, &filter).await? {
                     if json {
                         println!("{}", serde_json::to_string(&e)?);

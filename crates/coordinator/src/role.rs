@@ -91,6 +91,7 @@ pub async fn run(
         "coordinator",
         &config.coordinator_context,
     )?;
+    signaalnet_runtime::files::check_secret(&config.handle_key, "the handle key")?;
     let handle_hex = std::fs::read_to_string(&config.handle_key).with_path(&config.handle_key)?;
     let doing = || format!("the handle key {}", config.handle_key.display());
     let handle_bytes = hex::decode(handle_hex.trim()).map_err(|e| StartError::role(doing(), e))?;

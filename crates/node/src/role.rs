@@ -30,12 +30,13 @@ pub struct NodeConfig {
     /// The transcryptors in ceremony order, `https://host:port`.
     pub transcryptors: Vec<String>,
     pub coordinator: String,
-    /// SQLite file `node-<partner>.db` and the node secret live here.
+    /// SQLite file `node-<partner>.db` lives here (and the secrets, unless `[governance]
+    /// secrets_dir` puts them apart).
     pub data_dir: PathBuf,
     #[serde(default)]
     pub database_url: Option<String>,
     /// The node's HMAC secret for lookups; created (mode 0600) on first start. Default
-    /// `<data_dir>/node-<partner>.secret`.
+    /// `<secrets_dir>/node-<partner>.secret`. Refused at start when others may read it.
     #[serde(default)]
     pub secret: Option<PathBuf>,
     pub tls: TlsFiles,
@@ -102,10 +103,13 @@ pub async fn run(
     let system = load_system(&config.system_keys, "node", &config.coordinator_context)?;
     let location = config.location()?;
     let store = crate::open_store(&location).await?;
-    let secret_path = config
-        .secret
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join(format!("{role}.secret")));
+    let secret_path = config.secret.clone().unwrap_or_else(|| {
+        config
+            .governance
+            .secrets_dir(&config.data_dir)
+            .join(format!("{role}.secret"))
+    });
+    signaalnet_runtime::files::check_secret(&secret_path, "the node secret")?;
     let secret = crate::load_or_create_secret(&secret_path)
         .map_err(|e| StartError::role("the node secret", e))?;
     let node = Arc::new(

@@ -17,6 +17,12 @@ pub enum StartError {
         path: String,
         source: serde_json::Error,
     },
+    #[error("{path}: {what} may be read or written by others (mode {mode}); allow only its owner: chmod 600 {path}")]
+    SecretMode {
+        path: String,
+        what: &'static str,
+        mode: String,
+    },
     #[error("listening on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,

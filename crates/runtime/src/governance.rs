@@ -1,7 +1,7 @@
 //! What every role configures for accountability: the policy set it enforces (and who must have
 //! signed it), and the key that signs its audit trail.
 
-use crate::StartError;
+use crate::{StartError, WithPath};
 use serde::{Deserialize, Serialize};
 use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_policy::signature::Signers;
@@ -24,8 +24,13 @@ pub struct Governance {
     /// Seconds between looks at the policy directory for a changed set (SIGHUP: at once).
     #[serde(default = "default_reload_seconds")]
     pub policy_reload_seconds: u64,
+    /// Where this role's own secrets live (the audit signing key and, on a node, the node
+    /// secret), apart from its data so that a copy or backup of the data does not carry them;
+    /// created 0700. Default: the data directory (a warning says so at start).
+    #[serde(default)]
+    pub secrets_dir: Option<PathBuf>,
     /// The audit trail's checkpoint signing key (Ed25519, created on first start, mode 0600);
-    /// default `<data_dir>/<role>.audit.key`. Keep a copy of `<key>.pub` where the role cannot
+    /// default `<secrets_dir>/<role>.audit.key`. Keep a copy of `<key>.pub` where the role cannot
     /// write: `signaalnet audit verify --public-key` checks against it.
     #[serde(default)]
     pub audit_key: Option<PathBuf>,
@@ -42,6 +47,7 @@ impl Default for Governance {
         Self {
             policy_signers: Vec::new(),
             policy_reload_seconds: default_reload_seconds(),
+            secrets_dir: None,
             audit_key: None,
             retention_check_seconds: default_retention_seconds(),
         }
@@ -71,13 +77,22 @@ pub struct Schedule {
 }
 
 impl Governance {
+    /// The directory of this role's secrets: `secrets_dir`, else the data directory.
+    pub fn secrets_dir(&self, data_dir: &Path) -> PathBuf {
+        self.secrets_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.to_owned())
+    }
+
     pub fn audit_key(&self, data_dir: &Path, role: &str) -> PathBuf {
         self.audit_key
             .clone()
-            .unwrap_or_else(|| data_dir.join(format!("{role}.audit.key")))
+            .unwrap_or_else(|| self.secrets_dir(data_dir).join(format!("{role}.audit.key")))
     }
 
-    /// Loads (and signature-checks) the policy set and opens the audit signing key.
+    /// Loads (and signature-checks) the policy set and opens the audit signing key. First the
+    /// process's umask becomes 0077, the secrets directory is made (0700), and the TLS key and
+    /// the audit key are refused if others may read them.
     pub fn open(
         &self,
         kind: &'static str,
@@ -86,6 +101,18 @@ impl Governance {
         data_dir: &Path,
         tls: &TlsFiles,
     ) -> Result<Accountability, StartError> {
+        crate::files::restrict_umask();
+        let secrets = self.secrets_dir(data_dir);
+        if self.secrets_dir.is_none() {
+            tracing::warn!(
+                directory = %data_dir.display(),
+                "secrets are kept in the data directory; set [governance] secrets_dir to keep them apart"
+            );
+        }
+        signaalnet_store::private_dir(&secrets).with_path(&secrets)?;
+        crate::files::check_secret(&tls.key, "the TLS private key")?;
+        let audit_key = self.audit_key(data_dir, role);
+        crate::files::check_secret(&audit_key, "the audit signing key")?;
         let oin = tls.own_oin()?.to_string();
         let signers = Signers::read(&self.policy_signers)?;
         let clock = Clock::system();
@@ -101,7 +128,7 @@ impl Governance {
             .current()
             .partner_by_oin(&oin)
             .map_or(kind, |p| p.role.as_str());
-        let signer = Signer::load_or_create(&self.audit_key(data_dir, role))?;
+        let signer = Signer::load_or_create(&audit_key)?;
         let audit = Audit::new(
             signer,
             Actor {

@@ -4,6 +4,7 @@
 //! - [`config`]: a role's TOML configuration file with `SIGNAALNET_<ROLE>__<KEY>` overrides.
 //! - [`governance`]: the signed policy set in force and the audit trail's signing key.
 //! - [`background`]: policy reload, audit sealing and retention, run beside the service.
+//! - [`files`]: umask 0077 and the refusal of a secret others can read.
 //! - [`process`]: the listening socket, the shutdown signal, the processing-log export and the
 //!   ceremony record every role reads.
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@
 pub mod background;
 pub mod config;
 mod error;
+pub mod files;
 pub mod governance;
 pub mod process;
 

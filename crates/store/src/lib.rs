@@ -193,40 +193,70 @@ impl Store {
     /// `schemas`. A database is always opened with the same sets: sqlx refuses one that holds
     /// a migration none of them knows.
     pub async fn open(location: &Location, schemas: &[&Migrations]) -> Result<Self, StoreError> {
+        let store = Self::connect(location, Access::ReadWrite).await?;
+        merge(schemas, store.dialect)?.run(&store.pool).await?;
+        tracing::info!(database = %location.describe(), "database open and migrated");
+        Ok(store)
+    }
+
+    /// Opens an existing database only to read it: no file is created, no migration runs and
+    /// every transaction is read-only (`signaalnet audit verify` and `show` on a live role's
+    /// database, or on a copy an auditor was given).
+    pub async fn open_read_only(location: &Location) -> Result<Self, StoreError> {
+        Self::connect(location, Access::ReadOnly).await
+    }
+
+    async fn connect(location: &Location, access: Access) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
+        let read_only = access == Access::ReadOnly;
         let (url, dialect, max) = match location {
             Location::Sqlite(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-                        path: dir.display().to_string(),
-                        source,
-                    })?;
-                }
+                let mode = if read_only {
+                    "ro"
+                } else {
+                    if let Some(dir) = path.parent() {
+                        private_dir(dir).map_err(|source| StoreError::DataDir {
+                            path: dir.display().to_string(),
+                            source,
+                        })?;
+                    }
+                    "rwc"
+                };
                 (
-                    format!("sqlite://{}?mode=rwc", path.display()),
+                    format!("sqlite://{}?mode={mode}", path.display()),
                     Dialect::Sqlite,
                     4,
                 )
             }
             Location::Postgres(url) => (url.clone(), Dialect::Postgres, 8),
         };
-        let migrator = merge(schemas, dialect)?;
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        use sqlx::Executor;
+                    use sqlx::Executor;
+                    match (dialect, read_only) {
                         // A page cache of 16 MiB per connection instead of SQLite's 2 MiB: the
                         // outbox's and the trail's indexes outgrow 2 MiB within ~100k signals,
                         // after which every insert read its index pages back from the OS
                         // (~70 reads per signal at 300k) and a bulk load slowed down as it went.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
-                        )
-                        .await?;
+                        (Dialect::Sqlite, false) => {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
+                            )
+                            .await?;
+                        }
+                        (Dialect::Sqlite, true) => {
+                            conn.execute("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
+                                .await?;
+                        }
+                        (Dialect::Postgres, true) => {
+                            conn.execute("SET default_transaction_read_only = on")
+                                .await?;
+                        }
+                        (Dialect::Postgres, false) => {}
                     }
                     Ok(())
                 })
@@ -234,8 +264,6 @@ impl Store {
             .connect(&url)
             .await
             .map_err(StoreError::Connect)?;
-        migrator.run(&pool).await?;
-        tracing::info!(database = %location.describe(), "database open and migrated");
         Ok(Self {
             pool,
             dialect,
@@ -261,6 +289,32 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// Creates `dir` (and its parents) for its owner only (mode 0700). An existing directory is
+/// left as it is (it may be shared on purpose, e.g. a mount point), with a warning when others
+/// may read it: the files in it are created 0600 anyway (the role's umask, 0077).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            directory = %dir.display(),
+            mode = %format!("{mode:04o}"),
+            "a data directory others may read; 0700 is advised"
+        );
+    }
+    Ok(())
 }
 
 /// For tests against a real PostgreSQL: creates an empty database with a random name on the

@@ -98,5 +98,13 @@ pub fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), TlsError> {
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(|e| io(path, e))?;
+    // `mode` applies only to a file it creates: an existing file keeps its mode unless it is
+    // narrowed here, before the secret is written into it.
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| io(path, e))?;
+    }
     file.write_all(bytes).map_err(|e| io(path, e))
 }

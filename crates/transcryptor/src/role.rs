@@ -121,6 +121,7 @@ pub async fn run(
     let audit = Arc::new(accountable.audit);
     let set = accountable.policy.live().current();
     audit.record_policy_at_start(&store, &set).await?;
+    signaalnet_runtime::files::check_secret(&config.keys, "the transcryptor's key file")?;
     let keys: TranscryptorKeys =
         serde_json::from_slice(&std::fs::read(&config.keys).with_path(&config.keys)?)
             .with_path(&config.keys)?;

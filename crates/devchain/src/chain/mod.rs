@@ -114,6 +114,11 @@ impl Chain {
         let telemetry = signaalnet_telemetry_config(options.otlp_endpoint.as_deref());
         let tls = |id: &str| dev_tls(&certs, id);
         let data = |name: &str| path.join("data").join(name);
+        // Each role's own secrets apart from its data, as a deployment keeps them.
+        let governed = |name: &str| Governance {
+            secrets_dir: Some(path.join("secrets").join(name)),
+            ..governance.clone()
+        };
 
         let mut roles = BTreeMap::new();
         let mut transcryptors = Vec::new();
@@ -130,7 +135,7 @@ impl Chain {
                 name: id.clone(),
                 data_dir: data(id),
                 database_url: fresh_database(options.postgres.as_deref()).await?,
-                governance: governance.clone(),
+                governance: governed(id),
                 telemetry: telemetry.clone(),
             });
             transcryptors.push(url(listen));
@@ -148,7 +153,7 @@ impl Chain {
             data_dir: data("coordinator"),
             database_url: fresh_database(options.postgres.as_deref()).await?,
             tls: tls(&coordinator_id),
-            governance: governance.clone(),
+            governance: governed("coordinator"),
             telemetry: telemetry.clone(),
         });
         roles.insert(
@@ -168,7 +173,7 @@ impl Chain {
                 database_url: fresh_database(options.postgres.as_deref()).await?,
                 secret: None,
                 tls: tls(&partner.id),
-                governance: governance.clone(),
+                governance: governed(&partner.id),
                 telemetry: telemetry.clone(),
             });
             roles.insert(partner.id.clone(), Role::new(&path, &partner.id, settings)?);
