@@ -807,6 +807,7 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
     }
     let purposes = chain.policies().join("purposes.toml");
     let original = std::fs::read_to_string(&purposes).unwrap();
+    let first_signature = std::fs::read(chain.policies().join("policy.sig")).unwrap();
     let wait_for = |role: &'static str, done: fn(&pb::RoleInfo, &str) -> bool, v: String| {
         let chain = &chain;
         async move {
@@ -898,11 +899,31 @@ async fn policy_changes_take_effect_without_restart_only_when_valid_and_signed(
         info.last_refused_reload
     );
 
-    // A role does not start on a set that is not signed.
+    // Rollback: the first set restored with its own valid signature (serial 1) over the second
+    // (serial 2) is refused on reload, and a role does not start on it either.
     std::fs::write(&purposes, &original).unwrap();
-    std::fs::remove_file(chain.policies().join("policy.sig")).unwrap();
+    std::fs::write(chain.policies().join("policy.sig"), &first_signature).unwrap();
+    let info = wait_for(
+        GEMEENTE,
+        |i, _| i.last_refused_reload.contains("older"),
+        String::new(),
+    )
+    .await;
+    assert_eq!(info.policy_version, second);
+    assert!(
+        info.last_refused_reload
+            .contains("serial 1 is older than serial 2"),
+        "{}",
+        info.last_refused_reload
+    );
     chain.kill(NLA).unwrap();
     let config = chain.roles[NLA].config.to_str().unwrap().to_owned();
+    let (code, _, err) = chain.cli(&["node", "--config", &config]).unwrap();
+    assert_ne!(code, 0);
+    assert!(err.contains("is older than serial 2"), "{err}");
+
+    // A role does not start on a set that is not signed.
+    std::fs::remove_file(chain.policies().join("policy.sig")).unwrap();
     let (code, _, err) = chain.cli(&["node", "--config", &config]).unwrap();
     assert_ne!(code, 0);
     assert!(err.contains("is not signed"), "{err}");

@@ -51,6 +51,11 @@ pub enum PolicyCommand {
         /// The privacy officer's key from `signaalnet policy keygen`.
         #[arg(long)]
         key: PathBuf,
+        /// The set's serial number; every set signed later needs a higher one, and a role
+        /// refuses a set older than the one it enforces. Default: one above the serial of the
+        /// signature already in the directory (1 for a first signature).
+        #[arg(long)]
+        serial: Option<u64>,
     },
     /// Check a set's signature against privacy officer public keys.
     Verify {
@@ -128,11 +133,12 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCommand::Sign { dir, key } => {
-            let sig = setup::sign_policy(&dir, &key)?;
+        PolicyCommand::Sign { dir, key, serial } => {
+            let sig = setup::sign_policy(&dir, &key, serial)?;
             println!(
-                "signed policy set {} with key {}: {}",
+                "signed policy set {} as serial {} with key {}: {}",
                 sig.version,
+                sig.serial,
                 sig.key_id,
                 dir.join(SIGNATURE_FILE).display()
             );
@@ -141,8 +147,13 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
         PolicyCommand::Verify { dir, signers } => {
             let set = setup::load_policy(&dir)?;
             match Signers::read(&signers)?.check(&dir, set.version()) {
-                Ok(key_id) => {
-                    println!("policy set {} is signed by key {key_id}", set.version());
+                Ok(signed) => {
+                    println!(
+                        "policy set {} is signed as serial {} by key {}",
+                        set.version(),
+                        signed.serial,
+                        signed.key_id
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

@@ -121,10 +121,20 @@ pub fn officer_key(key: &Path) -> Result<PathBuf> {
 }
 
 /// Signs the valid policy set in `dir` with the officer key at `key`: writes `policy.sig`.
-pub fn sign_policy(dir: &Path, key: &Path) -> Result<signature::PolicySignature> {
+/// Signs the set in `dir` as `serial`, or by default one above the serial of the signature
+/// already there (1 for a first signature).
+pub fn sign_policy(
+    dir: &Path,
+    key: &Path,
+    serial: Option<u64>,
+) -> Result<signature::PolicySignature> {
     let set = load_policy(dir)?;
     let pkcs8 = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-    let sig = signature::sign(set.version(), &pkcs8).with_context(|| key.display().to_string())?;
+    let serial = serial.unwrap_or_else(|| {
+        signature::read_signature(dir).map_or(1, |previous| previous.serial.saturating_add(1))
+    });
+    let sig = signature::sign(set.version(), serial, &pkcs8)
+        .with_context(|| key.display().to_string())?;
     std::fs::write(dir.join(signature::SIGNATURE_FILE), toml::to_string(&sig)?)?;
     Ok(sig)
 }

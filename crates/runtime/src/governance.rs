@@ -110,6 +110,7 @@ impl Governance {
             );
         }
         signaalnet_store::private_dir(&secrets).with_path(&secrets)?;
+        signaalnet_store::private_dir(data_dir).with_path(data_dir)?;
         crate::files::check_secret(&tls.key, "the TLS private key")?;
         let audit_key = self.audit_key(data_dir, role);
         crate::files::check_secret(&audit_key, "the audit signing key")?;
@@ -121,6 +122,8 @@ impl Governance {
             oin.clone(),
             policies.to_owned(),
             signers,
+            // The highest serial of a signed set this role has enforced: no older set after it.
+            Some(data_dir.join(format!("{role}.policy-serial"))),
             clock.now_ms(),
         )?;
         let own_role = policy

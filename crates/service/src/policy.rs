@@ -2,13 +2,17 @@
 //! privacy officer keys, signature-checked) at start, reloaded without a restart when the files
 //! change or on SIGHUP, and reported by `RoleService`. A set that is invalid or not properly
 //! signed is refused and the set in force stays; every change and every refusal is audited.
+//!
+//! A signed set also carries a serial: a role refuses one older than the set it enforces, and
+//! keeps the highest serial it has enforced in a small file beside its data (`high_water`), so
+//! that a restart does not open the door to a restored older set either.
 
 use signaalnet_audit::{Audit, Event, Step};
-use signaalnet_policy::signature::{SignatureError, Signers};
+use signaalnet_policy::signature::{check_serial, SignatureError, Signed, Signers};
 use signaalnet_policy::{LivePolicy, PolicyProblems, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_store::{format_time, Store};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::{Request, Response, Status};
@@ -41,6 +45,9 @@ pub enum PolicyError {
     /// The role requires a privacy officer's signature and the set does not carry a valid one.
     #[error(transparent)]
     Signature(#[from] SignatureError),
+    /// The file that keeps the highest serial enforced could not be read or written.
+    #[error("{path}: {problem}")]
+    HighWater { path: PathBuf, problem: String },
 }
 
 fn one_line(problems: &PolicyProblems) -> String {
@@ -53,11 +60,11 @@ fn one_line(problems: &PolicyProblems) -> String {
 }
 
 /// Loads the set in `dir` and, when `signers` is not empty, checks its signature. Returns the
-/// set and the id of the key that signed it.
+/// set and what its signature says (signer and serial).
 pub fn load_checked(
     dir: &std::path::Path,
     signers: &Signers,
-) -> Result<(PolicySet, Option<String>), PolicyError> {
+) -> Result<(PolicySet, Option<Signed>), PolicyError> {
     let set = PolicySet::load(dir).map_err(|problems| PolicyError::Invalid {
         dir: dir.to_owned(),
         problems,
@@ -65,12 +72,47 @@ pub fn load_checked(
     if signers.is_empty() {
         return Ok((set, None));
     }
-    let key = signers.check(dir, set.version())?;
-    Ok((set, Some(key)))
+    let signed = signers.check(dir, set.version())?;
+    Ok((set, Some(signed)))
+}
+
+/// The highest serial a role has enforced, and that set's version: `<serial> <version>` in
+/// one line.
+fn read_high_water(path: &Path) -> Result<Option<(u64, String)>, PolicyError> {
+    let err = |problem: String| PolicyError::HighWater {
+        path: path.to_owned(),
+        problem,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let (serial, version) = text
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| err("not `<serial> <version>`".into()))?;
+    let serial = serial
+        .parse()
+        .map_err(|_| err("not `<serial> <version>`".into()))?;
+    Ok(Some((serial, version.to_owned())))
+}
+
+fn write_high_water(path: &Path, serial: u64, version: &str) -> Result<(), PolicyError> {
+    // Written whole to a temporary file and renamed: a crash leaves the old mark or the new.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{serial} {version}\n"))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| PolicyError::HighWater {
+            path: path.to_owned(),
+            problem: e.to_string(),
+        })
 }
 
 #[derive(Debug, Clone, Default)]
 struct State {
+    /// The serial of the set in force (0 when the role does not require signatures).
+    serial: u64,
     signed_by: String,
     since_ms: i64,
     last_refused: String,
@@ -83,6 +125,8 @@ pub struct RolePolicy {
     oin: String,
     dir: PathBuf,
     signers: Signers,
+    /// Where the highest serial enforced is kept (signed sets only).
+    high_water: Option<PathBuf>,
     live: LivePolicy,
     state: Mutex<State>,
 }
@@ -100,27 +144,63 @@ pub enum Reload {
 }
 
 impl RolePolicy {
-    /// Loads and checks the set at start; a role does not start on a refused set.
+    /// Loads and checks the set at start; a role does not start on a refused set, nor on a
+    /// signed set older than the highest serial recorded in `high_water`.
     pub fn start(
         role: &'static str,
         oin: String,
         dir: PathBuf,
         signers: Signers,
+        high_water: Option<PathBuf>,
         now_ms: i64,
     ) -> Result<Self, PolicyError> {
-        let (set, signed_by) = load_checked(&dir, &signers)?;
+        let (set, signed) = load_checked(&dir, &signers)?;
+        let serial = signed.as_ref().map_or(0, |s| s.serial);
+        if let (Some(path), Some(_)) = (&high_water, &signed) {
+            if let Some((floor, floor_version)) = read_high_water(path)? {
+                check_serial(&dir, serial, set.version(), floor, Some(&floor_version))?;
+            }
+            write_high_water(path, serial, set.version())?;
+        }
         Ok(Self {
             role,
             oin,
             dir,
             signers,
+            high_water,
             live: LivePolicy::new(set),
             state: Mutex::new(State {
-                signed_by: signed_by.unwrap_or_default(),
+                serial,
+                signed_by: signed.map(|s| s.key_id).unwrap_or_default(),
                 since_ms: now_ms,
                 last_refused: String::new(),
             }),
         })
+    }
+
+    /// Refuses a signed set older than (or as old as, with other content) the set in force,
+    /// and records its serial as the new high-water mark before it is taken into force.
+    fn roll_forward(
+        &self,
+        set: &PolicySet,
+        signed: Option<&Signed>,
+        current: &PolicySet,
+    ) -> Result<(), PolicyError> {
+        let Some(signed) = signed else {
+            return Ok(());
+        };
+        let floor = self.state().serial;
+        check_serial(
+            &self.dir,
+            signed.serial,
+            set.version(),
+            floor,
+            Some(current.version()),
+        )?;
+        if let Some(path) = &self.high_water {
+            write_high_water(path, signed.serial, set.version())?;
+        }
+        Ok(())
     }
 
     pub fn live(&self) -> &LivePolicy {
@@ -134,8 +214,13 @@ impl RolePolicy {
     /// Reads the directory again; applies a changed valid (signed) set, refuses anything else.
     pub async fn reload(&self, target: &dyn PolicyTarget) -> Reload {
         let current = self.live.current();
-        let outcome = load_checked(&self.dir, &self.signers);
-        let (set, signed_by) = match outcome {
+        let outcome = load_checked(&self.dir, &self.signers).and_then(|(set, signed)| {
+            if set.version() != current.version() {
+                self.roll_forward(&set, signed.as_ref(), &current)?;
+            }
+            Ok((set, signed))
+        });
+        let (set, signed) = match outcome {
             Ok((set, _)) if set.version() == current.version() => {
                 self.state().last_refused.clear();
                 return Reload::Unchanged;
@@ -160,9 +245,12 @@ impl RolePolicy {
         let event = Event::new(Step::PolicyChange, &set).detail(format!(
             "policy set reloaded without restart; was {}{}",
             current.version(),
-            signed_by
-                .as_deref()
-                .map(|k| format!("; signed by privacy officer key {k}"))
+            signed
+                .as_ref()
+                .map(|s| format!(
+                    "; serial {}, signed by privacy officer key {}",
+                    s.serial, s.key_id
+                ))
                 .unwrap_or_default()
         ));
         // Audit first: a change that cannot be recorded is not made.
@@ -175,7 +263,8 @@ impl RolePolicy {
         target.after_change().await;
         {
             let mut state = self.state();
-            state.signed_by = signed_by.unwrap_or_default();
+            state.serial = signed.as_ref().map_or(0, |s| s.serial);
+            state.signed_by = signed.map(|s| s.key_id).unwrap_or_default();
             state.since_ms = target.audit().clock().now_ms();
             state.last_refused.clear();
         }

@@ -81,6 +81,7 @@ async fn start(per_second: u32) -> Fixture {
             tls.own_oin().unwrap().to_string(),
             policies,
             Signers::default(),
+            None,
             0,
         )
         .unwrap(),

@@ -87,7 +87,7 @@ impl Chain {
         if options.signed_policy {
             let key = path.join("officer.key");
             governance.policy_signers = vec![setup::officer_key(&key)?];
-            setup::sign_policy(&policies, &key)?;
+            setup::sign_policy(&policies, &key, None)?;
         }
         let policy = setup::load_policy(&policies)?;
         let certs = path.join("certs");
