@@ -8,7 +8,6 @@ mod common;
 
 use common::*;
 use common::{postgres_url, Chain};
-use prost::Message;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;

@@ -285,9 +285,9 @@ mod tests {
             let status = status(&refused, "identifiers");
             assert_eq!(status.code(), Code::ResourceExhausted);
             assert!(
-                status.message().starts_with(
-                    "over quota: identifiers: quota limits.identifiers_per_day of 2000"
-                ),
+                status
+                    .message()
+                    .starts_with("identifiers: quota limits.identifiers_per_day of 2000"),
                 "{}",
                 status.message()
             );

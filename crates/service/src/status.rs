@@ -338,7 +338,12 @@ pub fn reported(violations: &[pb::FieldViolation]) -> Vec<pb::FieldViolation> {
 /// `text` with control characters escaped, cut at a character boundary to at most `max` bytes
 /// (marked with `…`).
 pub fn bounded(text: &str, max: usize) -> String {
-    let escaped: String = text.chars().flat_map(char::escape_debug).collect();
+    // No more than `max + 1` characters can be kept, and that many still shows the cut.
+    let escaped: String = text
+        .chars()
+        .take(max + 1)
+        .flat_map(char::escape_debug)
+        .collect();
     cut(&escaped, max)
 }
 
@@ -376,12 +381,14 @@ mod tests {
     use tonic_types::StatusExt;
 
     fn worst(code: Code, text: &str) -> Refusal {
-        let long = text.repeat(100_000);
+        // Megabyte texts in the violations that are reported, short ones after them.
+        let long = text.repeat(500_000);
+        let text = |i: usize| if i < 20 { long.clone() } else { "x".into() };
         Refusal::new(code, &long, long.clone())
-            .violations((0..10_000).map(|_| pb::FieldViolation {
-                field: long.clone(),
-                rule: long.clone(),
-                description: long.clone(),
+            .violations((0..10_000).map(|i| pb::FieldViolation {
+                field: text(i),
+                rule: text(i),
+                description: text(i),
             }))
             .resource(&long, &long)
             .retry_after(Duration::from_secs(60))
