@@ -8,13 +8,13 @@ mod common;
 
 use common::*;
 use common::{postgres_url, Chain};
-use prost::Message;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
 use signaalnet_proto::v1::transcryptor_service_client::TranscryptorServiceClient;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use tonic::Code;
+use tonic_types::StatusExt;
 
 /// Waits until `partner` has received notifications satisfying `done`; returns them all.
 async fn hits_until(
@@ -267,13 +267,19 @@ async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
             status.message()
         );
     }
-    let details = pb::SignalError::decode(status.details()).unwrap();
-    assert_eq!(details.violations.len(), 1);
-    assert_eq!(
-        details.violations[0].field,
-        "attributes.politie_registratie"
-    );
-    assert_eq!(details.violations[0].rule, "policy.attribute_not_allowed");
+    // The details are the standard google.rpc.Status (what grpcio's rpc_status, Java's
+    // StatusProto and Go's status read): the reason and rule, and the field violation.
+    let details = status.get_error_details();
+    let info = details.error_info().unwrap();
+    assert_eq!(info.reason, "POLICY_REFUSED");
+    assert_eq!(info.domain, "signaalnet.nl");
+    assert_eq!(info.metadata["rules"], "policy.attribute_not_allowed");
+    let violations = &details.bad_request().unwrap().field_violations;
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].field, "attributes.politie_registratie");
+    assert!(violations[0]
+        .description
+        .ends_with("[policy.attribute_not_allowed]"));
 
     // Input: every broken field is named, and none of the values is echoed.
     let status = gemeente
@@ -288,9 +294,12 @@ async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let details = pb::SignalError::decode(status.details()).unwrap();
+    let details = status.get_error_details();
+    assert_eq!(details.error_info().unwrap().reason, "INVALID_SIGNAL");
     let fields: BTreeSet<&str> = details
-        .violations
+        .bad_request()
+        .unwrap()
+        .field_violations
         .iter()
         .map(|v| v.field.as_str())
         .collect();

@@ -18,6 +18,7 @@ use signaalnet_policy::{Partner, PolicySet, RecipientRole, RecipientView};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::MatchingPseudonym;
 use signaalnet_service::convert::kind_to_wire;
+use signaalnet_service::status::Refusal;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_stream::StreamExt;
@@ -37,10 +38,14 @@ impl Coordinator {
         purpose: &str,
     ) -> Result<&'p RecipientView, Status> {
         if policy.purpose(purpose).is_none() {
-            return Err(Status::not_found(format!(
-                "purpose: `{purpose}` is not in policy set {}",
-                policy.version()
-            )));
+            return Err(Refusal::new(tonic::Code::NotFound, "PURPOSE_NOT_FOUND", "")
+                .violation(
+                    "purpose",
+                    "purpose.unknown",
+                    format!("`{purpose}` is not in policy set {}", policy.version()),
+                )
+                .resource("purpose", purpose)
+                .into());
         }
         let view = analyst
             .recipient_roles
@@ -48,21 +53,27 @@ impl Coordinator {
             .filter(|r| **r != RecipientRole::Partner)
             .find_map(|r| policy.recipient_view(*r, purpose));
         let Some(view) = view else {
-            return Err(Status::permission_denied(format!(
-                "`{}` has no recipient role with a view on purpose `{purpose}` \
+            return Err(Refusal::policy("")
+                .violation(
+                    "purpose",
+                    "recipients.no_view",
+                    format!(
+                        "`{}` has no recipient role with a view on purpose `{purpose}` \
                  (recipients.toml); roles held: {}",
-                analyst.id,
-                if analyst.recipient_roles.is_empty() {
-                    "none".to_owned()
-                } else {
-                    analyst
-                        .recipient_roles
-                        .iter()
-                        .map(|r| r.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            )));
+                        analyst.id,
+                        if analyst.recipient_roles.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            analyst
+                                .recipient_roles
+                                .iter()
+                                .map(|r| r.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                )
+                .into());
         };
         Ok(view)
     }
@@ -78,10 +89,16 @@ impl Coordinator {
         Self::refuse_monitor(&policy, &request.purpose, "ListHits")?;
         for (i, f) in request.filter.iter().enumerate() {
             if !view.attributes.contains(&f.id) {
-                return Err(Status::invalid_argument(format!(
-                    "filter[{i}].id: attribute `{}` is not visible to you for purpose `{}`",
-                    f.id, request.purpose
-                )));
+                return Err(Refusal::invalid("")
+                    .violation(
+                        format!("filter[{i}].id"),
+                        "filter.not_visible",
+                        format!(
+                            "attribute `{}` is not visible to you for purpose `{}`",
+                            f.id, request.purpose
+                        ),
+                    )
+                    .into());
             }
         }
         let size = match usize::try_from(request.page_size) {
@@ -145,10 +162,17 @@ impl Coordinator {
             .hit(&request.hit_id)
             .filter(|h| h.purpose == request.purpose)
             .ok_or_else(|| {
-                Status::not_found(format!(
-                    "hit_id: no current hit `{}` for purpose `{}`",
-                    request.hit_id, request.purpose
-                ))
+                Refusal::new(tonic::Code::NotFound, "HIT_NOT_FOUND", "")
+                    .violation(
+                        "hit_id",
+                        "hit.unknown",
+                        format!(
+                            "no current hit `{}` for purpose `{}`",
+                            request.hit_id, request.purpose
+                        ),
+                    )
+                    .resource("hit", &request.hit_id)
+                    .into_status()
             })?;
         tracing::info!(analyst = %analyst.id, purpose = %request.purpose, hit = %hit.id, "analyst read a hit");
         let answer = self.analyst_hit(&policy, &matcher, hit, view);
@@ -165,9 +189,14 @@ impl Coordinator {
 
     fn refuse_monitor(policy: &PolicySet, purpose: &str, call: &str) -> Result<(), Status> {
         if policy.purpose(purpose).is_some_and(|p| p.monitor.is_some()) {
-            return Err(Status::failed_precondition(format!(
-                "purpose: `{purpose}` is aggregates-only; use GetMonitor instead of {call}"
-            )));
+            return Err(Refusal::precondition("")
+                .violation(
+                    "purpose",
+                    "purpose.aggregates_only",
+                    format!("`{purpose}` is aggregates-only; use GetMonitor instead of {call}"),
+                )
+                .resource("purpose", purpose)
+                .into());
         }
         Ok(())
     }
@@ -228,10 +257,17 @@ impl Coordinator {
             .purpose(&request.purpose)
             .ok_or_else(|| Status::not_found("purpose"))?;
         let Some(monitor) = &purpose.monitor else {
-            return Err(Status::failed_precondition(format!(
-                "purpose: `{}` is not a monitor purpose; use ListHits",
-                request.purpose
-            )));
+            return Err(Refusal::precondition("")
+                .violation(
+                    "purpose",
+                    "purpose.not_monitor",
+                    format!(
+                        "`{}` is not a monitor purpose; use ListHits",
+                        request.purpose
+                    ),
+                )
+                .resource("purpose", &request.purpose)
+                .into());
         };
         let fine: Vec<String> = view.attributes.iter().cloned().collect();
         let dimensions = if request.dimensions.is_empty() {
@@ -240,16 +276,26 @@ impl Coordinator {
             let mut seen = BTreeSet::new();
             for (i, d) in request.dimensions.iter().enumerate() {
                 if !view.attributes.contains(d) {
-                    return Err(Status::invalid_argument(format!(
-                        "dimensions[{i}]: `{d}` is not a dimension of `{}` (allowed: {})",
-                        request.purpose,
-                        fine.join(", ")
-                    )));
+                    return Err(Refusal::invalid("")
+                        .violation(
+                            format!("dimensions[{i}]"),
+                            "dimensions.not_allowed",
+                            format!(
+                                "`{d}` is not a dimension of `{}` (allowed: {})",
+                                request.purpose,
+                                fine.join(", ")
+                            ),
+                        )
+                        .into());
                 }
                 if !seen.insert(d) {
-                    return Err(Status::invalid_argument(format!(
-                        "dimensions[{i}]: `{d}` is named twice"
-                    )));
+                    return Err(Refusal::invalid("")
+                        .violation(
+                            format!("dimensions[{i}]"),
+                            "dimensions.duplicate",
+                            format!("`{d}` is named twice"),
+                        )
+                        .into());
                 }
             }
             request.dimensions.clone()

@@ -10,6 +10,7 @@ use signaalnet_proto::v1::analyst_service_server::AnalystService;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorService;
 use signaalnet_service::caller;
 use signaalnet_service::convert::submits_signals;
+use signaalnet_service::status::Refusal;
 use signaalnet_service::stream::{
     follow, next_batch, parse_cursor, spawn_stream, Batch, BoxStream,
 };
@@ -40,12 +41,18 @@ impl CoordinatorGrpc {
             .ok_or_else(|| Status::unauthenticated("unknown partner"))?;
         if !submits_signals(partner.role) {
             tracing::warn!(caller = %partner.id, role = partner.role.as_str(), "refused: not a partner node");
-            return Err(Status::permission_denied(format!(
-                "only partner nodes (gemeente, politie, NLA, ZVH) use the coordinator service; \
-                 `{}` has role {}",
-                partner.id,
-                partner.role.as_str()
-            )));
+            return Err(Refusal::policy("")
+                .violation(
+                    "certificate",
+                    "partner.not_a_node",
+                    format!(
+                        "only partner nodes (gemeente, politie, NLA, ZVH) use the coordinator \
+                         service; `{}` has role {}",
+                        partner.id,
+                        partner.role.as_str()
+                    ),
+                )
+                .into());
         }
         Ok((partner, who.actor()))
     }
@@ -157,10 +164,13 @@ impl CoordinatorGrpc {
         request: pb::CoordinatorWithdrawRequest,
     ) -> Result<pb::CoordinatorWithdrawResponse, Status> {
         if request.signal_ids.is_empty() || request.signal_ids.len() > signaalnet_proto::MAX_BATCH {
-            return Err(Status::invalid_argument(format!(
-                "signal_ids: between 1 and {} ids",
-                signaalnet_proto::MAX_BATCH
-            )));
+            return Err(Refusal::invalid("")
+                .violation(
+                    "signal_ids",
+                    "signal_ids.count",
+                    format!("between 1 and {} ids", signaalnet_proto::MAX_BATCH),
+                )
+                .into());
         }
         let withdrawn = self
             .core

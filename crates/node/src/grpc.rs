@@ -7,6 +7,7 @@ use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
+use signaalnet_service::status::Refusal;
 use signaalnet_service::stream::{
     follow, next_batch, parse_cursor, spawn_stream, Batch, BoxStream,
 };
@@ -23,11 +24,9 @@ const DEFAULT_PAGE: usize = 100;
 
 impl From<Refused> for Status {
     fn from(refused: Refused) -> Self {
-        use prost::Message;
-        // The details carry every violation for clients that read them; the message lists them
-        // for those that do not.
-        let details = refused.to_error().encode_to_vec();
-        Status::with_details(refused.code, refused.message(), details.into())
+        // The details (google.rpc.Status: ErrorInfo, and BadRequest or QuotaFailure) carry the
+        // violations for clients that read them; the message lists them for those that do not.
+        refused.to_refusal().into_status()
     }
 }
 
@@ -79,6 +78,17 @@ impl From<SubmitError> for Status {
     fn from(error: SubmitError) -> Self {
         match error {
             SubmitError::Refused(refused) => Status::from(refused),
+            SubmitError::KeyReused => Refusal::new(
+                tonic::Code::AlreadyExists,
+                "IDEMPOTENCY_KEY_REUSED",
+                "signal not stored",
+            )
+            .violation(
+                "idempotency_key",
+                "idempotency_key.reused",
+                "already used for a different request; use a new key for a new signal",
+            )
+            .into_status(),
             other => Status::new(other.code(), other.to_string()),
         }
     }

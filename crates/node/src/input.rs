@@ -8,6 +8,7 @@ use signaalnet_identifier::{
 use signaalnet_policy::signal_check::check_signal;
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
+use signaalnet_service::status::Refusal;
 use tonic::Code;
 
 pub const MAX_KEY: usize = 128;
@@ -21,77 +22,29 @@ pub struct Refused {
     pub violations: Vec<pb::FieldViolation>,
 }
 
-/// At most this many violations are reported, then how many more there were: a request of
-/// 10,000 bad attributes must not get a megabyte back (a default gRPC client cannot read a
-/// status message above 16 KiB of metadata).
-pub const MAX_REPORTED: usize = 8;
+pub use signaalnet_service::status::MAX_REPORTED;
 
 impl Refused {
-    pub fn message(&self) -> String {
-        let what = match self.code {
-            Code::PermissionDenied => "refused by policy",
-            Code::ResourceExhausted => "over quota",
-            _ => "invalid signal",
+    /// The refusal in the one form every role's statuses take (`signaalnet_service::status`):
+    /// `ErrorInfo.reason` `INVALID_SIGNAL`, `POLICY_REFUSED` or `OVER_QUOTA`.
+    pub fn to_refusal(&self) -> Refusal {
+        let (reason, summary) = match self.code {
+            Code::PermissionDenied => ("POLICY_REFUSED", "refused by policy"),
+            Code::ResourceExhausted => ("OVER_QUOTA", "over quota"),
+            _ => ("INVALID_SIGNAL", "invalid signal"),
         };
-        let list: Vec<String> = self
-            .reported()
-            .iter()
-            .map(|v| format!("{}: {} [{}]", v.field, v.description, v.rule))
-            .collect();
-        format!("{what}: {}", list.join("; "))
+        Refusal::new(self.code, reason, summary).violations(self.violations.iter().cloned())
     }
 
-    /// The refusal as the partner API carries it (the submission stream's result, and a
-    /// status's details).
+    /// The bounded message: at most [`MAX_REPORTED`] violations as `field: description [rule]`.
+    pub fn message(&self) -> String {
+        self.to_refusal().message()
+    }
+
+    /// The refusal as a `SubmitSignals` stream's result carries it.
     pub fn to_error(&self) -> pb::SignalError {
-        pb::SignalError {
-            code: self.code as i32,
-            message: self.message(),
-            violations: self.reported(),
-        }
+        self.to_refusal().to_signal_error()
     }
-
-    /// The first [`MAX_REPORTED`] violations, each cut to a bounded length with control
-    /// characters escaped, and a last one saying how many more there were.
-    fn reported(&self) -> Vec<pb::FieldViolation> {
-        let mut out: Vec<pb::FieldViolation> = self
-            .violations
-            .iter()
-            .take(MAX_REPORTED)
-            .map(|v| pb::FieldViolation {
-                field: bounded(&v.field, 100),
-                rule: bounded(&v.rule, 64),
-                description: bounded(&v.description, 300),
-            })
-            .collect();
-        if let Some(more) = self
-            .violations
-            .len()
-            .checked_sub(MAX_REPORTED)
-            .filter(|n| *n > 0)
-        {
-            out.push(violation(
-                "request",
-                "request.more_violations",
-                format!("{more} more violation(s) not listed"),
-            ));
-        }
-        out
-    }
-}
-
-/// `text` with control characters escaped, cut at a character boundary to at most `max` bytes
-/// (marked with `…`).
-fn bounded(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for c in text.chars().flat_map(char::escape_debug) {
-        if out.len() + c.len_utf8() > max.saturating_sub('…'.len_utf8()) {
-            out.push('…');
-            return out;
-        }
-        out.push(c);
-    }
-    out
 }
 
 pub(crate) fn violation(

@@ -13,6 +13,7 @@ use signaalnet_store::Clock;
 use std::path::Path;
 use std::time::Duration;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 fn person(surname: &str) -> pb::Identifier {
     pb::Identifier {
@@ -66,10 +67,18 @@ async fn three_persons_are_over_the_cap_of_eight_match_keys() {
     r.identifiers = vec![person("Nowak"), person("Kowalski"), person("Wiśniewski")];
     let status = tonic::Status::from(node.submit(actor.clone(), r).await.unwrap_err());
     assert_eq!(status.code(), Code::ResourceExhausted);
-    let details = pb::SignalError::decode(status.details()).unwrap();
-    assert_eq!(details.violations.len(), 1);
-    assert_eq!(details.violations[0].field, "identifiers");
-    assert_eq!(details.violations[0].rule, "limits.identifiers_per_signal");
+    // The details are the standard google.rpc.Status: the quota as a QuotaFailure.
+    let details = status.get_error_details();
+    let quota = details.quota_failure().unwrap();
+    assert_eq!(quota.violations.len(), 1);
+    assert_eq!(quota.violations[0].subject, "identifiers");
+    assert_eq!(
+        quota.violations[0].quota_id,
+        "limits.identifiers_per_signal"
+    );
+    let info = details.error_info().unwrap();
+    assert_eq!(info.reason, "OVER_QUOTA");
+    assert_eq!(info.metadata["rules"], "limits.identifiers_per_signal");
     for needle in [
         "over quota: identifiers: 9 identifier(s)",
         "limits.identifiers_per_signal of 8 per signal",

@@ -2,12 +2,13 @@
 //!
 //! - [`caller`]: who is calling, from the OIN in the peer certificate, mapped by the policy set.
 //! - [`serve`]: a tonic server over mTLS (client certificate required) with `grpc.health.v1` and
-//!   server reflection next to the role's own services, and `RoleService` (which policy set the
-//!   role enforces).
+//!   server reflection (v1 and v1alpha, listing only what the role serves) next to the role's own
+//!   services, and `RoleService` (which policy set the role enforces).
 //! - [`policy`]: signed policy sets, hot reload, `RoleService`.
 //! - [`channel`]: a client channel over mTLS to another role.
 //! - [`cpu`]: elliptic-curve work spread over the cores.
 //! - [`quota`]: the policy's probing quotas, with the window kept in the role's database.
+//! - [`status`]: a refusal as a gRPC status with the standard rich error details.
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -15,8 +16,10 @@ pub mod convert;
 pub mod cpu;
 pub mod policy;
 pub mod quota;
+mod reflection;
 pub mod retry;
 pub mod schema;
+pub mod status;
 pub mod stream;
 
 pub use auth::{caller, Caller};
@@ -59,10 +62,12 @@ pub async fn serve(
             .set_service_status(*name, tonic_health::ServingStatus::Serving)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(signaalnet_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let advertised: Vec<&str> = names
+        .iter()
+        .copied()
+        .chain([role_name, "grpc.health.v1.Health"])
+        .collect();
+    let (reflection, reflection_v1alpha) = reflection::services(&advertised)?;
     // The listener's connections arrive through TLS accepted under the one server configuration
     // (signaalnet_tls::server_config: a client certificate from `tls.ca` required).
     let incoming =
@@ -72,6 +77,7 @@ pub async fn serve(
         .add_service(RoleServiceServer::new(role))
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

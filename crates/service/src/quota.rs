@@ -193,7 +193,21 @@ pub fn code(e: &Exhausted) -> Code {
 /// A refusal as a gRPC status naming `field` (e.g. `identifiers` or `ciphertexts`), the quota,
 /// its rule and when it frees up.
 pub fn status(e: &Exhausted, field: &str) -> tonic::Status {
-    tonic::Status::new(code(e), format!("{field}: {e} [{}]", e.rule))
+    let reason = match e.quota {
+        Quota::NoShare => "POLICY_REFUSED",
+        Quota::PerSignal | Quota::PerDay => "OVER_QUOTA",
+    };
+    // The message as before: `field: what [rule]`.
+    let refusal = crate::status::Refusal::new(code(e), reason, "")
+        .violation(field, &e.rule, e.to_string())
+        .resource("purpose", &e.purpose);
+    match e.frees_at {
+        Some(at) => refusal.retry_after(std::time::Duration::from_secs(
+            u64::try_from(at.saturating_sub(e.now)).unwrap_or(0),
+        )),
+        None => refusal,
+    }
+    .into_status()
 }
 
 #[cfg(test)]
@@ -277,6 +291,14 @@ mod tests {
                 "{}",
                 status.message()
             );
+            // The standard details: which quota, for which field, and when to retry.
+            use tonic_types::StatusExt;
+            let details = status.get_error_details();
+            let quota = &details.quota_failure().unwrap().violations[0];
+            assert_eq!(quota.subject, "identifiers");
+            assert_eq!(quota.quota_id, "limits.identifiers_per_day");
+            assert_eq!(details.error_info().unwrap().reason, "OVER_QUOTA");
+            assert!(details.retry_info().unwrap().retry_delay.is_some());
             store.close().await;
         }
         // After a restart the day is still full …

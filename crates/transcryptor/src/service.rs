@@ -17,6 +17,7 @@ use signaalnet_pseudonym::{
 };
 use signaalnet_service::convert::{kind_from_wire, submits_signals};
 use signaalnet_service::quota::{self, Ask, Quotas};
+use signaalnet_service::status;
 use signaalnet_service::{caller, Caller};
 use signaalnet_store::Store;
 use signaalnet_store::StoreError;
@@ -87,10 +88,11 @@ impl TranscryptorGrpc {
 
     fn check_context(&self, requested: &str) -> Result<(), Status> {
         if requested != self.context.as_str() {
-            return Err(Status::failed_precondition(format!(
-                "coordinator_context: this transcryptor serves `{}` only",
-                self.context.as_str()
-            )));
+            return Err(status::failed_precondition(
+                "coordinator_context",
+                "coordinator_context.other",
+                format!("this transcryptor serves `{}` only", self.context.as_str()),
+            ));
         }
         Ok(())
     }
@@ -220,27 +222,37 @@ impl TranscryptorGrpc {
     ) -> Result<ConvertResponse, Status> {
         if !submits_signals(who.role) {
             tracing::warn!(caller = %who.partner_id, role = who.role.as_str(), "convert refused: not a partner node");
-            return Err(Status::permission_denied(format!(
-                "only partner nodes may ask for conversion; `{}` has role {}{}",
-                who.partner_id,
-                who.role.as_str(),
-                if who.role == PartnerRole::Coordinator {
-                    " (a coordinator that could convert its own ciphertexts could compute the \
+            return Err(status::permission_denied(
+                "certificate",
+                "partner.not_a_node",
+                format!(
+                    "only partner nodes may ask for conversion; `{}` has role {}{}",
+                    who.partner_id,
+                    who.role.as_str(),
+                    if who.role == PartnerRole::Coordinator {
+                        " (a coordinator that could convert its own ciphertexts could compute the \
                      matching pseudonym of any identifier)"
-                } else {
-                    ""
-                }
-            )));
+                    } else {
+                        ""
+                    }
+                ),
+            ));
         }
         self.check_context(&request.coordinator_context)?;
         let count = request.items.len();
         if count == 0 {
-            return Err(Status::invalid_argument("items: the batch is empty"));
+            return Err(status::invalid_argument(
+                "items",
+                "items.required",
+                "the batch is empty",
+            ));
         }
         if count > MAX_CONVERT_BATCH {
-            return Err(Status::invalid_argument(format!(
-                "items: {count} items; a conversion batch holds at most {MAX_CONVERT_BATCH}"
-            )));
+            return Err(status::invalid_argument(
+                "items",
+                "items.too_many",
+                format!("{count} items; a conversion batch holds at most {MAX_CONVERT_BATCH}"),
+            ));
         }
         let policy = self.policy.current();
         let batch = request
@@ -252,11 +264,17 @@ impl TranscryptorGrpc {
         self.take_quota(who, &policy, &request.items).await?;
         if let Err(wait) = self.limiter.take(&who.partner_id, count) {
             tracing::warn!(caller = %who.partner_id, count, "convert refused: rate limit");
-            return Err(Status::resource_exhausted(format!(
-                "rate limit for `{}`: retry in {:.1} s",
-                who.partner_id,
-                wait.min(3600.0)
-            )));
+            let wait = wait.clamp(0.0, 3600.0);
+            return Err(
+                status::Refusal::new(tonic::Code::ResourceExhausted, "RATE_LIMITED", "")
+                    .violation(
+                        "items",
+                        "limits.rate",
+                        format!("rate limit for `{}`: retry in {wait:.1} s", who.partner_id),
+                    )
+                    .retry_after(std::time::Duration::from_secs_f64(wait.ceil()))
+                    .into_status(),
+            );
         }
         let transcryptor = Arc::clone(&self.transcryptor);
         // Elliptic-curve work is CPU-bound: off the async workers, over every core.
@@ -280,9 +298,11 @@ impl TranscryptorGrpc {
                     ciphertext: c.ciphertext.to_bytes().to_vec(),
                     proof: c.proof.to_bytes(),
                 }),
-                Err((i, e)) => Err(Status::invalid_argument(format!(
-                    "items[{i}].ciphertext: {e}"
-                ))),
+                Err((i, e)) => Err(status::invalid_argument(
+                    format!("items[{i}].ciphertext"),
+                    "ciphertext.invalid",
+                    e.to_string(),
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         tracing::info!(
@@ -305,26 +325,38 @@ impl TranscryptorGrpc {
         i: usize,
         item: &ConvertItem,
     ) -> Result<(usize, EncryptedIdentifier, MatchDomain), Status> {
-        let ciphertext = EncryptedIdentifier::from_bytes(&item.ciphertext)
-            .map_err(|e| Status::invalid_argument(format!("items[{i}].ciphertext: {e}")))?;
+        let ciphertext = EncryptedIdentifier::from_bytes(&item.ciphertext).map_err(|e| {
+            status::invalid_argument(
+                format!("items[{i}].ciphertext"),
+                "ciphertext.invalid",
+                e.to_string(),
+            )
+        })?;
         if !self.transcryptor.accepts(&ciphertext) {
-            return Err(Status::invalid_argument(format!(
-                "items[{i}].ciphertext: encrypted for another key than the one transcryptor {} \
-                 accepts; conversion follows the fixed order of the chain, starting from the \
-                 global public key",
-                self.transcryptor.index()
-            )));
+            return Err(status::invalid_argument(
+                format!("items[{i}].ciphertext"),
+                "ciphertext.other_key",
+                format!(
+                    "encrypted for another key than the one transcryptor {} accepts; \
+                     conversion follows the fixed order of the chain, starting from the global \
+                     public key",
+                    self.transcryptor.index()
+                ),
+            ));
         }
         let Some(purpose) = policy.purpose(&item.purpose) else {
-            return Err(Status::invalid_argument(format!(
-                "items[{i}].purpose: not a purpose of policy set {}",
-                policy.version()
-            )));
+            return Err(status::invalid_argument(
+                format!("items[{i}].purpose"),
+                "purpose.unknown",
+                format!("not a purpose of policy set {}", policy.version()),
+            ));
         };
         let Some(kind) = kind_from_wire(item.kind) else {
-            return Err(Status::invalid_argument(format!(
-                "items[{i}].kind: must be a known identifier kind"
-            )));
+            return Err(status::invalid_argument(
+                format!("items[{i}].kind"),
+                "kind.unknown",
+                "must be a known identifier kind",
+            ));
         };
         let allowed = policy
             .partner(&who.partner_id)
@@ -332,19 +364,28 @@ impl TranscryptorGrpc {
             .is_some_and(|share| share.identifier_kinds.contains(&kind));
         if !allowed {
             tracing::warn!(caller = %who.partner_id, purpose = %purpose.id, kind = kind.as_str(), "convert refused: kind not shared for purpose");
-            return Err(Status::permission_denied(format!(
-                "items[{i}]: partner `{}` may not share identifier kind `{}` for purpose `{}` \
-                 (policy set {})",
-                who.partner_id,
-                kind.as_str(),
-                purpose.id,
-                policy.version()
-            )));
+            return Err(status::permission_denied(
+                format!("items[{i}]"),
+                "policy.kind_not_shared",
+                format!(
+                    "partner `{}` may not share identifier kind `{}` for purpose `{}` (policy \
+                     set {})",
+                    who.partner_id,
+                    kind.as_str(),
+                    purpose.id,
+                    policy.version()
+                ),
+            ));
         }
         if self.transcryptor.index() == 1 {
             // Only what the caller itself encrypted, for this purpose and kind, enters the chain.
-            let proof = OriginProof::from_bytes(&item.origin_proof)
-                .map_err(|e| Status::invalid_argument(format!("items[{i}].{e}")))?;
+            let proof = OriginProof::from_bytes(&item.origin_proof).map_err(|e| {
+                status::invalid_argument(
+                    format!("items[{i}].origin_proof"),
+                    "origin_proof.invalid",
+                    e.to_string(),
+                )
+            })?;
             let origin = Origin {
                 partner: &who.partner_id,
                 purpose: &purpose.id,
@@ -352,13 +393,20 @@ impl TranscryptorGrpc {
             };
             if let Err(e) = origin.verify(&ciphertext, &proof) {
                 tracing::warn!(caller = %who.partner_id, purpose = %purpose.id, kind = kind.as_str(), "convert refused: origin proof");
-                return Err(Status::permission_denied(format!(
-                    "items[{i}].origin_proof: {e}"
-                )));
+                return Err(status::permission_denied(
+                    format!("items[{i}].origin_proof"),
+                    "origin_proof.not_the_caller",
+                    e.to_string(),
+                ));
             }
         }
-        let domain = MatchDomain::new(&purpose.id, kind)
-            .map_err(|e| Status::invalid_argument(format!("items[{i}].purpose: {e}")))?;
+        let domain = MatchDomain::new(&purpose.id, kind).map_err(|e| {
+            status::invalid_argument(
+                format!("items[{i}].purpose"),
+                "purpose.invalid",
+                e.to_string(),
+            )
+        })?;
         Ok((i, ciphertext, domain))
     }
 
@@ -421,10 +469,14 @@ impl TranscryptorGrpc {
         self.only_coordinator(who, "receive commitments")?;
         self.check_context(&request.coordinator_context)?;
         if request.domains.len() > MAX_DOMAINS {
-            return Err(Status::invalid_argument(format!(
-                "domains: {} domains; ask for at most {MAX_DOMAINS} at a time",
-                request.domains.len()
-            )));
+            return Err(status::invalid_argument(
+                "domains",
+                "domains.too_many",
+                format!(
+                    "{} domains; ask for at most {MAX_DOMAINS} at a time",
+                    request.domains.len()
+                ),
+            ));
         }
         let reshuffle_commitments = request
             .domains
@@ -432,17 +484,26 @@ impl TranscryptorGrpc {
             .enumerate()
             .map(|(i, d)| {
                 if self.policy.current().purpose(&d.purpose).is_none() {
-                    return Err(Status::invalid_argument(format!(
-                        "domains[{i}].purpose: not a purpose of the transcryptor's policy set"
-                    )));
+                    return Err(status::invalid_argument(
+                        format!("domains[{i}].purpose"),
+                        "purpose.unknown",
+                        "not a purpose of the transcryptor's policy set",
+                    ));
                 }
                 let kind = kind_from_wire(d.kind).ok_or_else(|| {
-                    Status::invalid_argument(format!(
-                        "domains[{i}].kind: must be a known identifier kind"
-                    ))
+                    status::invalid_argument(
+                        format!("domains[{i}].kind"),
+                        "kind.unknown",
+                        "must be a known identifier kind",
+                    )
                 })?;
-                let domain = MatchDomain::new(&d.purpose, kind)
-                    .map_err(|e| Status::invalid_argument(format!("domains[{i}].purpose: {e}")))?;
+                let domain = MatchDomain::new(&d.purpose, kind).map_err(|e| {
+                    status::invalid_argument(
+                        format!("domains[{i}].purpose"),
+                        "purpose.invalid",
+                        e.to_string(),
+                    )
+                })?;
                 Ok(self.transcryptor.reshuffle_commitment(&domain).to_vec())
             })
             .collect::<Result<Vec<_>, Status>>()?;
@@ -455,11 +516,15 @@ impl TranscryptorGrpc {
     fn only_coordinator(&self, who: &Caller, what: &str) -> Result<(), Status> {
         if who.role != PartnerRole::Coordinator {
             tracing::warn!(caller = %who.partner_id, "refused: not the coordinator");
-            return Err(Status::permission_denied(format!(
-                "only the coordinator may {what}; `{}` has role {}",
-                who.partner_id,
-                who.role.as_str()
-            )));
+            return Err(status::permission_denied(
+                "certificate",
+                "partner.not_the_coordinator",
+                format!(
+                    "only the coordinator may {what}; `{}` has role {}",
+                    who.partner_id,
+                    who.role.as_str()
+                ),
+            ));
         }
         Ok(())
     }
