@@ -17,8 +17,6 @@ pub struct Expired {
     pub signals: usize,
 }
 
-const DAY: i64 = 86_400;
-
 impl Coordinator {
     /// Deletes everything past its retention on the coordinator's clock.
     pub async fn expire(&self) -> Result<Expired, CoordinatorError> {
@@ -35,10 +33,10 @@ impl Coordinator {
         .map(|r| (r.get("hit_id"), r.get("purpose"), r.get("updated_at")))
         .collect();
         for (hit_id, purpose, updated_at) in hits {
-            let Some(retention) = policy.purpose(&purpose).map(|p| p.retention_hits.days()) else {
+            let Some(retention) = policy.purpose(&purpose).map(|p| p.retention_hits) else {
                 continue;
             };
-            if updated_at + i64::try_from(retention).unwrap_or(i64::MAX / DAY) * DAY > now {
+            if retention.after(updated_at) > now {
                 continue;
             }
             let Some(hit) = matcher.hit(&hit_id).cloned() else {
@@ -91,8 +89,8 @@ impl Coordinator {
             }
         }
         for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
-            let days = i64::try_from(purpose.retention_unmatched.days()).unwrap_or(i64::MAX / DAY);
-            let cutoff = now.saturating_sub(days.saturating_mul(DAY));
+            // Signals received up to `cutoff` have run their retention by now in the calendar.
+            let cutoff = purpose.retention_unmatched.started_by(now);
             // The matcher holds every signal that is in a hit; others are only stored.
             let due: Vec<(i64, String, String)> = sqlx::query(
                 "SELECT seq, partner_id, signal_id FROM coord_signals WHERE purpose = $1 \

@@ -8,8 +8,6 @@ use crate::{Node, NodeError, SignalState};
 use signaalnet_audit::{Event, Step};
 use sqlx::{Any, Row, Transaction};
 
-const DAY: i64 = 86_400;
-
 /// Deletes what the node keeps of `ids` and marks them expired, inside `tx`; records one
 /// `expire` entry (`event`, with the expired signals as references) when any was still live.
 async fn expire_in<'a>(
@@ -74,8 +72,8 @@ impl Node {
         let now = self.audit.clock().now();
         let mut total = 0;
         for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
-            let days = i64::try_from(purpose.retention_unmatched.days()).unwrap_or(i64::MAX / DAY);
-            let cutoff = now.saturating_sub(days.saturating_mul(DAY));
+            // Signals created up to `cutoff` have run their retention by now in the calendar.
+            let cutoff = purpose.retention_unmatched.started_by(now);
             let due: Vec<String> = sqlx::query(
                 "SELECT s.signal_id FROM node_signals s WHERE s.purpose = $1 AND s.created_at <= $2 \
                  AND s.state IN ($3, $4, $5) AND NOT EXISTS \
