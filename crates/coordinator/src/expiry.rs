@@ -89,18 +89,21 @@ impl Coordinator {
             }
         }
         for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
-            // Signals received up to `cutoff` have run their retention by now in the calendar.
-            let cutoff = purpose.retention_unmatched.started_by(now);
+            // Only signals received by `bound` can have run their retention; whether each has is
+            // decided in the calendar from its own receipt.
+            let retention = purpose.retention_unmatched;
+            let bound = retention.latest_start_run_by(now);
             // The matcher holds every signal that is in a hit; others are only stored.
             let due: Vec<(i64, String, String)> = sqlx::query(
-                "SELECT seq, partner_id, signal_id FROM coord_signals WHERE purpose = $1 \
-                 AND withdrawn_at IS NULL AND received_at <= $2 ORDER BY seq",
+                "SELECT seq, partner_id, signal_id, received_at FROM coord_signals \
+                 WHERE purpose = $1 AND withdrawn_at IS NULL AND received_at <= $2 ORDER BY seq",
             )
             .bind(&purpose.id)
-            .bind(cutoff)
+            .bind(bound)
             .fetch_all(self.store.pool())
             .await?
             .iter()
+            .filter(|r| retention.has_run(r.get("received_at"), now))
             .map(|r| (r.get("seq"), r.get("partner_id"), r.get("signal_id")))
             .filter(|(seq, _, _)| matcher.hit_of(*seq).is_none())
             .collect();

@@ -111,30 +111,17 @@ impl IsoDuration {
             .map_or(i64::MAX, |t| t.as_second())
     }
 
-    /// The latest start (seconds since the epoch) whose duration has run by `now`: everything
-    /// that started at or before it has `after(start) <= now`, everything after it has not.
-    /// (Not `now` minus the duration: `P1M` after 28, 29, 30 and 31 January all end on
-    /// 28 February, so on 28 February the month of all four has run.)
-    pub fn started_by(&self, now: i64) -> i64 {
-        // after() is non-decreasing in its start, and lies between start + min and start + max
-        // days: the boundary is found by bisection between those bounds, in seconds.
-        let mut lo = now.saturating_sub(self.max_days().saturating_mul(DAY));
-        let mut hi = now
-            .saturating_sub(self.min_days().saturating_mul(DAY))
-            .saturating_add(1);
-        if self.after(lo) > now {
-            // Only where the calendar ends; nothing that old exists.
-            return lo.saturating_sub(1);
-        }
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if self.after(mid) <= now {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+    /// True when this duration after `start` has come by `now` (both seconds since the epoch).
+    pub fn has_run(&self, start: i64, now: i64) -> bool {
+        self.after(start) <= now
+    }
+
+    /// No start later than this has run its course by `now`: the bound for selecting what may
+    /// be due, before [`Self::has_run`] decides for each. (What has run is not simply what
+    /// started before one moment: `P1M` after 31 January 00:00 ends on 28 February 00:00, after
+    /// 30 January 12:00 on 28 February 12:00.)
+    pub fn latest_start_run_by(&self, now: i64) -> i64 {
+        now.saturating_sub(self.min_days().saturating_mul(DAY))
     }
 
     /// True when this duration ends no later than `other` from every start date. Checked for
@@ -271,22 +258,23 @@ mod tests {
     }
 
     #[test]
-    fn started_by_is_the_exact_boundary() {
+    fn what_has_run_is_decided_in_the_calendar() {
         let at = |y, m, day, h| {
             Offset::UTC
                 .to_timestamp(date(y, m, day).at(h, 0, 0, 0))
                 .unwrap()
                 .as_second()
         };
-        // On 28 February 2025 00:00, a month has run for everything started up to
-        // 31 January 00:00 (28, 29, 30 and 31 January all end on 28 February).
+        let month = d("P1M");
         let now = at(2025, 2, 28, 0);
-        assert_eq!(d("P1M").started_by(now), at(2025, 1, 31, 0));
-        assert_eq!(
-            d("P1M").started_by(at(2025, 3, 15, 12)),
-            at(2025, 2, 15, 12)
-        );
-        for duration in ["P6M", "P1Y", "P2Y", "P90D", "P1Y6M", "P4W", "P1M1D"] {
+        // 31 January 00:00 has run on 28 February 00:00; 30 January 12:00 has not (it ends at
+        // 28 February 12:00), although it started earlier.
+        assert!(month.has_run(at(2025, 1, 31, 0), now));
+        assert!(!month.has_run(at(2025, 1, 30, 12), now));
+        assert!(month.has_run(at(2025, 1, 28, 0), now));
+        assert!(!month.has_run(at(2025, 1, 28, 1), now));
+        // Everything that has run started no later than the bound.
+        for duration in ["P6M", "P1Y", "P2Y", "P90D", "P1Y6M", "P4W", "P1M1D", "P1M"] {
             let p = d(duration);
             for now in [
                 at(2024, 2, 29, 0),
@@ -294,9 +282,12 @@ mod tests {
                 at(2026, 8, 31, 23),
                 now,
             ] {
-                let cut = p.started_by(now);
-                assert!(p.after(cut) <= now, "{duration} {now}");
-                assert!(p.after(cut + 1) > now, "{duration} {now}");
+                let bound = p.latest_start_run_by(now);
+                for start in (bound - 40 * DAY..bound + 10 * DAY).step_by(3_600) {
+                    if p.has_run(start, now) {
+                        assert!(start <= bound, "{duration}: {start} > {bound}");
+                    }
+                }
             }
         }
     }
