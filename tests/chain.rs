@@ -347,7 +347,7 @@ async fn refusals_name_the_field_purpose_and_rule(postgres: Option<&str>) {
         .partner(GEMEENTE)
         .unwrap()
         .get_signal_status(pb::GetSignalStatusRequest {
-            signal_id: "sig-none".into(),
+            signal_id: "sig-00000000000000000000".into(),
         })
         .await
         .unwrap_err();

@@ -19,6 +19,7 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::MatchingPseudonym;
 use signaalnet_service::convert::kind_to_wire;
 use signaalnet_service::status::Refusal;
+use signaalnet_service::query::{self, QueryError, QueryKey};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_stream::StreamExt;
@@ -31,51 +32,25 @@ const MAX_PAGE: usize = 500;
 pub const UNKNOWN: &str = "onbekend";
 
 impl Coordinator {
-    /// The view through which `analyst` may look at hits of `purpose`.
+    /// The view through which `analyst` may look at hits of `purpose`. A purpose that does not
+    /// exist and one the analyst has no view on get the same PERMISSION_DENIED, so an analyst
+    /// cannot learn which purposes exist beyond its own (`signaalnet_service::query`).
     fn analyst_view<'p>(
         policy: &'p PolicySet,
         analyst: &Partner,
         purpose: &str,
     ) -> Result<&'p RecipientView, Status> {
-        if policy.purpose(purpose).is_none() {
-            return Err(Refusal::new(tonic::Code::NotFound, "PURPOSE_NOT_FOUND", "")
-                .violation(
-                    "purpose",
-                    "purpose.unknown",
-                    format!("`{purpose}` is not in policy set {}", policy.version()),
-                )
-                .resource("purpose", purpose)
-                .into());
-        }
-        let view = analyst
+        let purpose = query::purpose(purpose, "purpose", false)?.unwrap_or_default();
+        analyst
             .recipient_roles
             .iter()
             .filter(|r| **r != RecipientRole::Partner)
-            .find_map(|r| policy.recipient_view(*r, purpose));
-        let Some(view) = view else {
-            return Err(Refusal::policy("")
-                .violation(
-                    "purpose",
-                    "recipients.no_view",
-                    format!(
-                        "`{}` has no recipient role with a view on purpose `{purpose}` \
-                 (recipients.toml); roles held: {}",
-                        analyst.id,
-                        if analyst.recipient_roles.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            analyst
-                                .recipient_roles
-                                .iter()
-                                .map(|r| r.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ),
-                )
-                .into());
-        };
-        Ok(view)
+            .find_map(|r| policy.recipient_view(*r, purpose))
+            .filter(|_| policy.purpose(purpose).is_some())
+            .ok_or_else(|| {
+                tracing::warn!(analyst = %analyst.id, "analyst query refused: no view on the purpose");
+                QueryError::purpose_not_permitted("purpose").into()
+            })
     }
 
     pub async fn list_hits(
@@ -87,31 +62,16 @@ impl Coordinator {
         let policy = self.policy();
         let view = Self::analyst_view(&policy, analyst, &request.purpose)?;
         Self::refuse_monitor(&policy, &request.purpose, "ListHits")?;
-        for (i, f) in request.filter.iter().enumerate() {
-            if !view.attributes.contains(&f.id) {
-                return Err(Refusal::invalid("")
-                    .violation(
-                        format!("filter[{i}].id"),
-                        "filter.not_visible",
-                        format!(
-                            "attribute `{}` is not visible to you for purpose `{}`",
-                            f.id, request.purpose
-                        ),
-                    )
-                    .into());
-            }
-        }
-        let size = match usize::try_from(request.page_size) {
-            Ok(0) | Err(_) => DEFAULT_PAGE,
-            Ok(n) => n.min(MAX_PAGE),
-        };
+        let key = Self::check_filter(&policy, view, &request.purpose, &request.filter)?;
+        let size = query::page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)?;
+        let after = query::read_page_token(&request.page_token, &key, query::is_hit_id)?;
         let matcher = self.matcher.lock().await;
         let mut hits = Vec::new();
         let mut next = String::new();
-        for hit in matcher
-            .hits()
-            .filter(|h| h.purpose == request.purpose && h.id.as_str() > request.page_token.as_str())
-        {
+        for hit in matcher.hits().filter(|h| {
+            h.purpose == request.purpose
+                && after.as_deref().is_none_or(|after| h.id.as_str() > after)
+        }) {
             let members = members_of(&matcher, &hit.members);
             if !request
                 .filter
@@ -123,7 +83,7 @@ impl Coordinator {
             if hits.len() == size {
                 next = hits
                     .last()
-                    .map(|h: &pb::AnalystHit| h.hit_id.clone())
+                    .map(|h: &pb::AnalystHit| query::next_page_token(&key, &h.hit_id))
                     .unwrap_or_default();
                 break;
             }
@@ -148,6 +108,56 @@ impl Coordinator {
         })
     }
 
+    /// Checks a `ListHits` filter: each attribute visible to the analyst for the purpose, named
+    /// once, with a value the attribute can have. Returns what the page token is bound to (the
+    /// purpose and the filter, in the order given).
+    fn check_filter(
+        policy: &PolicySet,
+        view: &RecipientView,
+        purpose: &str,
+        filter: &[pb::Attribute],
+    ) -> Result<QueryKey, QueryError> {
+        let mut key = QueryKey::new("signaalnet.v1.AnalystService/ListHits").with(purpose);
+        let mut seen = BTreeSet::new();
+        for (i, f) in filter.iter().enumerate() {
+            if !view.attributes.contains(&f.id) {
+                return Err(QueryError::invalid(
+                    format!("filter[{i}].id"),
+                    "filter.attribute_not_visible",
+                    format!(
+                        "not an attribute you see for this purpose (you see: {})",
+                        view.attributes
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            if !seen.insert(f.id.as_str()) {
+                return Err(QueryError::invalid(
+                    format!("filter[{i}].id"),
+                    "filter.duplicate",
+                    "this attribute is filtered on twice; give each attribute once",
+                ));
+            }
+            // The policy checker sees to it that every attribute of a view is defined.
+            let valid = policy
+                .attribute(&f.id)
+                .map(|a| a.check_value(&f.value).map_err(|e| e.to_string()))
+                .unwrap_or(Err("is not defined in the policy set".to_owned()));
+            if let Err(e) = valid {
+                return Err(QueryError::invalid(
+                    format!("filter[{i}].value"),
+                    "filter.value_invalid",
+                    format!("the value of attribute `{}` {e}", f.id),
+                ));
+            }
+            key = key.with(&f.id).with(&f.value);
+        }
+        Ok(key)
+    }
+
     pub async fn get_hit(
         &self,
         analyst: &Partner,
@@ -157,21 +167,19 @@ impl Coordinator {
         let policy = self.policy();
         let view = Self::analyst_view(&policy, analyst, &request.purpose)?;
         Self::refuse_monitor(&policy, &request.purpose, "GetHit")?;
+        // The form first: nothing is looked up for a value that cannot be a hit id.
+        let hit_id = query::hit_id(&request.hit_id, "hit_id")?;
         let matcher = self.matcher.lock().await;
         let hit = matcher
-            .hit(&request.hit_id)
+            .hit(hit_id)
             .filter(|h| h.purpose == request.purpose)
             .ok_or_else(|| {
                 Refusal::new(tonic::Code::NotFound, "HIT_NOT_FOUND", "")
                     .violation(
                         "hit_id",
                         "hit.unknown",
-                        format!(
-                            "no current hit `{}` for purpose `{}`",
-                            request.hit_id, request.purpose
-                        ),
+                        "no current hit with this id for the purpose",
                     )
-                    .resource("hit", &request.hit_id)
                     .into_status()
             })?;
         tracing::info!(analyst = %analyst.id, purpose = %request.purpose, hit = %hit.id, "analyst read a hit");
@@ -276,26 +284,23 @@ impl Coordinator {
             let mut seen = BTreeSet::new();
             for (i, d) in request.dimensions.iter().enumerate() {
                 if !view.attributes.contains(d) {
-                    return Err(Refusal::invalid("")
-                        .violation(
-                            format!("dimensions[{i}]"),
-                            "dimensions.not_allowed",
-                            format!(
-                                "`{d}` is not a dimension of `{}` (allowed: {})",
-                                request.purpose,
-                                fine.join(", ")
-                            ),
-                        )
-                        .into());
+                    return Err(QueryError::invalid(
+                        format!("dimensions[{i}]"),
+                        "dimensions.unknown",
+                        format!(
+                            "not a dimension of this purpose (allowed: {})",
+                            fine.join(", ")
+                        ),
+                    )
+                    .into());
                 }
                 if !seen.insert(d) {
-                    return Err(Refusal::invalid("")
-                        .violation(
-                            format!("dimensions[{i}]"),
-                            "dimensions.duplicate",
-                            format!("`{d}` is named twice"),
-                        )
-                        .into());
+                    return Err(QueryError::invalid(
+                        format!("dimensions[{i}]"),
+                        "dimensions.duplicate",
+                        "this dimension is named twice",
+                    )
+                    .into());
                 }
             }
             request.dimensions.clone()

@@ -62,11 +62,11 @@ pub fn rules(policy: &PolicySet) -> HashMap<String, Rule> {
         .purposes()
         .filter(|p| p.monitor.is_none())
         .map(|p| {
-            let days = i32::try_from(p.match_window.days()).unwrap_or(i32::MAX);
             (
                 p.id.clone(),
                 Rule {
-                    window_months: days.saturating_add(15) / 30,
+                    window_months: i32::try_from(p.match_window.months_rounded())
+                        .unwrap_or(i32::MAX),
                     min_partners: usize::try_from(p.min_distinct_partners).unwrap_or(usize::MAX),
                 },
             )

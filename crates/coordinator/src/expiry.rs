@@ -17,8 +17,6 @@ pub struct Expired {
     pub signals: usize,
 }
 
-const DAY: i64 = 86_400;
-
 impl Coordinator {
     /// Deletes everything past its retention on the coordinator's clock.
     pub async fn expire(&self) -> Result<Expired, CoordinatorError> {
@@ -35,10 +33,10 @@ impl Coordinator {
         .map(|r| (r.get("hit_id"), r.get("purpose"), r.get("updated_at")))
         .collect();
         for (hit_id, purpose, updated_at) in hits {
-            let Some(retention) = policy.purpose(&purpose).map(|p| p.retention_hits.days()) else {
+            let Some(retention) = policy.purpose(&purpose).map(|p| p.retention_hits) else {
                 continue;
             };
-            if updated_at + i64::try_from(retention).unwrap_or(i64::MAX / DAY) * DAY > now {
+            if retention.after(updated_at) > now {
                 continue;
             }
             let Some(hit) = matcher.hit(&hit_id).cloned() else {
@@ -91,18 +89,21 @@ impl Coordinator {
             }
         }
         for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
-            let days = i64::try_from(purpose.retention_unmatched.days()).unwrap_or(i64::MAX / DAY);
-            let cutoff = now.saturating_sub(days.saturating_mul(DAY));
+            // Only signals received by `bound` can have run their retention; whether each has is
+            // decided in the calendar from its own receipt.
+            let retention = purpose.retention_unmatched;
+            let bound = retention.latest_start_run_by(now);
             // The matcher holds every signal that is in a hit; others are only stored.
             let due: Vec<(i64, String, String)> = sqlx::query(
-                "SELECT seq, partner_id, signal_id FROM coord_signals WHERE purpose = $1 \
-                 AND withdrawn_at IS NULL AND received_at <= $2 ORDER BY seq",
+                "SELECT seq, partner_id, signal_id, received_at FROM coord_signals \
+                 WHERE purpose = $1 AND withdrawn_at IS NULL AND received_at <= $2 ORDER BY seq",
             )
             .bind(&purpose.id)
-            .bind(cutoff)
+            .bind(bound)
             .fetch_all(self.store.pool())
             .await?
             .iter()
+            .filter(|r| retention.has_run(r.get("received_at"), now))
             .map(|r| (r.get("seq"), r.get("partner_id"), r.get("signal_id")))
             .filter(|(seq, _, _)| matcher.hit_of(*seq).is_none())
             .collect();

@@ -11,9 +11,8 @@ use signaalnet_proto::v1::coordinator_service_server::CoordinatorService;
 use signaalnet_service::caller;
 use signaalnet_service::convert::submits_signals;
 use signaalnet_service::status::Refusal;
-use signaalnet_service::stream::{
-    follow, next_batch, parse_cursor, spawn_stream, Batch, BoxStream,
-};
+use signaalnet_service::query;
+use signaalnet_service::stream::{follow, next_batch, spawn_stream, Batch, BoxStream};
 use signaalnet_telemetry::{self as telemetry, Kind};
 use std::sync::Arc;
 use tonic::{Request, Response, Status, Streaming};
@@ -139,7 +138,7 @@ impl CoordinatorService for CoordinatorGrpc {
         request: Request<pb::WatchNotificationsRequest>,
     ) -> Result<Response<Self::WatchNotificationsStream>, Status> {
         let (partner, _) = self.partner_node(&request)?;
-        let after = parse_cursor(&request.get_ref().after_cursor, "after_cursor")?;
+        let after = query::cursor(&request.get_ref().after_cursor, "after_cursor")?;
         let core = Arc::clone(&self.core);
         let published = core.subscribe();
         Ok(Response::new(follow(
@@ -222,7 +221,11 @@ impl AnalystGrpc {
         let (reader, actor) = self.reader(&request)?;
         let span = telemetry::called(step, request.metadata(), &actor.oin, self.core.own_oin());
         let request = request.into_inner();
-        let purpose = purpose(&request);
+        // The refusal's audit entry names the purpose only when it has the form of one: a
+        // caller's arbitrary text does not reach the audit trail.
+        let purpose = Some(purpose(&request))
+            .filter(|p| query::purpose(p, "purpose", true).is_ok())
+            .unwrap_or_default();
         let answer = telemetry::logged(
             span.clone(),
             call(Arc::clone(&self.core), reader, actor.clone(), request),

@@ -122,3 +122,49 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
     assert!(expiries[1].detail.contains("3 signal(s) deleted"));
     assert_eq!(expiries[1].processing_activity, "signaalnet-va-001");
 }
+
+/// Seconds since the epoch of `YYYY-MM-DD` 00:00 UTC plus `seconds`.
+fn at(date: &str, seconds: i64) -> i64 {
+    signaalnet_store::parse_date(date).unwrap() / 1000 + seconds
+}
+
+/// Retention is counted in the calendar, not in 30-day months: a signal received on 31 August
+/// 2027 under `retention_unmatched = "P6M"` expires at the start of 29 February 2028 (the last
+/// day of February in a leap year), not after 180 days (27 February) and not a second early.
+#[tokio::test]
+async fn retention_counts_calendar_months_from_a_month_end() {
+    let w = world().await;
+    let received = at("2027-08-31", 0);
+    w.clock.advance(Duration::from_secs(
+        u64::try_from(received - w.clock.now()).unwrap(),
+    ));
+    let mut signal = w.signal_from("politie_noord_nederland", "p-end", phone());
+    signal.observed_month = "2027-08".into();
+    let (p, actor) = w.partner("politie_noord_nederland");
+    let outcome = w.core.deliver(p, &actor, signal).await;
+    assert_eq!(outcome.code, tonic::Code::Ok, "{}", outcome.message);
+
+    // 180 days on, and the whole of 28 February: not yet.
+    let last_second = at("2028-02-28", 86_399);
+    w.clock.advance(Duration::from_secs(
+        u64::try_from(last_second - received).unwrap(),
+    ));
+    assert_eq!(w.core.expire().await.unwrap(), Expired::default());
+    assert_eq!(
+        w.count(
+            "SELECT COUNT(*) FROM coord_signals WHERE signal_id = 'p-end' AND withdrawn_at IS NULL"
+        )
+        .await,
+        1
+    );
+
+    // 29 February 00:00: six calendar months have run.
+    w.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        w.core.expire().await.unwrap(),
+        Expired {
+            hits: 0,
+            signals: 1
+        }
+    );
+}

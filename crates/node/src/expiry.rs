@@ -8,8 +8,6 @@ use crate::{Node, NodeError, SignalState};
 use signaalnet_audit::{Event, Step};
 use sqlx::{Any, Row, Transaction};
 
-const DAY: i64 = 86_400;
-
 /// Deletes what the node keeps of `ids` and marks them expired, inside `tx`; records one
 /// `expire` entry (`event`, with the expired signals as references) when any was still live.
 async fn expire_in<'a>(
@@ -74,22 +72,26 @@ impl Node {
         let now = self.audit.clock().now();
         let mut total = 0;
         for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
-            let days = i64::try_from(purpose.retention_unmatched.days()).unwrap_or(i64::MAX / DAY);
-            let cutoff = now.saturating_sub(days.saturating_mul(DAY));
+            // Only signals created by `bound` can have run their retention; whether each has is
+            // decided in the calendar from its own creation.
+            let retention = purpose.retention_unmatched;
+            let bound = retention.latest_start_run_by(now);
             let due: Vec<String> = sqlx::query(
-                "SELECT s.signal_id FROM node_signals s WHERE s.purpose = $1 AND s.created_at <= $2 \
+                "SELECT s.signal_id, s.created_at FROM node_signals s WHERE s.purpose = $1 \
+                 AND s.created_at <= $2 \
                  AND s.state IN ($3, $4, $5) AND NOT EXISTS \
                  (SELECT 1 FROM node_signal_hits h WHERE h.signal_id = s.signal_id) \
                  ORDER BY s.signal_id",
             )
             .bind(&purpose.id)
-            .bind(cutoff)
+            .bind(bound)
             .bind(SignalState::Pending.as_str())
             .bind(SignalState::Delivered.as_str())
             .bind(SignalState::Refused.as_str())
             .fetch_all(self.store.pool())
             .await?
             .iter()
+            .filter(|r| retention.has_run(r.get("created_at"), now))
             .map(|r| r.get("signal_id"))
             .collect();
             if due.is_empty() {

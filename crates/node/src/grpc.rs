@@ -8,16 +8,13 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::partner_service_server::PartnerService;
 use signaalnet_service::caller;
 use signaalnet_service::status::Refusal;
-use signaalnet_service::stream::{
-    follow, next_batch, parse_cursor, spawn_stream, Batch, BoxStream,
-};
+use signaalnet_service::query;
+use signaalnet_service::stream::{follow, next_batch, spawn_stream, Batch, BoxStream};
 use signaalnet_telemetry::{self as telemetry, logged};
 use std::sync::Arc;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Span;
-
-const DEFAULT_PAGE: usize = 100;
 
 // Where a refusal or a failed submission becomes what the partner API says: the one mapping
 // from the node's typed answers to gRPC.
@@ -93,8 +90,6 @@ impl From<SubmitError> for Status {
         }
     }
 }
-const MAX_PAGE: usize = 1000;
-
 #[derive(Clone)]
 pub struct PartnerGrpc {
     node: Arc<Node>,
@@ -227,8 +222,14 @@ impl PartnerService for PartnerGrpc {
     ) -> Result<Response<pb::SignalStatus>, Status> {
         let actor = self.authorise(&request).await?;
         let span = self.step("query", request.metadata(), &actor);
+        let request = request.into_inner();
         Ok(Response::new(
-            logged(span, self.node.status(actor, &request.get_ref().signal_id)).await?,
+            logged(span, async {
+                // The form first: nothing is looked up for a value that cannot be an id.
+                let signal_id = query::signal_id(&request.signal_id, "signal_id")?;
+                self.node.status(actor, signal_id).await
+            })
+            .await?,
         ))
     }
 
@@ -237,7 +238,7 @@ impl PartnerService for PartnerGrpc {
         request: Request<pb::WatchHitsRequest>,
     ) -> Result<Response<Self::WatchHitsStream>, Status> {
         self.authorise(&request).await?;
-        let after = parse_cursor(&request.get_ref().after_cursor, "after_cursor")?;
+        let after = query::cursor(&request.get_ref().after_cursor, "after_cursor")?;
         let node = Arc::clone(&self.node);
         let published = node.subscribe_hits();
         Ok(Response::new(follow(
@@ -260,37 +261,44 @@ impl PartnerService for PartnerGrpc {
         let span = self.step("query", request.metadata(), &actor);
         let request = request.into_inner();
         logged(span, async move {
-            let size = match usize::try_from(request.page_size) {
-                Ok(0) | Err(_) => DEFAULT_PAGE,
-                Ok(n) => n.min(MAX_PAGE),
-            };
-            let hits = self.node.current_hits(&request.purpose).await?;
-            let mut page: Vec<pb::HitNotification> = hits
+            let page = self.node.list_hits(&request)?;
+            let hits = self.node.current_hits(page.purpose.as_deref()).await?;
+            let mut hits: Vec<pb::HitNotification> = hits
                 .into_iter()
-                .filter(|h| h.hit_id.as_str() > request.page_token.as_str())
-                .take(size + 1)
+                .filter(|h| {
+                    page.after
+                        .as_deref()
+                        .is_none_or(|after| h.hit_id.as_str() > after)
+                })
+                .take(page.size + 1)
                 .collect();
-            let next = if page.len() > size {
-                page.truncate(size);
-                page.last().map(|h| h.hit_id.clone()).unwrap_or_default()
+            let next = if hits.len() > page.size {
+                hits.truncate(page.size);
+                hits.last()
+                    .map(|h| query::next_page_token(&page.key, &h.hit_id))
+                    .unwrap_or_default()
             } else {
                 String::new()
             };
             let policy = self.node.policy();
-            let event = Event::for_purpose(Step::Query, &policy, &request.purpose)
-                .by(actor)
-                .references(page.iter().map(|h| format!("hit:{}", h.hit_id)))
-                .detail(format!(
-                    "list of hits with own signals: {} returned",
-                    page.len()
-                ));
+            let event = Event::for_purpose(
+                Step::Query,
+                &policy,
+                page.purpose.as_deref().unwrap_or_default(),
+            )
+            .by(actor)
+            .references(hits.iter().map(|h| format!("hit:{}", h.hit_id)))
+            .detail(format!(
+                "list of hits with own signals: {} returned",
+                hits.len()
+            ));
             self.node
                 .audit
                 .record(&self.node.store, event)
                 .await
                 .map_err(crate::NodeError::from)?;
             Ok(Response::new(pb::ListHitsResponse {
-                hits: page,
+                hits,
                 next_page_token: next,
             }))
         })

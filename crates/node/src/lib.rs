@@ -37,6 +37,7 @@ use signaalnet_identifier::Identifier;
 use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_pseudonym::PartnerEncryptor;
+use signaalnet_service::query::{self, QueryError, QueryKey};
 use signaalnet_store::Store;
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -68,6 +69,22 @@ impl From<NodeError> for Status {
             "the node could not complete the request; retry with the same idempotency key",
         )
     }
+}
+
+/// Hits in a `ListHits` page when the request does not say.
+pub const DEFAULT_PAGE: usize = 100;
+/// The most hits in one `ListHits` page; a larger page size is lowered to this.
+pub const MAX_PAGE: usize = 1000;
+
+/// A checked `ListHits` request ([`Node::list_hits`]).
+pub struct HitsPage {
+    /// Only hits of this purpose; all of this node's when `None`.
+    pub purpose: Option<String>,
+    pub size: usize,
+    /// The page starts after this hit id.
+    pub after: Option<String>,
+    /// What the page's next token is bound to.
+    pub key: QueryKey,
 }
 
 fn version_of(policy: &PolicySet) -> pb::PolicyVersion {
@@ -287,9 +304,41 @@ impl Node {
             .collect()
     }
 
+    /// What a `ListHits` request asks for, checked by the rules of every query
+    /// (`signaalnet_service::query`): a purpose this partner shares for, or none for all; a page
+    /// size (default [`DEFAULT_PAGE`], at most [`MAX_PAGE`]); a page token issued for the same
+    /// purpose.
+    pub fn list_hits(&self, request: &pb::ListHitsRequest) -> Result<HitsPage, QueryError> {
+        let purpose = query::purpose(&request.purpose, "purpose", true)?;
+        if let Some(purpose) = purpose {
+            // Only a purpose this partner shares for: one it does not, and one that does not
+            // exist, get the same answer.
+            let policy = self.policy();
+            let own = policy
+                .partner(&self.partner_id)
+                .is_some_and(|p| p.shares.contains_key(purpose));
+            if !own {
+                return Err(QueryError::purpose_not_permitted("purpose"));
+            }
+        }
+        let size = query::page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)?;
+        let key = QueryKey::new("signaalnet.v1.PartnerService/ListHits")
+            .with(purpose.unwrap_or_default());
+        let after = query::read_page_token(&request.page_token, &key, query::is_hit_id)?;
+        Ok(HitsPage {
+            purpose: purpose.map(str::to_owned),
+            size,
+            after,
+            key,
+        })
+    }
+
     /// The current state of every hit this node's signals are in (the latest notification of
-    /// each hit that is not dissolved), by hit id.
-    pub async fn current_hits(&self, purpose: &str) -> Result<Vec<pb::HitNotification>, NodeError> {
+    /// each hit that is not dissolved), by hit id; only those of `purpose` if given.
+    pub async fn current_hits(
+        &self,
+        purpose: Option<&str>,
+    ) -> Result<Vec<pb::HitNotification>, NodeError> {
         let mut latest = std::collections::BTreeMap::new();
         let mut after = 0;
         loop {
@@ -306,7 +355,7 @@ impl Node {
                 n.change != pb::HitChange::Dissolved as i32
                     && n.change != pb::HitChange::Expired as i32
             })
-            .filter(|n| purpose.is_empty() || n.purpose == purpose)
+            .filter(|n| purpose.is_none_or(|p| n.purpose == p))
             .collect())
     }
 

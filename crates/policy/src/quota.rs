@@ -264,25 +264,16 @@ fn no_share(partner: &str, purpose: &str, n: u64, now: i64) -> Box<Exhausted> {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (civil-from-days, proleptic Gregorian).
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the epoch (UTC, proleptic Gregorian); a moment
+/// outside the calendar (beyond ±9999 years) as its number of seconds.
 pub fn utc(seconds: i64) -> String {
-    let days = seconds.div_euclid(86_400);
-    let rest = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    match jiff::Timestamp::from_second(seconds) {
+        Ok(t) => jiff::tz::Offset::UTC
+            .to_datetime(t)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        Err(_) => format!("{seconds} s since the epoch"),
+    }
 }
 
 #[cfg(test)]

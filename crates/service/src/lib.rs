@@ -9,12 +9,16 @@
 //! - [`cpu`]: elliptic-curve work spread over the cores.
 //! - [`quota`]: the policy's probing quotas, with the window kept in the role's database.
 //! - [`status`]: a refusal as a gRPC status with the standard rich error details.
+//! - [`query`]: the rules of every query (page size, page tokens, ids, purposes, cursors).
+//! - [`limits`]: RESOURCE_EXHAUSTED for a request over the message size limit.
 #![forbid(unsafe_code)]
 
 mod auth;
 pub mod convert;
 pub mod cpu;
+pub mod limits;
 pub mod policy;
+pub mod query;
 pub mod quota;
 mod reflection;
 pub mod retry;
@@ -73,6 +77,7 @@ pub async fn serve(
     let incoming =
         signaalnet_tls::incoming(listener, Arc::new(signaalnet_tls::server_config(tls)?));
     Server::builder()
+        .layer(limits::SizeLimitStatus)
         .add_routes(routes)
         .add_service(RoleServiceServer::new(role))
         .add_service(health)

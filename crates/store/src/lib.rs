@@ -408,54 +408,36 @@ impl Clock {
     }
 }
 
-/// `2026-11-22T10:15:03Z` for milliseconds since the epoch (UTC, proleptic Gregorian).
+/// `2026-11-22T10:15:03Z` for milliseconds since the epoch (UTC, proleptic Gregorian), cut to
+/// the second. A moment outside the calendar (beyond ±9999 years) is written as its number.
 pub fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    match jiff::Timestamp::from_second(ms.div_euclid(1000)) {
+        Ok(t) => jiff::tz::Offset::UTC
+            .to_datetime(t)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+        Err(_) => format!("{ms} ms since the epoch"),
+    }
 }
 
 /// Milliseconds since the epoch at the start (00:00 UTC) of `YYYY-MM-DD`.
 pub fn parse_date(text: &str) -> Option<i64> {
-    let mut parts = text.splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || text.len() != 10 {
+    let well_formed = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !well_formed {
         return None;
     }
-    let days = days_from_civil(y, m, d);
-    (civil_from_days(days) == (y, m, d)).then_some(days * 86_400_000)
-}
-
-// Howard Hinnant's algorithms for the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let date: jiff::civil::Date = text.parse().ok()?;
+    let start = jiff::tz::Offset::UTC
+        .to_timestamp(date.at(0, 0, 0, 0))
+        .ok()?;
+    Some(start.as_millisecond())
 }
 
 #[cfg(test)]
@@ -474,6 +456,9 @@ mod tests {
         assert_eq!(parse_date("2025-02-29"), None);
         assert_eq!(parse_date("2025-13-01"), None);
         assert_eq!(parse_date("25-01-01"), None);
+        assert_eq!(parse_date("2025-1-01"), None);
+        assert_eq!(parse_date("+02025-01-01"), None);
+        assert_eq!(format_time(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

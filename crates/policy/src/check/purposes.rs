@@ -156,7 +156,7 @@ fn timing(
     let retention_unmatched = c.duration(source, &entry.retention_unmatched, "retention_unmatched");
     let retention_hits = c.duration(source, &entry.retention_hits, "retention_hits");
     let match_window = c.duration(source, &entry.match_window, "match_window");
-    if match_window.days() > retention_unmatched.days() {
+    if !match_window.at_most(&retention_unmatched) {
         c.at(
             source,
             &entry.match_window,
