@@ -307,7 +307,9 @@ mod tests {
         assert_eq!(
             attributes[2].value,
             Value::Array(Array::String(vec![
-                "x\\n2026-01-01T00:00:00Z ERROR forged\\u{202e}".to_owned().into()
+                "x\\n2026-01-01T00:00:00Z ERROR forged\\u{202e}"
+                    .to_owned()
+                    .into()
             ]))
         );
         assert_eq!(attributes[3].value, Value::I64(3));
