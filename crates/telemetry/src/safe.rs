@@ -14,6 +14,7 @@
 //! U+2028 and U+2029. A text longer than its bound is cut at a character and ends in
 //! [`TRUNCATED`].
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::io;
 use tracing::field::{Field, Visit};
@@ -53,8 +54,11 @@ pub fn bounded_display(value: &dyn fmt::Display, max: usize) -> String {
 
 /// Whether `c` is written as an escape rather than as itself.
 pub fn must_escape(c: char) -> bool {
-    c == '\\'
-        || c.general_category_group() == GeneralCategoryGroup::Other
+    // Most of a log is ASCII: no table lookup for it.
+    if c.is_ascii() {
+        return c == '\\' || c.is_ascii_control();
+    }
+    c.general_category_group() == GeneralCategoryGroup::Other
         || matches!(
             c.general_category(),
             GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
@@ -129,6 +133,12 @@ impl fmt::Write for Bounded<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if self.truncated {
             return Err(fmt::Error);
+        }
+        // Most values are printable ASCII with nothing to escape: one push.
+        if s.bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'\\' && !(self.quotes && b == b'"'))
+        {
+            return self.push(s, true);
         }
         let mut plain = 0;
         for (i, c) in s.char_indices() {
@@ -293,7 +303,17 @@ impl<W: io::Write> io::Write for OneLineWriter<W> {
 
 /// `buf` as one line of at most [`LINE_MAX`] bytes plus its newline. Backslashes stay as they
 /// are: the fields in the line are escaped already, this only catches what got past them.
-pub fn one_line(buf: &[u8], ansi: bool) -> String {
+pub fn one_line(buf: &[u8], ansi: bool) -> Cow<'_, str> {
+    // The usual line: printable ASCII (or colours on a terminal), within the bound, as it is.
+    if let Some((b'\n', text)) = buf.split_last() {
+        if text.len() <= LINE_MAX
+            && text
+                .iter()
+                .all(|b| (b' '..=b'~').contains(b) || (ansi && *b == 0x1b))
+        {
+            return String::from_utf8_lossy(buf);
+        }
+    }
     let text = String::from_utf8_lossy(buf);
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let mut line = String::with_capacity(text.len().min(LINE_MAX) + 1);
@@ -315,7 +335,7 @@ pub fn one_line(buf: &[u8], ansi: bool) -> String {
         }
     }
     line.push('\n');
-    line
+    Cow::Owned(line)
 }
 
 #[cfg(test)]
@@ -392,7 +412,8 @@ mod tests {
             one_line(b"already \\n escaped\n", false),
             "already \\n escaped\n"
         );
-        let line = one_line("y".repeat(3 * LINE_MAX).as_bytes(), false);
+        let long = format!("{}\n", "y".repeat(3 * LINE_MAX));
+        let line = one_line(long.as_bytes(), false);
         assert_eq!(line.len(), LINE_MAX + 1);
         assert!(line.ends_with("…\n"));
     }
