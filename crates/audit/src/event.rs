@@ -1,9 +1,26 @@
 //! What a role records: one processing step, by whom, for which purpose and processing activity,
 //! under which policy version, about which pseudonymous references. Built by the caller, written
 //! by [`crate::Audit`]; a purpose the policy set does not know never enters a trail.
+//!
+//! Every text of an entry is escaped and bounded before it is hashed and stored
+//! ([`signaalnet_telemetry::safe::bounded`]: no line break, control or bidi character raw):
+//! the detail to [`DETAIL_MAX`] bytes, every other field and each reference to
+//! [`REFERENCE_MAX`], and an entry lists at most [`REFERENCES_MAX`] references, its detail
+//! saying how many more there were. Entries written before these bounds are verified as they
+//! were stored: the hash covers the stored text.
 
 use crate::Step;
 use signaalnet_policy::PolicySet;
+use signaalnet_telemetry::safe;
+
+/// The most bytes of an entry's detail, escaped.
+pub const DETAIL_MAX: usize = 1024;
+/// The most bytes of one reference, and of each other text of an entry, escaped.
+pub const REFERENCE_MAX: usize = safe::VALUE_MAX;
+/// The most references one entry lists. No caller chooses how many there are (pages of hits
+/// are capped, a withdrawal covers the partner's own signals of one case, an expiry run what
+/// retention says); this bounds an entry whatever a step hands it.
+pub const REFERENCES_MAX: usize = 10_000;
 
 /// Who caused a step: the OIN from the caller's certificate and its role in the policy set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +82,8 @@ impl Event {
         self
     }
 
-    /// What happened, in words; never a raw identifier or attribute value.
+    /// What happened, in words; never a raw identifier or attribute value. Stored escaped and
+    /// cut to [`DETAIL_MAX`] bytes.
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = detail.into();
         self
@@ -73,5 +91,63 @@ impl Event {
 
     pub fn step(&self) -> Step {
         self.step
+    }
+}
+
+/// One text of an entry, escaped and bounded to [`REFERENCE_MAX`].
+pub(crate) fn bounded(text: &str) -> String {
+    safe::bounded(text, REFERENCE_MAX)
+}
+
+/// An entry's references, each bounded and at most [`REFERENCES_MAX`] of them, and its detail,
+/// bounded, saying how many references were left out.
+pub(crate) fn bounded_refs_and_detail(refs: Vec<String>, detail: &str) -> (Vec<String>, String) {
+    let more = refs.len().saturating_sub(REFERENCES_MAX);
+    let refs = refs
+        .iter()
+        .take(REFERENCES_MAX)
+        .map(|r| bounded(r))
+        .collect();
+    let mut detail = safe::bounded(detail, DETAIL_MAX);
+    if more > 0 {
+        detail.push_str(&format!("; {more} more reference(s) not listed"));
+    }
+    (refs, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_escaped_and_bounded() {
+        let forged = "refused\n2026-01-01T00:00:00Z ERROR forged\r\0\u{202e}";
+        let (refs, detail) = bounded_refs_and_detail(
+            vec![forged.to_owned(), "x".repeat(1 << 20)],
+            &format!("{forged}{}", "y".repeat(1 << 20)),
+        );
+        assert_eq!(
+            refs[0],
+            "refused\\n2026-01-01T00:00:00Z ERROR forged\\r\\0\\u{202e}"
+        );
+        assert_eq!(refs[1].len(), REFERENCE_MAX);
+        assert!(detail.starts_with("refused\\n2026"), "{detail}");
+        assert!(detail.len() <= DETAIL_MAX && detail.ends_with(safe::TRUNCATED));
+        assert!(!detail.contains(['\n', '\r', '\0', '\u{202e}']));
+    }
+
+    #[test]
+    fn an_entry_lists_a_bounded_number_of_references_and_says_how_many_more() {
+        let refs = (0..REFERENCES_MAX + 7)
+            .map(|i| format!("signal:nla/{i}"))
+            .collect();
+        let (refs, detail) = bounded_refs_and_detail(refs, "expired");
+        assert_eq!(refs.len(), REFERENCES_MAX);
+        assert_eq!(detail, "expired; 7 more reference(s) not listed");
+        let (refs, detail) = bounded_refs_and_detail(vec!["hit:1".to_owned()], "read one hit");
+        assert_eq!(
+            (refs, detail.as_str()),
+            (vec!["hit:1".to_owned()], "read one hit")
+        );
     }
 }

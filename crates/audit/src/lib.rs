@@ -26,7 +26,7 @@ pub mod verify;
 mod writer;
 
 pub use entry::{Checkpoint, Entry, GENESIS};
-pub use event::{Actor, Event};
+pub use event::{Actor, Event, DETAIL_MAX, REFERENCES_MAX, REFERENCE_MAX};
 pub use key::{public_key_path, read_public_key, Signer};
 pub use step::{Step, UnknownStep};
 pub use trail::{entries, verify, Filter};

@@ -62,17 +62,18 @@ impl Audit {
     ) -> Result<i64, AuditError> {
         let (seq, prev_hash) = (head.seq, head.hash.clone());
         let actor = event.actor.unwrap_or_else(|| self.own.clone());
+        let (refs, detail) = crate::event::bounded_refs_and_detail(event.refs, &event.detail);
         let mut entry = Entry {
             seq: seq + 1,
             at_ms: self.clock.now_ms(),
             step: event.step.as_str().to_owned(),
-            actor_oin: actor.oin,
-            actor_role: actor.role,
-            purpose: event.purpose,
-            processing_activity: event.processing_activity,
-            policy_version: event.policy_version,
-            refs: serde_json::to_string(&event.refs).unwrap_or_else(|_| "[]".to_owned()),
-            detail: event.detail,
+            actor_oin: crate::event::bounded(&actor.oin),
+            actor_role: crate::event::bounded(&actor.role),
+            purpose: crate::event::bounded(&event.purpose),
+            processing_activity: crate::event::bounded(&event.processing_activity),
+            policy_version: crate::event::bounded(&event.policy_version),
+            refs: serde_json::to_string(&refs).unwrap_or_else(|_| "[]".to_owned()),
+            detail,
             prev_hash,
             hash: String::new(),
         };

@@ -332,6 +332,87 @@ async fn many_entries_in_one_transaction_chain_like_single_ones(postgres: bool) 
     assert!(collided.is_err(), "a stale head must not append");
 }
 
+async fn caller_text_is_stored_escaped_and_bounded_and_the_trail_verifies(postgres: bool) {
+    let Some(t) = trail(postgres).await else {
+        return;
+    };
+    let policy = policy();
+    let forged = "rule\n2026-01-01T00:00:00Z ERROR forged\r\0\u{1b}[2J\u{2028}\u{202e}";
+    let refs = (0..signaalnet_audit::REFERENCES_MAX + 3).map(|i| format!("hit:{forged}{i}"));
+    let event = Event::new(Step::Refuse, &policy)
+        .by(Actor {
+            oin: forged.into(),
+            role: "x".repeat(1 << 20),
+        })
+        .reference("x".repeat(1 << 20))
+        .references(refs)
+        .detail(format!("refused: {forged} {}", "y".repeat(1 << 20)));
+    t.audit.record(&t.store, event).await.unwrap();
+    let entry = load(&t).await.pop().unwrap();
+    let raw = |text: &str| {
+        text.chars()
+            .any(|c| c.is_control() || "\u{2028}\u{202e}".contains(c))
+    };
+    for text in [
+        &entry.actor_oin,
+        &entry.actor_role,
+        &entry.detail,
+        &entry.refs,
+    ] {
+        assert!(!raw(text), "{text:.300}");
+    }
+    assert!(entry
+        .detail
+        .starts_with("refused: rule\\n2026-01-01T00:00:00Z ERROR forged\\r"));
+    assert!(
+        entry.detail.ends_with("; 4 more reference(s) not listed"),
+        "{}",
+        entry.detail
+    );
+    assert!(entry.detail.len() <= signaalnet_audit::DETAIL_MAX + 40);
+    assert!(entry.actor_role.len() <= signaalnet_audit::REFERENCE_MAX);
+    let refs = entry.ref_list();
+    assert_eq!(refs.len(), signaalnet_audit::REFERENCES_MAX);
+    assert!(refs
+        .iter()
+        .all(|r| r.len() <= signaalnet_audit::REFERENCE_MAX));
+
+    // An entry stored before these bounds, with a raw line break, still verifies: the hash
+    // covers the text as it was stored.
+    let mut old = Entry {
+        seq: entry.seq + 1,
+        at_ms: entry.at_ms + 1,
+        detail: "written by an older version\nwith a raw line break".into(),
+        prev_hash: entry.hash.clone(),
+        ..entry.clone()
+    };
+    old.hash = old.compute_hash();
+    sqlx::query(
+        "INSERT INTO audit_entries (seq, at_ms, step, actor_oin, actor_role, purpose, \
+         processing_activity, policy_version, refs, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(old.seq)
+    .bind(old.at_ms)
+    .bind(&old.step)
+    .bind(&old.actor_oin)
+    .bind(&old.actor_role)
+    .bind(&old.purpose)
+    .bind(&old.processing_activity)
+    .bind(&old.policy_version)
+    .bind(&old.refs)
+    .bind(&old.detail)
+    .bind(&old.prev_hash)
+    .bind(&old.hash)
+    .execute(t.store.pool())
+    .await
+    .unwrap();
+    t.audit.seal(&t.store).await.unwrap();
+    let report = verify(&t.store, &t.public_key).await.unwrap();
+    assert!(report.is_intact(), "{:?}", report.findings);
+    assert_eq!(report.entries, ENTRIES as u64 + 2);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -345,6 +426,7 @@ macro_rules! on_both {
 
 on_both!(
     intact_and_untampered,
+    caller_text_is_stored_escaped_and_bounded_and_the_trail_verifies,
     many_entries_in_one_transaction_chain_like_single_ones,
     a_changed_entry_is_found_where_it_was_changed,
     a_changed_reference_or_purpose_is_found,

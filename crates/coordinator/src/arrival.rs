@@ -121,9 +121,10 @@ impl Coordinator {
         );
         if !decision.is_allowed() {
             let list: Vec<String> = decision.refusals.iter().map(ToString::to_string).collect();
+            // Only a purpose of the policy set is named in the log, never a sender's free text.
             tracing::warn!(
                 partner = %partner.id,
-                purpose = %signal.purpose,
+                purpose = policy.purpose(&signal.purpose).map_or("(not in the policy set)", |p| p.id.as_str()),
                 refusals = decision.refusals.len(),
                 "signal refused by policy on arrival"
             );

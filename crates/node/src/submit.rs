@@ -140,9 +140,11 @@ impl Node {
             Err(refused) => {
                 self.audit_refusal(actor.clone(), policy, &request.purpose, &refused)
                     .await;
+                // A refused request's purpose may be anything the caller typed: only a purpose
+                // of the policy set is named in the log.
                 tracing::info!(
                     partner = %self.partner_id,
-                    purpose = %request.purpose,
+                    purpose = policy.purpose(&request.purpose).map_or("(not in the policy set)", |p| p.id.as_str()),
                     violations = refused.violations.len(),
                     code = %refused.code,
                     "signal refused"

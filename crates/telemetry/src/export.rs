@@ -5,8 +5,9 @@
 //! exports from a thread of its own, where the tonic client finds no Tokio reactor; so the
 //! OTLP exporter lives in a task on the role's runtime and the processor hands it each batch.
 
+use crate::safe::{bounded, OneLine, SafeFields, ATTRIBUTE_MAX};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::KeyValue;
+use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_otlp::WithTonicConfig;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{
@@ -106,9 +107,13 @@ fn log_layer<S>(default_level: &str) -> impl Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    // Whatever a log statement puts in a field or message, a value is escaped and bounded and
+    // a line is one line: no caller's text forges or hides a line ([`crate::safe`]).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .fmt_fields(SafeFields)
+        .with_writer(OneLine::new(std::io::stderr, ansi))
+        .with_ansi(ansi)
         .with_filter(log_filter(default_level))
 }
 
@@ -218,12 +223,99 @@ impl OnRuntime {
 }
 
 impl SpanExporter for OnRuntime {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
+        batch.iter_mut().for_each(bound_span);
         let (done, result) = oneshot::channel();
         self.jobs
             .send((batch, done))
             .await
             .map_err(|_| OTelSdkError::AlreadyShutdown)?;
         result.await.map_err(|_| OTelSdkError::AlreadyShutdown)?
+    }
+}
+
+/// Escapes and bounds every text of a span before it leaves the role ([`crate::safe`]): its
+/// attributes, its events' names and attributes, its links' attributes and its status. The
+/// steps set their attributes bounded already; this holds whatever else a field carries.
+fn bound_span(span: &mut SpanData) {
+    bound_attributes(&mut span.attributes);
+    for event in &mut span.events.events {
+        bound_cow(&mut event.name);
+        bound_attributes(&mut event.attributes);
+    }
+    for link in &mut span.links.links {
+        bound_attributes(&mut link.attributes);
+    }
+    if let opentelemetry::trace::Status::Error { description } = &mut span.status {
+        bound_cow(description);
+    }
+    bound_cow(&mut span.name);
+}
+
+fn bound_cow(text: &mut std::borrow::Cow<'static, str>) {
+    let safe = bounded(text, ATTRIBUTE_MAX);
+    if safe != **text {
+        *text = safe.into();
+    }
+}
+
+fn bound_attributes(attributes: &mut [KeyValue]) {
+    for attribute in attributes {
+        match &mut attribute.value {
+            Value::String(text) => {
+                let safe = bounded(text.as_str(), ATTRIBUTE_MAX);
+                if safe != text.as_str() {
+                    *text = safe.into();
+                }
+            }
+            Value::Array(Array::String(texts)) => {
+                for text in texts {
+                    let safe = bounded(text.as_str(), ATTRIBUTE_MAX);
+                    if safe != text.as_str() {
+                        *text = safe.into();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exported_attributes_are_escaped_and_bounded() {
+        let forged = "x\n2026-01-01T00:00:00Z ERROR forged\u{202e}";
+        let mut attributes = vec![
+            KeyValue::new("signaalnet.purpose", forged),
+            KeyValue::new("exception.message", "y".repeat(1 << 20)),
+            KeyValue::new(
+                "list",
+                Value::Array(Array::String(vec![forged.to_owned().into()])),
+            ),
+            KeyValue::new("signaalnet.count", 3_i64),
+            KeyValue::new("signaalnet.outcome", "refused"),
+        ];
+        bound_attributes(&mut attributes);
+        assert_eq!(
+            attributes[0].value.as_str(),
+            "x\\n2026-01-01T00:00:00Z ERROR forged\\u{202e}"
+        );
+        assert_eq!(attributes[1].value.as_str().len(), ATTRIBUTE_MAX);
+        assert_eq!(
+            attributes[2].value,
+            Value::Array(Array::String(vec![
+                "x\\n2026-01-01T00:00:00Z ERROR forged\\u{202e}"
+                    .to_owned()
+                    .into()
+            ]))
+        );
+        assert_eq!(attributes[3].value, Value::I64(3));
+        assert_eq!(attributes[4].value.as_str(), "refused");
+        let mut status = std::borrow::Cow::Borrowed("failed\r\nforged");
+        bound_cow(&mut status);
+        assert_eq!(status, "failed\\r\\nforged");
     }
 }

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod export;
+pub mod safe;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
@@ -101,13 +102,16 @@ pub struct Described<'a> {
 /// any span that is not a [`step`]).
 pub fn describe(span: &Span, described: Described<'_>) {
     if let Some(activity) = described.processing_activity {
-        span.record("dpl.core.processing_activity_id", activity);
+        span.record(
+            "dpl.core.processing_activity_id",
+            bounded(activity).as_str(),
+        );
     }
     if let Some(purpose) = described.purpose {
-        span.record("signaalnet.purpose", purpose);
+        span.record("signaalnet.purpose", bounded(purpose).as_str());
     }
     if let Some(version) = described.policy_version {
-        span.record("signaalnet.policy_version", version);
+        span.record("signaalnet.policy_version", bounded(version).as_str());
     }
 }
 
@@ -115,7 +119,7 @@ pub fn describe(span: &Span, described: Described<'_>) {
 /// no: the LDV status stays `Unset`, the standard's answer for handled bad input), `duplicate`,
 /// `withdrawn` …
 pub fn outcome(span: &Span, outcome: &str) {
-    span.record("signaalnet.outcome", outcome);
+    span.record("signaalnet.outcome", bounded(outcome).as_str());
 }
 
 /// How many items (signals, ciphertexts, hits) the step handled.
@@ -124,11 +128,15 @@ pub fn count(span: &Span, count: usize) {
 }
 
 /// The step failed inside the role (database, an unreachable peer): LDV status `Error` with
-/// `exception.message`. Callers pass messages that carry no identifier (this crate's users
-/// never have one outside the node's input validation, whose texts name fields, not values).
+/// `exception.message`, escaped and bounded ([`safe::MESSAGE_MAX`]). Callers pass messages
+/// that carry no identifier (this crate's users never have one outside the node's input
+/// validation, whose texts name fields, not values).
 pub fn failed(span: &Span, error: &dyn std::fmt::Display) {
     span.record("otel.status_code", "error");
-    span.record("exception.message", error.to_string().as_str());
+    span.record(
+        "exception.message",
+        safe::bounded_display(error, safe::MESSAGE_MAX).as_str(),
+    );
 }
 
 /// Marks `span` with how a gRPC step ended: a refusal of the caller's input or rights is
@@ -259,7 +267,7 @@ pub fn adopt_item(
 ) {
     let call = TraceContextPropagator::new().extract(&MetadataExtractor(metadata));
     if let Some(oin) = caller_oin {
-        span.record("signaalnet.caller.oin", oin);
+        span.record("signaalnet.caller.oin", bounded(oin).as_str());
     }
     let remote = call.span().span_context().clone();
     if remote.is_valid() && caller_oin.is_some_and(|oin| oin != own_oin) {
@@ -270,7 +278,7 @@ pub fn adopt_item(
         if let Some(oin) = caller_oin {
             span.record(
                 "dpl.core.foreign_operation.processor",
-                format!("urn:oin:{oin}").as_str(),
+                bounded(&format!("urn:oin:{oin}")).as_str(),
             );
         }
     }
@@ -299,6 +307,12 @@ pub fn traceparent(span: &Span) -> Option<String> {
     let mut carrier = HashMap::new();
     TraceContextPropagator::new().inject_context(&context, &mut carrier);
     carrier.remove(TRACEPARENT)
+}
+
+/// A value from outside (or one that names something from outside) as a span attribute:
+/// escaped and bounded like a field of the log ([`safe::VALUE_MAX`]).
+fn bounded(value: &str) -> String {
+    safe::bounded(value, safe::VALUE_MAX)
 }
 
 fn parse(traceparent: &str) -> opentelemetry::Context {
