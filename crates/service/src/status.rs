@@ -22,7 +22,7 @@
 
 use prost::Message;
 use signaalnet_proto::v1 as pb;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::pb as rpc;
@@ -149,13 +149,13 @@ impl Refusal {
             }
         }
         let mut metadata =
-            HashMap::from([("violations".to_owned(), self.violations.len().to_string())]);
+            BTreeMap::from([("violations".to_owned(), self.violations.len().to_string())]);
         if !rules.is_empty() {
             metadata.insert("rules".to_owned(), rules.join(","));
         }
         details.push(any(
             "google.rpc.ErrorInfo",
-            &rpc::ErrorInfo {
+            &ErrorInfo {
                 reason: self.reason.clone(),
                 domain: DOMAIN.to_owned(),
                 metadata,
@@ -276,6 +276,19 @@ impl From<Refusal> for Status {
     fn from(refusal: Refusal) -> Self {
         refusal.into_status()
     }
+}
+
+/// `google.rpc.ErrorInfo` with its metadata in key order: the same refusal is the same bytes
+/// (tonic-types' own type keeps a `HashMap`, whose order changes from process to process, so
+/// two answers that must not be told apart could be).
+#[derive(Clone, PartialEq, prost::Message)]
+struct ErrorInfo {
+    #[prost(string, tag = "1")]
+    reason: String,
+    #[prost(string, tag = "2")]
+    domain: String,
+    #[prost(btree_map = "string, string", tag = "3")]
+    metadata: BTreeMap<String, String>,
 }
 
 fn any(name: &str, message: &impl Message) -> prost_types::Any {
