@@ -141,7 +141,7 @@ struct Load<'a> {
 }
 
 /// Runs the Python client against `load.partner`'s node with that partner's certificate.
-fn submit_from_python(python: &Path, chain: &Chain, load: &Load) -> Report {
+fn submit_from_python(python: &Path, chain: &Chain, load: &Load<'_>) -> Report {
     let url = &chain.roles[load.partner].url;
     let target = url.strip_prefix("https://").unwrap();
     let tls = chain.tls(load.partner);
@@ -249,7 +249,10 @@ fn peak_mib(chain: &Chain, role: &str) -> Option<f64> {
 /// rate is the client's (results received per second: checked, encrypted and committed by the
 /// node, while the chain delivers behind it).
 ///
-/// `cargo test --release --test python_client -- --ignored --nocapture`
+/// The roles run as `SIGNAALNET_BENCH_EXE` (a release build) when set, else this build's binary:
+/// `cargo build --release && SIGNAALNET_BENCH_EXE=target/release/signaalnet cargo test --test
+/// python_client -- --ignored --nocapture` (the test itself only starts processes and waits).
+/// Figures only; it asserts nothing beyond every signal being accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a bench; see BENCHMARKS.md"]
 async fn bench_one_stream_against_ten() {
@@ -264,7 +267,8 @@ async fn bench_one_stream_against_ten() {
             ..Options::default()
         };
         let run = signaalnet_devchain::Run::Processes {
-            exe: env!("CARGO_BIN_EXE_signaalnet").into(),
+            exe: std::env::var_os("SIGNAALNET_BENCH_EXE")
+                .map_or_else(|| env!("CARGO_BIN_EXE_signaalnet").into(), PathBuf::from),
             log_level: "error".to_owned(),
         };
         let chain = Chain::start(options, run).await.unwrap();
