@@ -103,7 +103,11 @@ fn python() -> PathBuf {
         if std::fs::rename(&building, &venv).is_err() {
             let _ = std::fs::remove_dir_all(&building);
         }
-        assert!(complete(&venv), "{} is incomplete\n{advice}", venv.display());
+        assert!(
+            complete(&venv),
+            "{} is incomplete\n{advice}",
+            venv.display()
+        );
     }
     venv.join("bin/python")
 }
@@ -157,7 +161,14 @@ fn submit_from_python(python: &Path, chain: &Chain, load: &Load<'_>) -> Report {
         .arg(&tls.key)
         .arg("--proto")
         .arg(repo().join("proto"))
-        .args(["--purpose", load.purpose, "--kind", load.kind, "--run", load.run])
+        .args([
+            "--purpose",
+            load.purpose,
+            "--kind",
+            load.kind,
+            "--run",
+            load.run,
+        ])
         .args(["--signals", &load.signals.to_string()])
         .args(["--streams", &load.streams.to_string()])
         .args(["--first", &load.first.to_string()])
@@ -257,8 +268,8 @@ fn peak_mib(chain: &Chain, role: &str) -> Option<f64> {
 #[ignore = "a bench; see BENCHMARKS.md"]
 async fn bench_one_stream_against_ten() {
     let python = tokio::task::spawn_blocking(python).await.unwrap();
-    let signals: usize = std::env::var("SIGNAALNET_PY_BENCH_SIGNALS")
-        .map_or(1_000_000, |n| n.parse().unwrap());
+    let signals: usize =
+        std::env::var("SIGNAALNET_PY_BENCH_SIGNALS").map_or(1_000_000, |n| n.parse().unwrap());
     let mut lines = Vec::new();
     for streams in [1, 10] {
         let dir = tempfile::tempdir().unwrap();

@@ -90,10 +90,8 @@ pub const SMALLEST_FRAME: u32 = 64;
 const H2_FRAME_CHARGE_FROM: u32 = 256;
 /// The connection's receive window, sized so that h2's budget for small unread frames (half of
 /// it) covers every stream holding a full window of [`SMALLEST_FRAME`]-byte frames: 37.5 MiB.
-pub const CONNECTION_WINDOW: u32 = 2
-    * MAX_STREAMS
-    * (STREAM_WINDOW / SMALLEST_FRAME)
-    * (H2_FRAME_CHARGE_FROM - SMALLEST_FRAME);
+pub const CONNECTION_WINDOW: u32 =
+    2 * MAX_STREAMS * (STREAM_WINDOW / SMALLEST_FRAME) * (H2_FRAME_CHARGE_FROM - SMALLEST_FRAME);
 const _: () = assert!(
     (MAX_STREAMS as u64) * (STREAM_WINDOW as u64) <= CONNECTION_WINDOW as u64,
     "the streams' windows, not the connection's, bound what a connection buffers"
