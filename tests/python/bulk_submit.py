@@ -94,6 +94,7 @@ def main():
     accepted = [0]
     refused = []
     ends = [None] * args.streams
+    finished = [None] * args.streams
     samples = []
     first_id = []
 
@@ -130,23 +131,25 @@ def main():
         except grpc.RpcError as e:
             ends[s] = {"code": e.code().name, "details": (e.details() or "")[:300],
                        "results": own_accepted}
+        finally:
+            finished[s] = time.monotonic()
 
     start = time.monotonic()
     threads = [threading.Thread(target=run_stream, args=(s,)) for s in range(args.streams)]
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        threads[0].join(timeout=args.progress or 1.0)
-        for t in threads:
-            if not t.is_alive():
-                t.join()
+        time.sleep(args.progress or 0.2)
         if args.progress:
             elapsed = time.monotonic() - start
             with lock:
                 done = accepted[0] + len(refused)
             print(f"{done}/{args.signals} results after {elapsed:.0f} s "
                   f"({done / max(elapsed, 1e-9):.0f}/s)", file=sys.stderr, flush=True)
-    elapsed = time.monotonic() - start
+    for t in threads:
+        t.join()
+    # Until the last stream ended, not until this loop noticed.
+    elapsed = max(finished) - start
 
     states = {}
     for signal_id in random.Random(7).sample(samples, min(args.sample, len(samples))):
