@@ -112,11 +112,12 @@ const _: () = assert!(
 ///
 /// So flow control must pause a client before the budget runs out, for every legitimate frame
 /// size and however many streams a connection has open:
-/// - each stream may hold at most [`STREAM_WINDOW`] unread bytes (64 KiB: ~600 signals, ample
+/// - each stream may hold at most [`STREAM_WINDOW`] unread bytes (64 KiB: ~800 signals, ample
 ///   to keep a node's 128-signal batches fed; the client waits for the node's WINDOW_UPDATE
-///   beyond that), and a connection at most [`MAX_STREAMS`] streams, so **a connection makes
-///   a role buffer at most 6.25 MiB of received data** (plus 128 decoded messages per
-///   submission stream in the handler's batch);
+///   beyond that), and a connection at most [`MAX_STREAMS`] streams, so **h2 holds at most
+///   6.25 MiB received and unread per connection**; beside it each stream's decoder holds at
+///   most the one message it is assembling (tonic's 4 MB limit) and a submission stream's
+///   handler one batch of 128 decoded signals;
 /// - the connection window ([`CONNECTION_WINDOW`]) is therefore never the limit; its only
 ///   effect is h2's budget, half of it, which holds every stream full of [`SMALLEST_FRAME`]-
 ///   byte frames (charged 192 bytes each).
