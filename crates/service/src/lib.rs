@@ -76,7 +76,7 @@ pub async fn serve(
     // (signaalnet_tls::server_config: a client certificate from `tls.ca` required).
     let incoming =
         signaalnet_tls::incoming(listener, Arc::new(signaalnet_tls::server_config(tls)?));
-    Server::builder()
+    flow_control(Server::builder())
         .layer(limits::SizeLimitStatus)
         .add_routes(routes)
         .add_service(RoleServiceServer::new(role))
@@ -86,6 +86,64 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())
+}
+
+/// HTTP/2 flow control of every role's server (see [`flow_control`]): the receive window of
+/// one stream, in bytes.
+pub const STREAM_WINDOW: u32 = 64 * 1024;
+/// Streams (calls) one connection may have open at once; a client queues the ones beyond.
+pub const MAX_STREAMS: u32 = 100;
+/// The smallest DATA frame a well-behaved client is assumed to send: the 5-byte gRPC prefix and
+/// a 59-byte message (a signal with one short identifier and key makes a frame of ~80).
+pub const SMALLEST_FRAME: u32 = 64;
+/// h2's charge for a received DATA frame of `n` bytes held unread is `256 − n` (its
+/// `DEFAULT_DATA_FRAME_OVERHEAD_THRESHOLD`); frames of 256 bytes and more are free.
+const H2_FRAME_CHARGE_FROM: u32 = 256;
+/// The connection's receive window, sized so that h2's budget for small unread frames (half of
+/// it) covers every stream holding a full window of [`SMALLEST_FRAME`]-byte frames: 37.5 MiB.
+pub const CONNECTION_WINDOW: u32 =
+    2 * MAX_STREAMS * (STREAM_WINDOW / SMALLEST_FRAME) * (H2_FRAME_CHARGE_FROM - SMALLEST_FRAME);
+const _: () = assert!(
+    (MAX_STREAMS as u64) * (STREAM_WINDOW as u64) <= CONNECTION_WINDOW as u64,
+    "the streams' windows, not the connection's, bound what a connection buffers"
+);
+
+/// The server's HTTP/2 flow control: what bounds the memory a client can make a role hold, and
+/// why a long stream of small messages is throttled instead of cut.
+///
+/// gRPC clients other than tonic's (stock Python grpcio, for one) write each message of a
+/// client stream as a DATA frame of its own, often under 256 bytes (a signal: ~80). h2
+/// (0.4.20) charges every small DATA frame it has received but the handler has not read yet
+/// against a per-connection budget of half the connection window and sends `GOAWAY
+/// ENHANCE_YOUR_CALM "too_many_data_frames"` when it runs out: a guard against a peer that
+/// floods tiny frames. With hyper's defaults (1 MiB per stream and per connection, so a budget
+/// of 512 KiB) a single `SubmitSignals` stream whose client writes faster than the node encrypts
+/// and commits was cut after ~3,000 unread signals, long before flow control would have paused
+/// the client.
+///
+/// So flow control must pause a client before the budget runs out, for every legitimate frame
+/// size and however many streams a connection has open:
+/// - each stream may hold at most [`STREAM_WINDOW`] unread bytes (64 KiB: ~800 signals, ample
+///   to keep a node's 128-signal batches fed; the client waits for the node's WINDOW_UPDATE
+///   beyond that), and a connection at most [`MAX_STREAMS`] streams, so **h2 holds at most
+///   6.25 MiB received and unread per connection**; beside it each stream's decoder holds at
+///   most the one message it is assembling (tonic's 4 MB limit) and a submission stream's
+///   handler one batch of 128 decoded signals;
+/// - the connection window ([`CONNECTION_WINDOW`]) is therefore never the limit; its only
+///   effect is h2's budget, half of it, which holds every stream full of [`SMALLEST_FRAME`]-
+///   byte frames (charged 192 bytes each).
+///
+/// A client sending smaller frames on purpose is still cut: of 1-byte frames h2 buffers about
+/// 77,000 before its GOAWAY, a bounded cost. The budget cannot be set through tonic or hyper,
+/// only sized through the connection window, and the adaptive window (BDP) must stay off: it
+/// grows stream and connection windows alike, so one stream's backlog could exceed the budget
+/// again.
+fn flow_control(server: Server) -> Server {
+    server
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_concurrent_streams(MAX_STREAMS)
+        .http2_adaptive_window(Some(false))
 }
 
 /// A lazily connecting mTLS channel to `url` (`https://host:port`), presenting `tls.cert`. The

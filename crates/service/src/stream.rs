@@ -34,6 +34,11 @@ pub struct Batch<T> {
 /// Waits for the next item of a client stream, then takes every item that has already arrived
 /// after it, up to `max` in all, so that work can be done (and committed) per batch. `None`
 /// when the stream has ended. An error ends the batch.
+///
+/// While a batch is worked on, nothing reads the stream: HTTP/2 flow control pauses the client
+/// once a stream's window is full (see `crate::flow_control`, sized so that this happens before
+/// h2's budget for small unread frames runs out). A reader task draining the stream into a
+/// queue would not change that bound, only move the backlog into the queue.
 pub async fn next_batch<T, S>(input: &mut S, max: usize) -> Option<Batch<T>>
 where
     S: Stream<Item = Result<T, Status>> + Unpin,

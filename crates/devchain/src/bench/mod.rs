@@ -7,6 +7,9 @@ pub mod floor;
 mod load;
 mod usage;
 
+// Also what the Python client's bench (tests/python_client.rs) submits under.
+pub use load::bulk_policies;
+
 use crate::chain::{Chain, Options, Run};
 use crate::requests::Ids;
 use anyhow::Result;
