@@ -171,6 +171,11 @@ impl CoordinatorGrpc {
                 )
                 .into());
         }
+        // Each id has the form a node gives its signals, before anything is looked up (or a
+        // tombstone written) for it.
+        for (i, id) in request.signal_ids.iter().enumerate() {
+            query::signal_id(id, &format!("signal_ids[{i}]"))?;
+        }
         let withdrawn = self
             .core
             .withdraw(&partner, &actor, &request.signal_ids)
