@@ -72,3 +72,52 @@ pub fn policy_refusals(decision: ShareDecision) -> Vec<Refusal> {
         .filter(|r| r.rule != VALUE_RULE)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test fixtures
+    use super::*;
+    use std::path::Path;
+
+    fn example() -> PolicySet {
+        PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap()
+    }
+
+    #[test]
+    fn a_value_its_type_cannot_take_or_a_future_month_is_malformed() {
+        let policy = example();
+        let malformed = |id, value| malformed_value(&policy, id, value, "2026-09");
+        assert!(malformed("maand_waarneming", "2026-13").is_some());
+        assert!(malformed("maand_waarneming", "2026-10").is_some());
+        assert!(malformed("maand_waarneming", "2026-09").is_none());
+        assert!(malformed("minderjarig", "ja").is_some());
+        assert!(malformed("minderjarig", "true").is_none());
+        // Not in the catalogue: the policy check's refusal, not an input error.
+        assert!(malformed("schoenmaat", "43").is_none());
+        // The message says what is expected, not what was given.
+        let message = malformed("gemeente", "Groningen").unwrap();
+        assert!(!message.contains("Groningen"), "{message}");
+    }
+
+    #[test]
+    fn the_policy_answer_leaves_malformed_values_to_the_input_check() {
+        let policy = example();
+        let decision = check_signal(
+            &policy,
+            "gemeente_groningen",
+            "signalering_drieluik",
+            [IdentifierKind::Address],
+            [
+                ("maand_waarneming", "2026-13"),
+                ("politie_registratie", "true"),
+            ],
+        );
+        let rules: Vec<&str> = decision.refusals.iter().map(|r| r.rule).collect();
+        assert_eq!(
+            rules,
+            ["policy.attribute_value", "policy.attribute_not_allowed"]
+        );
+        let left: Vec<&str> = policy_refusals(decision).iter().map(|r| r.rule).collect();
+        assert_eq!(left, ["policy.attribute_not_allowed"]);
+    }
+}
