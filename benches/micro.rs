@@ -18,6 +18,11 @@ use signaalnet_pseudonym::{
 use signaalnet_store::{Clock, Location, Store};
 use std::collections::HashMap;
 use std::hint::black_box;
+
+/// "Today" for the date-of-birth checks.
+fn today() -> signaalnet_identifier::Day {
+    signaalnet_identifier::Day::from_unix_seconds(signaalnet_store::now())
+}
 use std::path::Path;
 
 fn identifiers(c: &mut Criterion) {
@@ -46,7 +51,8 @@ fn identifiers(c: &mut Criterion) {
         group.bench_function(*kind, |b| {
             b.iter(|| {
                 let parsed =
-                    signaalnet_node::input::parse_identifier(black_box(identifier), "i").unwrap();
+                    signaalnet_node::input::parse_identifier(black_box(identifier), "i", today())
+                        .unwrap();
                 black_box(parsed.match_keys())
             })
         });
@@ -64,10 +70,14 @@ fn libpep(c: &mut Criterion) {
         ..
     } = LocalChain::new(&context, 2, rng).unwrap();
     let encryptor = PartnerEncryptor::new(system);
-    let key = signaalnet_node::input::parse_identifier(&wire(Value::Bsn("123456782".into())), "i")
-        .unwrap()
-        .match_keys()
-        .remove(0);
+    let key = signaalnet_node::input::parse_identifier(
+        &wire(Value::Bsn("123456782".into())),
+        "i",
+        today(),
+    )
+    .unwrap()
+    .match_keys()
+    .remove(0);
     let domain = MatchDomain::new("bench", key.kind()).unwrap();
     let factors: Vec<_> = transcryptors.iter().map(|t| t.factors(&domain)).collect();
     let commitments = DomainCommitments::published_by(&transcryptors, &domain);
@@ -121,6 +131,7 @@ fn policy(c: &mut Criterion) {
         ],
         &[("gemeente", "GM0014"), ("woonsituatie", "overbewoning")],
     );
+    let now = signaalnet_store::now();
     let mut group = c.benchmark_group("policy");
     group.bench_function("evaluate a share (2 kinds, 2 attributes)", |b| {
         b.iter(|| {
@@ -134,7 +145,9 @@ fn policy(c: &mut Criterion) {
     });
     group.bench_function("node input check of a whole submission", |b| {
         b.iter(|| {
-            black_box(signaalnet_node::input::check(&set, GEMEENTE, black_box(&request)).is_ok())
+            black_box(
+                signaalnet_node::input::check(&set, GEMEENTE, black_box(&request), now).is_ok(),
+            )
         })
     });
     group.finish();

@@ -120,8 +120,11 @@ impl Ids {
             Value::Bsn(bsn(n)),
             Value::Kvk(format!("{:08}", 10_000_000 + n)),
         ];
+        // Dutch mobiles from +31 61 on: +31 60… is not in the numbering plan (numbers are
+        // checked against it), 61–65 are, room for 12 million signals.
         out.extend(
-            (0..k.saturating_sub(2)).map(|i| Value::Phone(format!("+316{:08}", n * 4 + i as u64))),
+            (0..k.saturating_sub(2))
+                .map(|i| Value::Phone(format!("+316{:08}", 10_000_000 + n * 4 + i as u64))),
         );
         out.truncate(k);
         out.into_iter().map(id).collect()

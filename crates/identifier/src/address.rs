@@ -1,11 +1,22 @@
 //! Dutch addresses: postcode + huisnummer + toevoeging, or a BAG verblijfsobject id.
 //!
+//! Input rules:
+//!
+//! - postcode: four digits (1000–9999), then two letters, with at most one space or dash
+//!   between the two parts (`1234AB`, `1234 ab`, `1234-AB`); a separator inside either part
+//!   (`97-12KL`) is refused (`address.postcode_format`), as are the letter pairs SA, SD and SS;
+//! - huisnummer: a whole number 1–99999 (the BAG's range); an addition may follow directly as a
+//!   letter (`12a`) or after a space, dash or slash (`12-2`, `12 bis`), but not after a dot or
+//!   comma: `12.5` is not a house number (`address.huisnummer`);
+//! - huisletter and toevoeging together: letters and digits, at most 5 (BAG: a huisletter of
+//!   one letter and a huisnummertoevoeging of at most four), separators dropped, upper-cased.
+//!
 //! The two forms never match each other: translating between them needs the BAG, which a pure
 //! library does not consult. Partners that have the BAG id at hand (gemeenten) should send both
 //! forms as two identifiers; the others send the postcode form.
 
-use crate::error::{only, IdentifierError};
-use crate::redacted;
+use crate::error::{at_most, only, IdentifierError};
+use crate::{limits, redacted};
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Address {
@@ -29,6 +40,24 @@ impl Address {
         huisnummer: &str,
         toevoeging: &str,
     ) -> Result<Self, IdentifierError> {
+        at_most(
+            "address.postcode",
+            postcode,
+            limits::POSTCODE,
+            "address.too_long",
+        )?;
+        at_most(
+            "address.huisnummer",
+            huisnummer,
+            limits::HUISNUMMER,
+            "address.too_long",
+        )?;
+        at_most(
+            "address.toevoeging",
+            toevoeging,
+            limits::TOEVOEGING,
+            "address.too_long",
+        )?;
         let postcode = parse_postcode(postcode)?;
         let raw_number = huisnummer.trim();
         let digits_end = raw_number
@@ -52,6 +81,16 @@ impl Address {
                 ))
             }
         };
+        if inline_addition
+            .starts_with(|c: char| !(c.is_ascii_alphabetic() || matches!(c, ' ' | '-' | '/')))
+        {
+            return Err(IdentifierError::new(
+                "address.huisnummer",
+                "is not a whole number; an addition follows as a letter (12a) or after a space, \
+                 dash or slash (12-2, 12 bis)",
+                "address.huisnummer",
+            ));
+        }
         if !inline_addition.trim().is_empty() && !toevoeging.trim().is_empty() {
             return Err(IdentifierError::new(
                 "address.huisnummer",
@@ -74,6 +113,7 @@ impl Address {
 
     pub fn parse_bag(raw: &str) -> Result<Self, IdentifierError> {
         const FIELD: &str = "address.bag_verblijfsobject_id";
+        at_most(FIELD, raw, limits::BAG_ID, "address.too_long")?;
         let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
         only(
             FIELD,
@@ -124,14 +164,19 @@ impl Address {
 
 fn parse_postcode(raw: &str) -> Result<String, IdentifierError> {
     const FIELD: &str = "address.postcode";
-    let compact: String = raw
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let s = raw.trim();
+    let (digits, rest) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    // One separator between the parts: spaces with at most one dash among them.
+    let letters = rest.trim_start_matches(' ');
+    let letters = letters
+        .strip_prefix('-')
+        .unwrap_or(letters)
+        .trim_start_matches(' ');
+    let compact = format!("{digits}{letters}").to_ascii_uppercase();
     let bytes = compact.as_bytes();
-    let well_formed = bytes.len() == 6
-        && bytes[..4].iter().all(u8::is_ascii_digit)
+    let well_formed = digits.len() == 4
+        && letters.len() == 2
+        && bytes.len() == 6
         && bytes[4..].iter().all(u8::is_ascii_uppercase);
     if !well_formed {
         return Err(IdentifierError::new(

@@ -1,7 +1,11 @@
 //! Burgerservicenummer: 9 digits passing the 11-proef.
+//!
+//! Written as people write it: spaces, dots and dashes between digit groups
+//! (`123.456.782`, `1234 56 782`, `123-456-782`) are removed; any other character (a slash,
+//! a tab, a letter) is refused with its position (`bsn.digits`).
 
-use crate::error::{only, IdentifierError};
-use crate::{elfproef, redacted, strip_number_separators};
+use crate::error::{at_most, only, IdentifierError};
+use crate::{elfproef, limits, redacted, strip_number_separators};
 
 /// A valid BSN in its 9-digit form, leading zeros kept.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -9,11 +13,12 @@ pub struct Bsn(String);
 redacted!(Bsn);
 
 impl Bsn {
-    /// Accepts spaces, dots and dashes between digits (`123.456.782`, `1234 56 782`). An 8-digit
+    /// Accepts spaces, dots and dashes between digits, nothing else (`123.456.782`, `1234 56 782`). An 8-digit
     /// value is taken as a BSN whose leading zero was lost (spreadsheets drop it) and padded
     /// back; it must still pass the 11-proef in its 9-digit form.
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
         const FIELD: &str = "bsn";
+        at_most(FIELD, raw, limits::BSN, "bsn.too_long")?;
         let compact = strip_number_separators(raw);
         if compact.is_empty() {
             return Err(IdentifierError::new(FIELD, "is empty", "bsn.required"));

@@ -102,3 +102,26 @@ pub(crate) fn only(
         )),
     }
 }
+
+/// Refuses `value` when it has more than `max` characters (Unicode scalar values), before any
+/// other work is done on it. A character is at most 4 bytes, so a value of more than `4 * max`
+/// bytes is refused without being scanned; the message states the limit, never the value or its
+/// length.
+pub(crate) fn at_most(
+    field: &str,
+    value: &str,
+    max: usize,
+    rule: &'static str,
+) -> Result<(), IdentifierError> {
+    if value.len() <= max {
+        return Ok(());
+    }
+    if value.len() > max.saturating_mul(4) || value.chars().count() > max {
+        return Err(IdentifierError::new(
+            field,
+            format!("is longer than {max} characters"),
+            rule,
+        ));
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! International bank account numbers (ISO 13616).
 
-use crate::error::{only, IdentifierError};
-use crate::redacted;
+use crate::error::{at_most, only, IdentifierError};
+use crate::{limits, redacted};
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Iban(String);
@@ -63,6 +63,7 @@ impl Iban {
     /// Spaces and dashes are removed and letters upper-cased (`nl91 abna 0417 1643 00`).
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
         const FIELD: &str = "iban";
+        at_most(FIELD, raw, limits::IBAN, "iban.too_long")?;
         let compact: String = raw
             .chars()
             .filter(|c| !(c.is_whitespace() || *c == '-'))

@@ -7,7 +7,10 @@
 //! the value. `Debug` and `Display` of every identifier type print `[redacted]`: raw identifiers
 //! are personal data and must not reach a log line by accident.
 //!
-//! This crate is pure: no I/O, no clock, no randomness. Pseudonymisation of match keys lives in
+//! Every field has a documented maximum length ([`limits`]), checked before any normalisation.
+//!
+//! This crate is pure: no I/O, no clock, no randomness (checks against "today" take the day as
+//! an argument, [`Day`]). Pseudonymisation of match keys lives in
 //! `signaalnet-pseudonym`.
 #![forbid(unsafe_code)]
 
@@ -16,6 +19,7 @@ mod bsn;
 mod date;
 mod error;
 mod iban;
+pub mod limits;
 mod online_handle;
 mod organisation;
 mod person;
@@ -25,7 +29,7 @@ mod vehicle;
 
 pub use address::Address;
 pub use bsn::Bsn;
-pub use date::DateOfBirth;
+pub use date::{DateOfBirth, Day};
 pub use error::IdentifierError;
 pub use iban::Iban;
 pub use online_handle::{OnlineHandle, Platform};
@@ -194,10 +198,13 @@ macro_rules! redacted {
 }
 pub(crate) use redacted;
 
-/// Removes the characters people put inside numbers: spaces, dots, dashes and slashes.
+/// Removes the characters people put between digit groups of a number: spaces, dots and
+/// dashes. Slashes are not among them: nobody writes a BSN or KvK-nummer with one, and a value
+/// that has one is more likely a date or two numbers run together.
 pub(crate) fn strip_number_separators(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !(c.is_whitespace() || matches!(c, '.' | '-' | '/' | '\u{2010}'..='\u{2015}')))
+    raw.trim()
+        .chars()
+        .filter(|c| !(matches!(c, ' ' | '\u{00A0}' | '.' | '-' | '\u{2010}'..='\u{2015}')))
         .collect()
 }
 

@@ -1,8 +1,15 @@
 //! Accounts on online platforms, where recruitment for sexual and labour exploitation often
 //! starts (advertisements, "loverboy" contact, job offers on social media).
+//!
+//! A handle may be given as a profile link. The link's site must be the named platform's: a
+//! Facebook link given as an Instagram handle is refused (`online_handle.platform_mismatch`),
+//! because its last path segment is a Facebook name, and matching it as an Instagram account
+//! would join two different people. A link to a site that is none of the listed platforms is
+//! refused for a listed platform for the same reason; for another platform (`Other`) any link
+//! is read.
 
-use crate::error::{only, IdentifierError};
-use crate::redacted;
+use crate::error::{at_most, only, IdentifierError};
+use crate::{limits, redacted};
 
 /// The platforms a partner can name. The list is closed so that `insta`, `ig` and `Instagram`
 /// all land on the same platform; `Other` takes a folded platform name.
@@ -25,6 +32,12 @@ pub enum Platform {
 
 impl Platform {
     fn parse(raw: &str) -> Result<Self, IdentifierError> {
+        at_most(
+            "online_handle.platform",
+            raw,
+            limits::PLATFORM,
+            "online_handle.too_long",
+        )?;
         let folded: String = raw
             .trim()
             .to_lowercase()
@@ -71,6 +84,35 @@ impl Platform {
         })
     }
 
+    /// The platform a profile link's host belongs to, if it is one of the listed ones.
+    fn of_host(host: &str) -> Option<Self> {
+        let host = host.to_ascii_lowercase();
+        let host = host.split(':').next().unwrap_or("");
+        let site = host
+            .strip_prefix("www.")
+            .or_else(|| host.strip_prefix("m."))
+            .or_else(|| host.strip_prefix("mobile."))
+            .or_else(|| host.strip_prefix("web."))
+            .or_else(|| host.strip_prefix("old."))
+            .or_else(|| host.strip_prefix("vm."))
+            .unwrap_or(host);
+        Some(match site {
+            "instagram.com" | "instagr.am" => Self::Instagram,
+            "tiktok.com" => Self::TikTok,
+            "snapchat.com" => Self::Snapchat,
+            "t.me" | "telegram.me" | "telegram.org" => Self::Telegram,
+            "facebook.com" | "fb.com" | "fb.me" | "messenger.com" | "m.me" => Self::Facebook,
+            "x.com" | "twitter.com" => Self::X,
+            "onlyfans.com" => Self::OnlyFans,
+            "kik.me" | "kik.com" => Self::Kik,
+            "signal.me" | "signal.org" => Self::Signal,
+            "wa.me" | "whatsapp.com" => Self::WhatsApp,
+            "discord.com" | "discord.gg" | "discordapp.com" => Self::Discord,
+            "reddit.com" => Self::Reddit,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
             Self::Instagram => "instagram",
@@ -103,8 +145,33 @@ impl OnlineHandle {
     /// 1–64 characters of letters, digits, `.`, `_` and `-`.
     pub fn parse(platform: &str, handle: &str) -> Result<Self, IdentifierError> {
         const FIELD: &str = "online_handle.handle";
+        at_most(FIELD, handle, limits::HANDLE, "online_handle.too_long")?;
         let platform = Platform::parse(platform)?;
-        let trimmed = strip_profile_link(handle.trim());
+        let (host, trimmed) = strip_profile_link(handle.trim());
+        if let Some(host) = host {
+            match Platform::of_host(host) {
+                Some(linked) if linked == platform => {}
+                _ if matches!(platform, Platform::Other(_)) => {}
+                Some(linked) => {
+                    return Err(IdentifierError::new(
+                        FIELD,
+                        format!(
+                            "is a link to a {} profile, not to {}",
+                            linked.as_str(),
+                            platform.as_str()
+                        ),
+                        "online_handle.platform_mismatch",
+                    ))
+                }
+                None => {
+                    return Err(IdentifierError::new(
+                        FIELD,
+                        format!("is a link to another site than {}", platform.as_str()),
+                        "online_handle.platform_mismatch",
+                    ))
+                }
+            }
+        }
         let trimmed = trimmed.strip_prefix('@').unwrap_or(trimmed);
         let folded = trimmed.to_lowercase();
         if folded.is_empty() {
@@ -140,19 +207,34 @@ impl OnlineHandle {
     }
 }
 
-/// `https://www.instagram.com/name/?hl=nl` → `name`. Anything that is not a link is returned as
-/// it is.
-fn strip_profile_link(raw: &str) -> &str {
+/// `https://www.instagram.com/name/?hl=nl` → (`www.instagram.com`, `name`). Also reads
+/// `facebook.com/profile.php?id=100012345` (the id), `reddit.com/user/name` and
+/// `reddit.com/u/name`, `snapchat.com/add/name`, and `tiktok.com/@name`. Anything that is not a
+/// link is returned as it is, without a host.
+fn strip_profile_link(raw: &str) -> (Option<&str>, &str) {
     let without_scheme = raw
         .strip_prefix("https://")
         .or_else(|| raw.strip_prefix("http://"))
         .unwrap_or(raw);
-    let Some((host, path)) = without_scheme.split_once('/') else {
-        return raw;
+    let Some((host, rest)) = without_scheme.split_once('/') else {
+        return (None, raw);
     };
     if !host.contains('.') {
-        return raw;
+        return (None, raw);
     }
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    path.split('/').find(|s| !s.is_empty()).unwrap_or("")
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, query.split('#').next().unwrap_or("")),
+        None => (rest.split('#').next().unwrap_or(""), ""),
+    };
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let first = segments.next().unwrap_or("");
+    let handle = match first {
+        "profile.php" => query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("id="))
+            .unwrap_or(""),
+        "user" | "u" | "add" => segments.next().unwrap_or(first),
+        _ => first,
+    };
+    (Some(host), handle)
 }

@@ -4,8 +4,8 @@
 //! translate one into the other without the Handelsregister, so they never match each other:
 //! partners should send the KvK-nummer when they have it.
 
-use crate::error::{only, IdentifierError};
-use crate::{elfproef, redacted, strip_number_separators};
+use crate::error::{at_most, only, IdentifierError};
+use crate::{elfproef, limits, redacted, strip_number_separators};
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Organisation {
@@ -67,6 +67,12 @@ impl Organisation {
 }
 
 fn digits_only(raw: &str, field: &str, rule: &'static str) -> Result<String, IdentifierError> {
+    at_most(
+        field,
+        raw,
+        limits::ORGANISATION_NUMBER,
+        "organisation.too_long",
+    )?;
     let compact = strip_number_separators(raw);
     if compact.is_empty() {
         return Err(IdentifierError::new(field, "is empty", rule));

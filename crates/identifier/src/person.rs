@@ -1,6 +1,20 @@
 //! Persons identified by name and date of birth, for partners who have no BSN (or whose subject
 //! has none: many people exploited in the Netherlands are not registered in the BRP).
 //!
+//! Refused before normalisation (rules `person.too_long`, `person.control_characters`,
+//! `person.digits`, `person.combining_marks`):
+//!
+//! - a surname of more than 212 characters or given names of more than 200 (see `limits.rs`:
+//!   the BRP's own limits);
+//! - control characters (line breaks, tabs, U+0085 NEL, NUL …), the line and paragraph
+//!   separators U+2028/U+2029 and format characters (zero-width spaces and joiners,
+//!   bidirectional overrides, the soft hyphen): no register writes them in a name, and they
+//!   would let two different byte strings look like one name;
+//! - any digit: names in the BRP and in passports have none, and a value like `12345` or
+//!   `Jansen 2` is a case system's number or a duplicate marker, not a name;
+//! - more than 3 combining marks on one base character: the most any script here needs is two
+//!   (Vietnamese `ệ` decomposed); a stack of hundreds is an attempt to make a name unreadable.
+//!
 //! Normalisation, in order:
 //!
 //! 1. Surname and given names are folded to lower-case ASCII words (see `text.rs`: Cyrillic
@@ -28,10 +42,11 @@
 //! of birth), which is why a hit reports which key kinds met and why a hit always needs at least
 //! two partners.
 
-use crate::date::DateOfBirth;
-use crate::error::{describe_char, IdentifierError};
+use crate::date::{DateOfBirth, Day};
+use crate::error::{at_most, describe_char, IdentifierError};
 use crate::text::fold_words;
-use crate::{redacted, IdentifierKind, MatchKey};
+use crate::{limits, redacted, IdentifierKind, MatchKey};
+use unicode_normalization::char::is_combining_mark;
 
 /// A person as surname, given names (or initials) and date of birth, normalised.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -51,11 +66,27 @@ const PARTICLES: &[&str] = &[
 ];
 
 impl Person {
+    /// `today` bounds the date of birth (see `date.rs`); the crate reads no clock.
     pub fn parse(
         surname: &str,
         given_names: &str,
         date_of_birth: &str,
+        today: Day,
     ) -> Result<Self, IdentifierError> {
+        at_most(
+            "person.surname",
+            surname,
+            limits::SURNAME,
+            "person.too_long",
+        )?;
+        at_most(
+            "person.given_names",
+            given_names,
+            limits::GIVEN_NAMES,
+            "person.too_long",
+        )?;
+        check_name_characters("person.surname", surname)?;
+        check_name_characters("person.given_names", given_names)?;
         let surname_core = surname_core(surname)?;
         let given = fold_field(given_names, "person.given_names")?;
         let given: Vec<String> = given.iter().map(|w| ij_to_y(w)).collect();
@@ -68,7 +99,7 @@ impl Person {
         };
         let initial = first_word.chars().next().unwrap_or('?');
         let first_given_name = given.iter().find(|w| w.chars().count() >= 2).cloned();
-        let date_of_birth = DateOfBirth::parse("person.date_of_birth", date_of_birth)?;
+        let date_of_birth = DateOfBirth::parse("person.date_of_birth", date_of_birth, today)?;
         Ok(Self {
             surname_core,
             first_given_name,
@@ -101,6 +132,93 @@ impl Person {
             .map(|v| MatchKey::new(IdentifierKind::Person, v))
             .collect()
     }
+}
+
+/// Most combining marks allowed on one base character.
+const MAX_COMBINING_MARKS: usize = 3;
+
+/// The character rules of the module doc, on the raw value; errors give the class and position
+/// of the character, never the character.
+fn check_name_characters(field: &str, raw: &str) -> Result<(), IdentifierError> {
+    let mut marks = 0;
+    for (position, c) in raw.chars().enumerate() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c) {
+            return Err(IdentifierError::new(
+                field,
+                format!(
+                    "contains {}; a name has no control, line-break or format characters",
+                    describe_format(c, position)
+                ),
+                "person.control_characters",
+            ));
+        }
+        if c.is_numeric() {
+            return Err(IdentifierError::new(
+                field,
+                format!(
+                    "contains {}; a name has no digits",
+                    describe_char(c, position)
+                ),
+                "person.digits",
+            ));
+        }
+        if is_combining_mark(c) {
+            marks += 1;
+            if marks > MAX_COMBINING_MARKS {
+                return Err(IdentifierError::new(
+                    field,
+                    format!(
+                        "has more than {MAX_COMBINING_MARKS} combining marks on one character \
+                         (at position {})",
+                        position + 1
+                    ),
+                    "person.combining_marks",
+                ));
+            }
+        } else {
+            marks = 0;
+        }
+    }
+    Ok(())
+}
+
+fn describe_format(c: char, position: usize) -> String {
+    if c.is_control() {
+        describe_char(c, position)
+    } else {
+        format!(
+            "a format or separator character at position {}",
+            position + 1
+        )
+    }
+}
+
+/// Unicode general category Cf (format), Unicode 15.1.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 fn fold_field(raw: &str, field: &str) -> Result<Vec<String>, IdentifierError> {
@@ -178,7 +296,7 @@ mod tests {
     use super::*;
 
     fn keys(surname: &str, given: &str, dob: &str) -> Vec<String> {
-        Person::parse(surname, given, dob)
+        Person::parse(surname, given, dob, Day::new(2026, 12, 1).unwrap())
             .unwrap()
             .match_keys()
             .iter()

@@ -3,16 +3,21 @@
 #![allow(clippy::unwrap_used)] // test helpers panic on fixture errors
 
 use signaalnet_identifier::{
-    Address, Bsn, Iban, Identifier, IdentifierError, OnlineHandle, Organisation, Person, Phone,
-    Vehicle,
+    Address, Bsn, Day, Iban, Identifier, IdentifierError, OnlineHandle, Organisation, Person,
+    Phone, Vehicle,
 };
+
+/// "Today" for the date checks of the table.
+fn today() -> Day {
+    Day::new(2026, 12, 1).unwrap()
+}
 
 /// Parses one case. `fields` are the inputs in the order of the kind's parse function.
 fn parse(kind: &str, fields: &[&str]) -> Result<Identifier, IdentifierError> {
     let f = |i: usize| fields.get(i).copied().unwrap_or("");
     Ok(match kind {
         "bsn" => Identifier::Bsn(Bsn::parse(f(0))?),
-        "person" => Identifier::Person(Person::parse(f(0), f(1), f(2))?),
+        "person" => Identifier::Person(Person::parse(f(0), f(1), f(2), today())?),
         "address" => Identifier::Address(Address::parse_postal(f(0), f(1), f(2))?),
         "bag" => Identifier::Address(Address::parse_bag(f(0))?),
         "kvk" => Identifier::Organisation(Organisation::parse_kvk(f(0))?),
@@ -175,6 +180,18 @@ const VALID: &[(&str, &[&str], &str)] = &[
     ("phone", &["+40 712 345 678"], "+40712345678"),
     ("phone", &["+359 88 123 4567"], "+359881234567"),
     ("phone", &["+49 30 1234567"], "+49301234567"),
+    // a trunk prefix after the country code is dropped, as the numbering plan says
+    ("phone", &["+31 06 12345678"], "+31612345678"),
+    // Polish, Romanian, Bulgarian and Ukrainian mobiles, international and from abroad
+    ("phone", &["+48 601 234 567"], "+48601234567"),
+    ("phone", &["0048 789-123-456"], "+48789123456"),
+    ("phone", &["+40 721 234 567"], "+40721234567"),
+    ("phone", &["0040 (0)745 123 456"], "+40745123456"),
+    ("phone", &["+359 87 123 4567"], "+359871234567"),
+    ("phone", &["+359 89 765 4321"], "+359897654321"),
+    ("phone", &["+380 67 123 4567"], "+380671234567"),
+    ("phone", &["+380 (50) 123-45-67"], "+380501234567"),
+    ("phone", &["00380 93 123 4567"], "+380931234567"),
     // IBAN
     ("iban", &["NL91ABNA0417164300"], "NL91ABNA0417164300"),
     ("iban", &["nl91 abna 0417 1643 00"], "NL91ABNA0417164300"),
@@ -219,6 +236,10 @@ const VALID: &[(&str, &[&str], &str)] = &[
     ("vehicle", &["PL", "WX 12345"], "PL:WX12345"),
     ("vehicle", &["ro", "B-123-ABC"], "RO:B123ABC"),
     ("vehicle", &["BG", "CA 1234 AB"], "BG:CA1234AB"),
+    ("vehicle", &["UK", "AB12 CDE"], "GB:AB12CDE"),
+    ("vehicle", &["gb", "AB12 CDE"], "GB:AB12CDE"),
+    ("vehicle", &["XK", "01-123-AB"], "XK:01123AB"),
+    ("vehicle", &["ua", "AA 1234 BB"], "UA:AA1234BB"),
     // online handle
     (
         "online_handle",
@@ -251,6 +272,66 @@ const VALID: &[(&str, &[&str], &str)] = &[
         &["Vinted", "seller123"],
         "vinted:seller123",
     ),
+    (
+        "online_handle",
+        &["Vinted", "https://www.vinted.nl/member/seller123"],
+        "vinted:member",
+    ),
+    (
+        "online_handle",
+        &[
+            "Facebook",
+            "https://www.facebook.com/profile.php?id=100012345678",
+        ],
+        "facebook:100012345678",
+    ),
+    (
+        "online_handle",
+        &["fb", "https://m.facebook.com/lisa.model.99"],
+        "facebook:lisa.model.99",
+    ),
+    (
+        "online_handle",
+        &["Reddit", "https://old.reddit.com/user/Jobs_NL/"],
+        "reddit:jobs_nl",
+    ),
+    (
+        "online_handle",
+        &["TikTok", "https://www.tiktok.com/@lisa.model_99"],
+        "tiktok:lisa.model_99",
+    ),
+    // dates of birth: the Dutch day-first forms, and up to today plus one day
+    (
+        "person",
+        &["de Vries", "Anna", "14.3.1990"],
+        "full|vries|anna|1990-03-14",
+    ),
+    (
+        "person",
+        &["de Vries", "Anna", "2026-12-02"],
+        "full|vries|anna|2026-12-02",
+    ),
+    (
+        "person",
+        &["de Vries", "Anna", "1900-01-02"],
+        "full|vries|anna|1900-01-02",
+    ),
+    // names: a no-break space separates like a space; two combining marks are a letter
+    (
+        "person",
+        &["de\u{00A0}Vries", "Anna", "1990-03-14"],
+        "full|vries|anna|1990-03-14",
+    ),
+    (
+        "person",
+        &["Nguye\u{0323}\u{0302}n", "Thi", "1990-03-14"],
+        "full|nguyen|thi|1990-03-14",
+    ),
+    // BSN and postcode written with the usual separators
+    ("bsn", &["123 456 782\n"], "123456782"),
+    ("address", &["1234-ab", "12", ""], "pc:1234AB:12:"),
+    ("address", &[" 1234  AB ", "12 bis", ""], "pc:1234AB:12:BIS"),
+    ("address", &["1234AB", "12/2", ""], "pc:1234AB:12:2"),
 ];
 
 /// (kind, inputs, the rule that must refuse it)
@@ -264,6 +345,74 @@ const INVALID: &[(&str, &[&str], &str)] = &[
     ("bsn", &["1234567"], "bsn.length"),
     ("bsn", &["1234567820"], "bsn.length"),
     ("bsn", &["NL123456782"], "bsn.digits"),
+    ("bsn", &["123/456/782"], "bsn.digits"),
+    ("bsn", &["1234\t56782"], "bsn.digits"),
+    (
+        "bsn",
+        &["123 456 782 123 456 782 123 456 782"],
+        "bsn.too_long",
+    ),
+    // person: names
+    (
+        "person",
+        &["de Vries\nERROR forged", "Anna", "1990-03-14"],
+        "person.control_characters",
+    ),
+    (
+        "person",
+        &["de Vries", "Anna\u{0085}Maria", "1990-03-14"],
+        "person.control_characters",
+    ),
+    (
+        "person",
+        &["de\u{200B}Vries", "Anna", "1990-03-14"],
+        "person.control_characters",
+    ),
+    (
+        "person",
+        &["de Vries\u{2028}", "Anna", "1990-03-14"],
+        "person.control_characters",
+    ),
+    (
+        "person",
+        &["de Vries", "Anna\u{202E}airaM", "1990-03-14"],
+        "person.control_characters",
+    ),
+    (
+        "person",
+        &["de\u{0000}Vries", "Anna", "1990-03-14"],
+        "person.control_characters",
+    ),
+    ("person", &["12345", "Anna", "1990-03-14"], "person.digits"),
+    (
+        "person",
+        &["Jansen 2", "Anna", "1990-03-14"],
+        "person.digits",
+    ),
+    ("person", &["Jansen", "4nna", "1990-03-14"], "person.digits"),
+    (
+        "person",
+        &[
+            "Janse\u{0301}\u{0302}\u{0303}\u{0304}n",
+            "Anna",
+            "1990-03-14",
+        ],
+        "person.combining_marks",
+    ),
+    // person: dates of birth
+    ("person", &["de Vries", "Anna", "2000/01/01"], "date.format"),
+    ("person", &["de Vries", "Anna", "2000.01.01"], "date.format"),
+    ("person", &["de Vries", "Anna", "2000-1-1"], "date.format"),
+    ("person", &["de Vries", "Anna", "14-03/1990"], "date.format"),
+    ("person", &["de Vries", "Anna", "2026-12-03"], "date.future"),
+    ("person", &["de Vries", "Anna", "2999-12-31"], "date.future"),
+    ("person", &["de Vries", "Anna", "1900-01-01"], "date.range"),
+    ("person", &["de Vries", "Anna", "1800-01-01"], "date.range"),
+    (
+        "person",
+        &["de Vries", "Anna", "1990-03-14                         x"],
+        "date.too_long",
+    ),
     // person
     (
         "person",
@@ -308,6 +457,20 @@ const INVALID: &[(&str, &[&str], &str)] = &[
     ("address", &["1234 A", "12", ""], "address.postcode_format"),
     ("address", &["123 AB", "12", ""], "address.postcode_format"),
     ("address", &["0123 AB", "12", ""], "address.postcode_range"),
+    ("address", &["97-12KL", "12", ""], "address.postcode_format"),
+    ("address", &["9712K L", "12", ""], "address.postcode_format"),
+    (
+        "address",
+        &["9712 - - KL", "12", ""],
+        "address.postcode_format",
+    ),
+    ("address", &["9712 KL", "12.5", ""], "address.huisnummer"),
+    ("address", &["9712 KL", "12,5", ""], "address.huisnummer"),
+    (
+        "address",
+        &["9712 KL", "12", "A                  B"],
+        "address.too_long",
+    ),
     (
         "address",
         &["1234 SS", "12", ""],
@@ -344,13 +507,24 @@ const INVALID: &[(&str, &[&str], &str)] = &[
     // phone
     ("phone", &[""], "phone.required"),
     ("phone", &["612345678"], "phone.country_code"),
-    ("phone", &["06-1234567"], "phone.national_length"),
-    ("phone", &["06-123456789"], "phone.national_length"),
-    ("phone", &["+31 06 12345678"], "phone.trunk_prefix"),
-    ("phone", &["+48 51234567"], "phone.national_length"),
+    ("phone", &["06-1234567"], "phone.numbering_plan"),
+    ("phone", &["06-123456789"], "phone.numbering_plan"),
+    ("phone", &["+48 51234567"], "phone.numbering_plan"),
     ("phone", &["06-1234567x"], "phone.digits"),
     ("phone", &["+1234567"], "phone.e164_length"),
-    ("phone", &["+4912345678901234"], "phone.e164_length"),
+    ("phone", &["+4912345678901234567"], "phone.e164_length"),
+    ("phone", &["+999 1234567"], "phone.country_code"),
+    ("phone", &["+48 601 234 56"], "phone.numbering_plan"),
+    ("phone", &["+40 721 234 5678"], "phone.numbering_plan"),
+    ("phone", &["+359 87 123 456"], "phone.numbering_plan"),
+    ("phone", &["+380 67 123 456"], "phone.numbering_plan"),
+    ("phone", &["+380 00 123 4567"], "phone.numbering_plan"),
+    ("phone", &["+31 6 1234 5678 ext 12"], "phone.digits"),
+    (
+        "phone",
+        &["+31 6 1234 5678                                                              "],
+        "phone.too_long",
+    ),
     ("phone", &["+0612345678"], "phone.country_code"),
     // IBAN
     ("iban", &[""], "iban.required"),
@@ -369,6 +543,9 @@ const INVALID: &[(&str, &[&str], &str)] = &[
     ("vehicle", &["", "AB-12-C#"], "vehicle.characters"),
     ("vehicle", &["Nederland", "AB-12-34"], "vehicle.country"),
     ("vehicle", &["PL", "W"], "vehicle.length"),
+    ("vehicle", &["XX", "AB-12-34"], "vehicle.country"),
+    ("vehicle", &["EU", "AB-12-34"], "vehicle.country"),
+    ("vehicle", &["N", "AB-12-34"], "vehicle.country"),
     // online handle
     (
         "online_handle",
@@ -402,6 +579,21 @@ const INVALID: &[(&str, &[&str], &str)] = &[
             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ],
         "online_handle.length",
+    ),
+    (
+        "online_handle",
+        &["Instagram", "https://www.facebook.com/lisa.model.99"],
+        "online_handle.platform_mismatch",
+    ),
+    (
+        "online_handle",
+        &["Telegram", "https://wa.me/31612345678"],
+        "online_handle.platform_mismatch",
+    ),
+    (
+        "online_handle",
+        &["Instagram", "https://instagram.example.com/lisa"],
+        "online_handle.platform_mismatch",
     ),
 ];
 
@@ -514,7 +706,7 @@ fn error_can_be_placed_under_a_parent_field() {
 #[test]
 fn person_spelling_variants_meet_on_the_loose_key() {
     let loose = |s: &str, g: &str| {
-        Person::parse(s, g, "1991-01-01")
+        Person::parse(s, g, "1991-01-01", today())
             .unwrap()
             .match_keys()
             .last()
@@ -531,7 +723,7 @@ fn person_spelling_variants_meet_on_the_loose_key() {
 #[test]
 fn person_initial_key_meets_full_name_and_initials() {
     let keys = |g: &str| {
-        Person::parse("de Vries", g, "1990-03-14")
+        Person::parse("de Vries", g, "1990-03-14", today())
             .unwrap()
             .match_keys()
     };
@@ -543,4 +735,147 @@ fn person_initial_key_meets_full_name_and_initials() {
     );
     assert_eq!(full.len(), 3);
     assert_eq!(initials.len(), 2);
+}
+
+/// Every field has a limit, checked before the value is normalised: a megabyte is refused by
+/// the field's `too_long` rule, quickly, and the error neither echoes the value nor its length.
+#[test]
+fn every_field_refuses_a_megabyte_by_its_too_long_rule() {
+    let mb = "a".repeat(1 << 20);
+    let cases: Vec<(Result<Identifier, IdentifierError>, &str, &str)> = vec![
+        (
+            Person::parse(&mb, "Anna", "1990-03-14", today()).map(Identifier::Person),
+            "person.surname",
+            "person.too_long",
+        ),
+        (
+            Person::parse("Jansen", &mb, "1990-03-14", today()).map(Identifier::Person),
+            "person.given_names",
+            "person.too_long",
+        ),
+        (
+            Person::parse("Jansen", "Anna", &mb, today()).map(Identifier::Person),
+            "person.date_of_birth",
+            "date.too_long",
+        ),
+        (Bsn::parse(&mb).map(Identifier::Bsn), "bsn", "bsn.too_long"),
+        (
+            Address::parse_postal(&mb, "12", "").map(Identifier::Address),
+            "address.postcode",
+            "address.too_long",
+        ),
+        (
+            Address::parse_postal("1234 AB", &mb, "").map(Identifier::Address),
+            "address.huisnummer",
+            "address.too_long",
+        ),
+        (
+            Address::parse_postal("1234 AB", "12", &mb).map(Identifier::Address),
+            "address.toevoeging",
+            "address.too_long",
+        ),
+        (
+            Address::parse_bag(&mb).map(Identifier::Address),
+            "address.bag_verblijfsobject_id",
+            "address.too_long",
+        ),
+        (
+            Organisation::parse_kvk(&mb).map(Identifier::Organisation),
+            "organisation.kvk",
+            "organisation.too_long",
+        ),
+        (
+            Organisation::parse_rsin(&mb).map(Identifier::Organisation),
+            "organisation.rsin",
+            "organisation.too_long",
+        ),
+        (
+            Phone::parse(&mb).map(Identifier::Phone),
+            "phone",
+            "phone.too_long",
+        ),
+        (
+            Iban::parse(&mb).map(Identifier::Iban),
+            "iban",
+            "iban.too_long",
+        ),
+        (
+            Vehicle::parse(&mb, "AB-12-34").map(Identifier::Vehicle),
+            "vehicle.country",
+            "vehicle.too_long",
+        ),
+        (
+            Vehicle::parse("NL", &mb).map(Identifier::Vehicle),
+            "vehicle.plate",
+            "vehicle.too_long",
+        ),
+        (
+            OnlineHandle::parse(&mb, "lisa").map(Identifier::OnlineHandle),
+            "online_handle.platform",
+            "online_handle.too_long",
+        ),
+        (
+            OnlineHandle::parse("Instagram", &mb).map(Identifier::OnlineHandle),
+            "online_handle.handle",
+            "online_handle.too_long",
+        ),
+    ];
+    for (result, field, rule) in cases {
+        let e = result.unwrap_err();
+        assert_eq!((e.field(), e.rule()), (field, rule), "{e}");
+        assert!(e.to_string().len() < 200, "{e}");
+        assert!(!e.to_string().contains("aaaa"), "{e}");
+        assert!(!e.to_string().contains(&(1 << 20).to_string()), "{e}");
+    }
+}
+
+/// The limits are the documented ones and are measured in characters, not bytes: the longest
+/// BRP surname with its voorvoegsel, in Cyrillic (two bytes a letter), is accepted.
+#[test]
+fn limits_count_characters_and_admit_the_longest_brp_names() {
+    use signaalnet_identifier::limits;
+    assert_eq!((limits::SURNAME, limits::GIVEN_NAMES), (212, 200));
+    let surname = format!("{}, van de ter", "Щ".repeat(200));
+    assert_eq!(surname.chars().count(), limits::SURNAME);
+    let given = "Ю".repeat(200);
+    assert!(surname.len() > limits::SURNAME);
+    Person::parse(&surname, &given, "1990-03-14", today()).unwrap();
+    let e = Person::parse(&format!("{surname}Щ"), &given, "1990-03-14", today()).unwrap_err();
+    assert_eq!(e.rule(), "person.too_long");
+    let e = Person::parse(&surname, &format!("{given}Ю"), "1990-03-14", today()).unwrap_err();
+    assert_eq!(e.rule(), "person.too_long");
+}
+
+/// 5,000 combining marks on one letter (the case) are refused by the mark rule, not
+/// folded into a plain name.
+#[test]
+fn a_stack_of_combining_marks_is_refused() {
+    let zalgo = format!("Jan{}sen", "\u{0301}".repeat(5_000));
+    let e = Person::parse("de Vries", &zalgo, "1990-03-14", today()).unwrap_err();
+    // Longer than the limit first; within it, the mark rule.
+    assert_eq!(e.rule(), "person.too_long");
+    let zalgo = format!("Jan{}sen", "\u{0301}".repeat(150));
+    let e = Person::parse(&zalgo, "Anna", "1990-03-14", today()).unwrap_err();
+    assert_eq!(
+        (e.field(), e.rule()),
+        ("person.surname", "person.combining_marks")
+    );
+}
+
+/// Vehicle countries are the assigned ISO 3166-1 codes: the countries whose vans bring workers
+/// in are accepted, unassigned codes are refused.
+#[test]
+fn vehicle_countries_are_assigned_iso_codes() {
+    for code in [
+        "NL", "PL", "RO", "BG", "UA", "DE", "BE", "HU", "SK", "CZ", "NG", "LT", "LV", "MD", "AL",
+        "RS", "VN", "CN", "MA", "TR", "XK",
+    ] {
+        Vehicle::parse(code, "AB-12-34").unwrap();
+    }
+    for code in ["XX", "EU", "AA", "QQ", "ZZ", "UN", "EW"] {
+        assert_eq!(
+            Vehicle::parse(code, "AB123").unwrap_err().rule(),
+            "vehicle.country"
+        );
+    }
 }

@@ -3,7 +3,14 @@
 #![allow(clippy::unwrap_used)] // test helpers panic on fixture errors
 
 use proptest::prelude::*;
-use signaalnet_identifier::{Address, Bsn, Iban, Identifier, MatchKey, Person, Phone, Vehicle};
+use signaalnet_identifier::{
+    Address, Bsn, Day, Iban, Identifier, IdentifierError, MatchKey, Person, Phone, Vehicle,
+};
+
+/// A person checked against a fixed "today" after every generated date of birth.
+fn person(surname: &str, given: &str, dob: &str) -> Result<Person, IdentifierError> {
+    Person::parse(surname, given, dob, Day::new(2026, 12, 1).unwrap())
+}
 
 fn values(keys: &[MatchKey]) -> Vec<String> {
     keys.iter().map(|k| k.value().to_owned()).collect()
@@ -107,7 +114,7 @@ proptest! {
     }
 
     #[test]
-    fn dutch_mobile_spellings_are_equal(subscriber in "[0-9]{8}") {
+    fn dutch_mobile_spellings_are_equal(subscriber in "[1-58][0-9]{7}") {
         let forms = [
             format!("06{subscriber}"),
             format!("06-{subscriber}"),
@@ -125,7 +132,7 @@ proptest! {
     }
 
     #[test]
-    fn different_phones_give_different_keys(a in "[0-9]{8}", b in "[0-9]{8}") {
+    fn different_phones_give_different_keys(a in "[1-58][0-9]{7}", b in "[1-58][0-9]{7}") {
         prop_assume!(a != b);
         let pa = Phone::parse(&format!("06{a}")).unwrap();
         let pb = Phone::parse(&format!("06{b}")).unwrap();
@@ -179,11 +186,11 @@ proptest! {
     ) {
         let iso = format!("{y:04}-{m:02}-{d:02}");
         let dutch = format!("{d:02}-{m:02}-{y:04}");
-        let reference = Person::parse(&format!("van der {surname}"), &given, &iso).unwrap();
+        let reference = person(&format!("van der {surname}"), &given, &iso).unwrap();
         let variants = [
-            Person::parse(&format!("{}, van der", surname.to_uppercase()), &given.to_uppercase(), &dutch).unwrap(),
-            Person::parse(&format!("Van Der {bare_surname}"), &bare_given, &dutch).unwrap(),
-            Person::parse(&bare_surname, &format!("{bare_given} Maria"), &iso).unwrap(),
+            person(&format!("{}, van der", surname.to_uppercase()), &given.to_uppercase(), &dutch).unwrap(),
+            person(&format!("Van Der {bare_surname}"), &bare_given, &dutch).unwrap(),
+            person(&bare_surname, &format!("{bare_given} Maria"), &iso).unwrap(),
         ];
         for variant in &variants {
             prop_assert_eq!(values(&variant.match_keys()), values(&reference.match_keys()));
@@ -192,18 +199,18 @@ proptest! {
 
     #[test]
     fn person_keys_are_idempotent((surname, _) in name_strategy(), (given, _) in name_strategy(), (y, m, d) in dob_strategy()) {
-        let once = Person::parse(&surname, &given, &format!("{y:04}-{m:02}-{d:02}")).unwrap();
+        let once = person(&surname, &given, &format!("{y:04}-{m:02}-{d:02}")).unwrap();
         // Re-parse the folded form taken from the full key.
         let keys = values(&once.match_keys());
         let parts: Vec<&str> = keys[0].split('|').collect();
-        let twice = Person::parse(parts[1], parts[2], parts[3]).unwrap();
+        let twice = person(parts[1], parts[2], parts[3]).unwrap();
         prop_assert_eq!(values(&twice.match_keys()), keys);
     }
 
     #[test]
     fn persons_born_on_different_days_share_no_key((surname, _) in name_strategy(), (given, _) in name_strategy(), a in dob_strategy(), b in dob_strategy()) {
         prop_assume!(a != b);
-        let p = |(y, m, d): (u16, u8, u8)| Person::parse(&surname, &given, &format!("{y:04}-{m:02}-{d:02}")).unwrap().match_keys();
+        let p = |(y, m, d): (u16, u8, u8)| person(&surname, &given, &format!("{y:04}-{m:02}-{d:02}")).unwrap().match_keys();
         let (ka, kb) = (p(a), p(b));
         prop_assert!(ka.iter().all(|k| !kb.contains(k)));
     }

@@ -135,7 +135,8 @@ impl Node {
         index: usize,
         request: &pb::SubmitSignalRequest,
     ) -> Prepared {
-        let checked = match input::check(policy, &self.partner_id, request) {
+        let now = self.audit.clock().now();
+        let checked = match input::check(policy, &self.partner_id, request, now) {
             Ok(c) => c,
             Err(refused) => {
                 self.audit_refusal(actor.clone(), policy, &request.purpose, &refused)

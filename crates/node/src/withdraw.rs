@@ -5,6 +5,7 @@
 use crate::{input, Node, NodeError, SignalState};
 use prost::Message;
 use signaalnet_audit::{Actor, Event, Step};
+use signaalnet_identifier::Day;
 use signaalnet_proto::v1 as pb;
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -21,7 +22,10 @@ impl Node {
         let mut violations = Vec::new();
         input::check_key("idempotency_key", &request.idempotency_key, &mut violations);
         // A target is checked like the field it names on submission: an empty case reference
-        // would otherwise match every signal whose reference an earlier withdrawal blanked.
+        // would otherwise match every signal whose reference an earlier withdrawal blanked, and
+        // an identifier no submission could have carried (a megabyte surname, a date of birth
+        // in the future) is INVALID_ARGUMENT, not "not found". All before any lookup.
+        let mut target_identifier = None;
         match &request.target {
             None => violations.push(input::violation(
                 "target",
@@ -32,7 +36,13 @@ impl Node {
             Some(Target::CaseReference(reference)) => {
                 input::check_key("target.case_reference", reference, &mut violations)
             }
-            Some(Target::Identifier(_)) => {}
+            Some(Target::Identifier(identifier)) => {
+                let today = Day::from_unix_seconds(self.audit.clock().now());
+                match input::parse_identifier(identifier, "target.identifier", today) {
+                    Ok(parsed) => target_identifier = Some(parsed),
+                    Err(v) => violations.push(v),
+                }
+            }
         }
         if !violations.is_empty() {
             return Err(Status::from(input::Refused {
@@ -89,16 +99,12 @@ impl Node {
             .iter()
             .map(|r| r.get("signal_id"))
             .collect(),
-            Some(Target::Identifier(identifier)) => {
-                let parsed =
-                    input::parse_identifier(identifier, "target.identifier").map_err(|v| {
-                        Status::from(input::Refused {
-                            code: tonic::Code::InvalidArgument,
-                            violations: vec![v],
-                        })
-                    })?;
+            Some(Target::Identifier(_)) => {
+                let Some(parsed) = &target_identifier else {
+                    return Err(Status::internal("target.identifier: not checked"));
+                };
                 let mut ids = BTreeSet::new();
-                for lookup in self.lookups(&parsed) {
+                for lookup in self.lookups(parsed) {
                     for row in
                         sqlx::query("SELECT signal_id FROM node_signal_lookup WHERE lookup = $1")
                             .bind(&lookup)

@@ -96,7 +96,7 @@ async fn unmatched_signals_expire_and_nothing_of_them_stays() {
 #[tokio::test]
 async fn a_withdrawal_target_must_be_a_valid_value() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Clock::manual(1_000);
+    let clock = Clock::manual(1_790_000_000_000);
     let (node, actor) = gemeente_node(dir.path(), &clock).await;
     let id = node
         .submit(actor.clone(), request("GRO-W1", "9711 AB"))

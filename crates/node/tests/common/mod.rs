@@ -57,7 +57,7 @@ pub fn request(case: &str, postcode: &str) -> pb::SubmitSignalRequest {
         idempotency_key: format!("key/{case}"),
         case_reference: case.into(),
         purpose: "signalering_drieluik".into(),
-        observed_month: "2026-10".into(),
+        observed_month: "2026-09".into(),
         identifiers: vec![pb::Identifier {
             value: Some(Value::Address(pb::PostalAddress {
                 postcode: postcode.into(),
