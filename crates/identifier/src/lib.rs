@@ -36,6 +36,7 @@ pub use online_handle::{OnlineHandle, Platform};
 pub use organisation::Organisation;
 pub use person::Person;
 pub use phone::Phone;
+pub use text::is_control_or_format;
 pub use vehicle::Vehicle;
 
 use std::fmt;

@@ -142,7 +142,7 @@ const MAX_COMBINING_MARKS: usize = 3;
 fn check_name_characters(field: &str, raw: &str) -> Result<(), IdentifierError> {
     let mut marks = 0;
     for (position, c) in raw.chars().enumerate() {
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c) {
+        if crate::text::is_control_or_format(c) {
             return Err(IdentifierError::new(
                 field,
                 format!(
@@ -191,34 +191,6 @@ fn describe_format(c: char, position: usize) -> String {
             position + 1
         )
     }
-}
-
-/// Unicode general category Cf (format), Unicode 15.1.
-fn is_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{0600}'..='\u{0605}'
-            | '\u{061C}'
-            | '\u{06DD}'
-            | '\u{070F}'
-            | '\u{0890}'..='\u{0891}'
-            | '\u{08E2}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{110BD}'
-            | '\u{110CD}'
-            | '\u{13430}'..='\u{1343F}'
-            | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0001}'
-            | '\u{E0020}'..='\u{E007F}'
-    )
 }
 
 fn fold_field(raw: &str, field: &str) -> Result<Vec<String>, IdentifierError> {

@@ -20,6 +20,22 @@
 //! into the same key because their letters were unknown.
 
 use unicode_normalization::char::is_combining_mark;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
+/// A character no text a partner sends may hold: a control character (C0, C1 with U+0085), a
+/// line or paragraph separator (U+2028, U+2029) or a format character (zero-width spaces and
+/// joiners, bidi overrides such as U+202E, the byte-order mark): each can break a line, hide
+/// text or show it in another order than it is stored. By the Unicode character database (the
+/// `unicode-properties` crate), not a hand-kept table.
+pub fn is_control_or_format(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
 use unicode_normalization::UnicodeNormalization;
 
 /// Folds `input` to lower-case ASCII words, returned as separate tokens.

@@ -107,8 +107,15 @@ pub fn check_key(field: &str, value: &str, out: &mut Vec<pb::FieldViolation>) {
     check_text(field, value, MAX_KEY, out);
 }
 
-/// Required, at most `max` characters, no control characters. Returns whether it passed.
-fn check_text(field: &str, value: &str, max: usize, out: &mut Vec<pb::FieldViolation>) -> bool {
+/// Required, at most `max` characters, no control, separator or format characters (a bidi
+/// override in a case reference shows it reordered in the partner's own systems). Returns
+/// whether it passed.
+pub(crate) fn check_text(
+    field: &str,
+    value: &str,
+    max: usize,
+    out: &mut Vec<pb::FieldViolation>,
+) -> bool {
     let before = out.len();
     if value.is_empty() {
         out.push(violation(field, "request.required", "is required"));
@@ -118,11 +125,14 @@ fn check_text(field: &str, value: &str, max: usize, out: &mut Vec<pb::FieldViola
             "request.too_long",
             format!("is longer than {max} characters"),
         ));
-    } else if value.chars().any(char::is_control) {
+    } else if value
+        .chars()
+        .any(signaalnet_identifier::is_control_or_format)
+    {
         out.push(violation(
             field,
             "request.control_characters",
-            "contains control characters",
+            "contains control, line-separator or format characters",
         ));
     }
     out.len() == before

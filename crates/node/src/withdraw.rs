@@ -11,6 +11,9 @@ use sqlx::Row;
 use std::collections::BTreeSet;
 use tonic::Status;
 
+/// The longest withdrawal reason, in characters ("correctie", "bezwaar", "zaak gesloten", …).
+pub const MAX_REASON: usize = 200;
+
 impl Node {
     /// Marks the targeted signals for withdrawal; the outbox worker tells the coordinator.
     pub async fn withdraw(
@@ -32,7 +35,12 @@ impl Node {
                 "request.required",
                 "set one of signal_id, case_reference, identifier",
             )),
-            Some(Target::SignalId(id)) => input::check_key("target.signal_id", id, &mut violations),
+            // A signal id has the form this node gives its signals.
+            Some(Target::SignalId(id)) => {
+                if let Err(e) = signaalnet_service::query::signal_id(id, "target.signal_id") {
+                    violations.push(input::violation(e.field, e.rule, e.description));
+                }
+            }
             Some(Target::CaseReference(reference)) => {
                 input::check_key("target.case_reference", reference, &mut violations)
             }
@@ -43,6 +51,11 @@ impl Node {
                     Err(v) => violations.push(v),
                 }
             }
+        }
+        // The reason goes into the audit trail's wording only as a category; it is bounded all
+        // the same, like every text a partner sends.
+        if !request.reason.is_empty() {
+            input::check_text("reason", &request.reason, MAX_REASON, &mut violations);
         }
         if !violations.is_empty() {
             return Err(Status::from(input::Refused {
