@@ -263,15 +263,20 @@ fn peak_mib(chain: &Chain, role: &str) -> Option<f64> {
 /// The roles run as `SIGNAALNET_BENCH_EXE` (a release build) when set, else this build's binary:
 /// `cargo build --release && SIGNAALNET_BENCH_EXE=target/release/signaalnet cargo test --test
 /// python_client -- --ignored --nocapture` (the test itself only starts processes and waits).
-/// Figures only; it asserts nothing beyond every signal being accepted.
+/// `SIGNAALNET_PY_BENCH_STREAMS=1` (or `10`) runs one mode only. Figures only; it asserts
+/// nothing beyond every signal being accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a bench; see BENCHMARKS.md"]
 async fn bench_one_stream_against_ten() {
     let python = tokio::task::spawn_blocking(python).await.unwrap();
     let signals: usize =
         std::env::var("SIGNAALNET_PY_BENCH_SIGNALS").map_or(1_000_000, |n| n.parse().unwrap());
+    // `SIGNAALNET_PY_BENCH_STREAMS=1` runs only the one-stream mode (default: 1 and 10).
+    let modes: Vec<usize> = std::env::var("SIGNAALNET_PY_BENCH_STREAMS").map_or(vec![1, 10], |m| {
+        m.split(',').map(|n| n.trim().parse().unwrap()).collect()
+    });
     let mut lines = Vec::new();
-    for streams in [1, 10] {
+    for streams in modes {
         let dir = tempfile::tempdir().unwrap();
         let options = Options {
             policies: Some(signaalnet_devchain::bench::bulk_policies(dir.path()).unwrap()),

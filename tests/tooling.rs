@@ -136,7 +136,7 @@ async fn refusals_carry_the_standard_rich_error_details_on_every_role() {
     assert_eq!(field_violations(&details)[0].0, "filter[0].id");
     assert_eq!(
         details.error_info().unwrap().metadata["rules"],
-        "filter.not_visible"
+        "filter.attribute_not_visible"
     );
     let status = analyst
         .list_hits(pb::AnalystListHitsRequest {

@@ -8,7 +8,6 @@
 mod common;
 
 use common::{gemeente_node, request};
-use prost::Message;
 use signaalnet_node::Node;
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
@@ -87,8 +86,34 @@ async fn refused(
     r: pb::SubmitSignalRequest,
 ) -> (Status, Vec<pb::FieldViolation>) {
     let status = Status::from(node.submit(actor.clone(), r).await.unwrap_err());
-    let details = pb::SignalError::decode(status.details()).unwrap();
-    (status, details.violations)
+    let violations = violations_of(&status);
+    (status, violations)
+}
+
+/// The violations in a status's standard details (`google.rpc.BadRequest`), each with its rule
+/// read back from the `[rule]` that ends its description.
+fn violations_of(status: &Status) -> Vec<pb::FieldViolation> {
+    use tonic_types::StatusExt;
+    let details = status.get_error_details();
+    let Some(bad_request) = details.bad_request() else {
+        return Vec::new();
+    };
+    bad_request
+        .field_violations
+        .iter()
+        .map(|v| {
+            let (description, rule) = v
+                .description
+                .rsplit_once(" [")
+                .map(|(d, r)| (d.to_owned(), r.trim_end_matches(']').to_owned()))
+                .unwrap_or_else(|| (v.description.clone(), String::new()));
+            pb::FieldViolation {
+                field: v.field.clone(),
+                rule,
+                description,
+            }
+        })
+        .collect()
 }
 
 /// Asserts that the refusal has `code`, names `field` under `rule`, and does not echo `secret`
@@ -330,9 +355,7 @@ async fn withdrawing_by_an_impossible_identifier_is_invalid_argument() {
             )
             .await
             .unwrap_err();
-        let violations = pb::SignalError::decode(status.details())
-            .unwrap()
-            .violations;
+        let violations = violations_of(&status);
         assert_refusal(
             field,
             &(status, violations),

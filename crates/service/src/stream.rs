@@ -64,18 +64,6 @@ where
     Some(batch)
 }
 
-/// Parses a cursor this role issued; empty means "from the start".
-pub fn parse_cursor(cursor: &str, field: &str) -> Result<i64, Status> {
-    if cursor.is_empty() {
-        return Ok(0);
-    }
-    cursor
-        .parse::<i64>()
-        .ok()
-        .filter(|c| *c >= 0)
-        .ok_or_else(|| Status::invalid_argument(format!("{field}: not a cursor this role issued")))
-}
-
 /// Follows a log after `cursor`: sends every entry `fetch(after, page)` returns, then waits for
 /// `published` to move (or polls every 5 s in case a wake-up was missed). `position` gives an
 /// entry's own cursor.
