@@ -44,6 +44,7 @@ async fn start(dir: &Path, index: usize, as_partner: &str) -> Running {
             .replace("dev/keys", keys.to_str().unwrap())
             .replace("dev/certs", certs.to_str().unwrap())
             .replace("dev/data", dir.join("data").to_str().unwrap())
+            .replace("dev/secrets", dir.join("secrets").to_str().unwrap())
             .replace(
                 "\"policies\"",
                 &format!("\"{}\"", root.join("policies").display()),
