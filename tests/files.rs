@@ -25,12 +25,7 @@ fn open_to_others(dir: &Path, out: &mut Vec<String>) {
 
 async fn roles_keep_their_files_to_themselves(postgres: Option<&str>) {
     let mut chain = common::start(postgres).await;
-    let roles: Vec<String> = PARTNERS
-        .iter()
-        .chain(TRANSCRYPTORS.iter())
-        .map(|s| (*s).to_owned())
-        .chain(["coordinator".to_owned()])
-        .collect();
+    let roles = every_role();
     // Some work, so that every database has written its journal.
     chain
         .partner(GEMEENTE)

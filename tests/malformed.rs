@@ -1498,12 +1498,7 @@ async fn every_malformed_request_gets_a_precise_bounded_answer_and_leaves_nothin
     }
 
     // Every role is alive and answers.
-    let roles: Vec<String> = PARTNERS
-        .iter()
-        .chain(TRANSCRYPTORS.iter())
-        .map(|s| (*s).to_owned())
-        .chain(["coordinator".to_owned()])
-        .collect();
+    let roles = every_role();
     for role in &roles {
         chain
             .wait_healthy(role, Duration::from_secs(10))

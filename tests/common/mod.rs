@@ -43,6 +43,17 @@ pub async fn start_with(postgres: Option<&str>, options: Options) -> Chain {
     Chain::start(options, run).await.unwrap()
 }
 
+/// Every role of the example chain by its name in `Chain`: the four nodes, both transcryptors
+/// and the coordinator.
+pub fn every_role() -> Vec<String> {
+    PARTNERS
+        .iter()
+        .chain(TRANSCRYPTORS.iter())
+        .map(|s| (*s).to_owned())
+        .chain(["coordinator".to_owned()])
+        .collect()
+}
+
 /// Unix permission bits of a file.
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
