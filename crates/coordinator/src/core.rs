@@ -31,6 +31,8 @@ pub struct Coordinator {
     pub(crate) quotas: signaalnet_service::quota::Quotas,
     /// Partners' patterns for the alarms (crate::alarm).
     pub(crate) watch: std::sync::Mutex<crate::alarm::Watch>,
+    /// How long tombstones, dissolved hits and notices of ended hits are kept (crate::expiry).
+    pub(crate) ended_kept: signaalnet_policy::IsoDuration,
 }
 
 /// The answer to one delivered signal.
@@ -109,6 +111,7 @@ impl Coordinator {
             published,
             quotas,
             watch: Default::default(),
+            ended_kept: signaalnet_service::retention::ENDED_KEPT,
         };
         core.audit.record_policy_at_start(&core.store, &set).await?;
         Ok(core)
@@ -170,9 +173,40 @@ impl Coordinator {
         self.matcher.lock().await.signals().count()
     }
 
+    /// Keeps tombstones, dissolved hits and the notices that hits ended for `kept` instead of
+    /// [`signaalnet_service::retention::ENDED_KEPT`].
+    pub fn with_ended_kept(mut self, kept: signaalnet_policy::IsoDuration) -> Self {
+        self.ended_kept = kept;
+        self
+    }
+
     /// Tells a watcher that notifications up to this sequence number exist.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.published.subscribe()
+    }
+
+    /// After deleting what the coordinator kept of a signal or a hit: no copy left in the
+    /// database's files ([`Store::scrub`]). A failure is logged; the next scrub catches up.
+    pub(crate) async fn scrub(&self) {
+        if let Err(e) = self.store.scrub().await {
+            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
+        }
+    }
+
+    /// Deletes the notifications for `partner` up to sequence number `after`: its node resumed
+    /// after them, so it has stored them.
+    pub async fn acknowledge(&self, partner_id: &str, after: i64) -> Result<(), CoordinatorError> {
+        if after <= 0 {
+            return Ok(());
+        }
+        let mut w = self.store.write().await?;
+        sqlx::query("DELETE FROM coord_notifications WHERE partner_id = $1 AND seq <= $2")
+            .bind(partner_id)
+            .bind(after)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        Ok(())
     }
 
     /// Notifications for `partner` after sequence number `after`, oldest first.

@@ -1,8 +1,11 @@
 //! Retention: a hit whose last change is older than its purpose's `retention_hits` expires with
 //! every signal in it (each partner involved is told: EXPIRED); a signal that is in no hit
-//! expires after `retention_unmatched` from its receipt. An expired signal's pseudonyms and
-//! attributes are deleted; a tombstone (partner, signal id) stays so a late re-delivery cannot
-//! bring it back. Every expiry is in the audit trail.
+//! expires after `retention_unmatched` from its receipt. A purpose removed from the policy set
+//! expires under the last retention it had (`signaalnet_service::retention`). An expired or
+//! withdrawn signal's pseudonyms, attributes and month are deleted; a tombstone (partner,
+//! signal id) stays so a late re-delivery cannot bring it back. Tombstones, dissolved hits and
+//! the notices that hits ended are deleted `ended_kept` after they ended (default
+//! [`signaalnet_service::retention::ENDED_KEPT`]). Every expiry is in the audit trail.
 
 use crate::matching::{Change, HitEvent, SignalEntry};
 use crate::{Coordinator, CoordinatorError};
@@ -15,6 +18,12 @@ use std::collections::BTreeMap;
 pub struct Expired {
     pub hits: usize,
     pub signals: usize,
+    /// Tombstones of signals that ended longer than `ended_kept` ago, deleted.
+    pub tombstones: usize,
+    /// Hits dissolved longer than `ended_kept` ago, deleted.
+    pub dissolved_hits: usize,
+    /// Notices that a hit ended, queued longer than `ended_kept` ago, deleted.
+    pub notices: usize,
 }
 
 impl Coordinator {
@@ -23,6 +32,15 @@ impl Coordinator {
         let policy = self.policy();
         let now = self.now();
         let mut done = Expired::default();
+        let retentions = signaalnet_service::retention::remember(&self.store, &policy)
+            .await
+            .map_err(|e| CoordinatorError::Corrupt(e.to_string()))?;
+        let retention_of = |purpose: &str| {
+            retentions
+                .iter()
+                .find(|r| r.purpose == purpose)
+                .map(|r| r.hits)
+        };
         let mut matcher = self.matcher.lock().await;
         let hits: Vec<(String, String, i64)> = sqlx::query(
             "SELECT hit_id, purpose, updated_at FROM coord_hits WHERE dissolved_at IS NULL",
@@ -33,7 +51,7 @@ impl Coordinator {
         .map(|r| (r.get("hit_id"), r.get("purpose"), r.get("updated_at")))
         .collect();
         for (hit_id, purpose, updated_at) in hits {
-            let Some(retention) = policy.purpose(&purpose).map(|p| p.retention_hits) else {
+            let Some(retention) = retention_of(&purpose) else {
                 continue;
             };
             if retention.after(updated_at) > now {
@@ -63,11 +81,8 @@ impl Coordinator {
                     .reference(format!("hit:{hit_id}"))
                     .references(removed.iter().map(signal_ref))
                     .detail(format!(
-                        "hit expired after retention_hits {} without change; {} signal(s) deleted",
-                        policy
-                            .purpose(&purpose)
-                            .map(|p| p.retention_hits.to_string())
-                            .unwrap_or_default(),
+                        "hit expired after retention_hits {retention} without change; {} \
+                         signal(s) deleted",
                         removed.len()
                     ));
                 self.record_changes(&policy, &mut w.tx, &matcher, audit, &[event], &removed)
@@ -88,17 +103,17 @@ impl Coordinator {
                 }
             }
         }
-        for purpose in policy.purposes().filter(|p| p.monitor.is_none()) {
+        for purpose in retentions.iter().filter(|r| !r.monitor) {
             // Only signals received by `bound` can have run their retention; whether each has is
             // decided in the calendar from its own receipt.
-            let retention = purpose.retention_unmatched;
+            let retention = purpose.unmatched;
             let bound = retention.latest_start_run_by(now);
             // The matcher holds every signal that is in a hit; others are only stored.
             let due: Vec<(i64, String, String)> = sqlx::query(
                 "SELECT seq, partner_id, signal_id, received_at FROM coord_signals \
                  WHERE purpose = $1 AND withdrawn_at IS NULL AND received_at <= $2 ORDER BY seq",
             )
-            .bind(&purpose.id)
+            .bind(&purpose.purpose)
             .bind(bound)
             .fetch_all(self.store.pool())
             .await?
@@ -124,12 +139,18 @@ impl Coordinator {
                     }
                 }
                 for (partner, refs) in &by_partner {
-                    let audit = Event::for_purpose(Step::Expire, &policy, &purpose.id)
+                    let audit = Event::for_purpose(Step::Expire, &policy, &purpose.purpose)
                         .references(refs.iter().cloned())
                         .detail(format!(
-                            "{} unmatched signal(s) of {partner} expired after retention_unmatched {}",
+                            "{} unmatched signal(s) of {partner} expired after retention_unmatched \
+                             {retention}{}",
                             refs.len(),
-                            purpose.retention_unmatched
+                            if purpose.in_force {
+                                ""
+                            } else {
+                                " (a purpose no longer in the policy set, under the last \
+                                 retention it had)"
+                            }
                         ));
                     self.audit.append(&mut w.tx, audit).await?;
                 }
@@ -148,14 +169,101 @@ impl Coordinator {
                 }
             }
         }
+        drop(matcher);
+        self.purge_ended(now, &mut done).await?;
         if done != Expired::default() {
+            self.scrub().await;
             tracing::info!(
                 hits = done.hits,
                 signals = done.signals,
+                tombstones = done.tombstones,
+                dissolved_hits = done.dissolved_hits,
+                notices = done.notices,
                 "retention: expired"
             );
         }
         Ok(done)
+    }
+
+    /// Deletes tombstones, dissolved hits and the notices that hits ended, `ended_kept` after
+    /// they ended. A re-delivery of a signal whose tombstone is gone would be taken as new;
+    /// `ended_kept` is far beyond any delay a node's outbox can have.
+    async fn purge_ended(&self, now: i64, done: &mut Expired) -> Result<(), CoordinatorError> {
+        let kept = self.ended_kept;
+        let bound = kept.latest_start_run_by(now);
+        // Of `rows`, those whose `at` is `kept` ago or longer.
+        let due = |rows: Vec<sqlx::any::AnyRow>, at: &str| -> Vec<sqlx::any::AnyRow> {
+            rows.into_iter()
+                .filter(|r| kept.has_run(r.get(at), now))
+                .collect()
+        };
+        let mut w = self.store.write().await?;
+        let tombstones: Vec<i64> = due(
+            sqlx::query("SELECT seq, withdrawn_at FROM coord_signals WHERE withdrawn_at <= $1")
+                .bind(bound)
+                .fetch_all(&mut *w.tx)
+                .await?,
+            "withdrawn_at",
+        )
+        .iter()
+        .map(|r| r.get("seq"))
+        .collect();
+        for seq in &tombstones {
+            sqlx::query("DELETE FROM coord_signals WHERE seq = $1")
+                .bind(seq)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        let hits: Vec<String> = due(
+            sqlx::query("SELECT hit_id, dissolved_at FROM coord_hits WHERE dissolved_at <= $1")
+                .bind(bound)
+                .fetch_all(&mut *w.tx)
+                .await?,
+            "dissolved_at",
+        )
+        .iter()
+        .map(|r| r.get("hit_id"))
+        .collect();
+        for hit_id in &hits {
+            sqlx::query("DELETE FROM coord_hits WHERE hit_id = $1")
+                .bind(hit_id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        let notices: Vec<i64> = due(
+            sqlx::query("SELECT seq, ended_at FROM coord_notifications WHERE ended_at <= $1")
+                .bind(bound)
+                .fetch_all(&mut *w.tx)
+                .await?,
+            "ended_at",
+        )
+        .iter()
+        .map(|r| r.get("seq"))
+        .collect();
+        for seq in &notices {
+            sqlx::query("DELETE FROM coord_notifications WHERE seq = $1")
+                .bind(seq)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        if tombstones.is_empty() && hits.is_empty() && notices.is_empty() {
+            return Ok(());
+        }
+        let event = Event::new(Step::Expire, &self.policy())
+            .references(hits.iter().map(|h| format!("hit:{h}")))
+            .detail(format!(
+                "{kept} after they ended: {} tombstone(s) of withdrawn or expired signals, {} \
+                 dissolved hit(s) and {} notice(s) of ended hits deleted",
+                tombstones.len(),
+                hits.len(),
+                notices.len()
+            ));
+        self.audit.append(&mut w.tx, event).await?;
+        w.commit().await?;
+        done.tombstones += tombstones.len();
+        done.dissolved_hits += hits.len();
+        done.notices += notices.len();
+        Ok(())
     }
 }
 
@@ -163,7 +271,8 @@ fn signal_ref(entry: &SignalEntry) -> String {
     format!("signal:{}/{}", entry.partner, entry.signal_id)
 }
 
-async fn tombstone(
+/// Leaves of signal `seq` only its tombstone: partner, signal id, purpose and when it ended.
+pub(crate) async fn tombstone(
     tx: &mut Transaction<'static, Any>,
     seq: i64,
     now: i64,

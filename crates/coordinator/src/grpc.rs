@@ -140,6 +140,11 @@ impl CoordinatorService for CoordinatorGrpc {
         let (partner, _) = self.partner_node(&request)?;
         let after = query::cursor(&request.get_ref().after_cursor, "after_cursor")?;
         let core = Arc::clone(&self.core);
+        // A node resumes after the last notification it stored: what it stored is no longer
+        // kept here.
+        core.acknowledge(&partner.id, after)
+            .await
+            .map_err(Status::from)?;
         let published = core.subscribe();
         Ok(Response::new(follow(
             after,

@@ -69,11 +69,12 @@ impl Coordinator {
                     .execute(&mut **tx)
                     .await?;
             } else if event.change == Change::Dissolved {
+                // A dissolved hit links no signals any more: it keeps its id, purpose and
+                // month for `ENDED_KEPT` (crate::expiry), not its members.
                 sqlx::query(
-                    "UPDATE coord_hits SET members = $1, updated_at = $2, dissolved_at = $2 \
-                     WHERE hit_id = $3",
+                    "UPDATE coord_hits SET members = '[]', updated_at = $1, dissolved_at = $1 \
+                     WHERE hit_id = $2",
                 )
-                .bind(&members_json)
                 .bind(self.now())
                 .bind(&event.hit_id)
                 .execute(&mut **tx)
@@ -104,13 +105,28 @@ impl Coordinator {
                     self.notification_for(policy, matcher, event, partner_id, &members);
                 notification.traceparent =
                     signaalnet_telemetry::traceparent(&span).unwrap_or_default();
+                let ended = matches!(event.change, Change::Dissolved | Change::Expired);
+                if ended || event.change == Change::Shrank {
+                    // Signals left the hit: the notices of it still queued for this partner
+                    // carry what they contributed (attributes, the partner's own signal ids),
+                    // so this one replaces them.
+                    sqlx::query(
+                        "DELETE FROM coord_notifications WHERE partner_id = $1 AND hit_id = $2",
+                    )
+                    .bind(partner_id)
+                    .bind(&event.hit_id)
+                    .execute(&mut **tx)
+                    .await?;
+                }
                 let seq: i64 = sqlx::query(
-                    "INSERT INTO coord_notifications (partner_id, payload, created_at) \
-                     VALUES ($1, $2, $3) RETURNING seq",
+                    "INSERT INTO coord_notifications (partner_id, payload, created_at, hit_id, \
+                     ended_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
                 )
                 .bind(partner_id)
                 .bind(notification.encode_to_vec())
                 .bind(self.now())
+                .bind(&event.hit_id)
+                .bind(ended.then(|| self.now()))
                 .fetch_one(&mut **tx)
                 .await?
                 .get("seq");

@@ -119,7 +119,8 @@ pub async fn run(
             accountable.audit,
         )
         .await
-        .map_err(|e| StartError::role("opening the coordinator's store", e))?,
+        .map_err(|e| StartError::role("opening the coordinator's store", e))?
+        .with_ended_kept(accountable.ended_kept),
     );
     let target: Arc<dyn PolicyTarget> = core.clone();
     let background = Background::start(

@@ -2,7 +2,7 @@
 
 /// Migrations numbered in the coordinator's range (4xxx).
 pub static MIGRATIONS: signaalnet_store::Migrations =
-    signaalnet_store::migrations!["4001_coordinator.sql"];
+    signaalnet_store::migrations!["4001_coordinator.sql", "4002_coordinator_lifecycle.sql"];
 
 /// Opens (and migrates) the coordinator's database: its own tables, its audit trail and its quota
 /// counts.

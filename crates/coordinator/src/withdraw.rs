@@ -50,17 +50,7 @@ impl Coordinator {
                 }
                 Some(row) if row.get::<Option<i64>, _>("withdrawn_at").is_none() => {
                     let seq: i64 = row.get("seq");
-                    sqlx::query(
-                        "UPDATE coord_signals SET withdrawn_at = $1, attributes = '[]' WHERE seq = $2",
-                    )
-                    .bind(self.now())
-                    .bind(seq)
-                    .execute(&mut *w.tx)
-                    .await?;
-                    sqlx::query("DELETE FROM coord_keys WHERE seq = $1")
-                        .bind(seq)
-                        .execute(&mut *w.tx)
-                        .await?;
+                    crate::expiry::tombstone(&mut w.tx, seq, self.now()).await?;
                     removed.extend(matcher.signal(seq).cloned());
                     if let Some(hit) = matcher.hit_of(seq) {
                         was_matched.extend(hit.members.iter().copied());
@@ -108,6 +98,7 @@ impl Coordinator {
             tracing::info!(partner = %partner.id, hit_changes = events.len(), "signal withdrawn");
             done.push(signal_id.clone());
         }
+        self.scrub().await;
         Ok(done)
     }
 }

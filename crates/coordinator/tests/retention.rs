@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{address, phone, world};
+use common::{address, phone, world, DRIELUIK};
 use signaalnet_audit::Filter;
 use signaalnet_coordinator::expiry::Expired;
 use signaalnet_proto::v1 as pb;
@@ -43,7 +43,8 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
         w.core.expire().await.unwrap(),
         Expired {
             hits: 0,
-            signals: 1
+            signals: 1,
+            ..Default::default()
         }
     );
     assert_eq!(
@@ -65,7 +66,14 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
     w.clock.advance(DAY * 219);
     assert_eq!(w.deliver("zvh_groningen", "z1", address()).await.code, 0);
     w.clock.advance(DAY * 400);
-    assert_eq!(w.core.expire().await.unwrap(), Expired::default());
+    assert_eq!(
+        w.core.expire().await.unwrap(),
+        Expired {
+            tombstones: 1,
+            ..Default::default()
+        },
+        "only the expired police signal's tombstone, 30 days (ended_kept) after it expired"
+    );
 
     // Two years after the last change the hit and all three signals go; every partner in it
     // is told EXPIRED, with its own signal ids only.
@@ -74,7 +82,8 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
         w.core.expire().await.unwrap(),
         Expired {
             hits: 1,
-            signals: 3
+            signals: 3,
+            ..Default::default()
         }
     );
     for (partner, own) in [
@@ -114,13 +123,18 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
     )
     .await
     .unwrap();
-    assert_eq!(expiries.len(), 2);
+    assert_eq!(expiries.len(), 3);
     assert!(expiries[0]
         .refs
         .contains("signal:politie_noord_nederland/p1"));
-    assert!(expiries[1].refs.contains("hit:hit-"));
-    assert!(expiries[1].detail.contains("3 signal(s) deleted"));
-    assert_eq!(expiries[1].processing_activity, "signaalnet-va-001");
+    assert!(
+        expiries[1].detail.contains("1 tombstone(s)"),
+        "{}",
+        expiries[1].detail
+    );
+    assert!(expiries[2].refs.contains("hit:hit-"));
+    assert!(expiries[2].detail.contains("3 signal(s) deleted"));
+    assert_eq!(expiries[2].processing_activity, "signaalnet-va-001");
 }
 
 /// Seconds since the epoch of `YYYY-MM-DD` 00:00 UTC plus `seconds`.
@@ -164,7 +178,113 @@ async fn retention_counts_calendar_months_from_a_month_end() {
         w.core.expire().await.unwrap(),
         Expired {
             hits: 0,
-            signals: 1
+            signals: 1,
+            ..Default::default()
         }
     );
+}
+
+/// The example policy set without `purpose`: its entry, every share and view of it, and its
+/// place in a monitor's `aggregates_of` removed (as a privacy officer would edit the files).
+fn policy_without(purpose: &str) -> signaalnet_policy::PolicySet {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = vec![(source.clone(), dir.path().to_owned())];
+    while let Some((from, to)) = files.pop() {
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(&from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                files.push((path, target));
+                continue;
+            }
+            let mut table: toml::Table =
+                toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for (_, value) in table.iter_mut() {
+                let toml::Value::Array(entries) = value else {
+                    continue;
+                };
+                entries.retain(|e| {
+                    let named = |key: &str| e.get(key).and_then(|v| v.as_str()) == Some(purpose);
+                    !named("purpose") && !named("id")
+                });
+                for entry in entries.iter_mut() {
+                    if let Some(toml::Value::Array(of)) = entry.get_mut("aggregates_of") {
+                        of.retain(|p| p.as_str() != Some(purpose));
+                    }
+                }
+            }
+            std::fs::write(&target, toml::to_string(&table).unwrap()).unwrap();
+        }
+    }
+    signaalnet_policy::PolicySet::load(dir.path()).unwrap()
+}
+
+/// A purpose removed from the policy set does not keep its data forever: its signals expire
+/// under the last retention the policy gave it (P6M for the drieluik), and the tombstone of an
+/// expired signal goes `ended_kept` (30 days) after that.
+#[tokio::test]
+async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_after_30_days() {
+    let w = world().await;
+    assert_eq!(
+        w.deliver("politie_noord_nederland", "p1", phone())
+            .await
+            .code,
+        0
+    );
+    // The retention run while the purpose is in force remembers its retention.
+    assert_eq!(w.core.expire().await.unwrap(), Expired::default());
+    let without = policy_without(DRIELUIK);
+    assert!(without.purpose(DRIELUIK).is_none());
+    w.core.live_policy().replace(without);
+
+    w.clock.advance(DAY * 179);
+    assert_eq!(
+        w.core.expire().await.unwrap(),
+        Expired::default(),
+        "not before its retention ends"
+    );
+    w.clock.advance(DAY * 2);
+    assert_eq!(
+        w.core.expire().await.unwrap(),
+        Expired {
+            signals: 1,
+            ..Default::default()
+        },
+        "the signal of the removed purpose expired under P6M"
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_keys").await,
+        0,
+        "no pseudonym of it is kept"
+    );
+    let expiries = signaalnet_audit::entries(
+        w.core.store(),
+        &Filter {
+            step: Some(signaalnet_audit::Step::Expire),
+            ..Filter::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        expiries[0].detail.contains("no longer in the policy set"),
+        "{}",
+        expiries[0].detail
+    );
+
+    // The tombstone stays 30 days against a late re-delivery, then goes too.
+    w.clock.advance(DAY * 29);
+    assert_eq!(w.core.expire().await.unwrap(), Expired::default());
+    assert_eq!(w.count("SELECT COUNT(*) FROM coord_signals").await, 1);
+    w.clock.advance(DAY * 2);
+    assert_eq!(
+        w.core.expire().await.unwrap(),
+        Expired {
+            tombstones: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(w.count("SELECT COUNT(*) FROM coord_signals").await, 0);
 }

@@ -22,6 +22,7 @@ mod submit;
 pub mod watcher;
 mod withdraw;
 
+pub use expiry::Expired;
 pub use grpc::PartnerGrpc;
 pub use outbox::{run_outbox, Upstream};
 pub use schema::open_store;
@@ -106,6 +107,8 @@ pub struct Node {
     pub(crate) hits: watch::Sender<i64>,
     /// Probing quotas of this partner per purpose (crate::quota).
     pub(crate) quotas: signaalnet_service::quota::Quotas,
+    /// How long what is left of an ended signal or hit is kept (crate::expiry).
+    pub(crate) ended_kept: signaalnet_policy::IsoDuration,
 }
 
 /// Reads the node's 32-byte secret, creating it (mode 0600) on first start.
@@ -160,9 +163,17 @@ impl Node {
             outbox: Notify::new(),
             hits,
             quotas,
+            ended_kept: signaalnet_service::retention::ENDED_KEPT,
         };
         node.audit.record_policy_at_start(&node.store, &set).await?;
         Ok(node)
+    }
+
+    /// Keeps what is left of an ended signal or hit (its row, the notice that the hit ended, a
+    /// withdrawal request) for `kept` instead of [`signaalnet_service::retention::ENDED_KEPT`].
+    pub fn with_ended_kept(mut self, kept: signaalnet_policy::IsoDuration) -> Self {
+        self.ended_kept = kept;
+        self
     }
 
     /// The policy set in force now.
@@ -180,6 +191,14 @@ impl Node {
 
     pub fn audit(&self) -> &Audit {
         &self.audit
+    }
+
+    /// After deleting what the node kept of a signal: no copy left in the database's files
+    /// ([`Store::scrub`]). A failure is logged; the next scrub catches up.
+    pub(crate) async fn scrub(&self) {
+        if let Err(e) = self.store.scrub().await {
+            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
+        }
     }
 
     pub(crate) fn signal_ref(&self, signal_id: &str) -> String {
@@ -207,6 +226,13 @@ impl Node {
 
     pub fn partner_id(&self) -> &str {
         &self.partner_id
+    }
+
+    /// An idempotency key as the node stores it: keyed (HMAC with the node's secret), so that a
+    /// key a partner system built from a case number or a name is never kept as it was sent,
+    /// and a key can still be found again.
+    pub(crate) fn key_at_rest(&self, key: &str) -> String {
+        hex::encode(self.mac(b"idempotency", key.as_bytes()))
     }
 
     fn mac(&self, label: &[u8], data: &[u8]) -> Vec<u8> {

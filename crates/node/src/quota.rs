@@ -148,12 +148,18 @@ impl Node {
             "SELECT idempotency_key FROM node_signals WHERE idempotency_key IN ({})",
             signaalnet_store::placeholders(1, keys.len())
         );
+        let at_rest: Vec<String> = keys.iter().map(|k| self.key_at_rest(k)).collect();
         let mut query = sqlx::query(&sql);
-        for key in &keys {
-            query = query.bind(*key);
+        for key in &at_rest {
+            query = query.bind(key);
         }
         let rows = query.fetch_all(self.store.pool()).await?;
         let found: HashSet<String> = rows.iter().map(|r| r.get("idempotency_key")).collect();
-        Ok(keys.into_iter().filter(|k| found.contains(*k)).collect())
+        Ok(keys
+            .into_iter()
+            .zip(at_rest)
+            .filter(|(_, at_rest)| found.contains(at_rest))
+            .map(|(key, _)| key)
+            .collect())
     }
 }

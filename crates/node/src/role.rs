@@ -122,7 +122,8 @@ pub async fn run(
             accountable.audit,
         )
         .await
-        .map_err(|e| StartError::role("opening the node's store", e))?,
+        .map_err(|e| StartError::role("opening the node's store", e))?
+        .with_ended_kept(accountable.ended_kept),
     );
     let upstream = Upstream {
         transcryptors: config

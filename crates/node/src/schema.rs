@@ -2,7 +2,7 @@
 
 /// Migrations numbered in the node's range (3xxx).
 pub static MIGRATIONS: signaalnet_store::Migrations =
-    signaalnet_store::migrations!["3001_node.sql"];
+    signaalnet_store::migrations!["3001_node.sql", "3002_node_lifecycle.sql"];
 
 /// Opens (and migrates) a node's database: its own tables, its audit trail and its quota
 /// counts.

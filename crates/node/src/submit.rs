@@ -307,7 +307,7 @@ impl Node {
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&signal_id)
-        .bind(&request.idempotency_key)
+        .bind(self.key_at_rest(&request.idempotency_key))
         .bind(&new.request_mac)
         .bind(&request.case_reference)
         .bind(&request.purpose)
@@ -356,7 +356,7 @@ impl Node {
         let row = sqlx::query(
             "SELECT signal_id, request_mac FROM node_signals WHERE idempotency_key = $1",
         )
-        .bind(key)
+        .bind(self.key_at_rest(key))
         .fetch_optional(self.store.pool())
         .await
         .map_err(NodeError::from)?;

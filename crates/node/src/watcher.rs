@@ -2,7 +2,7 @@
 //! last stored cursor, maps signal ids to the partner's case references and stores each as a
 //! hit notification for the partner's own `WatchHits`.
 
-use crate::{Node, NodeError};
+use crate::{Node, NodeError, SignalState};
 use backon::Retryable;
 use prost::Message;
 use signaalnet_audit::{Event, Step};
@@ -74,21 +74,31 @@ async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), WatchError>
 }
 
 async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(), WatchError> {
+    let ended = n.change == pb::HitChange::Dissolved as i32;
+    let expired = n.change == pb::HitChange::Expired as i32;
+    // Signals leave the hit: its earlier notices (which may carry attributes of withdrawn
+    // signals, and case references of signals no longer in it) are replaced by this one.
+    let replaces = ended || expired || n.change == pb::HitChange::Shrank as i32;
     let mut own = Vec::with_capacity(n.own_signal_ids.len());
     for id in &n.own_signal_ids {
-        let reference: Option<String> =
-            sqlx::query("SELECT case_reference FROM node_signals WHERE signal_id = $1")
-                .bind(id)
-                .fetch_optional(node.store.pool())
-                .await?
-                .map(|r| r.get("case_reference"));
+        // A case reference goes with a notice only while its signal is live here, and never
+        // with the notice that a hit ended: that notice names signal ids only.
+        let reference: Option<String> = if ended || expired {
+            None
+        } else {
+            sqlx::query(
+                "SELECT case_reference FROM node_signals WHERE signal_id = $1                  AND state IN ($2, $3)",
+            )
+            .bind(id)
+            .bind(SignalState::Pending.as_str())
+            .bind(SignalState::Delivered.as_str())
+            .fetch_optional(node.store.pool())
+            .await?
+            .map(|r| r.get("case_reference"))
+        };
         own.push(pb::OwnSignal {
             signal_id: id.clone(),
-            case_reference: if n.change == pb::HitChange::Expired as i32 {
-                String::new()
-            } else {
-                reference.unwrap_or_default()
-            },
+            case_reference: reference.unwrap_or_default(),
         });
     }
     let hit = pb::HitNotification {
@@ -103,12 +113,15 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         policy: n.policy.clone(),
     };
     let mut w = node.store.write().await.map_err(NodeError::from)?;
+    let now = node.audit.clock().now();
     let seq: i64 = sqlx::query(
-        "INSERT INTO node_hits (hit_id, purpose, payload) VALUES ($1, $2, $3) RETURNING seq",
+        "INSERT INTO node_hits (hit_id, purpose, payload, ended_at) VALUES ($1, $2, $3, $4) \
+         RETURNING seq",
     )
     .bind(&hit.hit_id)
     .bind(&hit.purpose)
     .bind(hit.encode_to_vec())
+    .bind((ended || expired).then_some(now))
     .fetch_one(&mut *w.tx)
     .await?
     .get("seq");
@@ -116,8 +129,13 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         .bind(&hit.hit_id)
         .execute(&mut *w.tx)
         .await?;
-    let ended = hit.change == pb::HitChange::Dissolved as i32;
-    let expired = hit.change == pb::HitChange::Expired as i32;
+    if replaces {
+        sqlx::query("DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2")
+            .bind(&hit.hit_id)
+            .bind(seq)
+            .execute(&mut *w.tx)
+            .await?;
+    }
     if expired {
         crate::expiry::expire_signals(
             node,
@@ -125,13 +143,6 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
             hit.own_signals.iter().map(|o| o.signal_id.as_str()),
         )
         .await?;
-        // What the node kept of this hit goes with it; the EXPIRED notice itself carries
-        // signal ids only.
-        sqlx::query("DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2")
-            .bind(&hit.hit_id)
-            .bind(seq)
-            .execute(&mut *w.tx)
-            .await?;
     }
     if !ended && !expired {
         for own in &hit.own_signals {
@@ -168,6 +179,9 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
     .execute(&mut *w.tx)
     .await?;
     w.commit().await.map_err(NodeError::from)?;
+    if replaces {
+        node.scrub().await;
+    }
     node.hits.send_replace(seq);
     tracing::info!(partner = %node.partner_id, hit = %hit.hit_id, change = hit.change, "hit notification received");
     Ok(())

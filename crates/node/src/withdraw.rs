@@ -1,6 +1,8 @@
 //! Withdrawal on the node: a partner withdraws signals by id, by case reference or by
 //! identifier (keyed lookups); they are marked for the outbox worker, which tells the
-//! coordinator, and their lookups are deleted at once. Idempotent per key.
+//! coordinator, and everything the node kept of them but their id is deleted at once
+//! (`expiry::forget`: ciphertexts, lookups, case reference, also in stored hit notices).
+//! Idempotent per key.
 
 use crate::{input, Node, NodeError, SignalState};
 use prost::Message;
@@ -67,7 +69,7 @@ impl Node {
         if let Some(row) = sqlx::query(
             "SELECT request_mac, signal_ids FROM node_withdrawals WHERE idempotency_key = $1",
         )
-        .bind(&request.idempotency_key)
+        .bind(self.key_at_rest(&request.idempotency_key))
         .fetch_optional(self.store.pool())
         .await
         .map_err(NodeError::from)?
@@ -145,12 +147,9 @@ impl Node {
             .execute(&mut *w.tx)
             .await
             .map_err(NodeError::from)?;
-            // The lookups exist only to find signals to withdraw.
-            sqlx::query("DELETE FROM node_signal_lookup WHERE signal_id = $1")
-                .bind(id)
-                .execute(&mut *w.tx)
-                .await
-                .map_err(NodeError::from)?;
+            // Withdrawn means gone, from the moment it is accepted: the outbox needs only the
+            // id to tell the coordinator.
+            crate::expiry::forget(self, &mut w.tx, id).await?;
         }
         let how = match &request.target {
             Some(Target::SignalId(_)) => "by signal id",
@@ -170,14 +169,19 @@ impl Node {
             .append(&mut w.tx, event)
             .await
             .map_err(NodeError::from)?;
-        sqlx::query("INSERT INTO node_withdrawals (idempotency_key, request_mac, signal_ids) VALUES ($1, $2, $3)")
-            .bind(&request.idempotency_key)
-            .bind(&request_mac)
-            .bind(ids.join(","))
-            .execute(&mut *w.tx)
-            .await
-            .map_err(NodeError::from)?;
+        sqlx::query(
+            "INSERT INTO node_withdrawals (idempotency_key, request_mac, signal_ids, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(self.key_at_rest(&request.idempotency_key))
+        .bind(&request_mac)
+        .bind(ids.join(","))
+        .bind(self.audit.clock().now())
+        .execute(&mut *w.tx)
+        .await
+        .map_err(NodeError::from)?;
         w.commit().await.map_err(NodeError::from)?;
+        self.scrub().await;
         self.outbox.notify_one();
         tracing::info!(partner = %self.partner_id, signals = ids.len(), "withdrawal accepted");
         Ok(pb::WithdrawSignalsResponse {

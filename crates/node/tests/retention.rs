@@ -38,9 +38,9 @@ async fn unmatched_signals_expire_and_nothing_of_them_stays() {
         .unwrap();
 
     clock.advance(DAY * 179);
-    assert_eq!(node.expire().await.unwrap(), 0);
+    assert_eq!(node.expire().await.unwrap().signals, 0);
     clock.advance(DAY * 2);
-    assert_eq!(node.expire().await.unwrap(), 1);
+    assert_eq!(node.expire().await.unwrap().signals, 1);
 
     let status = node.status(actor.clone(), &lonely).await.unwrap();
     assert_eq!(status.state, pb::SignalState::Expired as i32);

@@ -34,6 +34,16 @@ impl IsoDuration {
         days: 1,
     };
 
+    /// `days` days (`P30D`); a number of days fixed in code, not read from a policy.
+    pub const fn days(days: u32) -> Self {
+        Self {
+            years: 0,
+            months: 0,
+            weeks: 0,
+            days,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, &'static str> {
         let Some(body) = s.strip_prefix('P') else {
             return Err("an ISO 8601 duration starts with P (P6M, P2Y, P90D)");

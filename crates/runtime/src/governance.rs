@@ -5,6 +5,7 @@ use crate::{StartError, WithPath};
 use serde::{Deserialize, Serialize};
 use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_policy::signature::Signers;
+use signaalnet_policy::IsoDuration;
 use signaalnet_service::policy::RolePolicy;
 use signaalnet_store::Clock;
 use signaalnet_tls::TlsFiles;
@@ -38,6 +39,13 @@ pub struct Governance {
     /// purpose's retention).
     #[serde(default = "default_retention_seconds")]
     pub retention_check_seconds: u64,
+    /// How long what is left of a signal or a hit after it ended (withdrawn, expired,
+    /// dissolved) is kept before it too is deleted: a tombstone against late re-delivery, the
+    /// row that answers a status question, the notice that a hit ended, a withdrawal request
+    /// for its idempotency. An ISO 8601 duration in days, weeks, months or years; default
+    /// `P30D`.
+    #[serde(default)]
+    pub ended_kept: Option<String>,
 }
 
 /// The same defaults as a configuration without a `[governance]` table (a derived `Default`
@@ -50,6 +58,7 @@ impl Default for Governance {
             secrets_dir: None,
             audit_key: None,
             retention_check_seconds: default_retention_seconds(),
+            ended_kept: None,
         }
     }
 }
@@ -67,6 +76,8 @@ pub struct Accountability {
     pub policy: Arc<RolePolicy>,
     pub audit: Audit,
     pub schedule: Schedule,
+    /// `[governance] ended_kept`, checked.
+    pub ended_kept: IsoDuration,
 }
 
 /// How often a role's background tasks run.
@@ -102,6 +113,13 @@ impl Governance {
         tls: &TlsFiles,
     ) -> Result<Accountability, StartError> {
         crate::files::restrict_umask();
+        let ended_kept = match &self.ended_kept {
+            None => signaalnet_service::retention::ENDED_KEPT,
+            Some(text) => IsoDuration::parse(text).map_err(|e| StartError::Config {
+                path: "[governance] ended_kept".to_owned(),
+                message: e.to_owned(),
+            })?,
+        };
         let secrets = self.secrets_dir(data_dir);
         if self.secrets_dir.is_none() {
             tracing::warn!(
@@ -147,6 +165,7 @@ impl Governance {
                 reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),
                 retention_every: Duration::from_secs(self.retention_check_seconds.max(1)),
             },
+            ended_kept,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! - [`status`]: a refusal as a gRPC status with the standard rich error details.
 //! - [`query`]: the rules of every query (page size, page tokens, ids, purposes, cursors).
 //! - [`limits`]: RESOURCE_EXHAUSTED for a request over the message size limit.
+//! - [`retention`]: the retentions a role applies, remembered for purposes removed from the policy.
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -21,6 +22,7 @@ pub mod policy;
 pub mod query;
 pub mod quota;
 mod reflection;
+pub mod retention;
 pub mod retry;
 pub mod schema;
 pub mod status;

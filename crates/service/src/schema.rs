@@ -2,7 +2,7 @@
 
 /// Migrations numbered in the service range (2xxx).
 pub static MIGRATIONS: signaalnet_store::Migrations =
-    signaalnet_store::migrations!["2001_quota_usage.sql"];
+    signaalnet_store::migrations!["2001_quota_usage.sql", "2050_purpose_retention.sql"];
 
 /// Opens (and migrates) a role's database: the audit trail and quota counts every role keeps,
 /// and `own`, the tables of the role itself (none for a transcryptor).

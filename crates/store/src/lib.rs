@@ -121,6 +121,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database: {0}")]
     Query(#[from] sqlx::Error),
+    #[error("the write-ahead log could not be checkpointed: readers kept it busy")]
+    Busy,
 }
 
 /// Which database a role uses.
@@ -241,10 +243,13 @@ impl Store {
                         // outbox's and the trail's indexes outgrow 2 MiB within ~100k signals,
                         // after which every insert read its index pages back from the OS
                         // (~70 reads per signal at 300k) and a bulk load slowed down as it went.
+                        // `secure_delete`: deleted content is overwritten with zeros, not left
+                        // in free pages for whoever copies the file (see [`Store::scrub`]).
                         (Dialect::Sqlite, false) => {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
+                                 PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; \
+                                 PRAGMA secure_delete = ON;",
                             )
                             .await?;
                         }
@@ -284,6 +289,29 @@ impl Store {
         let guard = self.writer.lock().await;
         let tx = self.pool.begin().await?;
         Ok(Write { tx, _guard: guard })
+    }
+
+    /// After deleting personal data: makes sure no copy of it is left in the database's
+    /// files. SQLite overwrites deleted content in the database file (`secure_delete`), but
+    /// the write-ahead log still holds the pages as they were before, until a checkpoint
+    /// copies the log into the database and the log is truncated; this does both, waiting
+    /// for readers that still need the log. PostgreSQL: nothing to do here (a deleted row's
+    /// tuple stays in its page until VACUUM, which autovacuum runs; see docs/THREAT_MODEL.md).
+    pub async fn scrub(&self) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Sqlite {
+            use sqlx::Row;
+            let _guard = self.writer.lock().await;
+            // (busy, log frames, checkpointed frames): busy when a reader kept the checkpoint
+            // from finishing within the busy timeout; the next scrub tries again.
+            let busy: i64 = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+            if busy != 0 {
+                return Err(StoreError::Busy);
+            }
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -59,6 +59,8 @@ pub struct Options {
     pub policy_reload_seconds: Option<u64>,
     /// Every role exports its processing logs to this OTLP endpoint (every 100 ms).
     pub otlp_endpoint: Option<String>,
+    /// Seconds between each role's retention runs (default: the roles' own).
+    pub retention_check_seconds: Option<u64>,
 }
 
 pub struct Chain {
@@ -83,6 +85,9 @@ impl Chain {
         let mut governance = Governance::default();
         if let Some(seconds) = options.policy_reload_seconds {
             governance.policy_reload_seconds = seconds;
+        }
+        if let Some(seconds) = options.retention_check_seconds {
+            governance.retention_check_seconds = seconds;
         }
         if options.signed_policy {
             let key = path.join("officer.key");
