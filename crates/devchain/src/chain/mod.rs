@@ -137,6 +137,7 @@ impl Chain {
                 database_url: fresh_database(options.postgres.as_deref()).await?,
                 governance: governed(id),
                 telemetry: telemetry.clone(),
+                limits: Default::default(),
             });
             transcryptors.push(url(listen));
             roles.insert(id.clone(), Role::new(&path, id, settings)?);
@@ -155,6 +156,7 @@ impl Chain {
             tls: tls(&coordinator_id),
             governance: governed("coordinator"),
             telemetry: telemetry.clone(),
+            limits: Default::default(),
         });
         roles.insert(
             "coordinator".to_owned(),
@@ -175,6 +177,7 @@ impl Chain {
                 tls: tls(&partner.id),
                 governance: governed(&partner.id),
                 telemetry: telemetry.clone(),
+                limits: Default::default(),
             });
             roles.insert(partner.id.clone(), Role::new(&path, &partner.id, settings)?);
         }
