@@ -60,3 +60,56 @@ async fn an_analyst_query_in_progress_leaves_matching_free_to_proceed() {
     assert_eq!(listed.hits.len(), 1);
     assert_eq!(listed.hits[0].signal_count, 2);
 }
+
+/// The regional monitor's total for the gemeente's signals, as the RIEC's analyst reads it.
+async fn monitored(w: &common::World) -> (u32, u32) {
+    let (riec, actor) = w.partner("riec_noord_nederland");
+    let table = w
+        .core
+        .monitor(
+            riec,
+            actor,
+            pb::GetMonitorRequest {
+                purpose: "monitor_aard_omvang".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    (
+        table.rows.iter().map(|r| r.count).sum(),
+        table.suppressed_cells,
+    )
+}
+
+#[tokio::test]
+async fn the_monitor_counts_once_per_change_and_follows_every_change() {
+    let w = world().await;
+    let (gemeente, actor) = w.partner("gemeente_groningen");
+    for i in 0..10 {
+        let id = format!("g{i}");
+        assert_eq!(
+            w.deliver("gemeente_groningen", &id, address()).await.code,
+            0
+        );
+    }
+    // Ten alike: one cell of ten, at the minimum cell size; asked twice, the same (kept).
+    assert_eq!(monitored(&w).await, (10, 0));
+    assert_eq!(monitored(&w).await, (10, 0));
+    assert_eq!(
+        w.deliver("gemeente_groningen", "g10", address()).await.code,
+        0
+    );
+    assert_eq!(monitored(&w).await, (11, 0));
+    for (withdrawn, expected) in [("g10", (10, 0)), ("g9", (0, 1))] {
+        w.core
+            .withdraw(gemeente, &actor, &[withdrawn.to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(
+            monitored(&w).await,
+            expected,
+            "after withdrawing {withdrawn}"
+        );
+    }
+}
