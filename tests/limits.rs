@@ -298,3 +298,49 @@ async fn idle_connections_are_closed_after_the_handshake_timeout_and_beyond_the_
     // With the flood gone, a new client gets a connection and is served.
     health(&role.channel(POLITIE).await).await.unwrap();
 }
+
+fn list_services() -> tonic_reflection::pb::v1::ServerReflectionRequest {
+    tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_stream_lasts_while_its_client_talks_and_ends_once_it_falls_silent() {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    let dir = tempfile::tempdir().unwrap();
+    let role = Transcryptor::start(
+        dir.path(),
+        "request_timeout_seconds = 0.5\nstream_idle_timeout_seconds = 2",
+    )
+    .await;
+    let (questions, asked) = tokio::sync::mpsc::channel(4);
+    let mut answers = ServerReflectionClient::new(role.gemeente.clone())
+        .server_reflection_info(tokio_stream::wrappers::ReceiverStream::new(asked))
+        .await
+        .unwrap()
+        .into_inner();
+    // Two seconds of questions, four times the request timeout: a stream has no total time.
+    for _ in 0..8 {
+        questions.send(list_services()).await.unwrap();
+        answers.message().await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Then silence with the stream still open: the role ends it after the idle timeout.
+    let silent = Instant::now();
+    let end = tokio::time::timeout(Duration::from_secs(20), answers.message())
+        .await
+        .expect("a silent stream was kept open");
+    assert!(!matches!(end, Ok(Some(_))), "{end:?}");
+    assert!(
+        silent.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        silent.elapsed()
+    );
+    drop(questions);
+}
