@@ -1,6 +1,11 @@
 //! [`CallLimits`], the layer on every role's server that holds each call to its caller's limits
 //! (see the module above): admission by [`Callers`], the unary timeout, the stream idle timeout,
 //! and the caller's open-call count kept until the answer's last byte is sent.
+//!
+//! Why not tower's and tonic's own: `Server::timeout` answers CANCELLED "Timeout expired",
+//! naming no limit, and `concurrency_limit_per_connection` (tower's `ConcurrencyLimit`) counts
+//! per connection and queues a call instead of refusing it; a caller opens as many connections
+//! as it likes, so its limits must be counted by its OIN, and a refusal must say which one.
 
 use super::callers::{CallPermit, Callers};
 use super::Limits;
