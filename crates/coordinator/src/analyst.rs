@@ -7,10 +7,16 @@
 //!   the finest table (every dimension the view allows); coarser tables are sums of published
 //!   fine cells only. So no total, margin or difference between two queries reveals a suppressed
 //!   cell.
+//!
+//! Both read committed state from the store, in one snapshot per call, and never the matcher:
+//! an analyst's query does not hold up matching however long it reads (crate::core). What one
+//! call reads is bounded: `ListHits` looks at most at [`MAX_SCANNED`] hits (with a filter that
+//! few hits pass, the page may hold fewer than asked, and its token goes on from there), and
+//! the monitor counts the signals once per change to them ([`MonitorCache`]), not per call.
 
 use crate::core::Coordinator;
-use crate::matching::{month_string, Hit, Matcher};
-use crate::view::{has_attribute, members_of, partner_roles, visible_attributes};
+use crate::matching::{linking_keys, month_string, Hit, Seq, SignalEntry};
+use crate::view::{has_attribute, partner_roles, visible_attributes};
 use crate::CoordinatorError;
 use signaalnet_audit::{Actor, Event, Step};
 use signaalnet_identifier::IdentifierKind;
@@ -21,12 +27,19 @@ use signaalnet_service::convert::kind_to_wire;
 use signaalnet_service::query::{self, QueryError, QueryKey};
 use signaalnet_service::status::Refusal;
 use sqlx::Row;
-use std::collections::{BTreeMap, BTreeSet};
+use sqlx::{Any, AnyConnection, Transaction};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use tokio::sync::SemaphorePermit;
 use tokio_stream::StreamExt;
 use tonic::Status;
 
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 500;
+/// Hits read from the store at a time while listing.
+const SCAN_BATCH: usize = 200;
+/// Hits one `ListHits` call looks at, at most.
+pub const MAX_SCANNED: usize = 5_000;
 /// The value shown for a dimension a signal does not carry or its partner does not share for
 /// the monitor.
 pub const UNKNOWN: &str = "onbekend";
@@ -65,30 +78,45 @@ impl Coordinator {
         let key = Self::check_filter(&policy, view, &request.purpose, &request.filter)?;
         let size = query::page_size(request.page_size, DEFAULT_PAGE, MAX_PAGE)?;
         let after = query::read_page_token(&request.page_token, &key, query::is_hit_id)?;
-        let matcher = self.matcher.lock().await;
-        let mut hits = Vec::new();
-        let mut next = String::new();
-        for hit in matcher.hits().filter(|h| {
-            h.purpose == request.purpose
-                && after.as_deref().is_none_or(|after| h.id.as_str() > after)
-        }) {
-            let members = members_of(&matcher, &hit.members);
-            if !request
-                .filter
-                .iter()
-                .all(|f| has_attribute(&members, &f.id, &f.value))
-            {
-                continue;
+        let (hits, next) = {
+            let (_turn, mut read) = self.analyst_read().await?;
+            let mut hits = Vec::new();
+            let mut next = String::new();
+            let mut cursor = after.unwrap_or_default();
+            let mut scanned = 0;
+            'scan: loop {
+                let batch = current_hits(&mut read, &request.purpose, &cursor, SCAN_BATCH).await?;
+                let signals = member_signals(&mut read, &batch).await?;
+                for hit in &batch {
+                    let members = members_in(&signals, hit);
+                    if request
+                        .filter
+                        .iter()
+                        .all(|f| has_attribute(&members, &f.id, &f.value))
+                    {
+                        if hits.len() == size {
+                            next = hits
+                                .last()
+                                .map(|h: &pb::AnalystHit| query::next_page_token(&key, &h.hit_id))
+                                .unwrap_or_default();
+                            break 'scan;
+                        }
+                        hits.push(self.analyst_hit(&policy, hit, &members, view));
+                    }
+                    cursor.clone_from(&hit.id);
+                }
+                scanned += batch.len();
+                if batch.len() < SCAN_BATCH {
+                    break;
+                }
+                if scanned >= MAX_SCANNED {
+                    // The rest is for the next page: one call's work stays bounded.
+                    next = query::next_page_token(&key, &cursor);
+                    break;
+                }
             }
-            if hits.len() == size {
-                next = hits
-                    .last()
-                    .map(|h: &pb::AnalystHit| query::next_page_token(&key, &h.hit_id))
-                    .unwrap_or_default();
-                break;
-            }
-            hits.push(self.analyst_hit(&policy, &matcher, hit, view));
-        }
+            (hits, next)
+        };
         tracing::info!(analyst = %analyst.id, purpose = %request.purpose, returned = hits.len(), "analyst listed hits");
         let filter: Vec<&str> = request.filter.iter().map(|f| f.id.as_str()).collect();
         self.record(
@@ -169,22 +197,23 @@ impl Coordinator {
         Self::refuse_monitor(&policy, &request.purpose, "GetHit")?;
         // The form first: nothing is looked up for a value that cannot be a hit id.
         let hit_id = query::hit_id(&request.hit_id, "hit_id")?;
-        let matcher = self.matcher.lock().await;
-        let hit = matcher
-            .hit(hit_id)
-            .filter(|h| h.purpose == request.purpose)
-            .ok_or_else(|| {
-                Refusal::new(tonic::Code::NotFound, "HIT_NOT_FOUND", "")
-                    .violation(
-                        "hit_id",
-                        "hit.unknown",
-                        "no current hit with this id for the purpose",
-                    )
-                    .into_status()
-            })?;
-        tracing::info!(analyst = %analyst.id, purpose = %request.purpose, hit = %hit.id, "analyst read a hit");
-        let answer = self.analyst_hit(&policy, &matcher, hit, view);
-        drop(matcher);
+        let answer = {
+            let (_turn, mut read) = self.analyst_read().await?;
+            let hit = stored_hit(&mut read, &request.purpose, hit_id)
+                .await?
+                .ok_or_else(|| {
+                    Refusal::new(tonic::Code::NotFound, "HIT_NOT_FOUND", "")
+                        .violation(
+                            "hit_id",
+                            "hit.unknown",
+                            "no current hit with this id for the purpose",
+                        )
+                        .into_status()
+                })?;
+            let signals = member_signals(&mut read, std::slice::from_ref(&hit)).await?;
+            tracing::info!(analyst = %analyst.id, purpose = %request.purpose, hit = %hit.id, "analyst read a hit");
+            self.analyst_hit(&policy, &hit, &members_in(&signals, &hit), view)
+        };
         self.record(
             Event::for_purpose(Step::AnalystQuery, &policy, &request.purpose)
                 .by(actor)
@@ -212,15 +241,13 @@ impl Coordinator {
     fn analyst_hit(
         &self,
         policy: &PolicySet,
-        matcher: &Matcher,
         hit: &Hit,
+        members: &[&SignalEntry],
         view: &RecipientView,
     ) -> pb::AnalystHit {
-        let members = members_of(matcher, &hit.members);
         let key = self.handles.for_purpose(&hit.purpose);
         let handles = if view.sees_identifier_kinds {
-            matcher
-                .linking_keys(hit)
+            linking_keys(members.iter().copied())
                 .into_iter()
                 .map(|(kind, p): (IdentifierKind, _)| pb::MatchedHandle {
                     kind: kind_to_wire(kind),
@@ -238,12 +265,12 @@ impl Coordinator {
             purpose: hit.purpose.clone(),
             handles,
             partner_roles: if view.sees_partner_roles {
-                partner_roles(policy, &members)
+                partner_roles(policy, members)
             } else {
                 Vec::new()
             },
             signal_count: u32::try_from(members.len()).unwrap_or(u32::MAX),
-            attributes: visible_attributes(view, &members),
+            attributes: visible_attributes(view, members),
             formed_month: members
                 .iter()
                 .map(|m| m.month)
@@ -306,65 +333,22 @@ impl Coordinator {
             request.dimensions.clone()
         };
         let min = monitor.min_cell_size;
-        // Counted from the store: the matcher holds matched signals only. (A monitor counts at
-        // least one purpose, the policy checker sees to it; `IN ()` would be no SQL.)
-        let mut cells: BTreeMap<Vec<String>, u32> = BTreeMap::new();
         let counted: Vec<&str> = match monitor.aggregates_of.as_slice() {
             [] => vec![""],
             all => all.iter().map(String::as_str).collect(),
         };
-        let sql = format!(
-            "SELECT partner_id, observed_month, attributes FROM coord_signals \
-             WHERE withdrawn_at IS NULL AND purpose IN ({})",
-            signaalnet_store::placeholders(1, counted.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for purpose in counted {
-            query = query.bind(purpose);
-        }
-        let mut rows = query.fetch(self.store.pool());
-        while let Some(row) = rows.next().await {
-            let row = row.map_err(CoordinatorError::from)?;
-            let partner: String = row.get("partner_id");
-            let month: String = row.get("observed_month");
-            let attributes: String = row.get("attributes");
-            let attributes: Vec<(String, String)> = serde_json::from_str(&attributes)
-                .map_err(|e| CoordinatorError::Corrupt(format!("signal attributes: {e}")))?;
-            // Only what the partner shares for the monitor purpose counts as a dimension value.
-            let shared = policy
-                .partner(&partner)
-                .and_then(|p| p.shares.get(&request.purpose))
-                .map(|s| &s.attributes);
-            let cell: Vec<String> = fine
-                .iter()
-                .map(|d| {
-                    let allowed = shared.is_some_and(|s| s.contains(d));
-                    let value = if d == "maand_waarneming" {
-                        Some(month.clone())
-                    } else {
-                        attributes
-                            .iter()
-                            .find(|(id, _)| id == d)
-                            .map(|(_, v)| v.clone())
-                    };
-                    match value {
-                        Some(v) if allowed => v,
-                        _ => UNKNOWN.to_owned(),
-                    }
-                })
-                .collect();
-            *cells.entry(cell).or_default() += 1;
-        }
-        drop(rows);
+        let cells = self
+            .monitor_cells(&policy, &request.purpose, &fine, &counted)
+            .await?;
         let suppressed = cells.values().filter(|n| **n < min).count();
         let positions: Vec<usize> = dimensions
             .iter()
             .filter_map(|d| fine.iter().position(|f| f == d))
             .collect();
         let mut table: BTreeMap<Vec<String>, u32> = BTreeMap::new();
-        for (cell, n) in cells.into_iter().filter(|(_, n)| *n >= min) {
+        for (cell, n) in cells.iter().filter(|(_, n)| **n >= min) {
             let key: Vec<String> = positions.iter().map(|i| cell[*i].clone()).collect();
-            *table.entry(key).or_default() += n;
+            *table.entry(key).or_default() += *n;
         }
         tracing::info!(reader = %reader.id, purpose = %request.purpose, rows = table.len(), suppressed, "monitor queried");
         self.record(
@@ -390,4 +374,200 @@ impl Coordinator {
             }),
         })
     }
+
+    /// The finest cells of monitor `purpose` (dimensions `fine`, counting the signals of the
+    /// purposes `counted`), counted anew only when the stored signals or the policy changed
+    /// since the last count. One count runs at a time; callers arriving meanwhile wait for it.
+    async fn monitor_cells(
+        &self,
+        policy: &PolicySet,
+        purpose: &str,
+        fine: &[String],
+        counted: &[&str],
+    ) -> Result<Arc<Cells>, CoordinatorError> {
+        let mut cache = self.monitor_cache.lock().await;
+        // The finest dimensions are those of the reader's view: two views, two counts.
+        let key = (
+            purpose.to_owned(),
+            policy.version().to_owned(),
+            fine.to_vec(),
+        );
+        let settled = self.matcher.settled();
+        if let Some((at, cells)) = cache.counts.get(&key) {
+            if settled == Some(*at) {
+                return Ok(Arc::clone(cells));
+            }
+        }
+        let cells = Arc::new(self.count_cells(policy, purpose, fine, counted).await?);
+        // Kept only when no change was made while it counted (else it may mix before and after).
+        if let Some(at) = settled.filter(|at| self.matcher.settled() == Some(*at)) {
+            cache
+                .counts
+                .retain(|(_, version, _), _| version == policy.version());
+            cache.counts.insert(key, (at, Arc::clone(&cells)));
+        }
+        Ok(cells)
+    }
+
+    async fn count_cells(
+        &self,
+        policy: &PolicySet,
+        purpose: &str,
+        fine: &[String],
+        counted: &[&str],
+    ) -> Result<Cells, CoordinatorError> {
+        // Counted from the store: the matcher holds matched signals only. (A monitor counts at
+        // least one purpose, the policy checker sees to it; `IN ()` would be no SQL.)
+        let (_turn, mut read) = self.analyst_read().await?;
+        let mut cells: Cells = BTreeMap::new();
+        let sql = format!(
+            "SELECT partner_id, observed_month, attributes FROM coord_signals \
+             WHERE withdrawn_at IS NULL AND purpose IN ({})",
+            signaalnet_store::placeholders(1, counted.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for counted in counted {
+            query = query.bind(*counted);
+        }
+        let mut rows = query.fetch(&mut *read);
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let partner: String = row.get("partner_id");
+            let month: String = row.get("observed_month");
+            let attributes: String = row.get("attributes");
+            let attributes: Vec<(String, String)> = serde_json::from_str(&attributes)
+                .map_err(|e| CoordinatorError::Corrupt(format!("signal attributes: {e}")))?;
+            // Only what the partner shares for the monitor purpose counts as a dimension value.
+            let shared = policy
+                .partner(&partner)
+                .and_then(|p| p.shares.get(purpose))
+                .map(|s| &s.attributes);
+            let cell: Vec<String> = fine
+                .iter()
+                .map(|d| {
+                    let allowed = shared.is_some_and(|s| s.contains(d));
+                    let value = if d == "maand_waarneming" {
+                        Some(month.clone())
+                    } else {
+                        attributes
+                            .iter()
+                            .find(|(id, _)| id == d)
+                            .map(|(_, v)| v.clone())
+                    };
+                    match value {
+                        Some(v) if allowed => v,
+                        _ => UNKNOWN.to_owned(),
+                    }
+                })
+                .collect();
+            *cells.entry(cell).or_default() += 1;
+        }
+        Ok(cells)
+    }
+
+    /// A read of the store for one analyst or monitor query: a consistent snapshot of it
+    /// (SQLite's WAL snapshot; REPEATABLE READ on PostgreSQL), once one of the
+    /// [`crate::core::ANALYST_READS`] turns is free.
+    async fn analyst_read(
+        &self,
+    ) -> Result<(SemaphorePermit<'_>, Transaction<'static, Any>), CoordinatorError> {
+        let turn = self
+            .analyst_reads
+            .acquire()
+            .await
+            .map_err(|_| CoordinatorError::Corrupt("the analyst reads were closed".into()))?;
+        let mut read = self.store.pool().begin().await?;
+        if self.store.dialect() == signaalnet_store::Dialect::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *read)
+                .await?;
+        }
+        Ok((turn, read))
+    }
+}
+
+/// A monitor's finest cells: the dimension values, in the view's order, and their counts.
+type Cells = BTreeMap<Vec<String>, u32>;
+
+/// The monitor's last counts per monitor purpose, policy version and finest dimensions, each
+/// with the [`crate::core::MatcherLock::settled`] count it was made at.
+#[derive(Debug, Default)]
+pub(crate) struct MonitorCache {
+    counts: HashMap<MonitorKey, (u64, Arc<Cells>)>,
+}
+
+/// A monitor purpose, a policy version, the finest dimensions.
+type MonitorKey = (String, String, Vec<String>);
+
+/// The current hits of `purpose` after hit id `after` ("": from the first), at most `limit`,
+/// in id order.
+async fn current_hits(
+    read: &mut AnyConnection,
+    purpose: &str,
+    after: &str,
+    limit: usize,
+) -> Result<Vec<Hit>, CoordinatorError> {
+    let rows = sqlx::query(
+        "SELECT hit_id, purpose, members FROM coord_hits \
+         WHERE purpose = $1 AND dissolved_at IS NULL AND hit_id > $2 ORDER BY hit_id LIMIT $3",
+    )
+    .bind(purpose)
+    .bind(after)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&mut *read)
+    .await?;
+    rows.iter().map(hit_of_row).collect()
+}
+
+/// The current hit `id` of `purpose`, if there is one.
+async fn stored_hit(
+    read: &mut AnyConnection,
+    purpose: &str,
+    id: &str,
+) -> Result<Option<Hit>, CoordinatorError> {
+    sqlx::query(
+        "SELECT hit_id, purpose, members FROM coord_hits \
+         WHERE hit_id = $1 AND purpose = $2 AND dissolved_at IS NULL",
+    )
+    .bind(id)
+    .bind(purpose)
+    .fetch_optional(&mut *read)
+    .await?
+    .as_ref()
+    .map(hit_of_row)
+    .transpose()
+}
+
+fn hit_of_row(row: &sqlx::any::AnyRow) -> Result<Hit, CoordinatorError> {
+    let id: String = row.get("hit_id");
+    let members: String = row.get("members");
+    let members: BTreeSet<Seq> = serde_json::from_str(&members)
+        .map_err(|e| CoordinatorError::Corrupt(format!("hit {id}: members: {e}")))?;
+    Ok(Hit {
+        id,
+        purpose: row.get("purpose"),
+        members,
+    })
+}
+
+/// The stored signals of the members of `hits`, by sequence number.
+async fn member_signals(
+    read: &mut AnyConnection,
+    hits: &[Hit],
+) -> Result<HashMap<Seq, SignalEntry>, CoordinatorError> {
+    let seqs: Vec<Seq> = hits
+        .iter()
+        .flat_map(|h| h.members.iter().copied())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(crate::load::signals_by_seq(read, &seqs)
+        .await?
+        .into_iter()
+        .map(|s| (s.seq, s))
+        .collect())
+}
+
+fn members_in<'a>(signals: &'a HashMap<Seq, SignalEntry>, hit: &Hit) -> Vec<&'a SignalEntry> {
+    hit.members.iter().filter_map(|s| signals.get(s)).collect()
 }

@@ -2,6 +2,11 @@
 //! and the sequence of published notifications. What changes it lives beside it: delivery
 //! (`deliver`), withdrawal (`withdraw`), what is written of a change (`persist`) and what a
 //! recipient may see of it (`view`).
+//!
+//! Analysts never wait for matching, nor matching for analysts: analyst queries and the monitor
+//! read committed state from the store (`analyst`), not the matcher, so they never take the
+//! matcher's lock; and at most [`ANALYST_READS`] of them read at once, so they cannot take all
+//! of the store's connections either.
 
 use crate::keys::Commitments;
 use crate::matching::{Matcher, Rule};
@@ -14,8 +19,10 @@ use signaalnet_pseudonym::{CoordinatorDecryptor, HandleKey};
 use signaalnet_store::Store;
 use sqlx::Row;
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{watch, Mutex, MutexGuard};
+use tokio::sync::{watch, Mutex, MutexGuard, Semaphore};
 use tonic::Code;
 
 pub struct Coordinator {
@@ -25,7 +32,11 @@ pub struct Coordinator {
     pub(crate) decryptor: Arc<CoordinatorDecryptor>,
     pub(crate) commitments: Commitments,
     pub(crate) handles: HandleKey,
-    pub(crate) matcher: Mutex<Matcher>,
+    pub(crate) matcher: MatcherLock,
+    /// Analyst and monitor queries reading the store at once ([`ANALYST_READS`]).
+    pub(crate) analyst_reads: Semaphore,
+    /// The monitor's last counts (crate::analyst).
+    pub(crate) monitor_cache: Mutex<crate::analyst::MonitorCache>,
     published: watch::Sender<i64>,
     /// Probing quotas per partner and purpose (crate::quota).
     pub(crate) quotas: signaalnet_service::quota::Quotas,
@@ -55,6 +66,79 @@ impl Outcome {
             code,
             message: message.into(),
         }
+    }
+}
+
+/// Analyst and monitor queries that read the store at once; the others wait for one to end.
+/// Below the store's connections (4 on SQLite, 8 on PostgreSQL), so delivery, withdrawal and
+/// the notification streams always find one.
+pub const ANALYST_READS: usize = 2;
+
+/// The matcher behind its lock, counting each time the lock is taken and released.
+///
+/// Every change to the stored signals (`coord_signals`: delivery, withdrawal, retention) is
+/// made while this lock is held, so the counts tell a reader of the store whether the signals
+/// may have changed while it read: the monitor keeps its counts until they do.
+#[derive(Debug)]
+pub(crate) struct MatcherLock {
+    matcher: Mutex<Matcher>,
+    taken: AtomicU64,
+    released: AtomicU64,
+}
+
+/// The matcher while its lock is held.
+pub(crate) struct MatcherGuard<'a> {
+    matcher: MutexGuard<'a, Matcher>,
+    released: &'a AtomicU64,
+}
+
+impl MatcherLock {
+    fn new(matcher: Matcher) -> Self {
+        Self {
+            matcher: Mutex::new(matcher),
+            taken: AtomicU64::new(0),
+            released: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) async fn lock(&self) -> MatcherGuard<'_> {
+        let matcher = self.matcher.lock().await;
+        self.taken.fetch_add(1, Ordering::SeqCst);
+        MatcherGuard {
+            matcher,
+            released: &self.released,
+        }
+    }
+
+    /// How many times the lock has been held, when nobody holds it now; `None` while it is
+    /// held (a change may be under way).
+    pub(crate) fn settled(&self) -> Option<u64> {
+        // Released first: a hold that starts between the two reads makes them differ.
+        let released = self.released.load(Ordering::SeqCst);
+        let taken = self.taken.load(Ordering::SeqCst);
+        (taken == released).then_some(released)
+    }
+}
+
+impl Deref for MatcherGuard<'_> {
+    type Target = Matcher;
+
+    fn deref(&self) -> &Matcher {
+        &self.matcher
+    }
+}
+
+impl DerefMut for MatcherGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Matcher {
+        &mut self.matcher
+    }
+}
+
+impl Drop for MatcherGuard<'_> {
+    fn drop(&mut self) {
+        // Before the lock itself is released (fields drop after this): whatever was committed
+        // under it is in the store by now.
+        self.released.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -107,7 +191,9 @@ impl Coordinator {
             decryptor: Arc::new(decryptor),
             commitments,
             handles,
-            matcher: Mutex::new(matcher),
+            matcher: MatcherLock::new(matcher),
+            analyst_reads: Semaphore::new(ANALYST_READS),
+            monitor_cache: Mutex::default(),
             published,
             quotas,
             watch: Default::default(),
@@ -249,7 +335,7 @@ impl Coordinator {
         }
     }
 
-    pub(crate) async fn reload(&self, matcher: &mut MutexGuard<'_, Matcher>) {
+    pub(crate) async fn reload(&self, matcher: &mut MatcherGuard<'_>) {
         match load_matcher(&self.store, &self.policy()).await {
             Ok(fresh) => **matcher = fresh,
             Err(e) => tracing::error!(error = %e, "reloading the matcher failed"),
@@ -280,5 +366,20 @@ impl signaalnet_service::policy::PolicyTarget for Coordinator {
         if let Err(e) = Coordinator::expire(self).await {
             tracing::error!(error = %e, "retention run failed; will retry");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_matcher_lock_tells_whether_a_change_may_be_under_way() {
+        let lock = MatcherLock::new(Matcher::new(HashMap::new()));
+        assert_eq!(lock.settled(), Some(0));
+        let held = lock.lock().await;
+        assert_eq!(lock.settled(), None);
+        drop(held);
+        assert_eq!(lock.settled(), Some(1));
     }
 }

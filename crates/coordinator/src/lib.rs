@@ -76,10 +76,11 @@ impl From<CoordinatorError> for tonic::Status {
     }
 }
 
-/// Serves both coordinator services until `shutdown` completes.
+/// Serves both coordinator services within `limits` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     tls: &TlsFiles,
+    limits: &signaalnet_service::limits::Limits,
     core: Arc<Coordinator>,
     role: signaalnet_service::policy::RoleGrpc,
     shutdown: impl Future<Output = ()>,
@@ -91,6 +92,7 @@ pub async fn serve(
     signaalnet_service::serve(
         listener,
         tls,
+        limits,
         routes,
         &[
             CoordinatorServiceServer::<CoordinatorGrpc>::NAME,

@@ -232,20 +232,7 @@ impl Matcher {
     /// The keys that link members of `hit`: each (kind, pseudonym) carried by at least two of
     /// its signals.
     pub fn linking_keys(&self, hit: &Hit) -> BTreeSet<(IdentifierKind, Pseudonym)> {
-        let mut counts: BTreeMap<(IdentifierKind, Pseudonym), usize> = BTreeMap::new();
-        for seq in &hit.members {
-            if let Some(signal) = self.signals.get(seq) {
-                let distinct: BTreeSet<_> = signal.keys.iter().copied().collect();
-                for key in distinct {
-                    *counts.entry(key).or_default() += 1;
-                }
-            }
-        }
-        counts
-            .into_iter()
-            .filter(|(_, n)| *n >= 2)
-            .map(|(k, _)| k)
-            .collect()
+        linking_keys(hit.members.iter().filter_map(|seq| self.signals.get(seq)))
     }
 
     /// Whether signals of `purpose` can be matched (its rule was loaded).
@@ -415,6 +402,25 @@ impl Matcher {
 }
 
 /// `hit-` and 16 hex digits derived from the purpose and the founding signal.
+/// The keys that link `members` (a hit's signals): each (kind, pseudonym) carried by at least
+/// two of them.
+pub fn linking_keys<'a>(
+    members: impl IntoIterator<Item = &'a SignalEntry>,
+) -> BTreeSet<(IdentifierKind, Pseudonym)> {
+    let mut counts: BTreeMap<(IdentifierKind, Pseudonym), usize> = BTreeMap::new();
+    for signal in members {
+        let distinct: BTreeSet<_> = signal.keys.iter().copied().collect();
+        for key in distinct {
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n >= 2)
+        .map(|(k, _)| k)
+        .collect()
+}
+
 fn hit_id(purpose: &str, founder: Seq) -> String {
     let mut input = Vec::with_capacity(purpose.len() + 9);
     input.extend_from_slice(purpose.as_bytes());

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use signaalnet_pseudonym::{CoordinatorContext, HandleKey};
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError, WithPath};
+use signaalnet_service::limits::Limits;
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
 use signaalnet_store::Location;
 use signaalnet_telemetry::export::TelemetryConfig;
@@ -40,6 +41,9 @@ pub struct CoordinatorConfig {
     /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Limits on every call (timeouts, connection caps, per-caller rate and concurrency).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl CoordinatorConfig {
@@ -130,7 +134,7 @@ pub async fn run(
     );
     tracing::info!(listen = %listener.local_addr()?, "coordinator serving");
     let role = RoleGrpc::new(accountable.policy, target);
-    let served = crate::serve(listener, &config.tls, core, role, shutdown).await;
+    let served = crate::serve(listener, &config.tls, &config.limits, core, role, shutdown).await;
     background.stop().await;
     Ok(served?)
 }

@@ -3,7 +3,7 @@
 //! recipient policy of the purpose.
 
 use crate::core::Coordinator;
-use crate::matching::{Change, HitEvent, Matcher, Seq, SignalEntry};
+use crate::matching::{Change, HitEvent, Matcher, SignalEntry};
 use crate::wire::change_to_wire;
 use signaalnet_identifier::IdentifierKind;
 use signaalnet_policy::{Partner, PolicySet, RecipientRole, RecipientView};
@@ -109,14 +109,6 @@ pub(crate) fn visible_attributes(
             value: value.to_owned(),
         })
         .collect()
-}
-
-/// For listings: the partner roles and attributes of a hit per a view.
-pub(crate) fn members_of<'a>(
-    matcher: &'a Matcher,
-    members: &BTreeSet<Seq>,
-) -> Vec<&'a SignalEntry> {
-    members.iter().filter_map(|s| matcher.signal(*s)).collect()
 }
 
 /// Attribute values per attribute id over signals, for filters.

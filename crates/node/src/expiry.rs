@@ -181,8 +181,8 @@ impl Node {
                 " (a purpose no longer in the policy set, under the last retention it had)"
                     .to_owned()
             };
-            let event = Event::for_purpose(Step::Expire, &policy, &purpose.purpose)
-                .detail(format!(
+            let event =
+                Event::for_purpose(Step::Expire, &policy, &purpose.purpose).detail(format!(
                 "{} unmatched signal(s) expired after retention_unmatched {retention}{removed}: \
                      ciphertexts, lookups and case references deleted",
                 due.len(),

@@ -390,10 +390,11 @@ impl Node {
     }
 }
 
-/// Serves the partner API until `shutdown` completes.
+/// Serves the partner API within `limits` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: &signaalnet_tls::TlsFiles,
+    limits: &signaalnet_service::limits::Limits,
     node: Arc<Node>,
     role: signaalnet_service::policy::RoleGrpc,
     shutdown: impl std::future::Future<Output = ()>,
@@ -403,6 +404,7 @@ pub async fn serve(
     signaalnet_service::serve(
         listener,
         tls,
+        limits,
         tonic::service::Routes::new(PartnerServiceServer::new(PartnerGrpc::new(node))),
         &[PartnerServiceServer::<PartnerGrpc>::NAME],
         role,

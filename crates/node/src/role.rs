@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use signaalnet_pseudonym::PartnerEncryptor;
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError};
+use signaalnet_service::limits::Limits;
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
 use signaalnet_store::Location;
 use signaalnet_telemetry::export::TelemetryConfig;
@@ -45,6 +46,9 @@ pub struct NodeConfig {
     /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Limits on every call (timeouts, connection caps, per-caller rate and concurrency).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl NodeConfig {
@@ -150,7 +154,7 @@ pub async fn run(
     );
     tracing::info!(partner = %config.partner, listen = %listener.local_addr()?, "partner node serving");
     let role = RoleGrpc::new(accountable.policy, target);
-    let served = crate::serve(listener, &config.tls, node, role, shutdown).await;
+    let served = crate::serve(listener, &config.tls, &config.limits, node, role, shutdown).await;
     outbox.abort();
     watcher.abort();
     background.stop().await;

@@ -10,7 +10,9 @@
 //! - [`quota`]: the policy's probing quotas, with the window kept in the role's database.
 //! - [`status`]: a refusal as a gRPC status with the standard rich error details.
 //! - [`query`]: the rules of every query (page size, page tokens, ids, purposes, cursors).
-//! - [`limits`]: RESOURCE_EXHAUSTED for a request over the message size limit.
+//! - [`limits`]: limits on every call of every role (the `[limits]` table: handshake and request
+//!   timeouts, connection and per-caller concurrency caps, a per-caller rate), and
+//!   RESOURCE_EXHAUSTED for a request over the message size limit.
 //! - [`retention`]: the retentions a role applies, remembered for purposes removed from the policy.
 #![forbid(unsafe_code)]
 
@@ -49,11 +51,12 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
-/// Serves `routes` until `shutdown` completes; health reports `SERVING` for each of `names`
-/// (the services' full names, e.g. `signaalnet.v1.CoordinatorService`).
+/// Serves `routes` until `shutdown` completes, within `limits`; health reports `SERVING` for
+/// each of `names` (the services' full names, e.g. `signaalnet.v1.CoordinatorService`).
 pub async fn serve(
     listener: TcpListener,
     tls: &TlsFiles,
+    limits: &limits::Limits,
     routes: Routes,
     names: &[&str],
     role: policy::RoleGrpc,
@@ -76,9 +79,16 @@ pub async fn serve(
     let (reflection, reflection_v1alpha) = reflection::services(&advertised)?;
     // The listener's connections arrive through TLS accepted under the one server configuration
     // (signaalnet_tls::server_config: a client certificate from `tls.ca` required).
-    let incoming =
-        signaalnet_tls::incoming(listener, Arc::new(signaalnet_tls::server_config(tls)?));
+    let incoming = signaalnet_tls::accept::incoming_with(
+        listener,
+        Arc::new(signaalnet_tls::server_config(tls)?),
+        limits.accept(),
+    );
     flow_control(Server::builder())
+        .http2_keepalive_interval(Some(limits.keepalive_interval_seconds.0))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout_seconds.0))
+        // Outermost: a call over its caller's limits is refused before anything else runs.
+        .layer(limits::CallLimits::new(limits))
         .layer(limits::SizeLimitStatus)
         .add_routes(routes)
         .add_service(RoleServiceServer::new(role))

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use signaalnet_pseudonym::{Transcryptor, TranscryptorKeys};
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError, WithPath};
+use signaalnet_service::limits::Limits;
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
 use signaalnet_store::{Location, Store};
 use signaalnet_telemetry::export::TelemetryConfig;
@@ -41,6 +42,9 @@ pub struct TranscryptorConfig {
     /// Processing logs (Logboek Dataverwerkingen) over OTLP; off unless `otlp_endpoint` is set.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Limits on every call (timeouts, connection caps, per-caller rate and concurrency).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -159,7 +163,15 @@ pub async fn run(
     );
     tracing::info!(listen = %listener.local_addr()?, transcryptor = index, "transcryptor serving");
     let role = RoleGrpc::new(accountable.policy, target);
-    let served = serve(listener, &config.tls, service, role, shutdown).await;
+    let served = serve(
+        listener,
+        &config.tls,
+        &config.limits,
+        service,
+        role,
+        shutdown,
+    )
+    .await;
     background.stop().await;
     Ok(served?)
 }

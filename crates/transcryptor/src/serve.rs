@@ -9,10 +9,11 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
-/// Serves until `shutdown` completes. Health reports `SERVING` for the transcryptor service.
+/// Serves within `limits` until `shutdown` completes. Health reports `SERVING` for the transcryptor service.
 pub async fn serve(
     listener: TcpListener,
     tls: &TlsFiles,
+    limits: &signaalnet_service::limits::Limits,
     service: TranscryptorGrpc,
     role: signaalnet_service::policy::RoleGrpc,
     shutdown: impl Future<Output = ()>,
@@ -20,6 +21,7 @@ pub async fn serve(
     signaalnet_service::serve(
         listener,
         tls,
+        limits,
         Routes::new(TranscryptorServiceServer::new(service)),
         &[TranscryptorServiceServer::<TranscryptorGrpc>::NAME],
         role,

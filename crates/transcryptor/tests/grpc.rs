@@ -114,9 +114,16 @@ async fn start(per_second: u32) -> Fixture {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        serve(listener, &tls, service, role, std::future::pending())
-            .await
-            .unwrap();
+        serve(
+            listener,
+            &tls,
+            &Default::default(),
+            service,
+            role,
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
     });
     Fixture {
         _dir: dir,

@@ -142,6 +142,7 @@ impl Chain {
                 database_url: fresh_database(options.postgres.as_deref()).await?,
                 governance: governed(id),
                 telemetry: telemetry.clone(),
+                limits: Default::default(),
             });
             transcryptors.push(url(listen));
             roles.insert(id.clone(), Role::new(&path, id, settings)?);
@@ -160,6 +161,7 @@ impl Chain {
             tls: tls(&coordinator_id),
             governance: governed("coordinator"),
             telemetry: telemetry.clone(),
+            limits: Default::default(),
         });
         roles.insert(
             "coordinator".to_owned(),
@@ -180,6 +182,7 @@ impl Chain {
                 tls: tls(&partner.id),
                 governance: governed(&partner.id),
                 telemetry: telemetry.clone(),
+                limits: Default::default(),
             });
             roles.insert(partner.id.clone(), Role::new(&path, &partner.id, settings)?);
         }
