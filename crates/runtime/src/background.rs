@@ -1,7 +1,9 @@
-//! The tasks every role runs beside its service: policy reload, audit sealing, retention.
+//! The tasks every role runs beside its service: policy reload, audit sealing, retention, and
+//! offering the newest checkpoint to each witness.
 
 use crate::Schedule;
 use signaalnet_service::policy::{run_reloader, PolicyTarget, RolePolicy};
+use signaalnet_service::witness::Witness;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +18,33 @@ pub async fn run_sealer(target: Arc<dyn PolicyTarget>) {
     }
 }
 
+/// Offers the trail's newest checkpoint to `witness` every `every` (sealing runs every 5 s, so
+/// that is the newest entry but a few seconds). A witness that cannot be reached or refuses is
+/// logged and tried again, less often while it keeps failing; the role goes on meanwhile.
+pub async fn run_witness(target: Arc<dyn PolicyTarget>, witness: Witness, every: Duration) {
+    let mut delay = every;
+    loop {
+        tokio::time::sleep(delay).await;
+        delay = match witness.offer(target.audit(), target.store()).await {
+            Ok(Some(seq)) => {
+                tracing::debug!(witness = witness.url(), seq, "checkpoint witnessed");
+                every
+            }
+            Ok(None) => every,
+            Err(e) => {
+                tracing::warn!(witness = witness.url(), error = %e, "offering the newest audit checkpoint to a witness failed; trying again");
+                (delay * 2).min(every.max(MAX_WITNESS_DELAY))
+            }
+        };
+    }
+}
+
+/// The longest wait between offers to a witness that keeps failing.
+const MAX_WITNESS_DELAY: Duration = Duration::from_secs(300);
+
+/// How long a role shutting down waits for its witnesses to take its last checkpoint.
+const WITNESS_AT_SHUTDOWN: Duration = Duration::from_secs(2);
+
 /// Runs the role's retention every `every`, the first time right after start.
 pub async fn run_retention(target: Arc<dyn PolicyTarget>, every: Duration) {
     use tracing::Instrument;
@@ -28,11 +57,12 @@ pub async fn run_retention(target: Arc<dyn PolicyTarget>, every: Duration) {
     }
 }
 
-/// Background tasks every role runs: policy reload, audit sealing, retention. Dropping the guard
-/// seals once more and stops them.
+/// Background tasks every role runs: policy reload, audit sealing, retention, witnessing.
+/// [`Background::stop`] stops them, seals once more and offers that checkpoint to the witnesses.
 pub struct Background {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     target: Arc<dyn PolicyTarget>,
+    witnesses: Vec<Witness>,
 }
 
 impl Background {
@@ -41,17 +71,26 @@ impl Background {
         schedule: Schedule,
         target: Arc<dyn PolicyTarget>,
     ) -> Self {
+        let mut tasks = vec![
+            tokio::spawn(run_reloader(
+                Arc::clone(policy),
+                Arc::clone(&target),
+                schedule.reload_every,
+            )),
+            tokio::spawn(run_sealer(Arc::clone(&target))),
+            tokio::spawn(run_retention(Arc::clone(&target), schedule.retention_every)),
+        ];
+        for witness in &schedule.witnesses {
+            tasks.push(tokio::spawn(run_witness(
+                Arc::clone(&target),
+                witness.clone(),
+                schedule.witness_every,
+            )));
+        }
         Self {
-            tasks: vec![
-                tokio::spawn(run_reloader(
-                    Arc::clone(policy),
-                    Arc::clone(&target),
-                    schedule.reload_every,
-                )),
-                tokio::spawn(run_sealer(Arc::clone(&target))),
-                tokio::spawn(run_retention(Arc::clone(&target), schedule.retention_every)),
-            ],
+            tasks,
             target,
+            witnesses: schedule.witnesses,
         }
     }
 
@@ -61,6 +100,21 @@ impl Background {
         }
         if let Err(e) = self.target.audit().seal(self.target.store()).await {
             tracing::error!(error = %e, "sealing the audit trail at shutdown failed");
+        }
+        for witness in &self.witnesses {
+            let offer = witness.offer(self.target.audit(), self.target.store());
+            match tokio::time::timeout(WITNESS_AT_SHUTDOWN, offer).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(witness = witness.url(), error = %e, "offering the last audit checkpoint to a witness failed");
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        witness = witness.url(),
+                        "a witness did not take the last audit checkpoint in time"
+                    );
+                }
+            }
         }
     }
 }

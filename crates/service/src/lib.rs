@@ -11,6 +11,7 @@
 //! - [`status`]: a refusal as a gRPC status with the standard rich error details.
 //! - [`query`]: the rules of every query (page size, page tokens, ids, purposes, cursors).
 //! - [`limits`]: RESOURCE_EXHAUSTED for a request over the message size limit.
+//! - [`witness`]: `WitnessService`, and offering a role's audit checkpoints to its witnesses.
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -25,6 +26,7 @@ pub mod retry;
 pub mod schema;
 pub mod status;
 pub mod stream;
+pub mod witness;
 
 pub use auth::{caller, Caller};
 

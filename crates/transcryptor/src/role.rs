@@ -7,6 +7,7 @@ use signaalnet_pseudonym::{Transcryptor, TranscryptorKeys};
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError, WithPath};
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
+use signaalnet_service::witness::WitnessGrpc;
 use signaalnet_store::{Location, Store};
 use signaalnet_telemetry::export::TelemetryConfig;
 use signaalnet_tls::TlsFiles;
@@ -158,8 +159,10 @@ pub async fn run(
         Arc::clone(&target),
     );
     tracing::info!(listen = %listener.local_addr()?, transcryptor = index, "transcryptor serving");
+    // A transcryptor witnesses the other roles' trails.
+    let witness = WitnessGrpc::new(Arc::clone(&target), accountable.policy.live().clone());
     let role = RoleGrpc::new(accountable.policy, target);
-    let served = serve(listener, &config.tls, service, role, shutdown).await;
+    let served = serve(listener, &config.tls, service, role, witness, shutdown).await;
     background.stop().await;
     Ok(served?)
 }
