@@ -20,22 +20,31 @@ pub async fn run_sealer(target: Arc<dyn PolicyTarget>) {
 
 /// Offers the trail's newest checkpoint to `witness` every `every` (sealing runs every 5 s, so
 /// that is the newest entry but a few seconds). A witness that cannot be reached or refuses is
-/// logged and tried again, less often while it keeps failing; the role goes on meanwhile.
+/// tried again, less often while it keeps failing, and logged (a warning from the third failure
+/// in a row: roles of a chain starting together miss each other at first); the role goes on.
 pub async fn run_witness(target: Arc<dyn PolicyTarget>, witness: Witness, every: Duration) {
     let mut delay = every;
+    let mut failures = 0u32;
     loop {
         tokio::time::sleep(delay).await;
-        delay = match witness.offer(target.audit(), target.store()).await {
-            Ok(Some(seq)) => {
-                tracing::debug!(witness = witness.url(), seq, "checkpoint witnessed");
-                every
+        match witness.offer(target.audit(), target.store()).await {
+            Ok(offered) => {
+                if let Some(seq) = offered {
+                    tracing::debug!(witness = witness.url(), seq, "checkpoint witnessed");
+                }
+                failures = 0;
+                delay = every;
             }
-            Ok(None) => every,
             Err(e) => {
-                tracing::warn!(witness = witness.url(), error = %e, "offering the newest audit checkpoint to a witness failed; trying again");
-                (delay * 2).min(every.max(MAX_WITNESS_DELAY))
+                failures = failures.saturating_add(1);
+                if failures >= 3 {
+                    tracing::warn!(witness = witness.url(), error = %e, failures, "offering the newest audit checkpoint to a witness failed; trying again");
+                } else {
+                    tracing::info!(witness = witness.url(), error = %e, "offering the newest audit checkpoint to a witness failed; trying again");
+                }
+                delay = (delay * 2).min(every.max(MAX_WITNESS_DELAY));
             }
-        };
+        }
     }
 }
 
