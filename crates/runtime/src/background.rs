@@ -110,18 +110,31 @@ impl Background {
         if let Err(e) = self.target.audit().seal(self.target.store()).await {
             tracing::error!(error = %e, "sealing the audit trail at shutdown failed");
         }
-        for witness in &self.witnesses {
-            let offer = witness.offer(self.target.audit(), self.target.store());
-            match tokio::time::timeout(WITNESS_AT_SHUTDOWN, offer).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
+        // Offered to every witness at once, all within one deadline: shutdown waits at most that.
+        let deadline = tokio::time::Instant::now() + WITNESS_AT_SHUTDOWN;
+        let offers: Vec<_> = self
+            .witnesses
+            .iter()
+            .map(|witness| {
+                let (witness, target) = (witness.clone(), Arc::clone(&self.target));
+                tokio::spawn(async move {
+                    let offered = witness.offer(target.audit(), target.store()).await;
+                    (witness, offered)
+                })
+            })
+            .collect();
+        for mut offer in offers {
+            match tokio::time::timeout_at(deadline, &mut offer).await {
+                Ok(Ok((_, Ok(_)))) => {}
+                Ok(Ok((witness, Err(e)))) => {
                     tracing::warn!(witness = witness.url(), error = %e, "offering the last audit checkpoint to a witness failed");
                 }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "offering the last audit checkpoint to a witness failed")
+                }
                 Err(_) => {
-                    tracing::warn!(
-                        witness = witness.url(),
-                        "a witness did not take the last audit checkpoint in time"
-                    );
+                    offer.abort();
+                    tracing::warn!("a witness did not take the last audit checkpoint in time");
                 }
             }
         }
