@@ -60,6 +60,20 @@ pub fn receipt_message(oin: &str, seq: i64, hash: &str, at_ms: i64) -> Vec<u8> {
 }
 
 impl Witnessed {
+    /// Whether the checkpoint carries the role's signature under the key it names, as the
+    /// witness checked before accepting it.
+    pub fn signed_by_role(&self) -> bool {
+        let Ok(public_key) = hex::decode(&self.public_key) else {
+            return false;
+        };
+        key_id(&public_key) == self.key_id
+            && crate::key::signature_valid(
+                &public_key,
+                &checkpoint_message(self.seq, &self.hash, self.at_ms),
+                &self.signature,
+            )
+    }
+
     /// Whether the countersignature verifies with the witness's public key.
     pub fn countersigned_by(&self, witness_public_key: &[u8]) -> bool {
         crate::key::signature_valid(
@@ -266,6 +280,10 @@ pub enum RecordError {
          record was altered or comes from another witness)"
     )]
     Countersignature { seq: i64, key_id: String },
+    /// The witnessed checkpoint does not carry the role's own signature: the witness could not
+    /// have accepted it, so the record cannot stand against the role.
+    #[error("checkpoint {seq}: the role's signature on it does not verify with the key it names")]
+    CheckpointSignature { seq: i64 },
 }
 
 impl Record {
@@ -304,6 +322,9 @@ impl Record {
                     seq: w.seq,
                     key_id: id,
                 });
+            }
+            if !w.signed_by_role() {
+                return Err(RecordError::CheckpointSignature { seq: w.seq });
             }
         }
         Ok(self.checkpoints.clone())
@@ -416,7 +437,9 @@ mod tests {
     fn a_record_holds_only_when_every_countersignature_verifies() {
         let witness = pair();
         let wkey = witness.public_key().as_ref().to_vec();
-        let mut w = held(&offer(&pair(), 4, 'a'));
+        let role = pair();
+        let mut w = held(&offer(&role, 4, 'a'));
+        assert!(w.signed_by_role());
         w.witness_key_id = key_id(&wkey);
         w.countersignature =
             hex::encode(witness.sign(&receipt_message(&w.oin, w.seq, &w.hash, w.at_ms)));
@@ -442,5 +465,14 @@ mod tests {
         let mut altered = record.clone();
         altered.checkpoints[0].hash = "b".repeat(64);
         assert!(altered.check(&w.oin, None).is_err());
+        // Countersigned, but never signed by the role: a witness's word alone does not stand.
+        let mut made_up = w.clone();
+        made_up.signature = "00".repeat(64);
+        let mut record = record;
+        record.checkpoints = vec![made_up];
+        assert_eq!(
+            record.check(&w.oin, None),
+            Err(RecordError::CheckpointSignature { seq: 4 })
+        );
     }
 }
