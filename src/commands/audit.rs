@@ -237,6 +237,12 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
                              checkpoint (the role signs every few seconds and at shutdown)"
                         );
                     }
+                    if !records.is_empty() && witness_public_keys.is_empty() {
+                        println!(
+                            "note: the witness records were checked against the witness keys they \
+                             name themselves; pass --witness-public-key with a copy kept apart"
+                        );
+                    }
                     if records.is_empty() {
                         println!(
                             "note: checked without a witness's record (--witness): entries cut off \
