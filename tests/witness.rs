@@ -144,17 +144,30 @@ fn verify(chain: &Chain, role: &str, extra: &[&str]) -> (i32, String) {
 async fn a_witness_shows_a_trail_cut_off_or_rewritten_and_signed_again(postgres: Option<&str>) {
     let mut chain = start(postgres).await;
     let work = tempfile::tempdir().unwrap();
-    let police = submit(
-        &chain,
-        POLITIE,
-        signal(
-            "PL-W1",
-            vec![person("Wiśniewski", "Piotr", "1994-03-12")],
-            &[],
-        ),
-    )
-    .await
-    .unwrap();
+    // Five police signals, one after the other: a trail of a dozen entries or so.
+    for (i, surname) in [
+        "Wiśniewski",
+        "Kowalski",
+        "Nowak",
+        "Lewandowski",
+        "Zieliński",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let police = submit(
+            &chain,
+            POLITIE,
+            signal(
+                &format!("PL-W{i}"),
+                vec![person(surname, "Piotr", "1994-03-12")],
+                &[],
+            ),
+        )
+        .await
+        .unwrap();
+        wait_delivered(&chain, POLITIE, &[police]).await.unwrap();
+    }
     let gemeente = submit(
         &chain,
         GEMEENTE,
@@ -169,12 +182,12 @@ async fn a_witness_shows_a_trail_cut_off_or_rewritten_and_signed_again(postgres:
     )
     .await
     .unwrap();
-    wait_delivered(&chain, POLITIE, &[police]).await.unwrap();
     wait_delivered(&chain, GEMEENTE, &[gemeente]).await.unwrap();
     let (politie, gemeente) = (oin(&chain, POLITIE), oin(&chain, GEMEENTE));
-    // Entries 1..3 at least (policy in force, submit, forward), sealed and offered.
+    // Entries 1..3 at least (policy in force, submit, forward) sealed and witnessed; the police
+    // node's eleven at least (a submit and a forward per signal).
     let record = work.path().join("record.json");
-    witnessed_beyond(&chain, "coordinator", &politie, 3, &record).await;
+    witnessed_beyond(&chain, "coordinator", &politie, 11, &record).await;
     witnessed_beyond(&chain, "transcryptor_vng", &gemeente, 3, &record).await;
     chain.kill(POLITIE).unwrap();
     chain.kill(GEMEENTE).unwrap();
@@ -183,7 +196,7 @@ async fn a_witness_shows_a_trail_cut_off_or_rewritten_and_signed_again(postgres:
     let by_coordinator = work.path().join("politie-by-coordinator.json");
     let witnessed = export(&chain, "coordinator", &politie, &by_coordinator);
     let last = witnessed.checkpoints.last().unwrap().seq;
-    let keep = last - 2;
+    let keep = last - 6;
     for table in ["audit_entries", "audit_checkpoints"] {
         chain
             .execute(POLITIE, &format!("DELETE FROM {table} WHERE seq > {keep}"))
@@ -233,6 +246,48 @@ async fn a_witness_shows_a_trail_cut_off_or_rewritten_and_signed_again(postgres:
     );
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("none of --witness-public-key"), "{out}");
+
+    // The node runs on from the cut: its next checkpoint is below what the witness holds, and
+    // the witness refuses it, in its own trail.
+    chain.restart(POLITIE).await.unwrap();
+    let after = submit(
+        &chain,
+        POLITIE,
+        signal("PL-W9", vec![person("Mazur", "Jan", "1990-01-01")], &[]),
+    )
+    .await
+    .unwrap();
+    wait_delivered(&chain, POLITIE, &[after]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, out, err) = chain
+            .audit(
+                "show",
+                "coordinator",
+                &["--actor", &politie, "--step", "refuse"],
+            )
+            .unwrap();
+        assert_eq!(code, 0, "{err}");
+        if out.contains("checkpoint to witness refused (witness.backwards)")
+            || out.contains("checkpoint to witness refused (witness.equivocation)")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the coordinator took the cut trail's checkpoint: {out}\n{}",
+            chain.log(POLITIE).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    chain
+        .wait_for_log(
+            POLITIE,
+            "offering the newest audit checkpoint to a witness failed",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
 
     // (2) The gemeente node's trail is rewritten from entry 2 and signed again, first with the
     // node's own key (its operator holds it), then with a new key whose public half replaces

@@ -36,7 +36,7 @@ pub use key::{public_key_path, read_public_key, Signer};
 pub use step::{Step, UnknownStep};
 pub use trail::{entries, verify, verify_witnessed, Filter};
 pub use verify::{Finding, Report, Verifier};
-pub use witnessing::{keep_receipt, newest_checkpoint, receipted, witnessed, WitnessError};
+pub use witnessing::{keep_receipt, newest_checkpoint, receipt_held, witnessed, WitnessError};
 pub use writer::{Audit, Head, CHECKPOINT_EVERY};
 
 #[derive(Debug, thiserror::Error)]

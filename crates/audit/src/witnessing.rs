@@ -193,15 +193,25 @@ pub async fn newest_checkpoint(store: &Store) -> Result<Option<Checkpoint>, Audi
     }))
 }
 
-/// The newest checkpoint `witness` (a URL as configured) has countersigned, by the receipts kept.
-pub async fn receipted(store: &Store, witness: &str) -> Result<i64, AuditError> {
+/// Whether `witness` (a URL as configured) has countersigned this role's checkpoint over entry
+/// `seq` with `hash`, by the receipts kept. Anything else is offered, a checkpoint older than
+/// one the witness holds included: after a cut or a restored backup the witness then refuses
+/// it, loudly, in its own trail and in this role's log.
+pub async fn receipt_held(
+    store: &Store,
+    witness: &str,
+    seq: i64,
+    hash: &str,
+) -> Result<bool, AuditError> {
     Ok(sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_witness_receipts WHERE witness = $1",
+        "SELECT seq FROM audit_witness_receipts WHERE witness = $1 AND seq = $2 AND hash = $3",
     )
     .bind(witness)
-    .fetch_one(store.pool())
+    .bind(seq)
+    .bind(hash)
+    .fetch_optional(store.pool())
     .await?
-    .get("seq"))
+    .is_some())
 }
 
 /// Keeps the receipt `witness` (a URL as configured) gave for one of this role's checkpoints.

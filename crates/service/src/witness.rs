@@ -145,12 +145,15 @@ impl Witness {
     }
 
     /// Offers the trail's newest checkpoint unless this witness countersigned it already, and
-    /// keeps the receipt; returns the `seq` newly countersigned.
+    /// keeps the receipt; returns the `seq` newly countersigned. A trail that went back is
+    /// offered too, for the witness to refuse.
     pub async fn offer(&self, audit: &Audit, store: &Store) -> Result<Option<i64>, OfferError> {
         let Some(checkpoint) = signaalnet_audit::newest_checkpoint(store).await? else {
             return Ok(None);
         };
-        if signaalnet_audit::receipted(store, &self.url).await? >= checkpoint.seq {
+        if signaalnet_audit::receipt_held(store, &self.url, checkpoint.seq, &checkpoint.hash)
+            .await?
+        {
             return Ok(None);
         }
         let request = pb::WitnessRequest {
