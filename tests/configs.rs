@@ -26,3 +26,38 @@ fn the_development_configurations_load() {
     listens.dedup();
     assert_eq!(listens.len(), 7, "every role on its own port");
 }
+
+#[test]
+fn every_development_role_is_witnessed_by_other_roles() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dev");
+    let coordinator = CoordinatorConfig::load(&dir.join("coordinator.toml")).unwrap();
+    let witnessing: Vec<String> = coordinator
+        .transcryptors
+        .iter()
+        .cloned()
+        .chain([format!("https://{}", coordinator.listen)])
+        .collect();
+    let mut roles = vec![(coordinator.listen, coordinator.governance)];
+    for name in ["gemeente", "politie", "nla", "zvh"] {
+        let node = NodeConfig::load(&dir.join(format!("node-{name}.toml"))).unwrap();
+        roles.push((node.listen, node.governance));
+    }
+    for i in [1, 2] {
+        let t = TranscryptorConfig::load(&dir.join(format!("transcryptor-{i}.toml"))).unwrap();
+        roles.push((t.listen, t.governance));
+    }
+    for (listen, governance) in roles {
+        assert!(governance.witnesses.len() >= 2, "{listen}: {governance:?}");
+        for witness in &governance.witnesses {
+            assert!(
+                witnessing.contains(witness),
+                "{listen}: {witness} serves no witness"
+            );
+            assert_ne!(
+                *witness,
+                format!("https://{listen}"),
+                "{listen} witnesses itself"
+            );
+        }
+    }
+}

@@ -279,6 +279,7 @@ async fn reflection_v1_and_v1alpha_list_only_what_each_role_serves() {
     let coordinator = [
         "signaalnet.v1.CoordinatorService",
         "signaalnet.v1.AnalystService",
+        "signaalnet.v1.WitnessService",
     ];
     assert_eq!(
         v1,
@@ -290,7 +291,10 @@ async fn reflection_v1_and_v1alpha_list_only_what_each_role_serves() {
     );
 
     let (v1, v1alpha) = listed(chain.channel("transcryptor_vng", GEMEENTE).unwrap()).await;
-    let transcryptor = ["signaalnet.v1.TranscryptorService"];
+    let transcryptor = [
+        "signaalnet.v1.TranscryptorService",
+        "signaalnet.v1.WitnessService",
+    ];
     assert_eq!(
         v1,
         with(&transcryptor, "grpc.reflection.v1.ServerReflection")

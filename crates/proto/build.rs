@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "partner",
         "role",
         "transcryptor",
+        "witness",
     ]
     .map(|f| root.join(format!("signaalnet/v1/{f}.proto")));
     for file in &files {

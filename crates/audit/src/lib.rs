@@ -13,6 +13,9 @@
 //!   checkpoints (`checkpoint`) with the role's [`Signer`] (`key`).
 //! - [`verify()`] and [`entries`] read a trail back (`trail`); the checks themselves are pure
 //!   ([`mod@verify`]).
+//! - [`mod@witness`]: other organisations keep and countersign a role's checkpoints, so that
+//!   the role's own operator cannot cut off or rewrite and re-sign its trail unnoticed; what a
+//!   witness accepts is pure ([`witness::judge`]), what it stores is in `witnessing`.
 #![forbid(unsafe_code)]
 
 mod checkpoint;
@@ -23,14 +26,17 @@ pub mod schema;
 mod step;
 mod trail;
 pub mod verify;
+pub mod witness;
+mod witnessing;
 mod writer;
 
-pub use entry::{Checkpoint, Entry, GENESIS};
+pub use entry::{checkpoint_message, key_id, Checkpoint, Entry, GENESIS};
 pub use event::{Actor, Event, DETAIL_MAX, REFERENCES_MAX, REFERENCE_MAX};
 pub use key::{public_key_path, read_public_key, Signer};
 pub use step::{Step, UnknownStep};
-pub use trail::{entries, verify, Filter};
+pub use trail::{entries, verify, verify_witnessed, Filter};
 pub use verify::{Finding, Report, Verifier};
+pub use witnessing::{keep_receipt, newest_checkpoint, receipt_held, witnessed, WitnessError};
 pub use writer::{Audit, Head, CHECKPOINT_EVERY};
 
 #[derive(Debug, thiserror::Error)]

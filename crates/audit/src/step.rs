@@ -31,10 +31,12 @@ pub enum Step {
     /// A partner's pattern crossed a policy threshold (withdrawals right after hits, an
     /// unusual hit rate): counts only, never an identifier or a case reference.
     Alarm,
+    /// Another role's audit checkpoint kept and countersigned (this role is its witness).
+    Witness,
 }
 
 impl Step {
-    pub const ALL: [Step; 14] = [
+    pub const ALL: [Step; 15] = [
         Step::Submit,
         Step::Refuse,
         Step::Forward,
@@ -49,6 +51,7 @@ impl Step {
         Step::Expire,
         Step::PolicyChange,
         Step::Alarm,
+        Step::Witness,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +70,7 @@ impl Step {
             Step::Expire => "expire",
             Step::PolicyChange => "policy_change",
             Step::Alarm => "alarm",
+            Step::Witness => "witness",
         }
     }
 }

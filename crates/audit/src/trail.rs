@@ -3,12 +3,23 @@
 //! entries `signaalnet audit show` selects.
 
 use crate::entry::{Checkpoint, Entry};
+use crate::witness::Witnessed;
 use crate::{AuditError, Report, Step, Verifier};
 use signaalnet_store::Store;
 use sqlx::Row;
 
 /// Verifies the trail in `store` against the role's public key.
 pub async fn verify(store: &Store, public_key: &[u8]) -> Result<Report, AuditError> {
+    verify_witnessed(store, public_key, Vec::new()).await
+}
+
+/// [`verify()`], and against what witnesses hold of the trail (each record checked to be
+/// countersigned, [`crate::witness::Record::check`]).
+pub async fn verify_witnessed(
+    store: &Store,
+    public_key: &[u8],
+    witnessed: Vec<Witnessed>,
+) -> Result<Report, AuditError> {
     let checkpoints = sqlx::query(
         "SELECT seq, hash, at_ms, key_id, signature FROM audit_checkpoints ORDER BY seq",
     )
@@ -23,7 +34,7 @@ pub async fn verify(store: &Store, public_key: &[u8]) -> Result<Report, AuditErr
         signature: row.get("signature"),
     })
     .collect();
-    let mut verifier = Verifier::new(public_key, checkpoints);
+    let mut verifier = Verifier::new(public_key, checkpoints).witnessed(witnessed);
     let mut after = i64::MIN;
     loop {
         let rows = sqlx::query(&format!(

@@ -45,6 +45,8 @@ pub use schema::open_store;
 
 use signaalnet_proto::v1::analyst_service_server::AnalystServiceServer;
 use signaalnet_proto::v1::coordinator_service_server::CoordinatorServiceServer;
+use signaalnet_proto::v1::witness_service_server::WitnessServiceServer;
+use signaalnet_service::witness::WitnessGrpc;
 use signaalnet_service::ServeError;
 use signaalnet_tls::TlsFiles;
 use std::future::Future;
@@ -76,19 +78,22 @@ impl From<CoordinatorError> for tonic::Status {
     }
 }
 
-/// Serves both coordinator services within `limits` until `shutdown` completes.
+/// Serves both coordinator services and `WitnessService` within `limits` until `shutdown`
+/// completes.
 pub async fn serve(
     listener: TcpListener,
     tls: &TlsFiles,
     limits: &signaalnet_service::limits::Limits,
     core: Arc<Coordinator>,
     role: signaalnet_service::policy::RoleGrpc,
+    witness: WitnessGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let routes = Routes::new(CoordinatorServiceServer::new(CoordinatorGrpc::new(
         Arc::clone(&core),
     )))
-    .add_service(AnalystServiceServer::new(AnalystGrpc::new(core)));
+    .add_service(AnalystServiceServer::new(AnalystGrpc::new(core)))
+    .add_service(WitnessServiceServer::new(witness));
     signaalnet_service::serve(
         listener,
         tls,
@@ -97,6 +102,7 @@ pub async fn serve(
         &[
             CoordinatorServiceServer::<CoordinatorGrpc>::NAME,
             AnalystServiceServer::<AnalystGrpc>::NAME,
+            WitnessServiceServer::<WitnessGrpc>::NAME,
         ],
         role,
         shutdown,

@@ -8,6 +8,7 @@ use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError, WithPath};
 use signaalnet_service::limits::Limits;
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
+use signaalnet_service::witness::WitnessGrpc;
 use signaalnet_store::Location;
 use signaalnet_telemetry::export::TelemetryConfig;
 use signaalnet_tls::TlsFiles;
@@ -133,8 +134,19 @@ pub async fn run(
         Arc::clone(&target),
     );
     tracing::info!(listen = %listener.local_addr()?, "coordinator serving");
+    // The coordinator witnesses the nodes' and the transcryptors' trails.
+    let witness = WitnessGrpc::new(Arc::clone(&target), accountable.policy.live().clone());
     let role = RoleGrpc::new(accountable.policy, target);
-    let served = crate::serve(listener, &config.tls, &config.limits, core, role, shutdown).await;
+    let served = crate::serve(
+        listener,
+        &config.tls,
+        &config.limits,
+        core,
+        role,
+        witness,
+        shutdown,
+    )
+    .await;
     background.stop().await;
     Ok(served?)
 }

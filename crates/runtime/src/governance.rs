@@ -1,5 +1,5 @@
 //! What every role configures for accountability: the policy set it enforces (and who must have
-//! signed it), and the key that signs its audit trail.
+//! signed it), the key that signs its audit trail, and the witnesses that keep its checkpoints.
 
 use crate::{StartError, WithPath};
 use serde::{Deserialize, Serialize};
@@ -7,6 +7,7 @@ use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_policy::signature::Signers;
 use signaalnet_policy::IsoDuration;
 use signaalnet_service::policy::RolePolicy;
+use signaalnet_service::witness::Witness;
 use signaalnet_store::Clock;
 use signaalnet_tls::TlsFiles;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,16 @@ pub struct Governance {
     /// `P30D`.
     #[serde(default)]
     pub ended_kept: Option<String>,
+    /// Witnesses of this role's audit trail, `https://host:port` of roles run by other
+    /// organisations (the coordinator, the transcryptors; never this role itself). The role
+    /// offers each its newest signed checkpoint every `witness_seconds`; a witness keeps it and
+    /// countersigns it, so cutting off or rewriting the trail shows in `signaalnet audit verify
+    /// --witness`. A witness that cannot be reached is retried; it never holds up the role.
+    #[serde(default)]
+    pub witnesses: Vec<String>,
+    /// Seconds between offers to the witnesses.
+    #[serde(default = "default_witness_seconds")]
+    pub witness_seconds: u64,
 }
 
 /// The same defaults as a configuration without a `[governance]` table (a derived `Default`
@@ -59,6 +70,8 @@ impl Default for Governance {
             audit_key: None,
             retention_check_seconds: default_retention_seconds(),
             ended_kept: None,
+            witnesses: Vec::new(),
+            witness_seconds: default_witness_seconds(),
         }
     }
 }
@@ -71,6 +84,12 @@ fn default_retention_seconds() -> u64 {
     60
 }
 
+/// Each accepted offer is one entry in the witness's trail, which it seals and offers in turn:
+/// once a minute keeps that small, and bounds what can be cut off unnoticed to a minute.
+fn default_witness_seconds() -> u64 {
+    60
+}
+
 /// A role's policy in force and its audit trail writer.
 pub struct Accountability {
     pub policy: Arc<RolePolicy>,
@@ -80,11 +99,13 @@ pub struct Accountability {
     pub ended_kept: IsoDuration,
 }
 
-/// How often a role's background tasks run.
-#[derive(Debug, Clone, Copy)]
+/// How often a role's background tasks run, and the witnesses it offers its checkpoints to.
+#[derive(Debug, Clone)]
 pub struct Schedule {
     pub reload_every: Duration,
     pub retention_every: Duration,
+    pub witnesses: Vec<Witness>,
+    pub witness_every: Duration,
 }
 
 impl Governance {
@@ -164,6 +185,12 @@ impl Governance {
             schedule: Schedule {
                 reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),
                 retention_every: Duration::from_secs(self.retention_check_seconds.max(1)),
+                witnesses: self
+                    .witnesses
+                    .iter()
+                    .map(|url| Witness::new(url, tls))
+                    .collect::<Result<_, _>>()?,
+                witness_every: Duration::from_secs(self.witness_seconds.max(1)),
             },
             ended_kept,
         })

@@ -14,6 +14,7 @@
 //!   timeouts, connection and per-caller concurrency caps, a per-caller rate), and
 //!   RESOURCE_EXHAUSTED for a request over the message size limit.
 //! - [`retention`]: the retentions a role applies, remembered for purposes removed from the policy.
+//! - [`witness`]: `WitnessService`, and offering a role's audit checkpoints to its witnesses.
 #![forbid(unsafe_code)]
 
 mod auth;
@@ -29,6 +30,7 @@ pub mod retry;
 pub mod schema;
 pub mod status;
 pub mod stream;
+pub mod witness;
 
 pub use auth::{caller, Caller};
 

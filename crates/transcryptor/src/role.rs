@@ -8,6 +8,7 @@ use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError, WithPath};
 use signaalnet_service::limits::Limits;
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
+use signaalnet_service::witness::WitnessGrpc;
 use signaalnet_store::{Location, Store};
 use signaalnet_telemetry::export::TelemetryConfig;
 use signaalnet_tls::TlsFiles;
@@ -162,6 +163,8 @@ pub async fn run(
         Arc::clone(&target),
     );
     tracing::info!(listen = %listener.local_addr()?, transcryptor = index, "transcryptor serving");
+    // A transcryptor witnesses the other roles' trails.
+    let witness = WitnessGrpc::new(Arc::clone(&target), accountable.policy.live().clone());
     let role = RoleGrpc::new(accountable.policy, target);
     let served = serve(
         listener,
@@ -169,6 +172,7 @@ pub async fn run(
         &config.limits,
         service,
         role,
+        witness,
         shutdown,
     )
     .await;

@@ -1,7 +1,10 @@
-//! Serving the transcryptor over mTLS with health checking and reflection.
+//! Serving the transcryptor (and its `WitnessService`) over mTLS with health checking and
+//! reflection.
 
 use crate::service::TranscryptorGrpc;
 use signaalnet_proto::v1::transcryptor_service_server::TranscryptorServiceServer;
+use signaalnet_proto::v1::witness_service_server::WitnessServiceServer;
+use signaalnet_service::witness::WitnessGrpc;
 use signaalnet_service::ServeError;
 use signaalnet_tls::TlsFiles;
 use std::future::Future;
@@ -9,21 +12,27 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
-/// Serves within `limits` until `shutdown` completes. Health reports `SERVING` for the transcryptor service.
+/// Serves within `limits` until `shutdown` completes. Health reports `SERVING` for the
+/// transcryptor service and the witness service.
 pub async fn serve(
     listener: TcpListener,
     tls: &TlsFiles,
     limits: &signaalnet_service::limits::Limits,
     service: TranscryptorGrpc,
     role: signaalnet_service::policy::RoleGrpc,
+    witness: WitnessGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     signaalnet_service::serve(
         listener,
         tls,
         limits,
-        Routes::new(TranscryptorServiceServer::new(service)),
-        &[TranscryptorServiceServer::<TranscryptorGrpc>::NAME],
+        Routes::new(TranscryptorServiceServer::new(service))
+            .add_service(WitnessServiceServer::new(witness)),
+        &[
+            TranscryptorServiceServer::<TranscryptorGrpc>::NAME,
+            WitnessServiceServer::<WitnessGrpc>::NAME,
+        ],
         role,
         shutdown,
     )

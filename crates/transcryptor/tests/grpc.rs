@@ -104,13 +104,15 @@ async fn start(per_second: u32) -> Fixture {
     )
     .await
     .unwrap();
-    let role = RoleGrpc::new(
-        role_policy,
-        Arc::new(TranscryptorTrail {
-            store: Arc::clone(&store),
-            audit,
-        }),
+    let trail: Arc<dyn signaalnet_service::policy::PolicyTarget> = Arc::new(TranscryptorTrail {
+        store: Arc::clone(&store),
+        audit,
+    });
+    let witness = signaalnet_service::witness::WitnessGrpc::new(
+        Arc::clone(&trail),
+        role_policy.live().clone(),
     );
+    let role = RoleGrpc::new(role_policy, trail);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -120,6 +122,7 @@ async fn start(per_second: u32) -> Fixture {
             &Default::default(),
             service,
             role,
+            witness,
             std::future::pending(),
         )
         .await

@@ -34,6 +34,10 @@ use tonic::transport::Channel;
 /// The coordinator context of every development chain.
 pub const CONTEXT: &str = "coordinator/dev";
 
+/// Seconds between each role's offers of its newest checkpoint to its witnesses: short, so that
+/// the demo and the tests see checkpoints witnessed within seconds.
+pub const WITNESS_SECONDS: u64 = 1;
+
 /// How the roles run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Run {
@@ -125,10 +129,34 @@ impl Chain {
             ..governance.clone()
         };
 
+        // Every role's checkpoints are witnessed by other organisations: a node's by the
+        // coordinator and the first transcryptor, the coordinator's by the transcryptors, a
+        // transcryptor's by the other transcryptors and the coordinator.
+        let transcryptor_listens = transcryptor_ids
+            .iter()
+            .map(|_| free_address())
+            .collect::<Result<Vec<_>>>()?;
+        let transcryptors: Vec<String> = transcryptor_listens.iter().copied().map(url).collect();
+        let coordinator_listen = free_address()?;
+        let coordinator = url(coordinator_listen);
+        let witnessed = |name: &str, witnesses: Vec<String>| Governance {
+            witnesses,
+            witness_seconds: WITNESS_SECONDS,
+            ..governed(name)
+        };
+
         let mut roles = BTreeMap::new();
-        let mut transcryptors = Vec::new();
-        for (id, secrets) in transcryptor_ids.iter().zip(&keys.transcryptors) {
-            let listen = free_address()?;
+        for ((id, secrets), &listen) in transcryptor_ids
+            .iter()
+            .zip(&keys.transcryptors)
+            .zip(&transcryptor_listens)
+        {
+            let others = transcryptors
+                .iter()
+                .filter(|t| **t != url(listen))
+                .cloned()
+                .chain([coordinator.clone()])
+                .collect();
             let settings = RoleConfig::Transcryptor(TranscryptorConfig {
                 listen,
                 policies: policies.clone(),
@@ -140,17 +168,14 @@ impl Chain {
                 name: id.clone(),
                 data_dir: data(id),
                 database_url: fresh_database(options.postgres.as_deref()).await?,
-                governance: governed(id),
+                governance: witnessed(id, others),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
             });
-            transcryptors.push(url(listen));
             roles.insert(id.clone(), Role::new(&path, id, settings)?);
         }
-        let listen = free_address()?;
-        let coordinator = url(listen);
         let settings = RoleConfig::Coordinator(CoordinatorConfig {
-            listen,
+            listen: coordinator_listen,
             policies: policies.clone(),
             system_keys: keys.system.clone(),
             handle_key: keys.handle.clone(),
@@ -159,7 +184,7 @@ impl Chain {
             data_dir: data("coordinator"),
             database_url: fresh_database(options.postgres.as_deref()).await?,
             tls: tls(&coordinator_id),
-            governance: governed("coordinator"),
+            governance: witnessed("coordinator", transcryptors.clone()),
             telemetry: telemetry.clone(),
             limits: Default::default(),
         });
@@ -180,7 +205,13 @@ impl Chain {
                 database_url: fresh_database(options.postgres.as_deref()).await?,
                 secret: None,
                 tls: tls(&partner.id),
-                governance: governed(&partner.id),
+                governance: witnessed(
+                    &partner.id,
+                    [coordinator.clone()]
+                        .into_iter()
+                        .chain(transcryptors.first().cloned())
+                        .collect(),
+                ),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
             });
