@@ -225,11 +225,19 @@ impl ExpectedPeer for AnyOin {
 }
 
 /// A server presented a valid certificate of the CA, but of another organisation.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("the server's certificate carries OIN {found}, not the {expected} this channel is for")]
 pub struct WrongServer {
     pub found: String,
     pub expected: String,
+}
+
+/// The message itself: rustls shows a verifier's own error with `Debug`, and this is what
+/// reaches the role's log when a channel's handshake fails.
+impl std::fmt::Debug for WrongServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The client side: the CA and the lists in force, then the OIN.
