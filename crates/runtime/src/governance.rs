@@ -1,5 +1,6 @@
 //! What every role configures for accountability: the policy set it enforces (and who must have
-//! signed it), and the key that signs its audit trail.
+//! signed it), the key that signs its audit trail, and whom it trusts: its CA and the CA's
+//! revocation lists (`[tls]`), reloaded with the policy set.
 
 use crate::{StartError, WithPath};
 use serde::{Deserialize, Serialize};
@@ -7,7 +8,7 @@ use signaalnet_audit::{Actor, Audit, Signer};
 use signaalnet_policy::signature::Signers;
 use signaalnet_service::policy::RolePolicy;
 use signaalnet_store::Clock;
-use signaalnet_tls::TlsFiles;
+use signaalnet_tls::{TlsFiles, Trust};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,9 @@ fn default_retention_seconds() -> u64 {
 /// A role's policy in force and its audit trail writer.
 pub struct Accountability {
     pub policy: Arc<RolePolicy>,
+    /// The CA and revocation lists every server and channel of the role verifies peers with
+    /// (also held by `policy`, which reloads the lists).
+    pub trust: Arc<Trust>,
     pub audit: Audit,
     pub schedule: Schedule,
 }
@@ -90,7 +94,9 @@ impl Governance {
             .unwrap_or_else(|| self.secrets_dir(data_dir).join(format!("{role}.audit.key")))
     }
 
-    /// Loads (and signature-checks) the policy set and opens the audit signing key. First the
+    /// Loads (and signature-checks) the policy set, reads the CA and its revocation lists (a list
+    /// that is unreadable, not the CA's or expired stops the role, naming the file) and opens
+    /// the audit signing key. First the
     /// process's umask becomes 0077, the secrets directory is made (0700), and the TLS key and
     /// the audit key are refused if others may read them.
     pub fn open(
@@ -115,6 +121,7 @@ impl Governance {
         let audit_key = self.audit_key(data_dir, role);
         crate::files::check_secret(&audit_key, "the audit signing key")?;
         let oin = tls.own_oin()?.to_string();
+        let trust = Trust::load(tls)?;
         let signers = Signers::read(&self.policy_signers)?;
         let clock = Clock::system();
         let policy = RolePolicy::start(
@@ -125,7 +132,8 @@ impl Governance {
             // The highest serial of a signed set this role has enforced: no older set after it.
             Some(data_dir.join(format!("{role}.policy-serial"))),
             clock.now_ms(),
-        )?;
+        )?
+        .with_trust(Arc::clone(&trust));
         let own_role = policy
             .live()
             .current()
@@ -142,6 +150,7 @@ impl Governance {
         );
         Ok(Accountability {
             policy: Arc::new(policy),
+            trust,
             audit,
             schedule: Schedule {
                 reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),

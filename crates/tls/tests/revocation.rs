@@ -184,7 +184,10 @@ async fn a_client_refuses_a_revoked_server_and_a_server_of_another_organisation(
     client.reload().unwrap();
     let (_, client_ok, error) = handshake(coordinator_server, expecting_coordinator).await;
     assert!(!client_ok);
-    assert!(error.contains("invalid peer certificate: Revoked"), "{error}");
+    assert!(
+        error.contains("invalid peer certificate: Revoked"),
+        "{error}"
+    );
 }
 
 #[test]

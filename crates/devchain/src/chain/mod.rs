@@ -23,7 +23,7 @@ use signaalnet_proto::v1::role_service_client::RoleServiceClient;
 use signaalnet_runtime::Governance;
 use signaalnet_service::convert::submits_signals;
 use signaalnet_store::Location;
-use signaalnet_tls::TlsFiles;
+use signaalnet_tls::{Oin, PinnedUrl, RoleUrl, TlsFiles};
 use signaalnet_transcryptor::role::{RateLimitConfig, TranscryptorConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -138,11 +138,11 @@ impl Chain {
                 governance: governed(id),
                 telemetry: telemetry.clone(),
             });
-            transcryptors.push(url(listen));
+            transcryptors.push(pinned(&policy, id, listen)?);
             roles.insert(id.clone(), Role::new(&path, id, settings)?);
         }
         let listen = free_address()?;
-        let coordinator = url(listen);
+        let coordinator = pinned(&policy, &coordinator_id, listen)?;
         let settings = RoleConfig::Coordinator(CoordinatorConfig {
             listen,
             policies: policies.clone(),
@@ -344,13 +344,29 @@ impl Chain {
     }
 }
 
-/// The files `write_dev_pki` wrote for `id`.
+/// The files `write_dev_pki` wrote for `id`, with the CA's revocation list (which
+/// `signaalnet certs revoke --out <certs>` rewrites; every role reads it again with its policy
+/// set).
 fn dev_tls(certs: &Path, id: &str) -> TlsFiles {
     TlsFiles {
-        ca: certs.join("ca.pem"),
+        ca: certs.join(signaalnet_tls::dev::CA_CERT),
         cert: certs.join(format!("{id}.pem")),
         key: certs.join(format!("{id}.key")),
+        crl: vec![certs.join(signaalnet_tls::dev::CA_CRL)],
     }
+}
+
+/// The URL of the role of partner `id` listening on `listen`, pinned to the partner's OIN.
+fn pinned(policy: &PolicySet, id: &str, listen: SocketAddr) -> Result<RoleUrl> {
+    let oin = policy
+        .partners()
+        .find(|p| p.id == id)
+        .and_then(|p| p.oins.first())
+        .with_context(|| format!("the policy set gives `{id}` no OIN"))?;
+    Ok(RoleUrl::Pinned(PinnedUrl {
+        url: url(listen),
+        oin: Oin::parse(oin)?,
+    }))
 }
 
 fn url(listen: SocketAddr) -> String {
