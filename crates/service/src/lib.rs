@@ -27,10 +27,10 @@ pub mod schema;
 pub mod status;
 pub mod stream;
 
-pub use auth::{caller, Caller, CheckRevocation};
+pub use auth::{caller, Caller};
 
 use signaalnet_policy::{LivePolicy, PartnerRole};
-use signaalnet_tls::{AnyOin, ExpectedPeer, Oin, RoleUrl, TlsFiles, Trust};
+use signaalnet_tls::{AnyOin, CheckRevocation, ExpectedPeer, Oin, RoleUrl, TlsFiles, Trust};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -43,6 +43,22 @@ pub enum PeerRefused {
     Unreadable,
 }
 
+/// What a revocation list names a certificate by: its issuer's name and its serial number
+/// (DER bytes of each).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PeerKey((Vec<u8>, Vec<u8>));
+
+impl PeerKey {
+    /// The key of the end-entity certificate `der`.
+    pub fn of(der: &[u8]) -> Result<Self, PeerRefused> {
+        let (_, cert) = X509Certificate::from_der(der).map_err(|_| PeerRefused::Unreadable)?;
+        Ok(Self((
+            cert.issuer().as_raw().to_vec(),
+            cert.tbs_certificate.raw_serial().to_vec(),
+        )))
+    }
+}
+
 impl RevocationLists {
     /// Reads and checks every file of `files.crl` against `files.ca`; `now` in Unix seconds.
     pub fn load(files: &TlsFiles, now: i64) -> Result<Self, TlsError> {
@@ -85,15 +101,19 @@ impl RevocationLists {
         if self.is_empty() {
             return Ok(());
         }
+        self.check_key(&PeerKey::of(der)?, now)
+    }
+
+    /// [`Self::check`] for a certificate read once ([`PeerKey::of`]), for every message of a
+    /// stream.
+    pub fn check_key(&self, key: &PeerKey, now: i64) -> Result<(), PeerRefused> {
+        if self.is_empty() {
+            return Ok(());
+        }
         if self.expires.as_ref().is_some_and(|(at, _)| *at <= now) {
             return Err(PeerRefused::ListsExpired);
         }
-        let (_, cert) = X509Certificate::from_der(der).map_err(|_| PeerRefused::Unreadable)?;
-        let key = (
-            cert.issuer().as_raw().to_vec(),
-            cert.tbs_certificate.raw_serial().to_vec(),
-        );
-        if self.revoked.contains(&key) {
+        if self.revoked.contains(&key.0) {
             return Err(PeerRefused::Revoked);
         }
         Ok(())

@@ -10,7 +10,7 @@
 //! certificate cannot stand in for a transcryptor or the coordinator.
 
 use crate::config::{load_certs, load_key, provider, roots};
-use crate::revocation::{PeerRefused, RevocationLists};
+use crate::revocation::{PeerKey, PeerRefused, RevocationLists};
 use crate::{oin_from_der, Oin, TlsError, TlsFiles};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -109,6 +109,11 @@ impl Trust {
     /// make a request now, under the lists in force.
     pub fn check_peer(&self, der: &[u8]) -> Result<(), PeerRefused> {
         self.current().lists.check(der, unix_now())
+    }
+
+    /// [`Self::check_peer`] for a certificate read once, for every message of a stream.
+    pub fn check_key(&self, key: &PeerKey) -> Result<(), PeerRefused> {
+        self.current().lists.check_key(key, unix_now())
     }
 
     /// A server that requires a client certificate from the CA, checked against the lists in
