@@ -48,6 +48,10 @@ fn dev(policies: &Path, out: &Path) -> Result<ExitCode> {
     println!("development PKI (not for production) in {}", out.display());
     println!("  {}", out.join("ca.pem").display());
     println!(
+        "  {} (the CA's key, for `signaalnet certs revoke`)",
+        out.join(signaalnet_tls::dev::CA_KEY).display()
+    );
+    println!(
         "  {} (the CA's revocation list, revoking nothing yet)",
         out.join(signaalnet_tls::dev::CA_CRL).display()
     );

@@ -183,8 +183,12 @@ fn write_crl(
         key_identifier_method: KeyIdMethod::Sha256,
     }
     .signed_by(issuer)?;
+    // Written whole and renamed into place: a role reloading meanwhile reads the old list or
+    // the new one, never half of one.
     let path = dir.join(CA_CRL);
-    write(&path, crl.pem()?.as_bytes(), false)?;
+    let tmp = dir.join(format!("{CA_CRL}.tmp"));
+    write(&tmp, crl.pem()?.as_bytes(), false)?;
+    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
     Ok(path)
 }
 
