@@ -2,7 +2,8 @@
 //! layer every role serves behind (`signaalnet_tls::CheckRevocation`): once the lists with the
 //! revocation are in force, a server stream ends with `UNAUTHENTICATED` at its next message, a
 //! client stream's next message is not answered, and a new call on the same connection is
-//! refused; another partner's streams carry on.
+//! refused; another partner's streams carry on. A channel to a role given by a plain URL
+//! accepts only a server whose OIN the policy set gives that role.
 #![allow(clippy::unwrap_used)] // test fixtures
 
 use signaalnet_tls::dev::{revoke, write_dev_pki, DevIdentity, CA_CRL};
@@ -130,4 +131,69 @@ async fn streams_opened_before_a_revocation_end_at_their_next_message() {
         .check(HealthCheckRequest::default())
         .await
         .unwrap();
+}
+
+/// Serves health under `name`'s certificate from the PKI in `dir`; returns the URL.
+async fn health_server(dir: &Path, name: &str) -> String {
+    let trust = Trust::load(&files(dir, name)).unwrap();
+    let (_, health) = tonic_health::server::health_reporter();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let incoming = signaalnet_tls::incoming(listener, Arc::new(trust.server_config().unwrap()));
+    tokio::spawn(
+        Server::builder()
+            .add_service(health)
+            .serve_with_incoming(incoming),
+    );
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_url_accepts_only_a_server_the_policy_gives_that_role() {
+    use signaalnet_policy::{LivePolicy, PartnerRole, PolicySet};
+    use signaalnet_tls::RoleUrl;
+    let dir = tempfile::tempdir().unwrap();
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let live = LivePolicy::new(PolicySet::load(&policies).unwrap());
+    // The example set's OINs: the coordinator's and the politie's.
+    let identity = |name: &str, oin: &str| DevIdentity {
+        name: name.to_owned(),
+        organisation: name.to_owned(),
+        oin: Oin::parse(oin).unwrap(),
+    };
+    write_dev_pki(
+        dir.path(),
+        &[
+            identity("coordinator", "00000099000000000090"),
+            identity("politie", "00000099000000000021"),
+            identity("gemeente", "00000099000000000014"),
+        ],
+    )
+    .unwrap();
+    let node = Trust::load(&files(dir.path(), "gemeente")).unwrap();
+    let check = |url: String| {
+        let channel = signaalnet_service::role_channel(
+            &RoleUrl::Url(url),
+            PartnerRole::Coordinator,
+            &node,
+            &live,
+        )
+        .unwrap();
+        async move {
+            HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+        }
+    };
+    check(health_server(dir.path(), "coordinator").await)
+        .await
+        .unwrap();
+    let refused = check(health_server(dir.path(), "politie").await)
+        .await
+        .unwrap_err();
+    let error = format!("{refused:?}");
+    assert!(
+        error.contains("carries OIN 00000099000000000021, not the OIN of a coordinator"),
+        "{error}"
+    );
 }
