@@ -9,6 +9,7 @@ use signaalnet_tls::dev::{revoke, write_dev_pki, DevIdentity, CA_CRL};
 use signaalnet_tls::{AnyOin, ExpectedPeer, Oin, PeerRefused, Reloaded, TlsFiles, Trust};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -289,4 +290,44 @@ fn list_der(pem: &Path) -> Vec<u8> {
     rustls::pki_types::CertificateRevocationListDer::from_pem_file(pem)
         .unwrap()
         .to_vec()
+}
+
+#[tokio::test]
+async fn an_expired_list_in_force_refuses_every_handshake_and_request_it_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    pki(dir.path());
+    let issuer = Issuer::from_ca_cert_pem(
+        &std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(),
+        KeyPair::from_pem(&std::fs::read_to_string(dir.path().join("ca.key")).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let now = x509_parser::time::ASN1Time::now().to_datetime();
+    let list = CertificateRevocationListParams {
+        this_update: now - Duration::from_secs(60),
+        next_update: now + Duration::from_secs(2),
+        crl_number: SerialNumber::from(2),
+        issuing_distribution_point: None,
+        revoked_certs: Vec::new(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(&issuer)
+    .unwrap();
+    std::fs::write(dir.path().join(CA_CRL), list.pem().unwrap()).unwrap();
+    let server = Trust::load(&files(dir.path(), "coordinator")).unwrap();
+    let config = server.server_config().unwrap();
+    let client = Trust::load(&files(dir.path(), "gemeente"))
+        .unwrap()
+        .client_config(any())
+        .unwrap();
+    let gemeente = der(&dir.path().join("gemeente.pem"));
+    assert!(handshake(config.clone(), client.clone()).await.1);
+    assert_eq!(server.check_peer(&gemeente), Ok(()));
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Fail closed: a stale list may lack a revocation.
+    assert_eq!(server.check_peer(&gemeente), Err(PeerRefused::ListsExpired));
+    assert!(!handshake(config, client).await.0);
+    // Reading it again does not put it back in force.
+    let message = server.reload().unwrap_err().to_string();
+    assert!(message.contains("nextUpdate has passed"), "{message}");
 }
