@@ -427,6 +427,7 @@ async fn certificates_act_only_as_themselves(postgres: Option<&str>) {
         ca: chain.certs().join("ca.pem"),
         cert: other.path().join("gemeente_groningen.pem"),
         key: other.path().join("gemeente_groningen.key"),
+        crl: Vec::new(),
     };
     let channel = signaalnet_service::channel(&chain.roles[GEMEENTE].url, &foreign).unwrap();
     let status = signaalnet_proto::v1::partner_service_client::PartnerServiceClient::new(channel)

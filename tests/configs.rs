@@ -34,7 +34,7 @@ fn every_development_role_is_witnessed_by_other_roles() {
     let witnessing: Vec<String> = coordinator
         .transcryptors
         .iter()
-        .cloned()
+        .map(|t| t.url().to_owned())
         .chain([format!("https://{}", coordinator.listen)])
         .collect();
     let mut roles = vec![(coordinator.listen, coordinator.governance)];

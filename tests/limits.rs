@@ -130,6 +130,7 @@ async fn connect(dir: &Path, port: u16, partner: &str) -> Channel {
         ca: certs.join("ca.pem"),
         cert: certs.join(format!("{partner}.pem")),
         key: certs.join(format!("{partner}.key")),
+        crl: Vec::new(),
     })
     .unwrap()
     .domain_name("localhost");

@@ -70,6 +70,7 @@ async fn start(dir: &Path, index: usize, as_partner: &str) -> Running {
         ca: certs.join("ca.pem"),
         cert: certs.join(format!("{as_partner}.pem")),
         key: certs.join(format!("{as_partner}.key")),
+        crl: Vec::new(),
     })
     .unwrap()
     .domain_name("localhost");

@@ -1,4 +1,5 @@
-//! `signaalnet certs dev`: a development PKI for every organisation in a policy set.
+//! `signaalnet certs dev`: a development PKI for every organisation in a policy set;
+//! `signaalnet certs revoke`: its CA revokes certificates in its revocation list.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -14,15 +15,30 @@ pub enum CertsCommand {
         /// The policy directory whose organisations get a certificate.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
-        /// Directory to write `ca.pem`, `<partner>.pem` and `<partner>.key` into.
+        /// Directory to write `ca.pem`, `ca.key`, `ca.crl.pem`, `<partner>.pem` and
+        /// `<partner>.key` into.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Revoke development certificates: rewrite the development CA's revocation list
+    /// (`ca.crl.pem`) with them added, signed with `ca.key` and current for 30 days. Without
+    /// `--name` the list is only issued afresh. Roles that name the list in `[tls] crl` refuse
+    /// the certificates from their next reload (`policy_reload_seconds`, or SIGHUP) on.
+    Revoke {
+        /// The development PKI's directory (from `certs dev`).
+        #[arg(long, default_value = "dev/certs")]
+        dir: PathBuf,
+        /// The certificate to revoke: `<name>.pem` in the directory (e.g. `gemeente_groningen`);
+        /// repeatable.
+        #[arg(long)]
+        name: Vec<String>,
     },
 }
 
 pub fn run(command: CertsCommand) -> Result<ExitCode> {
     match command {
         CertsCommand::Dev { policies, out } => dev(&policies, &out),
+        CertsCommand::Revoke { dir, name } => revoke(&dir, &name),
     }
 }
 
@@ -31,11 +47,37 @@ fn dev(policies: &Path, out: &Path) -> Result<ExitCode> {
     let identities = setup::dev_pki(&set, out)?;
     println!("development PKI (not for production) in {}", out.display());
     println!("  {}", out.join("ca.pem").display());
+    println!(
+        "  {} (the CA's key, for `signaalnet certs revoke`)",
+        out.join(signaalnet_tls::dev::CA_KEY).display()
+    );
+    println!(
+        "  {} (the CA's revocation list, revoking nothing yet)",
+        out.join(signaalnet_tls::dev::CA_CRL).display()
+    );
     for identity in &identities {
         println!(
             "  {}.pem / .key  OIN {}  {}",
             identity.name, identity.oin, identity.organisation
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke(dir: &Path, names: &[String]) -> Result<ExitCode> {
+    let list = signaalnet_tls::dev::revoke(dir, names)?;
+    if names.is_empty() {
+        println!(
+            "{}: issued afresh, revoking the same certificates",
+            list.display()
+        );
+    } else {
+        println!(
+            "{}: revokes {} from now on",
+            list.display(),
+            names.join(", ")
+        );
+    }
+    println!("roles with it in [tls] crl refuse them from their next reload (or SIGHUP)");
     Ok(ExitCode::SUCCESS)
 }

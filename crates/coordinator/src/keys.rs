@@ -15,18 +15,17 @@ use signaalnet_pseudonym::{
 use signaalnet_service::convert::kind_to_wire;
 use signaalnet_service::retry;
 use signaalnet_store::Store;
-use signaalnet_tls::TlsFiles;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
-/// Collects one proven share from each transcryptor URL (in the order of the chain), retrying
-/// until `patience` runs out (a transcryptor may start after the coordinator).
+/// Collects one proven share from each transcryptor (its URL, for messages, and a channel to it,
+/// in the order of the chain), retrying until `patience` runs out (a transcryptor may start
+/// after the coordinator).
 pub async fn fetch_keys(
     system: &SystemPublicKeys,
-    transcryptors: &[String],
-    tls: &TlsFiles,
+    transcryptors: Vec<(String, Channel)>,
     context: &CoordinatorContext,
     patience: Duration,
 ) -> Result<(CoordinatorDecryptor, Commitments), CoordinatorError> {
@@ -41,9 +40,8 @@ pub async fn fetch_keys(
     let deadline = Instant::now() + patience;
     let mut shares = Vec::new();
     let mut clients = Vec::new();
-    for (position, url) in transcryptors.iter().enumerate() {
-        let channel = signaalnet_service::channel(url, tls)
-            .map_err(|e| CoordinatorError::KeyShares(format!("{url}: {e}")))?;
+    let count = transcryptors.len();
+    for (position, (url, channel)) in transcryptors.into_iter().enumerate() {
         let client = TranscryptorServiceClient::new(channel);
         let request = GetKeyShareRequest {
             coordinator_context: context.as_str().to_owned(),
@@ -85,10 +83,7 @@ pub async fn fetch_keys(
     }
     let decryptor = CoordinatorDecryptor::from_shares(system, &shares)
         .map_err(|e| CoordinatorError::KeyShares(e.to_string()))?;
-    tracing::info!(
-        transcryptors = transcryptors.len(),
-        "proven key shares received"
-    );
+    tracing::info!(transcryptors = count, "proven key shares received");
     Ok((
         decryptor,
         Commitments {

@@ -3,15 +3,17 @@
 
 use crate::Coordinator;
 use serde::{Deserialize, Serialize};
+use signaalnet_policy::PartnerRole;
 use signaalnet_pseudonym::{CoordinatorContext, HandleKey};
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError, WithPath};
 use signaalnet_service::limits::Limits;
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
+use signaalnet_service::role_channel;
 use signaalnet_service::witness::WitnessGrpc;
 use signaalnet_store::Location;
 use signaalnet_telemetry::export::TelemetryConfig;
-use signaalnet_tls::TlsFiles;
+use signaalnet_tls::{RoleUrl, TlsFiles};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,8 +31,10 @@ pub struct CoordinatorConfig {
     /// The analyst handle key from `signaalnet keys handle-key` (or `keys setup`), mode 0600.
     pub handle_key: PathBuf,
     pub coordinator_context: String,
-    /// Every transcryptor, `https://host:port`; the coordinator fetches its key share from each.
-    pub transcryptors: Vec<String>,
+    /// Every transcryptor in ceremony order, `"https://host:port"` or `{ url = "https://…", oin =
+    /// "…" }` to accept only that organisation's certificate there (else any transcryptor's of
+    /// the policy set); the coordinator fetches its key share from each.
+    pub transcryptors: Vec<RoleUrl>,
     /// SQLite file `coordinator.db` lives here unless `database_url` is set.
     pub data_dir: PathBuf,
     /// `postgres://…` to use PostgreSQL instead of SQLite.
@@ -105,15 +109,25 @@ pub async fn run(
         .map_err(|e| StartError::role("the coordinator context", e))?;
     let location = config.location()?;
     let store = crate::open_store(&location).await?;
-    let (decryptor, commitments) = crate::fetch_keys(
-        &system,
-        &config.transcryptors,
-        &config.tls,
-        &context,
-        Duration::from_secs(60),
-    )
-    .await
-    .map_err(|e| StartError::role("fetching the transcryptors' key shares", e))?;
+    // Each channel accepts only the transcryptor it is for (its pinned OIN, or a transcryptor's
+    // in the policy set), checked against the role's revocation lists at every handshake.
+    let transcryptors = config
+        .transcryptors
+        .iter()
+        .map(|to| {
+            let channel = role_channel(
+                to,
+                PartnerRole::Transcryptor,
+                &accountable.trust,
+                accountable.policy.live(),
+            )?;
+            Ok((to.url().to_owned(), channel))
+        })
+        .collect::<Result<Vec<_>, signaalnet_service::ServeError>>()?;
+    let (decryptor, commitments) =
+        crate::fetch_keys(&system, transcryptors, &context, Duration::from_secs(60))
+            .await
+            .map_err(|e| StartError::role("fetching the transcryptors' key shares", e))?;
     let core = Arc::new(
         Coordinator::open(
             store,

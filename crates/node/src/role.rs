@@ -5,14 +5,16 @@
 use crate::outbox::Upstream;
 use crate::Node;
 use serde::{Deserialize, Serialize};
+use signaalnet_policy::PartnerRole;
 use signaalnet_pseudonym::PartnerEncryptor;
 use signaalnet_runtime::process::{load_system, run_role};
 use signaalnet_runtime::{Background, Governance, StartError};
 use signaalnet_service::limits::Limits;
 use signaalnet_service::policy::{PolicyTarget, RoleGrpc};
+use signaalnet_service::role_channel;
 use signaalnet_store::Location;
 use signaalnet_telemetry::export::TelemetryConfig;
-use signaalnet_tls::TlsFiles;
+use signaalnet_tls::{RoleUrl, TlsFiles};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,9 +30,12 @@ pub struct NodeConfig {
     pub policies: PathBuf,
     pub system_keys: PathBuf,
     pub coordinator_context: String,
-    /// The transcryptors in ceremony order, `https://host:port`.
-    pub transcryptors: Vec<String>,
-    pub coordinator: String,
+    /// The transcryptors in ceremony order: `"https://host:port"`, or `{ url = "https://…", oin
+    /// = "…" }` to accept only that organisation's certificate there (else any transcryptor's
+    /// of the policy set).
+    pub transcryptors: Vec<RoleUrl>,
+    /// The coordinator, in either form.
+    pub coordinator: RoleUrl,
     /// SQLite file `node-<partner>.db` lives here (and the secrets, unless `[governance]
     /// secrets_dir` puts them apart).
     pub data_dir: PathBuf,
@@ -129,13 +134,18 @@ pub async fn run(
         .map_err(|e| StartError::role("opening the node's store", e))?
         .with_ended_kept(accountable.ended_kept),
     );
+    // Each channel accepts only the server it is for (its pinned OIN, or the role's in the
+    // policy set), checked against the role's revocation lists at every handshake.
+    let to = |url: &RoleUrl, role: PartnerRole| {
+        role_channel(url, role, &accountable.trust, accountable.policy.live())
+    };
     let upstream = Upstream {
         transcryptors: config
             .transcryptors
             .iter()
-            .map(|url| signaalnet_service::channel(url, &config.tls))
+            .map(|url| to(url, PartnerRole::Transcryptor))
             .collect::<Result<_, _>>()?,
-        coordinator: signaalnet_service::channel(&config.coordinator, &config.tls)?,
+        coordinator: to(&config.coordinator, PartnerRole::Coordinator)?,
         context: config.coordinator_context.clone(),
     };
     let outbox = tokio::spawn(crate::outbox::run_outbox(

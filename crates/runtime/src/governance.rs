@@ -1,5 +1,6 @@
 //! What every role configures for accountability: the policy set it enforces (and who must have
-//! signed it), the key that signs its audit trail, and the witnesses that keep its checkpoints.
+//! signed it), the key that signs its audit trail, the witnesses that keep its checkpoints, and
+//! whom it trusts: its CA and the CA's revocation lists (`[tls]`), reloaded with the policy set.
 
 use crate::{StartError, WithPath};
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use signaalnet_policy::IsoDuration;
 use signaalnet_service::policy::RolePolicy;
 use signaalnet_service::witness::Witness;
 use signaalnet_store::Clock;
-use signaalnet_tls::TlsFiles;
+use signaalnet_tls::{TlsFiles, Trust};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,6 +94,9 @@ fn default_witness_seconds() -> u64 {
 /// A role's policy in force and its audit trail writer.
 pub struct Accountability {
     pub policy: Arc<RolePolicy>,
+    /// The CA and revocation lists every server and channel of the role verifies peers with
+    /// (also held by `policy`, which reloads the lists).
+    pub trust: Arc<Trust>,
     pub audit: Audit,
     pub schedule: Schedule,
     /// `[governance] ended_kept`, checked.
@@ -122,7 +126,9 @@ impl Governance {
             .unwrap_or_else(|| self.secrets_dir(data_dir).join(format!("{role}.audit.key")))
     }
 
-    /// Loads (and signature-checks) the policy set and opens the audit signing key. First the
+    /// Loads (and signature-checks) the policy set, reads the CA and its revocation lists (a list
+    /// that is unreadable, not the CA's or expired stops the role, naming the file) and opens
+    /// the audit signing key. First the
     /// process's umask becomes 0077, the secrets directory is made (0700), and the TLS key and
     /// the audit key are refused if others may read them.
     pub fn open(
@@ -154,6 +160,7 @@ impl Governance {
         let audit_key = self.audit_key(data_dir, role);
         crate::files::check_secret(&audit_key, "the audit signing key")?;
         let oin = tls.own_oin()?.to_string();
+        let trust = Trust::load(tls)?;
         let signers = Signers::read(&self.policy_signers)?;
         let clock = Clock::system();
         let policy = RolePolicy::start(
@@ -164,7 +171,8 @@ impl Governance {
             // The highest serial of a signed set this role has enforced: no older set after it.
             Some(data_dir.join(format!("{role}.policy-serial"))),
             clock.now_ms(),
-        )?;
+        )?
+        .with_trust(Arc::clone(&trust));
         let own_role = policy
             .live()
             .current()
@@ -181,6 +189,7 @@ impl Governance {
         );
         Ok(Accountability {
             policy: Arc::new(policy),
+            trust,
             audit,
             schedule: Schedule {
                 reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),

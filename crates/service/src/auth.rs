@@ -1,5 +1,9 @@
 //! Who is calling: the OIN of the peer certificate, mapped to a partner by the policy set. A
 //! certificate acts only as the partner whose OIN it carries; each service then checks the role.
+//!
+//! A certificate reaches [`caller`] only when the role's revocation lists in force do not revoke
+//! it: they are checked at its handshake and again at every request and stream message
+//! (`signaalnet_tls::CheckRevocation`, a layer of every server).
 
 use signaalnet_policy::{PartnerRole, PolicySet};
 use signaalnet_tls::oin_from_der;

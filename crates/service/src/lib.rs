@@ -5,7 +5,8 @@
 //!   server reflection (v1 and v1alpha, listing only what the role serves) next to the role's own
 //!   services, and `RoleService` (which policy set the role enforces).
 //! - [`policy`]: signed policy sets, hot reload, `RoleService`.
-//! - [`channel`]: a client channel over mTLS to another role.
+//! - [`role_channel`]: a client channel over mTLS to another role, which must present the OIN
+//!   expected of it; [`channel`] to any role (tools and tests).
 //! - [`cpu`]: elliptic-curve work spread over the cores.
 //! - [`quota`]: the policy's probing quotas, with the window kept in the role's database.
 //! - [`status`]: a refusal as a gRPC status with the standard rich error details.
@@ -34,7 +35,8 @@ pub mod witness;
 
 pub use auth::{caller, Caller};
 
-use signaalnet_tls::TlsFiles;
+use signaalnet_policy::{LivePolicy, PartnerRole};
+use signaalnet_tls::{AnyOin, CheckRevocation, ExpectedPeer, Oin, RoleUrl, TlsFiles, Trust};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -80,16 +82,23 @@ pub async fn serve(
         .collect();
     let (reflection, reflection_v1alpha) = reflection::services(&advertised)?;
     // The listener's connections arrive through TLS accepted under the one server configuration
-    // (signaalnet_tls::server_config: a client certificate from `tls.ca` required).
+    // (a client certificate from `tls.ca` required, not revoked by the role's lists in force),
+    // and each request is checked against those lists again.
+    let trust = match role.trust() {
+        Some(trust) => trust,
+        None => Trust::load(tls)?,
+    };
     let incoming = signaalnet_tls::accept::incoming_with(
         listener,
-        Arc::new(signaalnet_tls::server_config(tls)?),
+        Arc::new(trust.server_config()?),
         limits.accept(),
     );
     flow_control(Server::builder())
         .http2_keepalive_interval(Some(limits.keepalive_interval_seconds.0))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout_seconds.0))
-        // Outermost: a call over its caller's limits is refused before anything else runs.
+        // Outermost: a revoked certificate is refused before anything else runs, and never
+        // gets per-caller state; then a call over its caller's limits is refused.
+        .layer(CheckRevocation::new(trust))
         .layer(limits::CallLimits::new(limits))
         .layer(limits::SizeLimitStatus)
         .add_routes(routes)
@@ -161,13 +170,72 @@ fn flow_control(server: Server) -> Server {
 }
 
 /// A lazily connecting mTLS channel to `url` (`https://host:port`), presenting `tls.cert`. The
-/// server's certificate must come from `tls.ca` and name the URL's host.
+/// server's certificate must come from `tls.ca`, not be revoked by `tls.crl`, and name the URL's
+/// host; whose it is does not matter (tools and tests: a role's own channels use
+/// [`role_channel`]).
 pub fn channel(url: &str, tls: &TlsFiles) -> Result<Channel, ServeError> {
-    let config = signaalnet_tls::client_tls(tls)?;
+    channel_to(url, &Trust::load(tls)?, Arc::new(AnyOin))
+}
+
+/// A lazily connecting channel from a role to the role at `to`, whose server must carry the OIN
+/// given with the URL or, without one, an OIN the policy set in force gives `role`. Checked at
+/// each handshake, with the role's revocation lists in force: any other server of the CA is
+/// refused before a request is sent.
+pub fn role_channel(
+    to: &RoleUrl,
+    role: PartnerRole,
+    trust: &Arc<Trust>,
+    policy: &LivePolicy,
+) -> Result<Channel, ServeError> {
+    let expected: Arc<dyn ExpectedPeer> = match to.oin() {
+        Some(oin) => Arc::new(oin.clone()),
+        None => Arc::new(PolicyRole {
+            live: policy.clone(),
+            role,
+        }),
+    };
+    channel_to(to.url(), trust, expected)
+}
+
+/// A lazily connecting channel to `url`, presenting the role's certificate, accepting a server
+/// that `trust` verifies and `expected` accepts.
+pub fn channel_to(
+    url: &str,
+    trust: &Arc<Trust>,
+    expected: Arc<dyn ExpectedPeer>,
+) -> Result<Channel, ServeError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|_| ServeError::Endpoint(url.to_owned()))?
         .connect_timeout(std::time::Duration::from_secs(5))
         .tcp_nodelay(true)
-        .tls_config(config)?;
+        .tls_config_with_verifier(
+            signaalnet_tls::client_identity(trust.files())?,
+            trust.server_verifier(expected),
+        )?;
     Ok(endpoint.connect_lazy())
+}
+
+/// A server whose OIN the policy set in force gives `role` (checked at each handshake, so a
+/// reloaded set counts from the next connection).
+#[derive(Debug)]
+struct PolicyRole {
+    live: LivePolicy,
+    role: PartnerRole,
+}
+
+impl ExpectedPeer for PolicyRole {
+    fn accepts(&self, oin: &Oin) -> bool {
+        self.live
+            .current()
+            .partner_by_oin(oin.as_str())
+            .is_some_and(|p| p.role == self.role)
+    }
+
+    fn expected(&self) -> String {
+        format!(
+            "OIN of a {} in policy set {}",
+            self.role.as_str(),
+            self.live.version()
+        )
+    }
 }

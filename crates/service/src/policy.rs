@@ -3,6 +3,10 @@
 //! change or on SIGHUP, and reported by `RoleService`. A set that is invalid or not properly
 //! signed is refused and the set in force stays; every change and every refusal is audited.
 //!
+//! The role's revocation lists (`[tls] crl`) are read again on the same schedule
+//! ([`RolePolicy::reload_revocation`]): new lists are in force for the next handshake and the
+//! next request; lists that do not pass their checks are refused and the lists in force stay.
+//!
 //! A signed set also carries a serial: a role refuses one older than the set it enforces, and
 //! keeps the highest serial it has enforced in a small file beside its data (`high_water`), so
 //! that a restart does not open the door to a restored older set either.
@@ -12,6 +16,7 @@ use signaalnet_policy::signature::{check_serial, SignatureError, Signed, Signers
 use signaalnet_policy::{LivePolicy, PolicyProblems, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_store::{format_time, Store};
+use signaalnet_tls::{Reloaded, Trust};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -129,6 +134,11 @@ pub struct RolePolicy {
     high_water: Option<PathBuf>,
     live: LivePolicy,
     state: Mutex<State>,
+    /// The CA and revocation lists the role's servers and channels verify peers with.
+    trust: Option<Arc<Trust>>,
+    /// Why the last reload of the revocation lists was refused (logged once per reason).
+    trust_refused: Mutex<String>,
+    trust_expired: Mutex<Option<i64>>,
 }
 
 /// The result of one reload attempt.
@@ -175,7 +185,57 @@ impl RolePolicy {
                 since_ms: now_ms,
                 last_refused: String::new(),
             }),
+            trust: None,
+            trust_refused: Mutex::new(String::new()),
+            trust_expired: Mutex::new(None),
         })
+    }
+
+    /// The role's CA and revocation lists, read again with every reload of the set.
+    pub fn with_trust(mut self, trust: Arc<Trust>) -> Self {
+        self.trust = Some(trust);
+        self
+    }
+
+    pub fn trust(&self) -> Option<&Arc<Trust>> {
+        self.trust.as_ref()
+    }
+
+    /// Reads the revocation lists again. New lists are put in force (and logged); lists that
+    /// do not pass their checks are refused, logged once per reason, and the lists in force
+    /// stay. Lists in force past their nextUpdate are logged too: every handshake and request
+    /// they cover is refused until current ones are in place.
+    pub fn reload_revocation(&self) -> Option<Result<Reloaded, String>> {
+        let trust = self.trust.as_ref()?;
+        let outcome = trust.reload().map_err(|e| e.to_string());
+        let mut refused = self.trust_refused.lock().unwrap_or_else(|e| e.into_inner());
+        match &outcome {
+            Ok(Reloaded::Changed { lists, revoked }) => {
+                tracing::info!(
+                    role = self.role,
+                    lists,
+                    revoked,
+                    "certificate revocation lists reloaded"
+                );
+                refused.clear();
+            }
+            Ok(Reloaded::Unchanged) => refused.clear(),
+            Err(reason) if *reason != *refused => {
+                tracing::error!(role = self.role, reason = %reason, "certificate revocation lists refused; the lists in force stay");
+                refused.clone_from(reason);
+            }
+            Err(_) => {}
+        }
+        if let Some((at, file)) = trust.expires() {
+            let now = signaalnet_tls::trust::unix_now();
+            // Once per list in force: `expired` is the nextUpdate last logged as passed.
+            let mut expired = self.trust_expired.lock().unwrap_or_else(|e| e.into_inner());
+            if at <= now && *expired != Some(at) {
+                *expired = Some(at);
+                tracing::error!(role = self.role, file = %file.display(), "the certificate revocation list in force has expired (nextUpdate passed): every connection and request it covers is refused until the CA's current list is in place");
+            }
+        }
+        Some(outcome)
     }
 
     /// Refuses a signed set older than (or as old as, with other content) the set in force,
@@ -312,6 +372,7 @@ pub async fn run_reloader(policy: Arc<RolePolicy>, target: Arc<dyn PolicyTarget>
         #[cfg(not(unix))]
         tokio::time::sleep(every).await;
         policy.reload(target.as_ref()).await;
+        policy.reload_revocation();
     }
 }
 
@@ -324,6 +385,11 @@ pub struct RoleGrpc {
 impl RoleGrpc {
     pub fn new(policy: Arc<RolePolicy>, target: Arc<dyn PolicyTarget>) -> Self {
         Self { policy, target }
+    }
+
+    /// The CA and revocation lists of the role (see [`RolePolicy::with_trust`]).
+    pub fn trust(&self) -> Option<Arc<Trust>> {
+        self.policy.trust().cloned()
     }
 }
 

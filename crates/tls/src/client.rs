@@ -12,9 +12,18 @@ use std::path::Path;
 use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 
 /// Presents `files.cert`; trusts only `files.ca`. The server's certificate must name the host
-/// of the URL the channel connects to.
+/// of the URL the channel connects to. No revocation lists: for the OTLP exporter; channels
+/// between roles are built on the role's [`crate::Trust`] with [`client_identity`].
 pub fn client_tls(files: &TlsFiles) -> Result<ClientTlsConfig, TlsError> {
     client_tls_trusting(files, &files.ca)
+}
+
+/// Only the role's own certificate, for a channel whose server is verified by the role's
+/// [`crate::Trust`] (tonic's `Endpoint::tls_config_with_verifier`: the CA is in the verifier).
+pub fn client_identity(files: &TlsFiles) -> Result<ClientTlsConfig, TlsError> {
+    load_certs(&files.cert)?;
+    load_key(&files.key)?;
+    Ok(ClientTlsConfig::new().identity(Identity::from_pem(read(&files.cert)?, read(&files.key)?)))
 }
 
 /// [`client_tls`] trusting `ca` instead of `files.ca` (an OTLP collector under another CA).

@@ -1,13 +1,12 @@
-//! rustls configurations: mutual TLS against one CA, ring provider only. Every server uses
-//! [`server_config`] (through [`crate::accept`]); tonic clients get the same files through
-//! [`crate::client`].
+//! rustls configurations: mutual TLS against one CA, ring provider only. A role builds them
+//! from its [`crate::Trust`] (which follows its revocation lists); [`server_config`] and
+//! [`client_config`] are the same with the lists as they are now, for tools and tests.
 
 use crate::TlsError;
 use rustls::crypto::ring::default_provider;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +19,45 @@ pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Certificate revocation lists issued by `ca` (PEM or DER files), re-read with the policy
+    /// set; none: no revocation check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl: Vec<PathBuf>,
+}
+
+/// Where another role listens: `"https://host:port"`, or `{ url = "https://host:port", oin =
+/// "…" }` to pin the OIN its certificate must carry. Without an OIN the channel accepts a
+/// certificate whose OIN the policy set gives the role the channel is for (any transcryptor,
+/// the coordinator); with one, only that organisation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum RoleUrl {
+    Url(String),
+    Pinned(PinnedUrl),
+}
+
+/// A [`RoleUrl`] with the OIN its server must carry.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedUrl {
+    pub url: String,
+    pub oin: crate::Oin,
+}
+
+impl RoleUrl {
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Url(url) | Self::Pinned(PinnedUrl { url, .. }) => url,
+        }
+    }
+
+    /// The OIN pinned for it, if any.
+    pub fn oin(&self) -> Option<&crate::Oin> {
+        match self {
+            Self::Url(_) => None,
+            Self::Pinned(PinnedUrl { oin, .. }) => Some(oin),
+        }
+    }
 }
 
 impl TlsFiles {
@@ -33,11 +71,11 @@ impl TlsFiles {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(default_provider())
 }
 
-fn file_error(path: &Path, problem: impl std::fmt::Display) -> TlsError {
+pub(crate) fn file_error(path: &Path, problem: impl std::fmt::Display) -> TlsError {
     TlsError::File {
         path: path.display().to_string(),
         problem: problem.to_string(),
@@ -63,7 +101,7 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|e| file_error(path, e))
 }
 
-fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+pub(crate) fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     let mut store = RootCertStore::empty();
     for cert in load_certs(path)? {
         store
@@ -73,24 +111,14 @@ fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     Ok(Arc::new(store))
 }
 
-/// A server that requires every client to present a certificate from `files.ca`.
+/// A server that requires every client to present a certificate from `files.ca`, not revoked
+/// by `files.crl` as they read now.
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(roots(&files.ca)?, provider()).build()?;
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(load_certs(&files.cert)?, load_key(&files.key)?)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(config)
+    crate::Trust::load(files)?.server_config()
 }
 
-/// A client that trusts only `files.ca` and authenticates with its own certificate.
+/// A client that trusts only `files.ca` (revocation lists included), whatever OIN the server's
+/// certificate carries, and authenticates with its own certificate.
 pub fn client_config(files: &TlsFiles) -> Result<ClientConfig, TlsError> {
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots(&files.ca)?)
-        .with_client_auth_cert(load_certs(&files.cert)?, load_key(&files.key)?)?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(config)
+    crate::Trust::load(files)?.client_config(std::sync::Arc::new(crate::AnyOin))
 }

@@ -5,8 +5,25 @@ use x509_parser::oid_registry::OID_X509_SERIALNUMBER;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// A 20-digit Organisatie-identificatienummer.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct Oin(String);
+
+impl TryFrom<String> for Oin {
+    type Error = TlsError;
+
+    fn try_from(s: String) -> Result<Self, TlsError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Oin> for String {
+    fn from(oin: Oin) -> Self {
+        oin.0
+    }
+}
 
 impl Oin {
     pub fn parse(s: &str) -> Result<Self, TlsError> {

@@ -142,6 +142,7 @@ fn files(dir: &Path, name: &str) -> TlsFiles {
         ca: dir.join("ca.pem"),
         cert: dir.join(format!("{name}.pem")),
         key: dir.join(format!("{name}.key")),
+        crl: Vec::new(),
     }
 }
 

@@ -23,7 +23,7 @@ use signaalnet_proto::v1::role_service_client::RoleServiceClient;
 use signaalnet_runtime::Governance;
 use signaalnet_service::convert::submits_signals;
 use signaalnet_store::Location;
-use signaalnet_tls::TlsFiles;
+use signaalnet_tls::{Oin, PinnedUrl, RoleUrl, TlsFiles};
 use signaalnet_transcryptor::role::{RateLimitConfig, TranscryptorConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -139,6 +139,13 @@ impl Chain {
         let transcryptors: Vec<String> = transcryptor_listens.iter().copied().map(url).collect();
         let coordinator_listen = free_address()?;
         let coordinator = url(coordinator_listen);
+        // The channels to other roles expect the OIN the policy gives each.
+        let pinned_transcryptors = transcryptor_ids
+            .iter()
+            .zip(&transcryptor_listens)
+            .map(|(id, &listen)| pinned(&policy, id, listen))
+            .collect::<Result<Vec<_>>>()?;
+        let pinned_coordinator = pinned(&policy, &coordinator_id, coordinator_listen)?;
         let witnessed = |name: &str, witnesses: Vec<String>| Governance {
             witnesses,
             witness_seconds: WITNESS_SECONDS,
@@ -180,7 +187,7 @@ impl Chain {
             system_keys: keys.system.clone(),
             handle_key: keys.handle.clone(),
             coordinator_context: CONTEXT.to_owned(),
-            transcryptors: transcryptors.clone(),
+            transcryptors: pinned_transcryptors.clone(),
             data_dir: data("coordinator"),
             database_url: fresh_database(options.postgres.as_deref()).await?,
             tls: tls(&coordinator_id),
@@ -199,8 +206,8 @@ impl Chain {
                 policies: policies.clone(),
                 system_keys: keys.system.clone(),
                 coordinator_context: CONTEXT.to_owned(),
-                transcryptors: transcryptors.clone(),
-                coordinator: coordinator.clone(),
+                transcryptors: pinned_transcryptors.clone(),
+                coordinator: pinned_coordinator.clone(),
                 data_dir: data(&partner.id),
                 database_url: fresh_database(options.postgres.as_deref()).await?,
                 secret: None,
@@ -383,13 +390,29 @@ impl Chain {
     }
 }
 
-/// The files `write_dev_pki` wrote for `id`.
+/// The files `write_dev_pki` wrote for `id`, with the CA's revocation list (which
+/// `signaalnet certs revoke --out <certs>` rewrites; every role reads it again with its policy
+/// set).
 fn dev_tls(certs: &Path, id: &str) -> TlsFiles {
     TlsFiles {
-        ca: certs.join("ca.pem"),
+        ca: certs.join(signaalnet_tls::dev::CA_CERT),
         cert: certs.join(format!("{id}.pem")),
         key: certs.join(format!("{id}.key")),
+        crl: vec![certs.join(signaalnet_tls::dev::CA_CRL)],
     }
+}
+
+/// The URL of the role of partner `id` listening on `listen`, pinned to the partner's OIN.
+fn pinned(policy: &PolicySet, id: &str, listen: SocketAddr) -> Result<RoleUrl> {
+    let oin = policy
+        .partners()
+        .find(|p| p.id == id)
+        .and_then(|p| p.oins.first())
+        .with_context(|| format!("the policy set gives `{id}` no OIN"))?;
+    Ok(RoleUrl::Pinned(PinnedUrl {
+        url: url(listen),
+        oin: Oin::parse(oin)?,
+    }))
 }
 
 fn url(listen: SocketAddr) -> String {
