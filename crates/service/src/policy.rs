@@ -319,15 +319,17 @@ impl RolePolicy {
             tracing::error!(role = self.role, reason = %reason, "policy reload not applied");
             return Reload::Refused(reason);
         }
-        self.live.replace(set);
-        target.after_change().await;
         {
+            // The set and what is reported about it change together: `info` reads both under
+            // this lock, so nobody sees the new version with the old signer or refusal.
             let mut state = self.state();
             state.serial = signed.as_ref().map_or(0, |s| s.serial);
             state.signed_by = signed.map(|s| s.key_id).unwrap_or_default();
             state.since_ms = target.audit().clock().now_ms();
             state.last_refused.clear();
+            self.live.replace(set);
         }
+        target.after_change().await;
         tracing::info!(role = self.role, from = %current.version(), to = %to, "policy set reloaded");
         Reload::Applied {
             from: current.version().to_owned(),
@@ -336,11 +338,14 @@ impl RolePolicy {
     }
 
     pub fn info(&self, audit_entries: i64) -> pb::RoleInfo {
-        let state = self.state().clone();
+        let (state, policy_version) = {
+            let state = self.state();
+            (state.clone(), self.live.version())
+        };
         pb::RoleInfo {
             role: self.role.to_owned(),
             oin: self.oin.clone(),
-            policy_version: self.live.version(),
+            policy_version,
             policy_signed_by: state.signed_by,
             policy_since: format_time(state.since_ms),
             last_refused_reload: state.last_refused,
