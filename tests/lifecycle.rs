@@ -106,8 +106,8 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
         },
     )
     .await;
-    // The police and the gemeente see the same person: a hit. The NLA's signal about an
-    // employer matches nothing.
+    // The police, the gemeente and the ZVH see the same person: a hit of three. The NLA's
+    // signal about an employer matches nothing.
     let p = submit(
         &chain,
         POLITIE,
@@ -133,6 +133,17 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
     )
     .await
     .unwrap();
+    let z = submit(
+        &chain,
+        ZVH,
+        signal(
+            "ZVH-LC-0042",
+            vec![person("Kowalczyk", "Anna", "1991-07-04")],
+            &[],
+        ),
+    )
+    .await
+    .unwrap();
     let n = submit(
         &chain,
         NLA,
@@ -149,10 +160,15 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
     wait_delivered(&chain, NLA, std::slice::from_ref(&n))
         .await
         .unwrap();
-    let formed =
-        |h: &[pb::HitNotification]| h.iter().any(|n| n.change == pb::HitChange::Formed as i32);
-    wait_hits(&chain, POLITIE, formed).await;
-    wait_hits(&chain, GEMEENTE, formed).await;
+    wait_delivered(&chain, ZVH, std::slice::from_ref(&z))
+        .await
+        .unwrap();
+    // The three signals arrive in any order: the hit is whole when a partner's latest notice
+    // names three kinds of partner.
+    let whole = |h: &[pb::HitNotification]| h.last().is_some_and(|n| n.partner_roles.len() == 3);
+    wait_hits(&chain, POLITIE, whole).await;
+    wait_hits(&chain, GEMEENTE, whole).await;
+    wait_hits(&chain, ZVH, |h| !h.is_empty()).await;
     // The person's pseudonyms are the police signal's too (that is the hit); the address's
     // are the gemeente's signal's alone.
     let live_keys = pseudonyms(&chain, &p).await;
@@ -176,7 +192,8 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
         "the pseudonyms are stored"
     );
 
-    // 1. The gemeente withdraws its signal (by case reference): the hit dissolves.
+    // 1. The gemeente withdraws its signal (by case reference): the hit shrinks to the police
+    // and the ZVH, and ends for the gemeente, whose notices of it are replaced.
     chain
         .partner(GEMEENTE)
         .unwrap()
@@ -189,12 +206,12 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
         })
         .await
         .unwrap();
-    let dissolved = |h: &[pb::HitNotification]| {
-        h.last()
-            .is_some_and(|n| n.change == pb::HitChange::Dissolved as i32)
+    let last_is = |change: pb::HitChange| {
+        move |h: &[pb::HitNotification]| h.last().is_some_and(|n| n.change == change as i32)
     };
-    wait_hits(&chain, POLITIE, dissolved).await;
-    wait_hits(&chain, GEMEENTE, dissolved).await;
+    wait_hits(&chain, POLITIE, last_is(pb::HitChange::Shrank)).await;
+    wait_hits(&chain, GEMEENTE, last_is(pb::HitChange::Dissolved)).await;
+    until_count(&chain, GEMEENTE, "SELECT COUNT(*) FROM node_hits", 1).await;
     until_count(
         &chain,
         GEMEENTE,
@@ -319,7 +336,16 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
         0,
     )
     .await;
-    until_count(&chain, "coordinator", "SELECT COUNT(*) FROM coord_hits", 0).await;
+    until_count(
+        &chain,
+        "coordinator",
+        "SELECT COUNT(*) FROM coord_hits WHERE dissolved_at IS NOT NULL",
+        0,
+    )
+    .await;
+    // The gemeente keeps nothing of the hit its signal left; the hit lives on for the others.
+    until_count(&chain, GEMEENTE, "SELECT COUNT(*) FROM node_hits", 0).await;
+    until_count(&chain, "coordinator", "SELECT COUNT(*) FROM coord_hits", 1).await;
     until_count(
         &chain,
         "coordinator",
@@ -336,7 +362,7 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);
-    // The police's own signal, in no hit now, is still live and still its own.
+    // The police's own signal is still live, still in the hit with the ZVH, still its own.
     let police = chain
         .partner(POLITIE)
         .unwrap()
@@ -348,7 +374,7 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
     // No role's log ever held a case reference.
     for role in every_role() {
         let log = chain.log(&role).unwrap();
-        for case in ["GRO-LC-0193", "NLA-LC-0077", "PL-LC-0001"] {
+        for case in ["GRO-LC-0193", "NLA-LC-0077", "PL-LC-0001", "ZVH-LC-0042"] {
             assert!(!log.contains(case), "`{case}` in the log of {role}");
         }
     }

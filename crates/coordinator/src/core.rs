@@ -44,6 +44,9 @@ pub struct Coordinator {
     pub(crate) watch: std::sync::Mutex<crate::alarm::Watch>,
     /// How long tombstones, dissolved hits and notices of ended hits are kept (crate::expiry).
     pub(crate) ended_kept: signaalnet_policy::IsoDuration,
+    /// Per partner, the newest notification this process has read out for its stream: a
+    /// node's acknowledgement counts up to there and no further.
+    streamed: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 /// The answer to one delivered signal.
@@ -198,6 +201,7 @@ impl Coordinator {
             quotas,
             watch: Default::default(),
             ended_kept: signaalnet_service::retention::ENDED_KEPT,
+            streamed: std::sync::Mutex::default(),
         };
         core.audit.record_policy_at_start(&core.store, &set).await?;
         Ok(core)
@@ -281,7 +285,17 @@ impl Coordinator {
 
     /// Deletes the notifications for `partner` up to sequence number `after`: its node resumed
     /// after them, so it has stored them.
+    /// Only what was streamed to the partner counts: a cursor beyond it (made up, or from a
+    /// node restored from a backup) deletes nothing it has not been sent.
     pub async fn acknowledge(&self, partner_id: &str, after: i64) -> Result<(), CoordinatorError> {
+        let streamed = self
+            .streamed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(partner_id)
+            .copied()
+            .unwrap_or(0);
+        let after = after.min(streamed);
         if after <= 0 {
             return Ok(());
         }
@@ -319,6 +333,11 @@ impl Coordinator {
                 .map_err(|e| CoordinatorError::Corrupt(format!("notification {seq}: {e}")))?;
             n.cursor = seq.to_string();
             out.push(n);
+        }
+        if let Some(newest) = out.last().and_then(|n| n.cursor.parse::<i64>().ok()) {
+            let mut streamed = self.streamed.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = streamed.entry(partner_id.to_owned()).or_insert(0);
+            *entry = (*entry).max(newest);
         }
         Ok(out)
     }

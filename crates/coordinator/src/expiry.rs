@@ -173,6 +173,10 @@ impl Coordinator {
         self.purge_ended(now, &mut done).await?;
         if done != Expired::default() {
             self.scrub().await;
+        } else if let Err(e) = self.store.scrub_due().await {
+            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
+        }
+        if done != Expired::default() {
             tracing::info!(
                 hits = done.hits,
                 signals = done.signals,

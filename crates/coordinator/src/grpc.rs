@@ -160,6 +160,11 @@ impl CoordinatorService for CoordinatorGrpc {
     }
 }
 
+/// The most signal ids one `WithdrawSignals` call takes: what a node's outbox sends at once
+/// (`signaalnet_node::outbox`). Each is its own transaction under the matcher's lock, and an
+/// unknown one leaves a tombstone, so a call is bounded by what the one honest caller needs.
+pub const MAX_WITHDRAW: usize = 1000;
+
 impl CoordinatorGrpc {
     async fn withdraw_logged(
         &self,
@@ -167,12 +172,12 @@ impl CoordinatorGrpc {
         actor: Actor,
         request: pb::CoordinatorWithdrawRequest,
     ) -> Result<pb::CoordinatorWithdrawResponse, Status> {
-        if request.signal_ids.is_empty() || request.signal_ids.len() > signaalnet_proto::MAX_BATCH {
+        if request.signal_ids.is_empty() || request.signal_ids.len() > MAX_WITHDRAW {
             return Err(Refusal::invalid("")
                 .violation(
                     "signal_ids",
                     "signal_ids.count",
-                    format!("between 1 and {} ids", signaalnet_proto::MAX_BATCH),
+                    format!("between 1 and {MAX_WITHDRAW} ids"),
                 )
                 .into());
         }

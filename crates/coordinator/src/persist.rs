@@ -63,6 +63,15 @@ impl Coordinator {
                 .collect();
             let seqs: Vec<Seq> = event.members.iter().copied().collect();
             let members_json = serde_json::to_string(&seqs).unwrap_or_else(|_| "[]".into());
+            // Partners whose signals were in the hit and are in it no longer (a withdrawn last
+            // signal, or the part of a split that became a hit of its own): the hit ended for
+            // them, and they are told so, which replaces what they were told of it before.
+            let departed = if matches!(event.change, Change::Shrank | Change::Dissolved) {
+                let now_in: BTreeSet<&str> = members.iter().map(|m| m.partner.as_str()).collect();
+                departed_partners(tx, &event.hit_id, &now_in).await?
+            } else {
+                Vec::new()
+            };
             if event.change == Change::Expired {
                 sqlx::query("DELETE FROM coord_hits WHERE hit_id = $1")
                     .bind(&event.hit_id)
@@ -149,7 +158,86 @@ impl Coordinator {
                     .instrument(span)
                     .await?;
             }
+            let ended_for_them = HitEvent {
+                change: Change::Dissolved,
+                ..event.clone()
+            };
+            for partner_id in &departed {
+                let span =
+                    signaalnet_telemetry::step("notify", signaalnet_telemetry::Kind::Producer);
+                let mut notification =
+                    self.notification_for(policy, matcher, &ended_for_them, partner_id, &[]);
+                notification.traceparent =
+                    signaalnet_telemetry::traceparent(&span).unwrap_or_default();
+                sqlx::query(
+                    "DELETE FROM coord_notifications WHERE partner_id = $1 AND hit_id = $2",
+                )
+                .bind(partner_id)
+                .bind(&event.hit_id)
+                .execute(&mut **tx)
+                .await?;
+                let seq: i64 = sqlx::query(
+                    "INSERT INTO coord_notifications (partner_id, payload, created_at, hit_id, \
+                     ended_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                )
+                .bind(partner_id)
+                .bind(notification.encode_to_vec())
+                .bind(self.now())
+                .bind(&event.hit_id)
+                .bind(self.now())
+                .fetch_one(&mut **tx)
+                .await?
+                .get("seq");
+                last = Some(seq);
+                let audit = Event::for_purpose(Step::Notify, policy, &event.purpose)
+                    .reference(format!("hit:{}", event.hit_id))
+                    .detail(format!(
+                        "notification {seq} for {partner_id}: the hit ended for it (its signals \
+                         left the hit: {:?})",
+                        event.change
+                    ));
+                self.audit
+                    .append_after(tx, head, audit)
+                    .instrument(span)
+                    .await?;
+            }
         }
         Ok(last)
     }
+}
+
+/// The partners with a signal among the stored members of `hit_id` (as they were before this
+/// change) that are not in `now_in`.
+async fn departed_partners(
+    tx: &mut Transaction<'static, Any>,
+    hit_id: &str,
+    now_in: &BTreeSet<&str>,
+) -> Result<Vec<String>, CoordinatorError> {
+    let Some(row) = sqlx::query("SELECT members FROM coord_hits WHERE hit_id = $1")
+        .bind(hit_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let before: Vec<Seq> = serde_json::from_str(&row.get::<String, _>("members"))
+        .map_err(|e| CoordinatorError::Corrupt(format!("coord_hits {hit_id}: members: {e}")))?;
+    if before.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT DISTINCT partner_id FROM coord_signals WHERE seq IN ({}) ORDER BY partner_id",
+        signaalnet_store::placeholders(1, before.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for seq in &before {
+        query = query.bind(*seq);
+    }
+    Ok(query
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>("partner_id"))
+        .filter(|p| !now_in.contains(p.as_str()))
+        .collect())
 }

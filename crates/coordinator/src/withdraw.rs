@@ -19,6 +19,7 @@ impl Coordinator {
     ) -> Result<Vec<String>, CoordinatorError> {
         let policy = self.policy();
         let mut done = Vec::new();
+        let mut deleted = false;
         for signal_id in signal_ids {
             let mut matcher = self.matcher.lock().await;
             let mut w = self.store.write().await?;
@@ -96,9 +97,12 @@ impl Coordinator {
                     .await;
             }
             tracing::info!(partner = %partner.id, hit_changes = events.len(), "signal withdrawn");
+            deleted |= was_active;
             done.push(signal_id.clone());
         }
-        self.scrub().await;
+        if deleted {
+            self.scrub().await;
+        }
         Ok(done)
     }
 }

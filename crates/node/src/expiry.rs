@@ -67,9 +67,10 @@ pub(crate) async fn forget(
         .bind(id)
         .execute(&mut **tx)
         .await?;
+    // The request's MAC too: it covered the identifiers, so it could still test a guess.
     sqlx::query(
         "UPDATE node_signals SET payload = $1, case_reference = '', last_error = NULL, \
-         ended_at = COALESCE(ended_at, $2) WHERE signal_id = $3",
+         request_mac = $1, ended_at = COALESCE(ended_at, $2) WHERE signal_id = $3",
     )
     .bind(Vec::<u8>::new())
     .bind(node.audit.clock().now())
@@ -195,6 +196,10 @@ impl Node {
         self.purge_ended(now, &mut done).await?;
         if done != Expired::default() {
             self.scrub().await;
+        } else if let Err(e) = self.store.scrub_due().await {
+            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
+        }
+        if done != Expired::default() {
             tracing::info!(
                 partner = %self.partner_id,
                 signals = done.signals,

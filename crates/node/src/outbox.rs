@@ -361,7 +361,7 @@ async fn record_acks(
 async fn withdraw_due(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
     let ids: Vec<String> = sqlx::query(
         "SELECT signal_id FROM node_signals WHERE state = $1 ORDER BY created_at, signal_id \
-         LIMIT 1000",
+         LIMIT 1000", // signaalnet_coordinator::grpc::MAX_WITHDRAW
     )
     .bind(SignalState::WithdrawPending.as_str())
     .fetch_all(node.store.pool())

@@ -79,7 +79,11 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
     // Signals leave the hit: its earlier notices (which may carry attributes of withdrawn
     // signals, and case references of signals no longer in it) are replaced by this one.
     let replaces = ended || expired || n.change == pb::HitChange::Shrank as i32;
+    // Read and written in one transaction: a withdrawal that commits meanwhile cannot have
+    // its case reference stored after it forgot it.
+    let mut w = node.store.write().await.map_err(NodeError::from)?;
     let mut own = Vec::with_capacity(n.own_signal_ids.len());
+    let mut live = Vec::with_capacity(n.own_signal_ids.len());
     for id in &n.own_signal_ids {
         // A case reference goes with a notice only while its signal is live here, and never
         // with the notice that a hit ended: that notice names signal ids only.
@@ -92,10 +96,13 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
             .bind(id)
             .bind(SignalState::Pending.as_str())
             .bind(SignalState::Delivered.as_str())
-            .fetch_optional(node.store.pool())
+            .fetch_optional(&mut *w.tx)
             .await?
             .map(|r| r.get("case_reference"))
         };
+        if reference.is_some() {
+            live.push(id.clone());
+        }
         own.push(pb::OwnSignal {
             signal_id: id.clone(),
             case_reference: reference.unwrap_or_default(),
@@ -112,7 +119,6 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         attributes: n.attributes.clone(),
         policy: n.policy.clone(),
     };
-    let mut w = node.store.write().await.map_err(NodeError::from)?;
     let now = node.audit.clock().now();
     let seq: i64 = sqlx::query(
         "INSERT INTO node_hits (hit_id, purpose, payload, ended_at) VALUES ($1, $2, $3, $4) \
@@ -145,9 +151,10 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         .await?;
     }
     if !ended && !expired {
-        for own in &hit.own_signals {
+        // Only signals still live here are in a hit (a withdrawn one was forgotten).
+        for id in &live {
             sqlx::query("INSERT INTO node_signal_hits (signal_id, hit_id) VALUES ($1, $2)")
-                .bind(&own.signal_id)
+                .bind(id)
                 .bind(&hit.hit_id)
                 .execute(&mut *w.tx)
                 .await?;

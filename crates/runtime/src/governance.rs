@@ -187,6 +187,11 @@ impl Governance {
             },
             clock,
         );
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|url| Witness::new(url, &trust, policy.live()))
+            .collect::<Result<_, _>>()?;
         Ok(Accountability {
             policy: Arc::new(policy),
             trust,
@@ -194,11 +199,7 @@ impl Governance {
             schedule: Schedule {
                 reload_every: Duration::from_secs(self.policy_reload_seconds.max(1)),
                 retention_every: Duration::from_secs(self.retention_check_seconds.max(1)),
-                witnesses: self
-                    .witnesses
-                    .iter()
-                    .map(|url| Witness::new(url, tls))
-                    .collect::<Result<_, _>>()?,
+                witnesses,
                 witness_every: Duration::from_secs(self.witness_seconds.max(1)),
             },
             ended_kept,

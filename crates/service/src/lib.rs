@@ -191,10 +191,25 @@ pub fn role_channel(
         Some(oin) => Arc::new(oin.clone()),
         None => Arc::new(PolicyRole {
             live: policy.clone(),
-            role,
+            roles: vec![role],
         }),
     };
     channel_to(to.url(), trust, expected)
+}
+
+/// A lazily connecting channel from a role to a witness of its audit trail at `url`: the
+/// server must carry an OIN the policy set in force gives one of the roles that witness (the
+/// coordinator, a transcryptor), checked at each handshake with the role's revocation lists.
+pub fn witness_channel(
+    url: &str,
+    trust: &Arc<Trust>,
+    policy: &LivePolicy,
+) -> Result<Channel, ServeError> {
+    let expected = Arc::new(PolicyRole {
+        live: policy.clone(),
+        roles: vec![PartnerRole::Coordinator, PartnerRole::Transcryptor],
+    });
+    channel_to(url, trust, expected)
 }
 
 /// A lazily connecting channel to `url`, presenting the role's certificate, accepting a server
@@ -215,12 +230,12 @@ pub fn channel_to(
     Ok(endpoint.connect_lazy())
 }
 
-/// A server whose OIN the policy set in force gives `role` (checked at each handshake, so a
-/// reloaded set counts from the next connection).
+/// A server whose OIN the policy set in force gives one of `roles` (checked at each handshake,
+/// so a reloaded set counts from the next connection).
 #[derive(Debug)]
 struct PolicyRole {
     live: LivePolicy,
-    role: PartnerRole,
+    roles: Vec<PartnerRole>,
 }
 
 impl ExpectedPeer for PolicyRole {
@@ -228,13 +243,14 @@ impl ExpectedPeer for PolicyRole {
         self.live
             .current()
             .partner_by_oin(oin.as_str())
-            .is_some_and(|p| p.role == self.role)
+            .is_some_and(|p| self.roles.contains(&p.role))
     }
 
     fn expected(&self) -> String {
+        let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
         format!(
             "OIN of a {} in policy set {}",
-            self.role.as_str(),
+            roles.join(" or "),
             self.live.version()
         )
     }

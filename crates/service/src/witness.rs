@@ -14,7 +14,6 @@ use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::witness_service_client::WitnessServiceClient;
 use signaalnet_proto::v1::witness_service_server::WitnessService;
 use signaalnet_store::Store;
-use signaalnet_tls::TlsFiles;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::Channel;
@@ -132,11 +131,17 @@ pub enum OfferError {
 }
 
 impl Witness {
-    /// A witness at `url` (`https://host:port`), called over mTLS with `tls`.
-    pub fn new(url: &str, tls: &TlsFiles) -> Result<Self, ServeError> {
+    /// A witness at `url` (`https://host:port`), called over mTLS under `trust`; its
+    /// certificate must carry the OIN of a coordinator or transcryptor in `policy`
+    /// ([`crate::witness_channel`]).
+    pub fn new(
+        url: &str,
+        trust: &std::sync::Arc<signaalnet_tls::Trust>,
+        policy: &signaalnet_policy::LivePolicy,
+    ) -> Result<Self, ServeError> {
         Ok(Self {
             url: url.to_owned(),
-            client: WitnessServiceClient::new(crate::channel(url, tls)?),
+            client: WitnessServiceClient::new(crate::witness_channel(url, trust, policy)?),
         })
     }
 

@@ -197,3 +197,50 @@ async fn a_plain_url_accepts_only_a_server_the_policy_gives_that_role() {
         "{error}"
     );
 }
+
+/// A witness channel takes only a server the policy set gives a witnessing role (the
+/// coordinator, a transcryptor): a partner's server with a valid certificate of the same CA is
+/// refused at the handshake, so a role's checkpoints go to no one else.
+#[tokio::test]
+async fn a_witness_channel_accepts_only_the_coordinator_or_a_transcryptor() {
+    use signaalnet_policy::{LivePolicy, PolicySet};
+    let dir = tempfile::tempdir().unwrap();
+    let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let live = LivePolicy::new(PolicySet::load(&policies).unwrap());
+    let identity = |name: &str, oin: &str| DevIdentity {
+        name: name.to_owned(),
+        organisation: name.to_owned(),
+        oin: Oin::parse(oin).unwrap(),
+    };
+    write_dev_pki(
+        dir.path(),
+        &[
+            identity("coordinator", "00000099000000000090"),
+            identity("politie", "00000099000000000021"),
+            identity("gemeente", "00000099000000000014"),
+        ],
+    )
+    .unwrap();
+    let node = Trust::load(&files(dir.path(), "gemeente")).unwrap();
+    let check = |url: String| {
+        let channel = signaalnet_service::witness_channel(&url, &node, &live).unwrap();
+        async move {
+            HealthClient::new(channel)
+                .check(HealthCheckRequest::default())
+                .await
+        }
+    };
+    check(health_server(dir.path(), "coordinator").await)
+        .await
+        .unwrap();
+    let refused = check(health_server(dir.path(), "politie").await)
+        .await
+        .unwrap_err();
+    let error = format!("{refused:?}");
+    assert!(
+        error.contains(
+            "carries OIN 00000099000000000021, not the OIN of a coordinator or transcryptor"
+        ),
+        "{error}"
+    );
+}

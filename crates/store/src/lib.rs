@@ -175,6 +175,8 @@ pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
     writer: Mutex<()>,
+    /// Deleted content may still be in the write-ahead log: a scrub is due ([`Store::scrub`]).
+    unscrubbed: std::sync::atomic::AtomicBool,
 }
 
 /// A write transaction; holds the writer lock until committed or dropped (dropping rolls back).
@@ -273,6 +275,7 @@ impl Store {
             pool,
             dialect,
             writer: Mutex::new(()),
+            unscrubbed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -297,8 +300,12 @@ impl Store {
     /// copies the log into the database and the log is truncated; this does both, waiting
     /// for readers that still need the log. PostgreSQL: nothing to do here (a deleted row's
     /// tuple stays in its page until VACUUM, which autovacuum runs; see docs/THREAT_MODEL.md).
+    /// A scrub that fails (readers kept the log busy) stays due: [`Store::scrub_due`] tries
+    /// it again.
     pub async fn scrub(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
         if self.dialect == Dialect::Sqlite {
+            self.unscrubbed.store(true, Ordering::SeqCst);
             use sqlx::Row;
             let _guard = self.writer.lock().await;
             // (busy, log frames, checkpointed frames): busy when a reader kept the checkpoint
@@ -310,8 +317,19 @@ impl Store {
             if busy != 0 {
                 return Err(StoreError::Busy);
             }
+            self.unscrubbed.store(false, Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// [`Store::scrub`] again if the last one did not finish (each role's retention run calls
+    /// this); nothing otherwise.
+    pub async fn scrub_due(&self) -> Result<(), StoreError> {
+        if self.unscrubbed.load(std::sync::atomic::Ordering::SeqCst) {
+            self.scrub().await
+        } else {
+            Ok(())
+        }
     }
 
     pub async fn close(&self) {
