@@ -283,19 +283,22 @@ impl Coordinator {
         }
     }
 
+    /// The newest notification this process has read out for `partner_id`'s stream (0: none).
+    pub(crate) fn streamed_to(&self, partner_id: &str) -> i64 {
+        self.streamed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(partner_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Deletes the notifications for `partner` up to sequence number `after`: its node resumed
     /// after them, so it has stored them.
     /// Only what was streamed to the partner counts: a cursor beyond it (made up, or from a
     /// node restored from a backup) deletes nothing it has not been sent.
     pub async fn acknowledge(&self, partner_id: &str, after: i64) -> Result<(), CoordinatorError> {
-        let streamed = self
-            .streamed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(partner_id)
-            .copied()
-            .unwrap_or(0);
-        let after = after.min(streamed);
+        let after = after.min(self.streamed_to(partner_id));
         if after <= 0 {
             return Ok(());
         }

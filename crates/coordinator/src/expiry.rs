@@ -7,11 +7,12 @@
 //! the notices that hits ended are deleted `ended_kept` after they ended (default
 //! [`signaalnet_service::retention::ENDED_KEPT`]). Every expiry is in the audit trail.
 
-use crate::matching::{Change, HitEvent, SignalEntry};
+use crate::matching::{Change, HitEvent, Seq, SignalEntry};
 use crate::{Coordinator, CoordinatorError};
 use signaalnet_audit::{Event, Step};
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// What one expiry run deleted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,34 +43,72 @@ impl Coordinator {
                 .map(|r| r.hits)
         };
         let mut matcher = self.matcher.lock().await;
-        let hits: Vec<(String, String, i64)> = sqlx::query(
-            "SELECT hit_id, purpose, updated_at FROM coord_hits WHERE dissolved_at IS NULL",
+        let hits: Vec<(String, String, i64, String)> = sqlx::query(
+            "SELECT hit_id, purpose, updated_at, members FROM coord_hits \
+             WHERE dissolved_at IS NULL",
         )
         .fetch_all(self.store.pool())
         .await?
         .iter()
-        .map(|r| (r.get("hit_id"), r.get("purpose"), r.get("updated_at")))
+        .map(|r| {
+            (
+                r.get("hit_id"),
+                r.get("purpose"),
+                r.get("updated_at"),
+                r.get("members"),
+            )
+        })
         .collect();
-        for (hit_id, purpose, updated_at) in hits {
+        let mut stale = false;
+        // Every signal in a stored hit waits for its hit's retention, whether the matcher holds
+        // it or not (the signals of a removed purpose's hits are only stored).
+        let mut in_a_hit = BTreeSet::new();
+        for (hit_id, _, _, stored_members) in &hits {
+            let members: BTreeSet<Seq> = serde_json::from_str(stored_members)
+                .map_err(|e| CoordinatorError::Corrupt(format!("hit {hit_id}: members: {e}")))?;
+            in_a_hit.extend(members);
+        }
+        for (hit_id, purpose, updated_at, stored_members) in hits {
             let Some(retention) = retention_of(&purpose) else {
                 continue;
             };
             if retention.after(updated_at) > now {
                 continue;
             }
-            let Some(hit) = matcher.hit(&hit_id).cloned() else {
-                continue;
+            // The matcher holds the hits of the purposes in force with their signals; a hit of a
+            // purpose removed from the policy set is only stored, its signals with it.
+            let members: BTreeSet<Seq> = match matcher.hit(&hit_id) {
+                Some(hit) => hit.members.clone(),
+                None => serde_json::from_str(&stored_members).map_err(|e| {
+                    CoordinatorError::Corrupt(format!("hit {hit_id}: members: {e}"))
+                })?,
             };
-            let removed: Vec<SignalEntry> = hit
-                .members
+            let mut removed: Vec<SignalEntry> = members
                 .iter()
                 .filter_map(|s| matcher.signal(*s).cloned())
                 .collect();
+            let unheld: Vec<Seq> = members
+                .iter()
+                .copied()
+                .filter(|s| !matcher.contains(*s))
+                .collect();
+            if !unheld.is_empty() {
+                let mut conn = self.store.pool().acquire().await?;
+                removed.extend(crate::load::signals_by_seq(&mut conn, &unheld).await?);
+                stale = true;
+            }
+            let hit = crate::matching::Hit {
+                id: hit_id.clone(),
+                purpose: purpose.clone(),
+                members,
+            };
             let mut w = self.store.write().await?;
             let result = async {
                 for entry in &removed {
                     tombstone(&mut w.tx, entry.seq, now).await?;
-                    matcher.remove(entry.seq)?;
+                    if matcher.contains(entry.seq) {
+                        matcher.remove(entry.seq)?;
+                    }
                 }
                 let event = HitEvent {
                     hit_id: hit_id.clone(),
@@ -103,6 +142,10 @@ impl Coordinator {
                 }
             }
         }
+        if stale {
+            // Hits the matcher held without their signals (of a removed purpose) are gone now.
+            self.reload(&mut matcher).await;
+        }
         for purpose in retentions.iter().filter(|r| !r.monitor) {
             // Only signals received by `bound` can have run their retention; whether each has is
             // decided in the calendar from its own receipt.
@@ -120,7 +163,7 @@ impl Coordinator {
             .iter()
             .filter(|r| retention.has_run(r.get("received_at"), now))
             .map(|r| (r.get("seq"), r.get("partner_id"), r.get("signal_id")))
-            .filter(|(seq, _, _)| matcher.hit_of(*seq).is_none())
+            .filter(|(seq, _, _)| matcher.hit_of(*seq).is_none() && !in_a_hit.contains(seq))
             .collect();
             if due.is_empty() {
                 continue;
@@ -234,14 +277,19 @@ impl Coordinator {
                 .execute(&mut *w.tx)
                 .await?;
         }
+        // A notice that a hit ended goes only once it has been streamed to its partner: a node
+        // that was away longer must still learn that its signals expired.
         let notices: Vec<i64> = due(
-            sqlx::query("SELECT seq, ended_at FROM coord_notifications WHERE ended_at <= $1")
-                .bind(bound)
-                .fetch_all(&mut *w.tx)
-                .await?,
+            sqlx::query(
+                "SELECT seq, partner_id, ended_at FROM coord_notifications WHERE ended_at <= $1",
+            )
+            .bind(bound)
+            .fetch_all(&mut *w.tx)
+            .await?,
             "ended_at",
         )
         .iter()
+        .filter(|r| r.get::<i64, _>("seq") <= self.streamed_to(&r.get::<String, _>("partner_id")))
         .map(|r| r.get("seq"))
         .collect();
         for seq in &notices {

@@ -221,11 +221,13 @@ fn policy_without(purpose: &str) -> signaalnet_policy::PolicySet {
     signaalnet_policy::PolicySet::load(dir.path()).unwrap()
 }
 
-/// A purpose removed from the policy set does not keep its data forever: its signals expire
-/// under the last retention the policy gave it (P6M for the drieluik), and the tombstone of an
+/// A purpose removed from the policy set does not keep its data forever: its unmatched signals
+/// expire under the last retention the policy gave it (P6M for the drieluik), its hits under
+/// theirs (P2Y), with the EXPIRED notice to every partner in them, and the tombstone of an
 /// expired signal goes `ended_kept` (30 days) after that.
 #[tokio::test]
 async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_after_30_days() {
+    use signaalnet_service::policy::PolicyTarget;
     let w = world().await;
     assert_eq!(
         w.deliver("politie_noord_nederland", "p1", phone())
@@ -233,11 +235,18 @@ async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_af
             .code,
         0
     );
+    assert_eq!(
+        w.deliver("gemeente_groningen", "g1", address()).await.code,
+        0
+    );
+    assert_eq!(w.deliver("nla", "n1", address()).await.code, 0);
     // The retention run while the purpose is in force remembers its retention.
     assert_eq!(w.core.expire().await.unwrap(), Expired::default());
     let without = policy_without(DRIELUIK);
     assert!(without.purpose(DRIELUIK).is_none());
     w.core.live_policy().replace(without);
+    // As a reload does: the matcher keeps no rule, and so no signal, of the removed purpose.
+    w.core.after_change().await;
 
     w.clock.advance(DAY * 179);
     assert_eq!(
@@ -252,10 +261,11 @@ async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_af
             signals: 1,
             ..Default::default()
         },
-        "the signal of the removed purpose expired under P6M"
+        "the unmatched signal of the removed purpose expired under P6M; the hit's wait for P2Y"
     );
     assert_eq!(
-        w.count("SELECT COUNT(*) FROM coord_keys").await,
+        w.count("SELECT COUNT(*) FROM coord_keys k JOIN coord_signals s ON s.seq = k.seq WHERE s.signal_id = 'p1'")
+            .await,
         0,
         "no pseudonym of it is kept"
     );
@@ -277,7 +287,11 @@ async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_af
     // The tombstone stays 30 days against a late re-delivery, then goes too.
     w.clock.advance(DAY * 29);
     assert_eq!(w.core.expire().await.unwrap(), Expired::default());
-    assert_eq!(w.count("SELECT COUNT(*) FROM coord_signals").await, 1);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_signals WHERE withdrawn_at IS NOT NULL")
+            .await,
+        1
+    );
     w.clock.advance(DAY * 2);
     assert_eq!(
         w.core.expire().await.unwrap(),
@@ -286,5 +300,31 @@ async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_af
             ..Default::default()
         }
     );
-    assert_eq!(w.count("SELECT COUNT(*) FROM coord_signals").await, 0);
+    assert_eq!(w.count("SELECT COUNT(*) FROM coord_signals").await, 2);
+
+    // Two years after it formed, the hit of the removed purpose expires with its signals, and
+    // each partner in it is told, so its node expires them too.
+    w.clock.advance(DAY * 500);
+    assert_eq!(w.core.expire().await.unwrap(), Expired::default());
+    w.clock.advance(DAY * 20);
+    assert_eq!(
+        w.core.expire().await.unwrap(),
+        Expired {
+            hits: 1,
+            signals: 2,
+            ..Default::default()
+        }
+    );
+    assert_eq!(w.count("SELECT COUNT(*) FROM coord_keys").await, 0);
+    for (partner, own) in [("gemeente_groningen", "g1"), ("nla", "n1")] {
+        let last = w
+            .core
+            .notifications(partner, 0, 100)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(last.change, pb::HitChange::Expired as i32, "{partner}");
+        assert_eq!(last.own_signal_ids, vec![own.to_owned()], "{partner}");
+    }
 }
