@@ -139,11 +139,14 @@ impl Node {
         let mut w = self.store.write().await.map_err(NodeError::from)?;
         for id in &ids {
             sqlx::query(
-                "UPDATE node_signals SET state = $1, next_attempt_at = 0 WHERE signal_id = $2 AND state <> $3",
+                // An expired signal stays expired: the coordinator deleted it already.
+                "UPDATE node_signals SET state = $1, next_attempt_at = 0 WHERE signal_id = $2 \
+                 AND state NOT IN ($3, $4)",
             )
             .bind(SignalState::WithdrawPending.as_str())
             .bind(id)
             .bind(SignalState::Withdrawn.as_str())
+            .bind(SignalState::Expired.as_str())
             .execute(&mut *w.tx)
             .await
             .map_err(NodeError::from)?;
