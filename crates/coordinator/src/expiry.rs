@@ -215,11 +215,6 @@ impl Coordinator {
         drop(matcher);
         self.purge_ended(now, &mut done).await?;
         if done != Expired::default() {
-            self.scrub().await;
-        } else if let Err(e) = self.store.scrub_due().await {
-            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
-        }
-        if done != Expired::default() {
             tracing::info!(
                 hits = done.hits,
                 signals = done.signals,
@@ -228,6 +223,9 @@ impl Coordinator {
                 notices = done.notices,
                 "retention: expired"
             );
+            self.scrub().await;
+        } else if let Err(e) = self.store.scrub_due().await {
+            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
         }
         Ok(done)
     }

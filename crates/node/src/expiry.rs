@@ -195,11 +195,6 @@ impl Node {
         }
         self.purge_ended(now, &mut done).await?;
         if done != Expired::default() {
-            self.scrub().await;
-        } else if let Err(e) = self.store.scrub_due().await {
-            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
-        }
-        if done != Expired::default() {
             tracing::info!(
                 partner = %self.partner_id,
                 signals = done.signals,
@@ -208,6 +203,9 @@ impl Node {
                 withdrawals = done.withdrawals,
                 "retention: expired"
             );
+            self.scrub().await;
+        } else if let Err(e) = self.store.scrub_due().await {
+            tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
         }
         Ok(done)
     }
