@@ -16,25 +16,6 @@ use std::time::{Duration, Instant};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-/// Waits until `partner` has received notifications satisfying `done`; returns them all.
-async fn hits_until(
-    chain: &Chain,
-    partner: &str,
-    done: impl Fn(&[pb::HitNotification]) -> bool,
-) -> Vec<pb::HitNotification> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let hits = chain.hits_of(partner).await.unwrap();
-        if done(&hits) {
-            return hits;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{partner}: condition not reached; saw {hits:?}"
-        );
-    }
-}
-
 fn changes(hits: &[pb::HitNotification]) -> Vec<i32> {
     hits.iter().map(|h| h.change).collect()
 }

@@ -166,9 +166,9 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
     // The three signals arrive in any order: the hit is whole when a partner's latest notice
     // names three kinds of partner.
     let whole = |h: &[pb::HitNotification]| h.last().is_some_and(|n| n.partner_roles.len() == 3);
-    wait_hits(&chain, POLITIE, whole).await;
-    wait_hits(&chain, GEMEENTE, whole).await;
-    wait_hits(&chain, ZVH, |h| !h.is_empty()).await;
+    hits_until(&chain, POLITIE, whole).await;
+    hits_until(&chain, GEMEENTE, whole).await;
+    hits_until(&chain, ZVH, |h| !h.is_empty()).await;
     // The person's pseudonyms are the police signal's too (that is the hit); the address's
     // are the gemeente's signal's alone.
     let live_keys = pseudonyms(&chain, &p).await;
@@ -209,8 +209,8 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
     let last_is = |change: pb::HitChange| {
         move |h: &[pb::HitNotification]| h.last().is_some_and(|n| n.change == change as i32)
     };
-    wait_hits(&chain, POLITIE, last_is(pb::HitChange::Shrank)).await;
-    wait_hits(&chain, GEMEENTE, last_is(pb::HitChange::Dissolved)).await;
+    hits_until(&chain, POLITIE, last_is(pb::HitChange::Shrank)).await;
+    hits_until(&chain, GEMEENTE, last_is(pb::HitChange::Dissolved)).await;
     until_count(&chain, GEMEENTE, "SELECT COUNT(*) FROM node_hits", 1).await;
     until_count(
         &chain,
@@ -377,22 +377,6 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
         for case in ["GRO-LC-0193", "NLA-LC-0077", "PL-LC-0001", "ZVH-LC-0042"] {
             assert!(!log.contains(case), "`{case}` in the log of {role}");
         }
-    }
-}
-
-/// Waits until `partner`'s notifications satisfy `done`.
-async fn wait_hits(chain: &Chain, partner: &str, done: impl Fn(&[pb::HitNotification]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let hits = chain.hits_of(partner).await.unwrap();
-        if done(&hits) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{partner}: condition not reached; saw {hits:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -43,6 +43,25 @@ pub async fn start_with(postgres: Option<&str>, options: Options) -> Chain {
     Chain::start(options, run).await.unwrap()
 }
 
+/// Waits until `partner` has received notifications satisfying `done`; returns them all.
+pub async fn hits_until(
+    chain: &Chain,
+    partner: &str,
+    done: impl Fn(&[signaalnet_proto::v1::HitNotification]) -> bool,
+) -> Vec<signaalnet_proto::v1::HitNotification> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let hits = chain.hits_of(partner).await.unwrap();
+        if done(&hits) {
+            return hits;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{partner}: condition not reached; saw {hits:?}"
+        );
+    }
+}
+
 /// Every role of the example chain by its name in `Chain`: the four nodes, both transcryptors
 /// and the coordinator.
 pub fn every_role() -> Vec<String> {

@@ -114,15 +114,7 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
     );
 
     // Both runs are in the audit trail, naming the signals and the hit.
-    let expiries = signaalnet_audit::entries(
-        w.core.store(),
-        &Filter {
-            step: Some(signaalnet_audit::Step::Expire),
-            ..Filter::default()
-        },
-    )
-    .await
-    .unwrap();
+    let expiries = expiries(&w).await;
     assert_eq!(expiries.len(), 3);
     assert!(expiries[0]
         .refs
@@ -135,6 +127,19 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
     assert!(expiries[2].refs.contains("hit:hit-"));
     assert!(expiries[2].detail.contains("3 signal(s) deleted"));
     assert_eq!(expiries[2].processing_activity, "signaalnet-va-001");
+}
+
+/// The coordinator's `expire` audit entries, oldest first.
+async fn expiries(w: &common::World) -> Vec<signaalnet_audit::Entry> {
+    signaalnet_audit::entries(
+        w.core.store(),
+        &Filter {
+            step: Some(signaalnet_audit::Step::Expire),
+            ..Filter::default()
+        },
+    )
+    .await
+    .unwrap()
 }
 
 /// Seconds since the epoch of `YYYY-MM-DD` 00:00 UTC plus `seconds`.
@@ -269,15 +274,7 @@ async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_af
         0,
         "no pseudonym of it is kept"
     );
-    let expiries = signaalnet_audit::entries(
-        w.core.store(),
-        &Filter {
-            step: Some(signaalnet_audit::Step::Expire),
-            ..Filter::default()
-        },
-    )
-    .await
-    .unwrap();
+    let expiries = expiries(&w).await;
     assert!(
         expiries[0].detail.contains("no longer in the policy set"),
         "{}",

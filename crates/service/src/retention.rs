@@ -35,30 +35,43 @@ pub enum RetentionError {
 }
 
 /// Records the retentions of every purpose in `policy` and returns them, followed by those of
-/// purposes no longer in it (under the retention they last had), in purpose order.
+/// purposes no longer in it (under the retention they last had), in purpose order. Writes only
+/// when the policy set changed since the last record (a retention run is frequent, a policy
+/// change rare).
 pub async fn remember(store: &Store, policy: &PolicySet) -> Result<Vec<Retention>, RetentionError> {
-    let mut w = store.write().await?;
-    for p in policy.purposes() {
+    let read = || {
         sqlx::query(
-            "INSERT INTO purpose_retention (purpose, retention_unmatched, retention_hits, \
-             policy_version) VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO UPDATE SET \
-             retention_unmatched = excluded.retention_unmatched, \
-             retention_hits = excluded.retention_hits, policy_version = excluded.policy_version",
+            "SELECT purpose, retention_unmatched, retention_hits, policy_version \
+             FROM purpose_retention ORDER BY purpose",
         )
-        .bind(&p.id)
-        .bind(p.retention_unmatched.to_string())
-        .bind(p.retention_hits.to_string())
-        .bind(policy.version())
-        .execute(&mut *w.tx)
-        .await?;
+        .fetch_all(store.pool())
+    };
+    let mut rows = read().await?;
+    let recorded = |purpose: &str| {
+        rows.iter().any(|r| {
+            r.get::<String, _>("purpose") == purpose
+                && r.get::<String, _>("policy_version") == policy.version()
+        })
+    };
+    if !policy.purposes().all(|p| recorded(&p.id)) {
+        let mut w = store.write().await?;
+        for p in policy.purposes() {
+            sqlx::query(
+                "INSERT INTO purpose_retention (purpose, retention_unmatched, retention_hits, \
+                 policy_version) VALUES ($1, $2, $3, $4) ON CONFLICT (purpose) DO UPDATE SET \
+                 retention_unmatched = excluded.retention_unmatched, \
+                 retention_hits = excluded.retention_hits, policy_version = excluded.policy_version",
+            )
+            .bind(&p.id)
+            .bind(p.retention_unmatched.to_string())
+            .bind(p.retention_hits.to_string())
+            .bind(policy.version())
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        w.commit().await?;
+        rows = read().await?;
     }
-    let rows = sqlx::query(
-        "SELECT purpose, retention_unmatched, retention_hits FROM purpose_retention \
-         ORDER BY purpose",
-    )
-    .fetch_all(&mut *w.tx)
-    .await?;
-    w.commit().await?;
     rows.iter()
         .map(|row| {
             let purpose: String = row.get("purpose");
