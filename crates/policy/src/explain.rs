@@ -107,12 +107,26 @@ pub fn flows(set: &PolicySet) -> BTreeSet<Flow> {
 
 fn purpose_line(p: &Purpose) -> String {
     match &p.monitor {
-        Some(m) => format!(
-            "monitor: only counts of {} leave, cells below {} suppressed; processing activity {}",
-            m.aggregates_of.join(", "),
-            m.min_cell_size,
-            p.processing_activity_id
-        ),
+        Some(m) => {
+            let crate::model::Disclosure::CellKey { noise_bound } = m.disclosure;
+            let cap = match m.counts {
+                crate::model::Counting::Signals {
+                    max_per_person: Some(cap),
+                } => format!(" (at most {cap} per person)"),
+                _ => String::new(),
+            };
+            format!(
+                "monitor: only counts of {} leave ({}{cap}, counted {} after arrival), cells \
+                 below {} suppressed, the rest perturbed by the cell-key method (at most ±{}); \
+                 processing activity {}",
+                m.aggregates_of.join(", "),
+                m.counts.as_str(),
+                m.counting_delay,
+                m.min_cell_size,
+                noise_bound,
+                p.processing_activity_id
+            )
+        }
         None => format!(
             "a hit needs {} partners within {}; unmatched signals kept {}, hits {}; processing activity {}",
             p.min_distinct_partners,

@@ -66,6 +66,16 @@ pub struct PurposeEntry {
     pub aggregates_of: Vec<Name>,
     /// For monitor purposes: cells with fewer signals than this are suppressed.
     pub min_cell_size: Option<Spanned<i64>>,
+    /// For monitor purposes: how published cells are protected (`cell_key`).
+    pub disclosure: Option<Spanned<String>>,
+    /// For monitor purposes, cell key: the largest noise added to a published count.
+    pub noise_bound: Option<Spanned<i64>>,
+    /// For monitor purposes: `signals` (default) or `persons`.
+    pub counts: Option<Spanned<String>>,
+    /// For monitor purposes counting signals: at most this many signals of one person count.
+    pub max_signals_per_person: Option<Spanned<i64>>,
+    /// For monitor purposes: how long after its arrival a signal starts to count.
+    pub counting_delay: Option<Spanned<String>>,
     /// When a partner's pattern for this purpose raises an alarm; defaults where left out.
     pub alarms: Option<Spanned<AlarmsEntry>>,
 }

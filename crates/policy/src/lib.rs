@@ -32,8 +32,9 @@ pub use duration::IsoDuration;
 pub use evaluate::{Refusal, ShareDecision};
 pub use live::LivePolicy;
 pub use model::{
-    Alarms, Attribute, AttributeKind, Grant, InvalidValue, LegalBasis, Limits, Monitor, Partner,
-    PartnerRole, Purpose, RecipientRole, RecipientView, Sensitivity, Share,
+    Alarms, Attribute, AttributeKind, Counting, Disclosure, Grant, InvalidValue, LegalBasis,
+    Limits, Monitor, Partner, PartnerRole, Purpose, RecipientRole, RecipientView, Sensitivity,
+    Share,
 };
 pub use problem::{PolicyProblems, Problem, Source};
 

@@ -98,6 +98,25 @@ impl World {
         signal_id: &str,
         identifier: Identifier,
     ) -> pb::EncryptedSignal {
+        self.signal_with(
+            partner,
+            signal_id,
+            identifier,
+            "2026-10",
+            &[("gemeente", "GM0014")],
+        )
+    }
+
+    /// What `partner`'s node and the transcryptor would deliver for a drieluik signal on
+    /// `identifier` observed in `month` with `attributes`.
+    pub fn signal_with(
+        &self,
+        partner: &str,
+        signal_id: &str,
+        identifier: Identifier,
+        month: &str,
+        attributes: &[(&str, &str)],
+    ) -> pb::EncryptedSignal {
         let mut rng = rand::rng();
         let identifiers = identifier
             .match_keys()
@@ -125,12 +144,15 @@ impl World {
         pb::EncryptedSignal {
             signal_id: signal_id.into(),
             purpose: DRIELUIK.into(),
-            observed_month: "2026-10".into(),
+            observed_month: month.into(),
             identifiers,
-            attributes: vec![pb::Attribute {
-                id: "gemeente".into(),
-                value: "GM0014".into(),
-            }],
+            attributes: attributes
+                .iter()
+                .map(|(id, value)| pb::Attribute {
+                    id: (*id).into(),
+                    value: (*value).into(),
+                })
+                .collect(),
             policy: None,
             traceparent: String::new(),
         }
@@ -161,6 +183,22 @@ impl World {
             code: outcome.code as i32,
             message: outcome.message,
         }
+    }
+
+    /// Delivers a drieluik signal from `partner` observed in `month` with `attributes`;
+    /// panics unless the coordinator accepts it.
+    pub async fn deliver_with(
+        &self,
+        partner: &str,
+        signal_id: &str,
+        identifier: Identifier,
+        month: &str,
+        attributes: &[(&str, &str)],
+    ) {
+        let signal = self.signal_with(partner, signal_id, identifier, month, attributes);
+        let (p, actor) = self.partner(partner);
+        let outcome = self.core.deliver(p, &actor, signal).await;
+        assert_eq!(outcome.code as i32, 0, "{signal_id}: {}", outcome.message);
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

@@ -177,6 +177,7 @@ async fn demo(keep: bool) -> Result<ExitCode> {
             .get_monitor(pb::GetMonitorRequest {
                 purpose: MONITOR.into(),
                 dimensions: dims.iter().map(|d| (*d).into()).collect(),
+                period: String::new(),
             })
             .await?
             .into_inner();

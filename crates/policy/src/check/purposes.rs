@@ -6,12 +6,16 @@
 use super::report::Checker;
 use crate::duration::IsoDuration;
 use crate::files::{PurposeEntry, PurposesFile};
-use crate::model::{LegalBasis, Monitor, Purpose};
+use crate::model::{Counting, Disclosure, LegalBasis, Monitor, Purpose};
 use crate::problem::Source;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The smallest monitor cell size accepted: below it a count points at one or two people.
 pub const MIN_MONITOR_CELL_SIZE: i64 = 5;
+/// The cell key's noise bound where a monitor purpose sets none.
+pub const DEFAULT_NOISE_BOUND: u32 = 2;
+/// How long a signal waits before it counts where a monitor purpose sets nothing.
+pub const DEFAULT_COUNTING_DELAY: IsoDuration = IsoDuration::days(14);
 
 pub(super) fn check(
     c: &mut Checker,
@@ -234,12 +238,136 @@ fn monitor(
             .map(|p| p.get_ref().clone())
             .collect(),
         min_cell_size: cell,
+        disclosure: disclosure(c, source, entry, cell),
+        counts: counting(c, source, entry),
+        counting_delay: entry
+            .counting_delay
+            .as_ref()
+            .map(|d| c.duration(source, d, &format!("counting_delay of purpose `{id}`")))
+            .unwrap_or(DEFAULT_COUNTING_DELAY),
+    }
+}
+
+/// The disclosure control of a monitor: the cell-key method, with noise that hides a
+/// difference of one but never turns a published cell (at least `cell`) into nothing.
+fn disclosure(c: &mut Checker, source: &Source, entry: &PurposeEntry, cell: u32) -> Disclosure {
+    let id = entry.id.get_ref();
+    if let Some(method) = &entry.disclosure {
+        if method.get_ref() != "cell_key" {
+            c.at(
+                source,
+                method,
+                "purpose.monitor_disclosure",
+                format!(
+                    "monitor purpose `{id}` names disclosure `{}`; the method offered is \
+                     `cell_key` (docs/monitor.md says why)",
+                    method.get_ref()
+                ),
+            );
+        }
+    }
+    let noise_bound = match &entry.noise_bound {
+        None => DEFAULT_NOISE_BOUND,
+        Some(bound) => {
+            let most = i64::from(cell / 2).max(1);
+            let value = *bound.get_ref();
+            if !(1..=most).contains(&value) {
+                c.at(
+                    source,
+                    bound,
+                    "purpose.monitor_noise_bound",
+                    format!(
+                        "monitor purpose `{id}` sets noise_bound {value}; it must be at least \
+                         1 (without noise a total less its published cells gives the \
+                         suppressed ones) and at most half of min_cell_size ({most})"
+                    ),
+                );
+            }
+            u32::try_from(value.clamp(1, most)).unwrap_or(DEFAULT_NOISE_BOUND)
+        }
+    };
+    Disclosure::CellKey { noise_bound }
+}
+
+/// What a monitor counts: signals (optionally at most so many of one person) or persons.
+fn counting(c: &mut Checker, source: &Source, entry: &PurposeEntry) -> Counting {
+    let id = entry.id.get_ref();
+    let cap = entry.max_signals_per_person.as_ref().and_then(|cap| {
+        let value = *cap.get_ref();
+        if value < 1 {
+            c.at(
+                source,
+                cap,
+                "purpose.monitor_max_signals_per_person",
+                format!(
+                    "monitor purpose `{id}` sets max_signals_per_person {value}; it must be at \
+                     least 1"
+                ),
+            );
+        }
+        u32::try_from(value).ok().filter(|v| *v >= 1)
+    });
+    match entry.counts.as_ref().map(|s| (s, s.get_ref().as_str())) {
+        None | Some((_, "signals")) => Counting::Signals {
+            max_per_person: cap,
+        },
+        Some((_, "persons")) => {
+            if let Some(cap) = &entry.max_signals_per_person {
+                c.at(
+                    source,
+                    cap,
+                    "purpose.monitor_max_signals_per_person",
+                    format!(
+                        "monitor purpose `{id}` counts persons, so each counts once; \
+                         max_signals_per_person applies only to counts = \"signals\""
+                    ),
+                );
+            }
+            Counting::Persons
+        }
+        Some((counts, other)) => {
+            c.at(
+                source,
+                counts,
+                "purpose.monitor_counts",
+                format!("monitor purpose `{id}` counts `{other}`; choose `signals` or `persons`"),
+            );
+            Counting::Signals {
+                max_per_person: cap,
+            }
+        }
     }
 }
 
 /// A matched purpose has no cells and counts nothing.
 fn not_a_monitor(c: &mut Checker, source: &Source, entry: &PurposeEntry) {
     let id = entry.id.get_ref();
+    let monitor_only = [
+        ("disclosure", entry.disclosure.as_ref().map(|s| s.span())),
+        ("noise_bound", entry.noise_bound.as_ref().map(|s| s.span())),
+        ("counts", entry.counts.as_ref().map(|s| s.span())),
+        (
+            "max_signals_per_person",
+            entry.max_signals_per_person.as_ref().map(|s| s.span()),
+        ),
+        (
+            "counting_delay",
+            entry.counting_delay.as_ref().map(|s| s.span()),
+        ),
+    ];
+    for (key, span) in monitor_only {
+        if let Some(span) = span {
+            c.at(
+                source,
+                &toml::Spanned::new(span, ()),
+                "purpose.monitor_setting_without_aggregates",
+                format!(
+                    "purpose `{id}` sets {key} but is not aggregates_only; only monitor \
+                     purposes count"
+                ),
+            );
+        }
+    }
     if let Some(size) = &entry.min_cell_size {
         c.at(
             source,
