@@ -40,6 +40,9 @@ enum Command {
         #[command(subcommand)]
         command: commands::certs::CertsCommand,
     },
+    /// Query the coordinator's analyst API as your organisation: hits, one hit, a monitor
+    /// table. Exit codes: 0 answered, 1 refused, 2 usage or configuration, 3 unreachable.
+    Analyst(commands::analyst::AnalystArgs),
     /// Verify or show a role's tamper-evident audit trail.
     Audit {
         #[command(subcommand)]
@@ -51,6 +54,10 @@ enum Command {
         /// Keep the temporary directory (databases, certificates, keys) and print where it is.
         #[arg(long)]
         keep: bool,
+        /// Keep the chain running after the scenario, until Ctrl-C, and print how to query it
+        /// with `signaalnet analyst`.
+        #[arg(long)]
+        stay: bool,
     },
     /// Measure the whole chain on loopback against the cost of its own crypto: throughput with
     /// 1, 2 and 4 identifiers per signal, latency at a fixed offered load, a bulk load with
@@ -96,7 +103,8 @@ fn main() -> ExitCode {
         Command::Keys { command } => commands::keys::run(command),
         Command::Certs { command } => commands::certs::run(command),
         Command::Audit { command } => commands::audit::run(command),
-        Command::Demo { keep } => signaalnet_devchain::demo::run(keep),
+        Command::Analyst(args) => commands::analyst::run(args),
+        Command::Demo { keep, stay } => signaalnet_devchain::demo::run(keep, stay),
         Command::Bench(args) => signaalnet_devchain::bench::run(args).map(|()| ExitCode::SUCCESS),
         Command::Coordinator { config } => CoordinatorConfig::load(&config)
             .and_then(signaalnet_coordinator::role::run_process)

@@ -12,8 +12,10 @@
 //!   published counts) and audited with its release id.
 
 pub mod cellkey;
+pub mod export;
 mod records;
 
+pub use export::{table_csv, table_json};
 pub use records::{NOT_SHARED, UNKNOWN};
 
 use crate::core::Coordinator;
@@ -289,33 +291,6 @@ fn release_id(table: &pb::MonitorTable) -> String {
     use prost::Message;
     let digest = ring::digest::digest(&ring::digest::SHA256, &table.encode_to_vec());
     hex::encode(digest.as_ref())
-}
-
-/// A table as JSON, as it is kept and exported: every field, cell statuses by name.
-pub fn table_json(table: &pb::MonitorTable) -> serde_json::Value {
-    let row = |r: &pb::MonitorRow| {
-        let suppressed = r.status == pb::CellStatus::Suppressed as i32;
-        serde_json::json!({
-            "values": r.values,
-            "count": if suppressed { serde_json::Value::Null } else { r.count.into() },
-            "status": if suppressed { "suppressed" } else { "perturbed" },
-        })
-    };
-    serde_json::json!({
-        "dimensions": table.dimensions,
-        "counts": table.counts,
-        "period": table.period,
-        "counted_before": table.counted_before,
-        "min_cell_size": table.min_cell_size,
-        "has_suppressed": table.has_suppressed,
-        "method": table.method.as_ref().map(|m| serde_json::json!({
-            "name": m.name, "noise_bound": m.noise_bound, "description": m.description,
-        })),
-        "policy_version": table.policy.as_ref().map(|p| p.version.clone()),
-        "release_id": table.release_id,
-        "total": table.total.as_ref().map(row),
-        "rows": table.rows.iter().map(row).collect::<Vec<_>>(),
-    })
 }
 
 /// The monitor's last reads per monitor purpose, policy version, finest dimensions and

@@ -1,7 +1,7 @@
 //! `signaalnet demo`: the whole chain on loopback with a scenario drawn from the seed documents,
 //! then what every party learned. Exits 1 if the chain did not produce what the scenario expects.
 
-mod report;
+pub mod report;
 mod scenario;
 
 use crate::chain::{Chain, Options, Run};
@@ -17,17 +17,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_stream::StreamExt;
 
-/// Runs the demo in a temporary directory, kept (and printed) with `keep`.
-pub fn run(keep: bool) -> Result<ExitCode> {
+/// Runs the demo in a temporary directory, kept (and printed) with `keep`; with `stay`, the
+/// chain keeps running after the scenario until Ctrl-C, for the analyst CLI.
+pub fn run(keep: bool, stay: bool) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(demo(keep))
+    runtime.block_on(demo(keep, stay))
 }
 
 type Seen = Arc<Mutex<BTreeMap<String, Vec<pb::HitNotification>>>>;
 
-async fn demo(keep: bool) -> Result<ExitCode> {
+async fn demo(keep: bool, stay: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let mut chain = Chain::start(Options::default(), Run::InProcess).await?;
     let dir = if keep {
@@ -311,6 +312,18 @@ async fn demo(keep: bool) -> Result<ExitCode> {
     }
     for follower in followers {
         follower.abort();
+    }
+    if stay {
+        let config = chain.analyst_config(RIEC)?;
+        println!(
+            "\nThe chain keeps running until Ctrl-C. Ask it as the RIEC (exit codes: 0 answered, 1 \
+             refused, 2 usage, 3 unreachable):\n  \
+             signaalnet analyst --config {c} hits --purpose {RIEC_ANALYSE}\n  \
+             signaalnet analyst --config {c} hit --purpose {RIEC_ANALYSE} HIT_ID --json\n  \
+             signaalnet analyst --config {c} monitor --purpose {MONITOR} --dimension gemeente --format csv",
+            c = config.display()
+        );
+        tokio::signal::ctrl_c().await?;
     }
     chain.stop().await?;
     if keep {
