@@ -3,7 +3,7 @@
 //! partners for a hit, and is either matched (with alarms) or a monitor that only counts other
 //! purposes in cells large enough not to point at a person.
 
-use super::report::Checker;
+use super::report::{Catalogue, Checker};
 use crate::duration::IsoDuration;
 use crate::files::{PurposeEntry, PurposesFile};
 use crate::model::{Counting, Disclosure, LegalBasis, Monitor, Purpose};
@@ -137,10 +137,10 @@ fn bases_defined(
     }
     for basis in &entry.legal_bases {
         if !legal_bases.contains_key(basis.get_ref()) {
-            c.at(
+            c.undefined(
+                Catalogue::LegalBasis,
                 source,
                 basis,
-                "reference.undefined_legal_basis",
                 format!(
                     "purpose `{id}` names legal basis `{}`, which legal_bases.toml does not define",
                     basis.get_ref()
@@ -150,7 +150,8 @@ fn bases_defined(
     }
 }
 
-/// The retentions and the match window; a signal cannot be matched after it is deleted.
+/// The retentions and the match window; a signal cannot be matched after it is deleted. A
+/// duration that does not parse is reported once, and the window is not compared with it.
 fn timing(
     c: &mut Checker,
     source: &Source,
@@ -160,18 +161,27 @@ fn timing(
     let retention_unmatched = c.duration(source, &entry.retention_unmatched, "retention_unmatched");
     let retention_hits = c.duration(source, &entry.retention_hits, "retention_hits");
     let match_window = c.duration(source, &entry.match_window, "match_window");
-    if !match_window.at_most(&retention_unmatched) {
-        c.at(
-            source,
-            &entry.match_window,
-            "purpose.window_exceeds_retention",
-            format!(
-                "purpose `{id}` matches over {match_window} but keeps unmatched signals \
-                 only {retention_unmatched}; the window can be at most the retention"
-            ),
-        );
+    if let (Some(window), Some(retention)) = (match_window, retention_unmatched) {
+        if !window.at_most(&retention) {
+            c.at(
+                source,
+                &entry.match_window,
+                "purpose.window_exceeds_retention",
+                format!(
+                    "purpose `{id}` matches over {window} but keeps unmatched signals \
+                     only {retention}; the window can be at most the retention"
+                ),
+            );
+        }
     }
-    (retention_unmatched, retention_hits, match_window)
+    // A duration that failed is a reported problem, so the set is refused and the stand-in is
+    // never enforced nor shown.
+    let or_stand_in = |d: Option<IsoDuration>| d.unwrap_or(IsoDuration::PLACEHOLDER);
+    (
+        or_stand_in(retention_unmatched),
+        or_stand_in(retention_hits),
+        or_stand_in(match_window),
+    )
 }
 
 /// An `aggregates_only` purpose: a cell size that hides people, and defined purposes to count.
@@ -220,10 +230,10 @@ fn monitor(
     }
     for of in &entry.aggregates_of {
         if !ids.contains(of.get_ref()) {
-            c.at(
+            c.undefined(
+                Catalogue::Purpose,
                 source,
                 of,
-                "reference.undefined_purpose",
                 format!(
                     "monitor purpose `{id}` counts purpose `{}`, which is not defined",
                     of.get_ref()
@@ -243,7 +253,7 @@ fn monitor(
         counting_delay: entry
             .counting_delay
             .as_ref()
-            .map(|d| c.duration(source, d, &format!("counting_delay of purpose `{id}`")))
+            .and_then(|d| c.duration(source, d, &format!("counting_delay of purpose `{id}`")))
             .unwrap_or(DEFAULT_COUNTING_DELAY),
     }
 }
