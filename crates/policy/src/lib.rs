@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod diff;
 mod duration;
 mod evaluate;
 pub mod explain;
