@@ -328,7 +328,11 @@ fn limits(set: &PolicySet, p: &Purpose, partner: Option<&str>) -> Vec<PartnerLim
 pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) -> String {
     let explanation = explanation(set, purpose, partner);
     let mut out = String::new();
-    let _ = writeln!(out, "# What may flow — policy set {}\n", explanation.version);
+    let _ = writeln!(
+        out,
+        "# What may flow — policy set {}\n",
+        explanation.version
+    );
     for p in &explanation.purposes {
         let _ = writeln!(out, "## {} — {}\n", p.id, p.name);
         let bases: Vec<String> = p

@@ -27,7 +27,7 @@ pub mod quota;
 pub mod register;
 pub mod signal_check;
 pub mod signature;
-mod suggest;
+pub mod suggest;
 
 pub use check::MIN_MONITOR_CELL_SIZE;
 pub use duration::IsoDuration;
@@ -281,14 +281,14 @@ fn parse_message(message: &str, path: &str) -> String {
         }
     }
     let unread = match path {
-        "legal_bases.toml" => Some("legal basis"),
-        "purposes.toml" => Some("purpose"),
-        "attributes.toml" => Some("attribute"),
+        "legal_bases.toml" => Some(("legal basis", "legal bases")),
+        "purposes.toml" => Some(("purpose", "purposes")),
+        "attributes.toml" => Some(("attribute", "attributes")),
         _ => None,
     };
-    if let Some(what) = unread {
+    if let Some((one, many)) = unread {
         out += &format!(
-            " (until this file parses no {what} is defined, so what refers to a {what} is not checked)"
+            " (until this file parses, no {one} is defined, so references to {many} are not checked)"
         );
     }
     out

@@ -140,8 +140,16 @@ impl Checker {
             let Some(mut first) = places.next() else {
                 continue;
             };
-            first.message += &crate::suggest::did_you_mean(&name, defined(catalogue));
             let others: Vec<String> = places.map(|p| format!("{}:{}", p.file, p.line)).collect();
+            // A name referred to in several places is more likely defined under a misspelt id
+            // than misspelt the same way everywhere.
+            match crate::suggest::nearest(&name, defined(catalogue)) {
+                Some(near) if !others.is_empty() => {
+                    first.message += &format!("; `{near}` is defined: is that id misspelt?");
+                }
+                Some(near) => first.message += &format!("; did you mean `{near}`?"),
+                None => {}
+            }
             if !others.is_empty() {
                 first.message += &format!(" (also referred to at {})", others.join(", "));
             }
