@@ -2,7 +2,7 @@
 //! for what a flow is), and the other changes in words: `signaalnet policy diff`.
 
 use crate::explain::{flows, purpose_line, Flow};
-use crate::PolicySet;
+use crate::{PersonMatchKey, PolicySet};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -93,6 +93,11 @@ pub fn diff(old: &PolicySet, new: &PolicySet) -> Diff {
                 "processing_activity_id",
                 p.processing_activity_id.clone(),
                 q.processing_activity_id.clone(),
+            ),
+            (
+                "person_match_keys",
+                keys(&p.person_match_keys),
+                keys(&q.person_match_keys),
             ),
             (
                 "data_subjects",
@@ -203,6 +208,11 @@ pub fn diff(old: &PolicySet, new: &PolicySet) -> Diff {
         }
     }
     d
+}
+
+fn keys(keys: &BTreeSet<PersonMatchKey>) -> String {
+    let names: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+    format!("[{}]", names.join(", "))
 }
 
 impl std::fmt::Display for Diff {

@@ -8,7 +8,7 @@
 //! [`explain`] renders it as Markdown tables.
 
 pub use crate::diff::{diff, Diff, Rebased};
-use crate::{Alarms, Grant, PolicySet, Purpose};
+use crate::{Alarms, Grant, PersonMatchKey, PolicySet, Purpose};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -165,6 +165,9 @@ pub struct PurposeFlows {
     /// activity, in one line of words.
     pub summary: String,
     pub data_subjects: Vec<String>,
+    /// The person match keys that may link signals (`full`, `initial`, `loose`); empty for a
+    /// monitor.
+    pub person_match_keys: Vec<PersonMatchKey>,
     /// Per partner that shares for the purpose (narrowed like `items`); empty for a monitor.
     pub limits: Vec<PartnerLimits>,
     /// `null` for a monitor purpose (nothing is matched, so nothing raises an alarm).
@@ -291,6 +294,11 @@ pub fn explanation(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>
                 .collect(),
             summary: purpose_line(p),
             data_subjects: p.data_subjects.clone(),
+            person_match_keys: if p.monitor.is_some() {
+                Vec::new()
+            } else {
+                p.person_match_keys.iter().copied().collect()
+            },
             limits: limits(set, p, partner),
             alarms: p.monitor.is_none().then_some(p.alarms),
             items,
@@ -345,6 +353,14 @@ pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) ->
             .collect();
         let _ = writeln!(out, "Legal bases: {}  ", bases.join("; "));
         let _ = writeln!(out, "{}  ", p.summary);
+        if !p.person_match_keys.is_empty() {
+            let keys: Vec<String> = p
+                .person_match_keys
+                .iter()
+                .map(|k| format!("{} ({})", k.as_str(), k.words()))
+                .collect();
+            let _ = writeln!(out, "Persons link on: {}  ", keys.join("; "));
+        }
         let _ = writeln!(out, "Data subjects: {}\n", p.data_subjects.join(", "));
         if p.items.is_empty() {
             let _ = writeln!(out, "Nothing flows for this purpose.\n");
@@ -387,7 +403,8 @@ fn limits_table(out: &mut String, p: &PurposeFlows) {
     };
     let _ = writeln!(
         out,
-        "Probing limits (identifiers counted as match keys: a person 3, any other kind 1):\n"
+        "Probing limits (identifiers counted as match keys: a person {}, any other kind 1):\n",
+        p.person_match_keys.len()
     );
     let _ = writeln!(
         out,

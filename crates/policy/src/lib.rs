@@ -21,6 +21,7 @@ pub mod explain;
 pub mod files;
 pub mod limits;
 mod live;
+mod match_keys;
 mod model;
 mod problem;
 pub mod quota;
@@ -35,8 +36,8 @@ pub use evaluate::{Refusal, ShareDecision};
 pub use live::LivePolicy;
 pub use model::{
     Alarms, Attribute, AttributeKind, Counting, Disclosure, Grant, InvalidValue, LegalBasis,
-    Limits, Monitor, Partner, PartnerRole, Purpose, RecipientRole, RecipientView, Sensitivity,
-    Share,
+    Limits, Monitor, Partner, PartnerRole, PersonMatchKey, Purpose, RecipientRole, RecipientView,
+    Sensitivity, Share,
 };
 pub use problem::{PolicyProblems, Problem, Source};
 

@@ -6,7 +6,7 @@
 use super::report::{Catalogue, Checker};
 use crate::duration::IsoDuration;
 use crate::files::{PurposeEntry, PurposesFile};
-use crate::model::{Counting, Disclosure, LegalBasis, Monitor, Purpose};
+use crate::model::{Counting, Disclosure, LegalBasis, Monitor, PersonMatchKey, Purpose};
 use crate::problem::Source;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -71,6 +71,7 @@ pub(super) fn check(
                 ),
             );
         }
+        let person_match_keys = person_keys(c, source, entry, monitor.is_some());
         purposes.insert(
             id.clone(),
             Purpose {
@@ -84,6 +85,7 @@ pub(super) fn check(
                     .collect(),
                 processing_activity_id: entry.processing_activity_id.get_ref().clone(),
                 data_subjects: entry.data_subjects.clone(),
+                person_match_keys,
                 retention_unmatched,
                 retention_hits,
                 match_window,
@@ -148,6 +150,79 @@ fn bases_defined(
             );
         }
     }
+}
+
+/// `person_match_keys`: known keys, each once, at least one; none on a monitor purpose (it
+/// matches nothing). Keeping `loose` without `initial` is allowed but warned about: `loose`
+/// links every pair `initial` links.
+fn person_keys(
+    c: &mut Checker,
+    source: &Source,
+    entry: &PurposeEntry,
+    monitor: bool,
+) -> BTreeSet<PersonMatchKey> {
+    let id = entry.id.get_ref();
+    let Some(listed) = &entry.person_match_keys else {
+        return crate::match_keys::default_keys();
+    };
+    if monitor {
+        c.at(
+            source,
+            listed,
+            "purpose.person_match_keys_monitor",
+            format!(
+                "purpose `{id}` is aggregates_only: no signal is matched for it, so it takes no person_match_keys"
+            ),
+        );
+    }
+    if listed.get_ref().is_empty() {
+        c.at(
+            source,
+            listed,
+            "purpose.person_match_keys_empty",
+            format!(
+                "purpose `{id}` lists no person match key, so persons could never link; list \
+                 at least `full`, or take `person` out of the partners' identifier_kinds for it"
+            ),
+        );
+    }
+    let names = PersonMatchKey::ALL.map(PersonMatchKey::as_str);
+    let mut keys = BTreeSet::new();
+    for name in listed.get_ref() {
+        match PersonMatchKey::from_name(name.get_ref()) {
+            Some(key) if !keys.insert(key) => c.at(
+                source,
+                name,
+                "unique.duplicate_id",
+                format!("person match key `{}` is listed twice", name.get_ref()),
+            ),
+            Some(_) => {}
+            None => c.at(
+                source,
+                name,
+                "purpose.person_match_key",
+                format!(
+                    "`{}` is not a person match key{}; the keys are: {}",
+                    name.get_ref(),
+                    crate::suggest::did_you_mean(name.get_ref(), names),
+                    names.join(", ")
+                ),
+            ),
+        }
+    }
+    if keys.contains(&PersonMatchKey::Loose) && !keys.contains(&PersonMatchKey::Initial) {
+        c.warn(
+            source,
+            listed,
+            "purpose.person_match_keys_loose_without_initial",
+            format!(
+                "purpose `{id}` leaves out `initial` but keeps `loose`, which links every pair \
+                 of persons `initial` would (same surname, initial and date of birth); leave \
+                 out both to link fewer"
+            ),
+        );
+    }
+    keys
 }
 
 /// The retentions and the match window; a signal cannot be matched after it is deleted. A
