@@ -226,6 +226,10 @@ fn explain_json_has_who_sends_and_who_sees_each_item() {
     let purpose = &purposes[0];
     assert_eq!(purpose["id"], "zorgcoordinatie");
     assert!(purpose["alarms"]["withdrawals_after_hit"].is_u64());
+    assert_eq!(
+        purpose["person_match_keys"],
+        serde_json::json!(["full", "initial", "loose"])
+    );
     assert!(!purpose["limits"].as_array().unwrap().is_empty());
     let items = purpose["items"].as_array().unwrap();
     let item = |name: &str| {

@@ -43,7 +43,8 @@ pub enum PolicyCommand {
         #[arg(long)]
         partner: Option<String>,
         /// Print one JSON object instead of Markdown: {"version", "purposes": [{"id", "name",
-        /// "legal_bases", "summary", "data_subjects", "limits", "alarms", "items"}]}.
+        /// "legal_bases", "summary", "data_subjects", "person_match_keys", "limits", "alarms",
+        /// "items"}]}.
         #[arg(long)]
         json: bool,
     },
