@@ -53,6 +53,9 @@ pub struct PurposeEntry {
     /// `dpl.core.processing_activity_id`).
     pub processing_activity_id: Name,
     pub data_subjects: Vec<String>,
+    /// Which of a person's match keys (`full`, `initial`, `loose`) may link signals for this
+    /// purpose; all of them where left out.
+    pub person_match_keys: Option<Spanned<Vec<Name>>>,
     pub retention_unmatched: Spanned<String>,
     pub retention_hits: Spanned<String>,
     pub match_window: Spanned<String>,
@@ -264,8 +267,8 @@ pub struct ShareEntry {
 }
 
 /// How many identifiers a partner may have matched for a purpose (`limits = { … }`). An
-/// identifier counts as the match keys it is sent as: a person 3 (2 without a given name),
-/// every other kind 1.
+/// identifier counts as the match keys it is sent as: a person 3 (2 without a given name, fewer
+/// where the purpose's `person_match_keys` leaves keys out), every other kind 1.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsEntry {

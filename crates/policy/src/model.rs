@@ -4,6 +4,7 @@
 use crate::duration::IsoDuration;
 pub use crate::files::{AttributeKind, PartnerRole, RecipientRole, Sensitivity};
 pub use crate::limits::{Alarms, Grant, Limits};
+pub use crate::match_keys::PersonMatchKey;
 use signaalnet_identifier::IdentifierKind;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +24,8 @@ pub struct Purpose {
     pub legal_bases: Vec<String>,
     pub processing_activity_id: String,
     pub data_subjects: Vec<String>,
+    /// The person match keys that may link signals for this purpose.
+    pub person_match_keys: BTreeSet<PersonMatchKey>,
     pub retention_unmatched: IsoDuration,
     pub retention_hits: IsoDuration,
     pub match_window: IsoDuration,
