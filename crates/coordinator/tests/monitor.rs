@@ -11,9 +11,9 @@
 
 mod common;
 
-use common::{world, World};
+use common::{world, world_with, World};
 use signaalnet_coordinator::{NOT_SHARED, UNKNOWN};
-use signaalnet_identifier::{Identifier, Phone};
+use signaalnet_identifier::{Day, Identifier, Person, Phone};
 use signaalnet_proto::v1 as pb;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -523,4 +523,73 @@ async fn a_contributor_that_views_cannot_pad_a_cell_to_read_it() {
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["release_id"], riec.release_id.as_str());
     assert_eq!(body["method"]["name"], "cell_key");
+}
+
+/// Twelve people, each reported three times (police, ZVH, police) in one month with the same
+/// name and date of birth.
+async fn twelve_people_thrice(w: &World) {
+    let today = Day::new(2026, 9, 21).unwrap();
+    for i in 0..12 {
+        let surname = format!("Jansen{}", char::from(b'a' + i));
+        let person =
+            || Identifier::Person(Person::parse(&surname, "Piotr", "1994-03-12", today).unwrap());
+        for (j, partner) in [POLITIE, ZVH, POLITIE].into_iter().enumerate() {
+            w.deliver_with(
+                partner,
+                &format!("P-{i}-{j}"),
+                person(),
+                "2023-04",
+                &[
+                    ("vorm_uitbuiting", "arbeidsuitbuiting"),
+                    ("gemeente", "GM0106"),
+                ],
+            )
+            .await;
+        }
+    }
+    counted(w);
+}
+
+/// The example policy's monitor settings with `counting` in place of its own.
+fn counting(counting: &'static str) -> impl Fn(&std::path::Path) {
+    move |dir| {
+        let file = dir.join("purposes.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let changed = text.replace(
+            "counts = \"signals\"\nmax_signals_per_person = 3\n",
+            counting,
+        );
+        assert_ne!(changed, text, "the example policy's monitor settings moved");
+        std::fs::write(file, changed).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn persons_count_once_and_signals_count_at_most_the_cap_per_person() {
+    let total = |t: &pb::MonitorTable| published(t.total.as_ref().unwrap());
+    // Signals, no cap: 36.
+    let w = world_with(&counting("counts = \"signals\"\n")).await;
+    twelve_people_thrice(&w).await;
+    let t = table(&w, RIEC, &["gemeente"], "2023").await;
+    assert!(total(&t).is_some_and(|n| (n - 36).abs() <= BOUND), "{t:?}");
+    // Signals, at most one per person: 12.
+    let w = world_with(&counting(
+        "counts = \"signals\"\nmax_signals_per_person = 1\n",
+    ))
+    .await;
+    twelve_people_thrice(&w).await;
+    let t = table(&w, RIEC, &["gemeente"], "2023").await;
+    assert!(total(&t).is_some_and(|n| (n - 12).abs() <= BOUND), "{t:?}");
+    // Persons: 12, and the table says so.
+    let w = world_with(&counting("counts = \"persons\"\n")).await;
+    twelve_people_thrice(&w).await;
+    let t = table(&w, RIEC, &["gemeente"], "2023").await;
+    assert_eq!(t.counts, "persons");
+    assert!(total(&t).is_some_and(|n| (n - 12).abs() <= BOUND), "{t:?}");
+    let cell = cells(&t)[&vec!["GM0106".to_owned()]];
+    assert!(cell.is_some_and(|n| (n - 12).abs() <= BOUND));
+    // The ZVH contributed to every person, but the police did too: each person is not only
+    // the ZVH's, so the ZVH sees the cell.
+    let zvh = table(&w, ZVH, &["gemeente"], "2023").await;
+    assert!(cells(&zvh)[&vec!["GM0106".to_owned()]].is_some());
 }

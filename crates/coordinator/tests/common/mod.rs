@@ -30,9 +30,19 @@ pub struct World {
 }
 
 pub async fn world() -> World {
+    world_with(&|_| {}).await
+}
+
+/// A world whose policy set is the example set with `change` applied to its files (in a copy).
+pub async fn world_with(change: &dyn Fn(&Path)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let policy =
-        PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
+    let policies = dir.path().join("policies");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"),
+        &policies,
+    );
+    change(&policies);
+    let policy = PolicySet::load(&policies).unwrap();
     let context = CoordinatorContext::new("coordinator/test").unwrap();
     let rng = &mut rand::rng();
     let (system, keys) = Ceremony::run_locally(&context, 1, rng).unwrap();
@@ -207,6 +217,19 @@ impl World {
             .await
             .unwrap()
             .get(0)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
 
