@@ -12,6 +12,9 @@
 mod common;
 
 use common::{world, world_with, World};
+use signaalnet_coordinator::monitor::drenthe::{
+    year, FORMS, GEMEENTEN, ORIGIN_UNKNOWN, POLITIE, ZVH,
+};
 use signaalnet_coordinator::{NOT_SHARED, UNKNOWN};
 use signaalnet_identifier::{Day, Identifier, Person, Phone};
 use signaalnet_proto::v1 as pb;
@@ -19,35 +22,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const MONITOR: &str = "monitor_aard_omvang";
-const POLITIE: &str = "politie_noord_nederland";
-const ZVH: &str = "zvh_groningen";
 const RIEC: &str = "riec_noord_nederland";
 /// The example policy's monitor: cells below 10 suppressed, noise at most ±2.
 const MIN: i64 = 10;
 const BOUND: i64 = 2;
 const DIMENSIONS: [&str; 4] = ["gemeente", "maand_waarneming", "sector", "vorm_uitbuiting"];
-
-/// Municipalities of Drenthe by CBS code, with the report's counts (Aa en Hunze: 0).
-const GEMEENTEN: [(&str, usize); 11] = [
-    ("GM0106", 11), // Assen
-    ("GM0114", 15), // Emmen
-    ("GM0118", 4),  // Hoogeveen
-    ("GM1701", 5),  // Westerveld
-    ("GM1730", 1),  // Tynaarlo
-    ("GM1681", 3),  // Borger-Odoorn
-    ("GM1731", 2),  // Midden-Drenthe
-    ("GM0109", 4),  // Coevorden
-    ("GM0119", 7),  // Meppel
-    ("GM1699", 1),  // Noordenveld
-    ("GM1690", 2),  // De Wolden
-];
-const ORIGIN_UNKNOWN: usize = 12;
-const FORMS: [(&str, usize); 4] = [
-    ("seksuele_uitbuiting", 28),
-    ("arbeidsuitbuiting", 11),
-    ("criminele_uitbuiting", 7),
-    ("onbekend", 21),
-];
 
 /// One signal of the year as the test knows it: who sent it and its value per dimension (as
 /// the monitor should show it, in `DIMENSIONS` order).
@@ -58,38 +37,19 @@ struct Known {
     values: Vec<String>,
 }
 
-/// The Drenthe year: both marginals as reported; the criminal-exploitation signals all from the
-/// police (so the ZVH has none of its own in that cell), the rest alternately police and ZVH.
+/// The Drenthe year as the monitor should show it.
 fn drenthe() -> Vec<Known> {
-    let mut origins: Vec<Option<&str>> = GEMEENTEN
-        .iter()
-        .flat_map(|(g, n)| std::iter::repeat_n(Some(*g), *n))
-        .collect();
-    origins.extend(std::iter::repeat_n(None, ORIGIN_UNKNOWN));
-    let forms: Vec<&str> = FORMS
-        .iter()
-        .flat_map(|(f, n)| std::iter::repeat_n(*f, *n))
-        .collect();
-    assert_eq!((origins.len(), forms.len()), (67, 67));
-    // Mixes origins with forms (7 is prime to 67: every origin meets several forms).
-    (0..67)
-        .map(|i| {
-            let form = forms[(i * 7) % 67];
-            let partner = if form == "criminele_uitbuiting" || i % 2 == 0 {
-                POLITIE
-            } else {
-                ZVH
-            };
-            Known {
-                partner,
-                id: format!("DR-2023-{i:03}"),
-                values: vec![
-                    origins[i].unwrap_or(UNKNOWN).to_owned(),
-                    format!("2023-{:02}", i % 12 + 1),
-                    NOT_SHARED.to_owned(),
-                    form.to_owned(),
-                ],
-            }
+    year()
+        .into_iter()
+        .map(|r| Known {
+            partner: r.partner,
+            id: r.case,
+            values: vec![
+                r.gemeente.unwrap_or(UNKNOWN).to_owned(),
+                r.month,
+                NOT_SHARED.to_owned(),
+                r.form.to_owned(),
+            ],
         })
         .collect()
 }

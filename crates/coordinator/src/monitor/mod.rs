@@ -12,6 +12,7 @@
 //!   published counts) and audited with its release id.
 
 pub mod cellkey;
+pub mod drenthe;
 pub mod export;
 mod records;
 

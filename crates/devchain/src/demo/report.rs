@@ -109,10 +109,16 @@ pub fn print_table(table: &pb::MonitorTable) {
             count(total)
         );
     }
-    if table.rows.is_empty() {
+    if table.rows.is_empty() && table.has_suppressed {
+        println!("    (every cell is below the minimum: only the total can be shown)");
+    } else if table.rows.is_empty() {
         println!(
-            "    (nothing counted yet: a signal counts from the start of the month after its \
-             counting delay has passed, so this demo's signals are not in it)"
+            "    (nothing counted yet: a signal counts from the start of the month its counting \
+             delay reaches back to)"
         );
     }
+    println!(
+        "    ~ perturbed: the true count is within ±{bound}",
+        bound = method.map_or(0, |m| m.noise_bound)
+    );
 }
