@@ -20,7 +20,6 @@ use signaalnet_store::Store;
 use sqlx::Row;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{watch, Mutex, MutexGuard, Semaphore};
 use tonic::Code;
@@ -79,49 +78,28 @@ impl Outcome {
 /// the notification streams always find one.
 pub const ANALYST_READS: usize = 2;
 
-/// The matcher behind its lock, counting each time the lock is taken and released.
-///
-/// Every change to the stored signals (`coord_signals`: delivery, withdrawal, retention) is
-/// made while this lock is held, so the counts tell a reader of the store whether the signals
-/// may have changed while it read: the monitor keeps its counts until they do.
+/// The matcher behind its lock. Every change to the matched signals is made while it is held.
 #[derive(Debug)]
 pub(crate) struct MatcherLock {
     matcher: Mutex<Matcher>,
-    taken: AtomicU64,
-    released: AtomicU64,
 }
 
 /// The matcher while its lock is held.
 pub(crate) struct MatcherGuard<'a> {
     matcher: MutexGuard<'a, Matcher>,
-    released: &'a AtomicU64,
 }
 
 impl MatcherLock {
     fn new(matcher: Matcher) -> Self {
         Self {
             matcher: Mutex::new(matcher),
-            taken: AtomicU64::new(0),
-            released: AtomicU64::new(0),
         }
     }
 
     pub(crate) async fn lock(&self) -> MatcherGuard<'_> {
-        let matcher = self.matcher.lock().await;
-        self.taken.fetch_add(1, Ordering::SeqCst);
         MatcherGuard {
-            matcher,
-            released: &self.released,
+            matcher: self.matcher.lock().await,
         }
-    }
-
-    /// How many times the lock has been held, when nobody holds it now; `None` while it is
-    /// held (a change may be under way).
-    pub(crate) fn settled(&self) -> Option<u64> {
-        // Released first: a hold that starts between the two reads makes them differ.
-        let released = self.released.load(Ordering::SeqCst);
-        let taken = self.taken.load(Ordering::SeqCst);
-        (taken == released).then_some(released)
     }
 }
 
@@ -136,14 +114,6 @@ impl Deref for MatcherGuard<'_> {
 impl DerefMut for MatcherGuard<'_> {
     fn deref_mut(&mut self) -> &mut Matcher {
         &mut self.matcher
-    }
-}
-
-impl Drop for MatcherGuard<'_> {
-    fn drop(&mut self) {
-        // Before the lock itself is released (fields drop after this): whatever was committed
-        // under it is in the store by now.
-        self.released.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -391,20 +361,5 @@ impl signaalnet_service::policy::PolicyTarget for Coordinator {
         if let Err(e) = Coordinator::expire(self).await {
             tracing::error!(error = %e, "retention run failed; will retry");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_matcher_lock_tells_whether_a_change_may_be_under_way() {
-        let lock = MatcherLock::new(Matcher::new(HashMap::new()));
-        assert_eq!(lock.settled(), Some(0));
-        let held = lock.lock().await;
-        assert_eq!(lock.settled(), None);
-        drop(held);
-        assert_eq!(lock.settled(), Some(1));
     }
 }

@@ -24,7 +24,6 @@ pub fn table_json(table: &pb::MonitorTable) -> serde_json::Value {
         "period": table.period,
         "counted_before": table.counted_before,
         "min_cell_size": table.min_cell_size,
-        "has_suppressed": table.has_suppressed,
         "method": table.method.as_ref().map(|m| serde_json::json!({
             "name": m.name, "noise_bound": m.noise_bound, "description": m.description,
         })),

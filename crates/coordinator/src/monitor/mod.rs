@@ -110,13 +110,14 @@ impl Coordinator {
         let before = rows.len();
         rows.retain(|r| r.status != pb::CellStatus::Suppressed as i32);
         let suppressed = before - rows.len();
+        // Neither how many nor whether: with every other cell published, "whether" tells an
+        // empty cell from a small one.
         #[allow(deprecated)] // suppressed_cells: no longer set
-        let mut table = pb::MonitorTable {
+        let table = pb::MonitorTable {
             dimensions: dimensions.clone(),
             rows,
             min_cell_size: min,
             suppressed_cells: 0,
-            has_suppressed: suppressed > 0,
             policy: Some(pb::PolicyVersion {
                 version: policy.version().to_owned(),
             }),
@@ -129,9 +130,8 @@ impl Coordinator {
             counts: monitor.counts.as_str().into(),
             period: period.unwrap_or_default().to_owned(),
             counted_before,
-            release_id: String::new(),
+            release_id: release_id()?,
         };
-        table.release_id = release_id(&table);
         tracing::info!(reader = %reader.id, purpose = %request.purpose, rows = table.rows.len(), suppressed, release = %table.release_id, "monitor queried");
         self.release(&policy, reader, actor, &request.purpose, &table)
             .await?;
@@ -149,18 +149,20 @@ impl Coordinator {
     ) -> Result<(), CoordinatorError> {
         let body = serde_json::to_string(&table_json(table))
             .map_err(|e| CoordinatorError::Corrupt(format!("monitor release: {e}")))?;
-        let event =
-            Event::for_purpose(Step::MonitorQuery, policy, purpose)
-                .by(actor)
-                .reference(format!("release:{}", table.release_id))
-                .detail(format!(
-                "monitor by [{}], period {}, counted before {}: {} row(s) published, {} below {}, \
-                 cell key ±{}",
+        let event = Event::for_purpose(Step::MonitorQuery, policy, purpose)
+            .by(actor)
+            .reference(format!("release:{}", table.release_id))
+            .detail(format!(
+                "monitor by [{}], period {}, counted before {}: {} row(s) published, cells \
+                 below {} left out, cell key ±{}",
                 table.dimensions.join(", "),
-                if table.period.is_empty() { "all" } else { &table.period },
+                if table.period.is_empty() {
+                    "all"
+                } else {
+                    &table.period
+                },
                 table.counted_before,
                 table.rows.len(),
-                if table.has_suppressed { "some cells" } else { "no cell" },
                 table.min_cell_size,
                 table.method.as_ref().map_or(0, |m| m.noise_bound),
             ));
@@ -183,9 +185,16 @@ impl Coordinator {
         Ok(())
     }
 
-    /// The records monitor `purpose` counts before `before`, with the finest dimensions
-    /// `fine`, read anew only when the stored signals or the policy changed since the last
-    /// read. One read runs at a time; callers arriving meanwhile wait for it.
+    /// The records monitor `purpose` counts at the cut-off `before`, with the finest
+    /// dimensions `fine`: read once per cut-off (and policy set), then kept until the next
+    /// cut-off whatever changes in the store. A withdrawal or an expiry after the cut-off
+    /// leaves the monitor at the next one, together with every other change of that month:
+    /// otherwise each withdrawal would give the cells holding the signal a fresh noise draw,
+    /// and a partner withdrawing its own counted signals one by one could average the noise
+    /// away (docs/monitor.md, "Releases over time"). What is kept is in memory only, per
+    /// record its key, partners and cell values (no identifier, pseudonym or case
+    /// reference); a restart reads anew. One read runs at a time; callers arriving meanwhile
+    /// wait for it.
     async fn monitor_records(
         &self,
         policy: &PolicySet,
@@ -200,11 +209,8 @@ impl Coordinator {
             fine.to_vec(),
             before,
         );
-        let settled = self.matcher.settled();
-        if let Some((at, records)) = cache.records.get(&key) {
-            if settled == Some(*at) {
-                return Ok(Arc::clone(records));
-            }
+        if let Some(records) = cache.records.get(&key) {
+            return Ok(Arc::clone(records));
         }
         let Some(monitor) = policy.purpose(purpose).and_then(|p| p.monitor.as_ref()) else {
             return Ok(Arc::default());
@@ -215,6 +221,8 @@ impl Coordinator {
             [] => vec![""],
             all => all.iter().map(String::as_str).collect(),
         };
+        // One snapshot of the store (analyst_read): a consistent set, whatever is written
+        // meanwhile.
         let records = {
             let (_turn, mut read) = self.analyst_read().await?;
             Arc::new(
@@ -233,13 +241,11 @@ impl Coordinator {
                 .await?,
             )
         };
-        // Kept only when no change was made while it read (else it may mix before and after).
-        if let Some(at) = settled.filter(|at| self.matcher.settled() == Some(*at)) {
-            cache
-                .records
-                .retain(|(_, version, _, _), _| version == policy.version());
-            cache.records.insert(key, (at, Arc::clone(&records)));
-        }
+        // Earlier cut-offs and policy sets are done with.
+        cache
+            .records
+            .retain(|(_, version, _, at), _| version == policy.version() && *at == before);
+        cache.records.insert(key, Arc::clone(&records));
         Ok(records)
     }
 }
@@ -287,18 +293,22 @@ fn period(asked: &str) -> Result<Option<&str>, QueryError> {
     ))
 }
 
-/// The release's id: the SHA-256 of the table as returned (without the id).
-fn release_id(table: &pb::MonitorTable) -> String {
-    use prost::Message;
-    let digest = ring::digest::digest(&ring::digest::SHA256, &table.encode_to_vec());
-    hex::encode(digest.as_ref())
+/// A release's id: random, 128 bits. Not a hash of the table: an id quoted without its table
+/// (a CSV line, an audit export) must not let anyone confirm a guess at the rest of it.
+fn release_id() -> Result<String, CoordinatorError> {
+    use ring::rand::SecureRandom;
+    let mut id = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut id)
+        .map_err(|_| CoordinatorError::Corrupt("no randomness for a release id".into()))?;
+    Ok(hex::encode(id))
 }
 
-/// The monitor's last reads per monitor purpose, policy version, finest dimensions and
-/// cut-off, each with the [`crate::core::MatcherLock::settled`] count it was made at.
+/// The records of the current cut-off per monitor purpose, policy version and finest
+/// dimensions.
 #[derive(Debug, Default)]
 pub(crate) struct MonitorCache {
-    records: HashMap<MonitorKey, (u64, Arc<Vec<Record>>)>,
+    records: HashMap<MonitorKey, Arc<Vec<Record>>>,
 }
 
 /// A monitor purpose, a policy version, the finest dimensions, the cut-off.

@@ -147,15 +147,19 @@ async fn signals(
         let attributes: String = row.get("attributes");
         let attributes: Vec<(String, String)> = serde_json::from_str(&attributes)
             .map_err(|e| CoordinatorError::Corrupt(format!("signal attributes: {e}")))?;
-        // Only what the partner shares for the monitor purpose is a dimension value.
-        let shared = policy
+        // A partner counts only if it shares for the monitor purpose (its legal basis for
+        // statistics), and only what it shares for it is a dimension value.
+        let Some(shared) = policy
             .partner(&partner)
             .and_then(|p| p.shares.get(purpose))
-            .map(|s| &s.attributes);
+            .map(|s| &s.attributes)
+        else {
+            continue;
+        };
         let values = fine
             .iter()
             .map(|d| {
-                if !shared.is_some_and(|s| s.contains(d)) {
+                if !shared.contains(d) {
                     return name(NOT_SHARED);
                 }
                 let value = if d == "maand_waarneming" {
@@ -175,7 +179,12 @@ async fn signals(
             signal_id: row.get("signal_id"),
             purpose: row.get("purpose"),
             values,
-            year: name(month.get(..4).unwrap_or_default()),
+            // The year of observation only where the month is shared: else in no year's table.
+            year: if shared.contains("maand_waarneming") {
+                name(month.get(..4).unwrap_or_default())
+            } else {
+                name("")
+            },
         });
     }
     Ok(out)

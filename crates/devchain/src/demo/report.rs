@@ -73,8 +73,8 @@ pub fn describe(n: &pb::HitNotification) -> String {
 pub fn print_table(table: &pb::MonitorTable) {
     let method = table.method.as_ref();
     println!(
-        "\n  {} — {} received before {}{}; cells below {} left out{}, the rest perturbed by \
-         {} (at most ±{})",
+        "\n  {} — {} received before {}{}; cells below {} left out (the total counts them), the \
+         rest perturbed by {} (at most ±{})",
         table.dimensions.join(" × "),
         table.counts,
         table.counted_before,
@@ -84,11 +84,6 @@ pub fn print_table(table: &pb::MonitorTable) {
             format!(", observed in {}", table.period)
         },
         table.min_cell_size,
-        if table.has_suppressed {
-            " (there are such cells; the total counts them)"
-        } else {
-            ""
-        },
         method.map_or("?", |m| m.name.as_str()),
         method.map_or(0, |m| m.noise_bound),
     );
@@ -109,12 +104,16 @@ pub fn print_table(table: &pb::MonitorTable) {
             count(total)
         );
     }
-    if table.rows.is_empty() && table.has_suppressed {
-        println!("    (every cell is below the minimum: only the total can be shown)");
+    let total_shown = table
+        .total
+        .as_ref()
+        .is_some_and(|t| t.status == pb::CellStatus::Perturbed as i32);
+    if table.rows.is_empty() && total_shown {
+        println!("    (no cell reaches the minimum: only the total can be shown)");
     } else if table.rows.is_empty() {
         println!(
-            "    (nothing counted yet: a signal counts from the start of the month its counting \
-             delay reaches back to)"
+            "    (fewer than the minimum counted: a signal counts from the start of the month \
+             its counting delay reaches back to)"
         );
     }
     println!(
