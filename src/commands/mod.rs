@@ -2,3 +2,4 @@ pub mod audit;
 pub mod certs;
 pub mod keys;
 pub mod policy;
+pub mod role_config;
