@@ -397,7 +397,7 @@ pub fn test_postgres_url() -> Option<String> {
                 let _ = writeln!(
                     std::io::stderr().lock(),
                     "\nSKIPPED: {binary}: the PostgreSQL tests pass without running, \
-                     {TEST_POSTGRES_ENV} is not set (README, \"Tests\")"
+                     {TEST_POSTGRES_ENV} is not set (README, \"What you need\")"
                 );
             });
             None
@@ -469,7 +469,7 @@ impl ScratchDatabase {
         &self.name
     }
 
-    /// Leaves the database on the server when this is dropped (`demo --keep`); returns its URL.
+    /// Leaves the database on the server when this is dropped (a kept chain); returns its URL.
     pub fn keep(&mut self) -> &str {
         self.kept = true;
         &self.url
@@ -508,18 +508,33 @@ impl Drop for ScratchDatabase {
     }
 }
 
-/// Drops `name`, ending the sessions still connected to it (a role a test aborted).
+/// Drops `name`, ending the sessions still connected to it (a role a test aborted). Tried a
+/// few times over about three seconds: when many tests run against one server, a connection can
+/// be refused for a moment ("too many clients").
 async fn drop_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(admin_url)
-        .await
-        .map_err(StoreError::Connect)?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await?;
-    conn.close().await?;
-    Ok(())
+    let once = || async {
+        let mut conn = sqlx::AnyConnection::connect(admin_url)
+            .await
+            .map_err(StoreError::Connect)?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(())
+    };
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match once().await {
+            Ok(()) => return Ok(()),
+            Err(e) if wait > Duration::from_secs(2) => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
 }
 
 /// Drops the scratch databases on the server of `admin_url` created more than an hour ago (by
