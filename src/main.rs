@@ -156,20 +156,19 @@ fn main() -> ExitCode {
             CoordinatorConfig::load,
             run_hint(&config),
         )
-        .and_then(|c| {
-            Ok(signaalnet_coordinator::role::run_process(c).map(|()| ExitCode::SUCCESS)?)
-        }),
+        .and_then(|c| Ok(signaalnet_coordinator::role::run_process(c)?))
+        .map(|()| ExitCode::SUCCESS),
         Command::Node { config } => load_as(&config, "node", NodeConfig::load, run_hint(&config))
-            .and_then(|c| Ok(signaalnet_node::role::run_process(c).map(|()| ExitCode::SUCCESS)?)),
+            .and_then(|c| Ok(signaalnet_node::role::run_process(c)?))
+            .map(|()| ExitCode::SUCCESS),
         Command::Transcryptor { config } => load_as(
             &config,
             "transcryptor",
             TranscryptorConfig::load,
             run_hint(&config),
         )
-        .and_then(|c| {
-            Ok(signaalnet_transcryptor::role::run_process(c).map(|()| ExitCode::SUCCESS)?)
-        }),
+        .and_then(|c| Ok(signaalnet_transcryptor::role::run_process(c)?))
+        .map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
