@@ -40,7 +40,11 @@ fn every_test_the_threat_model_and_the_runbook_cite_exists() {
     sources(&root.join("tests"), &mut code);
     sources(&root.join("crates"), &mut code);
     let mut checked = 0;
-    for doc in ["docs/THREAT_MODEL.md", "docs/ceremony.md"] {
+    for doc in [
+        "docs/THREAT_MODEL.md",
+        "docs/ceremony.md",
+        "docs/monitor.md",
+    ] {
         let text = std::fs::read_to_string(root.join(doc)).unwrap();
         for name in cited(&text) {
             assert!(

@@ -180,14 +180,16 @@ async fn no_caller_value_reaches_a_log_raw(postgres: Option<&str>) {
     ] {
         let _ = analyst.get_hit(pb::GetHitRequest { purpose, hit_id }).await;
     }
-    for (purpose, dimension) in [
-        (hostile(BSN), "gemeente".to_owned()),
-        (MONITOR.to_owned(), hostile(BSN)),
+    for (purpose, dimension, period) in [
+        (hostile(BSN), "gemeente".to_owned(), String::new()),
+        (MONITOR.to_owned(), hostile(BSN), String::new()),
+        (MONITOR.to_owned(), "gemeente".to_owned(), hostile(BSN)),
     ] {
         let _ = analyst
             .get_monitor(pb::GetMonitorRequest {
                 purpose,
                 dimensions: vec![dimension],
+                period,
             })
             .await;
     }

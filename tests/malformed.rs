@@ -1018,9 +1018,20 @@ fn analyst_cases() -> Vec<Case> {
             Call::Monitor(pb::GetMonitorRequest {
                 purpose: MONITOR.into(),
                 dimensions: vec![value.clone()],
+                period: String::new(),
             }),
             INVALID,
             &["dimensions[0]"],
+        ));
+        cases.push(case(
+            format!("monitor/period-{label}"),
+            Call::Monitor(pb::GetMonitorRequest {
+                purpose: MONITOR.into(),
+                dimensions: vec![],
+                period: value.clone(),
+            }),
+            INVALID,
+            &["period"],
         ));
     }
     for (label, dimensions, field) in [
@@ -1045,6 +1056,7 @@ fn analyst_cases() -> Vec<Case> {
             Call::Monitor(pb::GetMonitorRequest {
                 purpose: MONITOR.into(),
                 dimensions,
+                period: String::new(),
             }),
             INVALID,
             &[field],
@@ -1055,6 +1067,7 @@ fn analyst_cases() -> Vec<Case> {
         Call::Monitor(pb::GetMonitorRequest {
             purpose: RIEC_ANALYSE.into(),
             dimensions: vec![],
+            period: String::new(),
         }),
         &[
             Code::InvalidArgument,

@@ -419,18 +419,27 @@ async fn analyst_queries_are_strict(postgres: Option<&str>) {
     );
 
     // GetMonitor: dimensions named by the view, each once; never repeated back.
-    for (dimensions, field, rule) in [
-        (vec![long.clone()], "dimensions[0]", "dimensions.unknown"),
+    for (dimensions, period, field, rule) in [
+        (
+            vec![long.clone()],
+            "",
+            "dimensions[0]",
+            "dimensions.unknown",
+        ),
         (
             vec!["gemeente".to_owned(), "gemeente".to_owned()],
+            "",
             "dimensions[1]",
             "dimensions.duplicate",
         ),
+        (vec![], "2023-01", "period", "period.format"),
+        (vec![], long.as_str(), "period", "period.format"),
     ] {
         let status = riec
             .get_monitor(pb::GetMonitorRequest {
                 purpose: MONITOR.into(),
                 dimensions,
+                period: period.to_owned(),
             })
             .await
             .unwrap_err();

@@ -1,3 +1,4 @@
+pub mod analyst;
 pub mod audit;
 pub mod certs;
 pub mod keys;

@@ -4,35 +4,72 @@ use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use signaalnet_devchain::setup;
 use signaalnet_policy::signature::{self, Signers, SIGNATURE_FILE};
-use signaalnet_policy::PolicySet;
-use std::path::PathBuf;
+use signaalnet_policy::{explain, suggest, PolicySet, Problem, DIR_NOT_FOUND};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Exit codes of `check`, as its help shows them.
+const CHECK_EXIT_CODES: &str =
+    "Exit codes: 0 the set is valid (warnings may be listed); 1 the set is \
+invalid, every problem listed; 2 the directory does not exist or another error.";
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// Validate a policy set; print its version and a summary, or every problem (file:line, rule).
+    #[command(after_help = CHECK_EXIT_CODES)]
     Check {
-        /// The policy directory.
+        /// The policy directory (legal_bases.toml, purposes.toml, attributes.toml,
+        /// recipients.toml and partners/*.toml).
         #[arg(default_value = "policies")]
         dir: PathBuf,
+        /// Print one JSON object instead of text: {"dir", "valid", "version", "summary",
+        /// "purposes", "partners", "warnings", "problems"} (README, "Policies").
+        #[arg(long)]
+        json: bool,
     },
     /// What may flow from whom to whom for which purpose, as tables per purpose.
+    #[command(
+        after_help = "Exit codes: 0 shown; 2 the set is invalid, not found, or --purpose \
+        or --partner names nothing in it."
+    )]
     Explain {
+        /// The policy directory to explain.
         #[arg(default_value = "policies")]
         dir: PathBuf,
-        /// Only this purpose.
+        /// Only this purpose (its id in purposes.toml).
         #[arg(long)]
         purpose: Option<String>,
-        /// Only what this partner may send (recipients' rows stay).
+        /// Only what this partner may send (its id in partners/*.toml); recipients' rows stay.
         #[arg(long)]
         partner: Option<String>,
+        /// Print one JSON object instead of Markdown: {"version", "purposes": [{"id", "name",
+        /// "legal_bases", "summary", "data_subjects", "person_match_keys", "limits", "alarms",
+        /// "items"}]}.
+        #[arg(long)]
+        json: bool,
     },
-    /// What a change newly allows and newly forbids, flow by flow (exit 1 when anything changes).
-    Diff { old: PathBuf, new: PathBuf },
+    /// What a change newly allows and newly forbids, flow by flow.
+    #[command(
+        after_help = "Exit codes: 0 both sets allow the same; 1 something changes; 2 a set \
+        is invalid or not found."
+    )]
+    Diff {
+        /// The policy directory in force (or the one before the change).
+        old: PathBuf,
+        /// The policy directory proposed (or the one after the change).
+        new: PathBuf,
+        /// Print one JSON object instead of text: {"old": {"dir", "version"}, "new": {…},
+        /// "allowed", "forbidden", "rebased", "changed"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// The register of processing activities (AVG art. 30) this policy set determines.
     Register {
+        /// The policy directory to describe.
         #[arg(default_value = "policies")]
         dir: PathBuf,
+        /// Markdown for people (the controllers' contact details still to be filled in), or
+        /// JSON for other tools.
         #[arg(long, value_enum, default_value = "markdown")]
         format: Format,
         /// Write to this file instead of standard output.
@@ -41,11 +78,13 @@ pub enum PolicyCommand {
     },
     /// Create a privacy officer's signing key (PKCS#8, mode 0600) and `<out>.pub`.
     Keygen {
+        /// Where to write the private key; the public key goes to the same path plus `.pub`.
         #[arg(long)]
         out: PathBuf,
     },
     /// Sign a valid policy set: writes `policy.sig` into the directory.
     Sign {
+        /// The policy directory to sign (it must check as valid).
         #[arg(default_value = "policies")]
         dir: PathBuf,
         /// The privacy officer's key from `signaalnet policy keygen`.
@@ -59,6 +98,7 @@ pub enum PolicyCommand {
     },
     /// Check a set's signature against privacy officer public keys.
     Verify {
+        /// The policy directory whose `policy.sig` is checked.
         #[arg(default_value = "policies")]
         dir: PathBuf,
         /// A public key (`<key>.pub` from keygen); repeat for several officers.
@@ -69,40 +109,58 @@ pub enum PolicyCommand {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
+    /// Readable Markdown, one section per processing activity.
     Markdown,
+    /// The same register as JSON.
     Json,
 }
 
 pub fn run(command: PolicyCommand) -> Result<ExitCode> {
     match command {
-        PolicyCommand::Check { dir } => check(&dir),
+        PolicyCommand::Check { dir, json } => check(&dir, json),
         PolicyCommand::Explain {
             dir,
             purpose,
             partner,
+            json,
         } => {
-            let set = setup::load_policy(&dir)?;
-            for (what, id) in [("purpose", &purpose), ("partner", &partner)] {
-                if let Some(id) = id {
-                    let known = match what {
-                        "purpose" => set.purpose(id).is_some(),
-                        _ => set.partner(id).is_some(),
-                    };
-                    anyhow::ensure!(known, "--{what} {id}: not in policy set {}", dir.display());
-                }
+            let set = load(&dir)?;
+            if let Some(id) = &purpose {
+                let ids: Vec<&str> = set.purposes().map(|p| p.id.as_str()).collect();
+                known(&dir, "purpose", id, &ids)?;
             }
-            print!(
-                "{}",
-                signaalnet_policy::explain::explain(&set, purpose.as_deref(), partner.as_deref())
-            );
+            if let Some(id) = &partner {
+                let ids: Vec<&str> = set.partners().map(|p| p.id.as_str()).collect();
+                known(&dir, "partner", id, &ids)?;
+            }
+            let (purpose, partner) = (purpose.as_deref(), partner.as_deref());
+            if json {
+                let explanation = explain::explanation(&set, purpose, partner);
+                println!("{}", serde_json::to_string_pretty(&explanation)?);
+            } else {
+                print!("{}", explain::explain(&set, purpose, partner));
+            }
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCommand::Diff { old, new } => {
-            let (a, b) = (setup::load_policy(&old)?, setup::load_policy(&new)?);
-            println!("policy set {} ({})", a.version(), old.display());
-            println!("        → {} ({})\n", b.version(), new.display());
-            let diff = signaalnet_policy::explain::diff(&a, &b);
-            print!("{diff}");
+        PolicyCommand::Diff { old, new, json } => {
+            let (a, b) = (load(&old)?, load(&new)?);
+            let diff = explain::diff(&a, &b);
+            if json {
+                let mut out = serde_json::to_value(&diff)?;
+                if let Some(fields) = out.as_object_mut() {
+                    for (key, dir, set) in [("old", &old, &a), ("new", &new, &b)] {
+                        fields.insert(
+                            key.to_owned(),
+                            serde_json::json!({ "dir": dir, "version": set.version() }),
+                        );
+                    }
+                }
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                println!("policy set {} ({})", a.version(), old.display());
+                println!("        → {} ({})\n", b.version(), new.display());
+                print!("{diff}");
+            }
             Ok(if diff.is_empty() {
                 ExitCode::SUCCESS
             } else {
@@ -110,7 +168,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             })
         }
         PolicyCommand::Register { dir, format, out } => {
-            let register = signaalnet_policy::register::register(&setup::load_policy(&dir)?);
+            let register = signaalnet_policy::register::register(&load(&dir)?);
             let text = match format {
                 Format::Markdown => register.to_markdown(),
                 Format::Json => serde_json::to_string_pretty(&register)? + "\n",
@@ -134,6 +192,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Sign { dir, key, serial } => {
+            found(&dir)?;
             let sig = setup::sign_policy(&dir, &key, serial)?;
             println!(
                 "signed policy set {} as serial {} with key {}: {}",
@@ -145,7 +204,7 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Verify { dir, signers } => {
-            let set = setup::load_policy(&dir)?;
+            let set = load(&dir)?;
             match Signers::read(&signers)?.check(&dir, set.version()) {
                 Ok(signed) => {
                     println!(
@@ -165,21 +224,77 @@ pub fn run(command: PolicyCommand) -> Result<ExitCode> {
     }
 }
 
-fn check(dir: &std::path::Path) -> Result<ExitCode> {
+/// A policy directory that is not there is "not found", not a set with every file missing.
+fn found(dir: &Path) -> Result<()> {
+    anyhow::ensure!(
+        dir.is_dir(),
+        "policy directory {} not found (no such directory)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The checked set in `dir`; an error (exit code 2) when it is not found or not valid.
+fn load(dir: &Path) -> Result<PolicySet> {
+    found(dir)?;
+    setup::load_policy(dir)
+}
+
+/// `--what id` names something in the set, or the error lists what it could name.
+fn known(dir: &Path, what: &str, id: &str, ids: &[&str]) -> Result<()> {
+    if ids.contains(&id) {
+        return Ok(());
+    }
+    let hint = match suggest::nearest(id, ids.iter().copied()) {
+        Some(near) => format!("; did you mean `{near}`?"),
+        None => ".".to_owned(),
+    };
+    anyhow::bail!(
+        "--{what} {id}: no such {what} in policy set {}{hint} The {what}s are: {}",
+        dir.display(),
+        ids.join(", ")
+    )
+}
+
+fn check(dir: &Path, json: bool) -> Result<ExitCode> {
     let set = match PolicySet::load(dir) {
         Ok(set) => set,
         Err(problems) => {
-            eprintln!(
-                "{}: INVALID — {} problem(s), nothing of this set can be enforced:",
-                dir.display(),
-                problems.0.len()
-            );
-            for p in &problems.0 {
-                eprintln!("  {}/{p}", dir.display());
+            let not_found = problems.0.iter().any(|p| p.rule == DIR_NOT_FOUND);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "dir": dir,
+                        "valid": false,
+                        "version": null,
+                        "problems": problems.0,
+                        "warnings": [],
+                    }))?
+                );
+            } else if not_found {
+                eprintln!("{}: not found (no such directory)", dir.display());
+            } else {
+                eprintln!(
+                    "{}: INVALID — {} problem(s), nothing of this set can be enforced:",
+                    dir.display(),
+                    problems.0.len()
+                );
+                for p in &problems.0 {
+                    eprintln!("  {}", located(dir, p));
+                }
             }
-            return Ok(ExitCode::FAILURE);
+            return Ok(if not_found {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            });
         }
     };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary(dir, &set))?);
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("{}: valid", dir.display());
     println!("version {}", set.version());
     println!();
@@ -227,10 +342,62 @@ fn check(dir: &std::path::Path) -> Result<ExitCode> {
         println!();
         println!("warnings ({}):", set.warnings().len());
         for w in set.warnings() {
-            println!("  {}/{w}", dir.display());
+            println!("  {}", located(dir, w));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `dir/file:line: message [rule]`.
+fn located(dir: &Path, p: &Problem) -> String {
+    format!("{}/{p}", dir.display())
+}
+
+/// `check --json` of a valid set.
+fn summary(dir: &Path, set: &PolicySet) -> serde_json::Value {
+    let purposes: Vec<serde_json::Value> = set
+        .purposes()
+        .map(|purpose| {
+            let shared_by: Vec<&str> = set
+                .partners()
+                .filter(|p| p.shares.contains_key(&purpose.id))
+                .map(|p| p.id.as_str())
+                .collect();
+            serde_json::json!({
+                "id": purpose.id,
+                "name": purpose.name,
+                "monitor": purpose.monitor.is_some(),
+                "shared_by": shared_by,
+            })
+        })
+        .collect();
+    let partners: Vec<serde_json::Value> = set
+        .partners()
+        .map(|p| {
+            serde_json::json!({
+                "id": p.id,
+                "role": p.role.as_str(),
+                "oins": p.oins,
+                "purposes": p.shares.keys().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "dir": dir,
+        "valid": true,
+        "version": set.version(),
+        "summary": {
+            "legal_bases": set.legal_bases().count(),
+            "attributes": set.attributes().count(),
+            "purposes": set.purposes().count(),
+            "partners": set.partners().count(),
+            "recipient_views": set.recipient_views().count(),
+        },
+        "purposes": purposes,
+        "partners": partners,
+        "warnings": set.warnings(),
+        "problems": [],
+    })
 }
 
 fn none_if_empty(items: &[&str]) -> String {

@@ -3,16 +3,13 @@
 //! - Analysts see hits of a purpose only if one of their recipient roles has a view for it;
 //!   identifiers appear as per-purpose handles (HMAC with a per-purpose key), so handles of two
 //!   purposes cannot be joined; attributes only as the view allows.
-//! - The monitor counts the signals of the purposes it aggregates. Small cells are suppressed in
-//!   the finest table (every dimension the view allows); coarser tables are sums of published
-//!   fine cells only. So no total, margin or difference between two queries reveals a suppressed
-//!   cell.
+//! - The monitor is in [`crate::monitor`].
 //!
 //! Both read committed state from the store, in one snapshot per call, and never the matcher:
 //! an analyst's query does not hold up matching however long it reads (crate::core). What one
 //! call reads is bounded: `ListHits` looks at most at [`MAX_SCANNED`] hits (with a filter that
 //! few hits pass, the page may hold fewer than asked, and its token goes on from there), and
-//! the monitor counts the signals once per change to them ([`MonitorCache`]), not per call.
+//! the monitor reads the signals once per change to them, not per call.
 
 use crate::core::Coordinator;
 use crate::matching::{linking_keys, month_string, Hit, Seq, SignalEntry};
@@ -28,10 +25,8 @@ use signaalnet_service::query::{self, QueryError, QueryKey};
 use signaalnet_service::status::Refusal;
 use sqlx::Row;
 use sqlx::{Any, AnyConnection, Transaction};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
 use tokio::sync::SemaphorePermit;
-use tokio_stream::StreamExt;
 use tonic::Status;
 
 const DEFAULT_PAGE: usize = 50;
@@ -40,15 +35,12 @@ const MAX_PAGE: usize = 500;
 const SCAN_BATCH: usize = 200;
 /// Hits one `ListHits` call looks at, at most.
 pub const MAX_SCANNED: usize = 5_000;
-/// The value shown for a dimension a signal does not carry or its partner does not share for
-/// the monitor.
-pub const UNKNOWN: &str = "onbekend";
 
 impl Coordinator {
     /// The view through which `analyst` may look at hits of `purpose`. A purpose that does not
     /// exist and one the analyst has no view on get the same PERMISSION_DENIED, so an analyst
     /// cannot learn which purposes exist beyond its own (`signaalnet_service::query`).
-    fn analyst_view<'p>(
+    pub(crate) fn analyst_view<'p>(
         policy: &'p PolicySet,
         analyst: &Partner,
         purpose: &str,
@@ -280,195 +272,10 @@ impl Coordinator {
         }
     }
 
-    pub async fn monitor(
-        &self,
-        reader: &Partner,
-        actor: Actor,
-        request: pb::GetMonitorRequest,
-    ) -> Result<pb::MonitorTable, Status> {
-        let policy = self.policy();
-        let view = Self::analyst_view(&policy, reader, &request.purpose)?;
-        let purpose = policy
-            .purpose(&request.purpose)
-            .ok_or_else(|| Status::not_found("purpose"))?;
-        let Some(monitor) = &purpose.monitor else {
-            return Err(Refusal::precondition("")
-                .violation(
-                    "purpose",
-                    "purpose.not_monitor",
-                    format!(
-                        "`{}` is not a monitor purpose; use ListHits",
-                        request.purpose
-                    ),
-                )
-                .resource("purpose", &request.purpose)
-                .into());
-        };
-        let fine: Vec<String> = view.attributes.iter().cloned().collect();
-        let dimensions = if request.dimensions.is_empty() {
-            fine.clone()
-        } else {
-            let mut seen = BTreeSet::new();
-            for (i, d) in request.dimensions.iter().enumerate() {
-                if !view.attributes.contains(d) {
-                    return Err(QueryError::invalid(
-                        format!("dimensions[{i}]"),
-                        "dimensions.unknown",
-                        format!(
-                            "not a dimension of this purpose (allowed: {})",
-                            fine.join(", ")
-                        ),
-                    )
-                    .into());
-                }
-                if !seen.insert(d) {
-                    return Err(QueryError::invalid(
-                        format!("dimensions[{i}]"),
-                        "dimensions.duplicate",
-                        "this dimension is named twice",
-                    )
-                    .into());
-                }
-            }
-            request.dimensions.clone()
-        };
-        let min = monitor.min_cell_size;
-        let counted: Vec<&str> = match monitor.aggregates_of.as_slice() {
-            [] => vec![""],
-            all => all.iter().map(String::as_str).collect(),
-        };
-        let cells = self
-            .monitor_cells(&policy, &request.purpose, &fine, &counted)
-            .await?;
-        let suppressed = cells.values().filter(|n| **n < min).count();
-        let positions: Vec<usize> = dimensions
-            .iter()
-            .filter_map(|d| fine.iter().position(|f| f == d))
-            .collect();
-        let mut table: BTreeMap<Vec<String>, u32> = BTreeMap::new();
-        for (cell, n) in cells.iter().filter(|(_, n)| **n >= min) {
-            let key: Vec<String> = positions.iter().map(|i| cell[*i].clone()).collect();
-            *table.entry(key).or_default() += *n;
-        }
-        tracing::info!(reader = %reader.id, purpose = %request.purpose, rows = table.len(), suppressed, "monitor queried");
-        self.record(
-            Event::for_purpose(Step::MonitorQuery, &policy, &request.purpose)
-                .by(actor)
-                .detail(format!(
-                    "monitor by [{}]: {} row(s), {suppressed} cell(s) suppressed below {min}",
-                    dimensions.join(", "),
-                    table.len()
-                )),
-        )
-        .await?;
-        Ok(pb::MonitorTable {
-            dimensions,
-            rows: table
-                .into_iter()
-                .map(|(values, count)| pb::MonitorRow { values, count })
-                .collect(),
-            min_cell_size: min,
-            suppressed_cells: u32::try_from(suppressed).unwrap_or(u32::MAX),
-            policy: Some(pb::PolicyVersion {
-                version: policy.version().to_owned(),
-            }),
-        })
-    }
-
-    /// The finest cells of monitor `purpose` (dimensions `fine`, counting the signals of the
-    /// purposes `counted`), counted anew only when the stored signals or the policy changed
-    /// since the last count. One count runs at a time; callers arriving meanwhile wait for it.
-    async fn monitor_cells(
-        &self,
-        policy: &PolicySet,
-        purpose: &str,
-        fine: &[String],
-        counted: &[&str],
-    ) -> Result<Arc<Cells>, CoordinatorError> {
-        let mut cache = self.monitor_cache.lock().await;
-        // The finest dimensions are those of the reader's view: two views, two counts.
-        let key = (
-            purpose.to_owned(),
-            policy.version().to_owned(),
-            fine.to_vec(),
-        );
-        let settled = self.matcher.settled();
-        if let Some((at, cells)) = cache.counts.get(&key) {
-            if settled == Some(*at) {
-                return Ok(Arc::clone(cells));
-            }
-        }
-        let cells = Arc::new(self.count_cells(policy, purpose, fine, counted).await?);
-        // Kept only when no change was made while it counted (else it may mix before and after).
-        if let Some(at) = settled.filter(|at| self.matcher.settled() == Some(*at)) {
-            cache
-                .counts
-                .retain(|(_, version, _), _| version == policy.version());
-            cache.counts.insert(key, (at, Arc::clone(&cells)));
-        }
-        Ok(cells)
-    }
-
-    async fn count_cells(
-        &self,
-        policy: &PolicySet,
-        purpose: &str,
-        fine: &[String],
-        counted: &[&str],
-    ) -> Result<Cells, CoordinatorError> {
-        // Counted from the store: the matcher holds matched signals only. (A monitor counts at
-        // least one purpose, the policy checker sees to it; `IN ()` would be no SQL.)
-        let (_turn, mut read) = self.analyst_read().await?;
-        let mut cells: Cells = BTreeMap::new();
-        let sql = format!(
-            "SELECT partner_id, observed_month, attributes FROM coord_signals \
-             WHERE withdrawn_at IS NULL AND purpose IN ({})",
-            signaalnet_store::placeholders(1, counted.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for counted in counted {
-            query = query.bind(*counted);
-        }
-        let mut rows = query.fetch(&mut *read);
-        while let Some(row) = rows.next().await {
-            let row = row?;
-            let partner: String = row.get("partner_id");
-            let month: String = row.get("observed_month");
-            let attributes: String = row.get("attributes");
-            let attributes: Vec<(String, String)> = serde_json::from_str(&attributes)
-                .map_err(|e| CoordinatorError::Corrupt(format!("signal attributes: {e}")))?;
-            // Only what the partner shares for the monitor purpose counts as a dimension value.
-            let shared = policy
-                .partner(&partner)
-                .and_then(|p| p.shares.get(purpose))
-                .map(|s| &s.attributes);
-            let cell: Vec<String> = fine
-                .iter()
-                .map(|d| {
-                    let allowed = shared.is_some_and(|s| s.contains(d));
-                    let value = if d == "maand_waarneming" {
-                        Some(month.clone())
-                    } else {
-                        attributes
-                            .iter()
-                            .find(|(id, _)| id == d)
-                            .map(|(_, v)| v.clone())
-                    };
-                    match value {
-                        Some(v) if allowed => v,
-                        _ => UNKNOWN.to_owned(),
-                    }
-                })
-                .collect();
-            *cells.entry(cell).or_default() += 1;
-        }
-        Ok(cells)
-    }
-
     /// A read of the store for one analyst or monitor query: a consistent snapshot of it
     /// (SQLite's WAL snapshot; REPEATABLE READ on PostgreSQL), once one of the
     /// [`crate::core::ANALYST_READS`] turns is free.
-    async fn analyst_read(
+    pub(crate) async fn analyst_read(
         &self,
     ) -> Result<(SemaphorePermit<'_>, Transaction<'static, Any>), CoordinatorError> {
         let turn = self
@@ -485,19 +292,6 @@ impl Coordinator {
         Ok((turn, read))
     }
 }
-
-/// A monitor's finest cells: the dimension values, in the view's order, and their counts.
-type Cells = BTreeMap<Vec<String>, u32>;
-
-/// The monitor's last counts per monitor purpose, policy version and finest dimensions, each
-/// with the [`crate::core::MatcherLock::settled`] count it was made at.
-#[derive(Debug, Default)]
-pub(crate) struct MonitorCache {
-    counts: HashMap<MonitorKey, (u64, Arc<Cells>)>,
-}
-
-/// A monitor purpose, a policy version, the finest dimensions.
-type MonitorKey = (String, String, Vec<String>);
 
 /// The current hits of `purpose` after hit id `after` ("": from the first), at most `limit`,
 /// in id order.

@@ -32,11 +32,13 @@ pub struct Coordinator {
     pub(crate) decryptor: Arc<CoordinatorDecryptor>,
     pub(crate) commitments: Commitments,
     pub(crate) handles: HandleKey,
+    /// The monitor's record keys, derived from the handle secret (crate::monitor).
+    pub(crate) record_keys: signaalnet_pseudonym::RecordKeys,
     pub(crate) matcher: MatcherLock,
     /// Analyst and monitor queries reading the store at once ([`ANALYST_READS`]).
     pub(crate) analyst_reads: Semaphore,
-    /// The monitor's last counts (crate::analyst).
-    pub(crate) monitor_cache: Mutex<crate::analyst::MonitorCache>,
+    /// The monitor's last reads (crate::monitor).
+    pub(crate) monitor_cache: Mutex<crate::monitor::MonitorCache>,
     published: watch::Sender<i64>,
     /// Probing quotas per partner and purpose (crate::quota).
     pub(crate) quotas: signaalnet_service::quota::Quotas,
@@ -193,6 +195,7 @@ impl Coordinator {
             audit,
             decryptor: Arc::new(decryptor),
             commitments,
+            record_keys: handles.record_keys(),
             handles,
             matcher: MatcherLock::new(matcher),
             analyst_reads: Semaphore::new(ANALYST_READS),

@@ -19,6 +19,7 @@ mod grpc;
 mod keys;
 mod load;
 pub mod matching;
+pub mod monitor;
 mod persist;
 mod quota;
 pub mod role;
@@ -29,10 +30,10 @@ mod wire;
 mod withdraw;
 
 pub use crate::core::{rules, Coordinator, Outcome};
-pub use analyst::UNKNOWN;
 pub use deliver::{Delivered, MAX_BATCH};
 pub use grpc::{AnalystGrpc, CoordinatorGrpc};
 pub use keys::{fetch_keys, Commitments};
+pub use monitor::{NOT_SHARED, UNKNOWN};
 pub use persist::last_signal_seq;
 
 /// What the coordinator's own tests reach past the public API: loading stored signals into the

@@ -1,8 +1,11 @@
 //! The coordinator's tables (`coord_*`), per dialect, for [`signaalnet_store::Store::open`].
 
 /// Migrations numbered in the coordinator's range (4xxx).
-pub static MIGRATIONS: signaalnet_store::Migrations =
-    signaalnet_store::migrations!["4001_coordinator.sql", "4002_coordinator_lifecycle.sql"];
+pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::migrations![
+    "4001_coordinator.sql",
+    "4002_coordinator_lifecycle.sql",
+    "4003_monitor_releases.sql"
+];
 
 /// Opens (and migrates) the coordinator's database: its own tables, its audit trail and its quota
 /// counts.

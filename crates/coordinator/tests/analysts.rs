@@ -61,11 +61,10 @@ async fn an_analyst_query_in_progress_leaves_matching_free_to_proceed() {
     assert_eq!(listed.hits[0].signal_count, 2);
 }
 
-/// The regional monitor's total for the gemeente's signals, as the RIEC's analyst reads it.
-async fn monitored(w: &common::World) -> (u32, u32) {
+/// The regional monitor's table of the gemeente's signals, as the RIEC's analyst reads it.
+async fn monitored(w: &common::World) -> pb::MonitorTable {
     let (riec, actor) = w.partner("riec_noord_nederland");
-    let table = w
-        .core
+    w.core
         .monitor(
             riec,
             actor,
@@ -75,11 +74,18 @@ async fn monitored(w: &common::World) -> (u32, u32) {
             },
         )
         .await
-        .unwrap();
-    (
-        table.rows.iter().map(|r| r.count).sum(),
-        table.suppressed_cells,
-    )
+        .unwrap()
+}
+
+/// The table's total: its count if published.
+fn total(t: &pb::MonitorTable) -> Option<u32> {
+    let total = t.total.as_ref().unwrap();
+    (total.status == pb::CellStatus::Perturbed as i32).then_some(total.count)
+}
+
+/// Past the monitor's counting delay (14 days, from the start of the month).
+fn counted(w: &common::World) {
+    w.clock.advance(Duration::from_secs(60 * 86_400));
 }
 
 #[tokio::test]
@@ -93,23 +99,33 @@ async fn the_monitor_counts_once_per_change_and_follows_every_change() {
             0
         );
     }
-    // Ten alike: one cell of ten, at the minimum cell size; asked twice, the same (kept).
-    assert_eq!(monitored(&w).await, (10, 0));
-    assert_eq!(monitored(&w).await, (10, 0));
+    counted(&w);
+    // Ten alike: one cell of ten, at the minimum cell size; asked twice, the same release.
+    let ten = monitored(&w).await;
+    assert_eq!(ten.rows.len(), 1);
+    assert!(total(&ten).is_some_and(|n| n.abs_diff(10) <= 2));
+    assert_eq!(monitored(&w).await.release_id, ten.release_id);
     assert_eq!(
         w.deliver("gemeente_groningen", "g10", address()).await.code,
         0
     );
-    assert_eq!(monitored(&w).await, (11, 0));
-    for (withdrawn, expected) in [("g10", (10, 0)), ("g9", (0, 1))] {
-        w.core
-            .withdraw(gemeente, &actor, &[withdrawn.to_owned()])
-            .await
-            .unwrap();
-        assert_eq!(
-            monitored(&w).await,
-            expected,
-            "after withdrawing {withdrawn}"
-        );
-    }
+    // Not counted before its delay has passed; then counted.
+    assert_eq!(monitored(&w).await.release_id, ten.release_id);
+    counted(&w);
+    let eleven = monitored(&w).await;
+    assert!(total(&eleven).is_some_and(|n| n.abs_diff(11) <= 2));
+    w.core
+        .withdraw(gemeente, &actor, &["g10".to_owned()])
+        .await
+        .unwrap();
+    // The same ten signals again: the same noise, the same table.
+    let again = monitored(&w).await;
+    assert_eq!((again.rows, again.total), (ten.rows, ten.total));
+    w.core
+        .withdraw(gemeente, &actor, &["g9".to_owned()])
+        .await
+        .unwrap();
+    let nine = monitored(&w).await;
+    assert!(nine.rows.is_empty() && nine.has_suppressed);
+    assert_eq!(total(&nine), None);
 }

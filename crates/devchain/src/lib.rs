@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod chain;
 pub mod demo;
+pub mod history;
 pub mod partners;
 pub mod requests;
 pub mod setup;

@@ -29,7 +29,7 @@ use signaalnet_identifier::{
     Phone, Vehicle,
 };
 use signaalnet_policy::signal_check::{
-    check_signal, malformed_value, policy_refusals, MALFORMED_RULE,
+    self, check_signal, malformed_value, policy_refusals, MALFORMED_RULE,
 };
 use signaalnet_policy::PolicySet;
 use signaalnet_proto::v1 as pb;
@@ -193,14 +193,28 @@ pub fn check(
         ));
     }
     let mut identifiers = Vec::new();
+    let mut unlinkable = Vec::new();
     let mut kinds = Vec::new();
     if !too_many_identifiers {
         for (i, identifier) in request.identifiers.iter().enumerate() {
             if let Some(kind) = kind_of(identifier) {
                 kinds.push(kind);
             }
-            match parse_identifier(identifier, &format!("identifiers[{i}]"), today) {
-                Ok(id) => identifiers.push(id),
+            let field = format!("identifiers[{i}]");
+            match parse_identifier(identifier, &field, today) {
+                Ok(id) => {
+                    // A person the purpose cannot link (policy `person_match_keys`).
+                    if purpose_ok {
+                        unlinkable.extend(signal_check::unlinkable(
+                            policy,
+                            partner,
+                            &request.purpose,
+                            &field,
+                            &id,
+                        ));
+                    }
+                    identifiers.push(id);
+                }
                 Err(v) => invalid.push(v),
             }
         }
@@ -253,6 +267,7 @@ pub fn check(
         );
         policy_refusals(decision)
             .into_iter()
+            .chain(unlinkable)
             // No identifier at all is already an input violation.
             .filter(|r| !(kinds.is_empty() && r.rule == "policy.no_identifiers"))
             .map(|r| violation(r.field, r.rule, r.message))

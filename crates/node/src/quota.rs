@@ -2,8 +2,8 @@
 //! its partner's per-signal cap and daily quota for the purpose (policy `limits`, `[share.bulk]`).
 //! A refusal is RESOURCE_EXHAUSTED on the field `identifiers`, naming the quota, its rule and
 //! when it frees up. Identifiers are counted as the match keys they are sent as (a person 3,
-//! 2 without a given name; any other kind 1), the unit the transcryptors and the coordinator
-//! count again.
+//! 2 without a given name, fewer where the purpose's `person_match_keys` leaves keys out; any
+//! other kind 1), the unit the transcryptors and the coordinator count again.
 
 use crate::input::Refused;
 use crate::submit::{Submission, SubmitError};
@@ -24,7 +24,10 @@ pub fn per_signal(
     purpose: &str,
     identifiers: &[Identifier],
 ) -> Result<(), Refused> {
-    let keys: usize = identifiers.iter().map(|i| i.match_keys().len()).sum();
+    let keys: usize = identifiers
+        .iter()
+        .map(|i| policy.match_keys(purpose, i).len())
+        .sum();
     Ledger::check_signal(
         policy.limits(partner, purpose),
         partner,

@@ -159,7 +159,7 @@ impl Node {
         let keys: Vec<MatchKey> = checked
             .identifiers
             .iter()
-            .flat_map(|i| i.match_keys())
+            .flat_map(|i| policy.match_keys(&request.purpose, i))
             .collect();
         // Keyed lookups per match key: stored for withdrawal by identifier, and the names of the
         // data subjects in the processing log.

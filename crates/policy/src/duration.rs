@@ -121,6 +121,20 @@ impl IsoDuration {
             .map_or(i64::MAX, |t| t.as_second())
     }
 
+    /// The start of the UTC month in which this duration before `now` falls (seconds since the
+    /// epoch), with its date (`YYYY-MM-DD`): where a monitor stops counting.
+    pub fn month_start_before(&self, now: i64) -> (i64, String) {
+        let start = Timestamp::from_second(now)
+            .ok()
+            .map(|t| Offset::UTC.to_datetime(t))
+            .and_then(|d| d.checked_sub(self.span()?).ok())
+            .map(|d| d.date().first_of_month());
+        match start.and_then(|d| Some((Offset::UTC.to_timestamp(d.at(0, 0, 0, 0)).ok()?, d))) {
+            Some((t, d)) => (t.as_second(), d.to_string()),
+            None => (i64::MIN, "-".to_owned()),
+        }
+    }
+
     /// True when this duration after `start` has come by `now` (both seconds since the epoch).
     pub fn has_run(&self, start: i64, now: i64) -> bool {
         self.after(start) <= now
@@ -202,6 +216,22 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use jiff::civil::date;
+
+    #[test]
+    fn a_monitor_counts_up_to_the_start_of_the_month_the_delay_reaches_back_to() {
+        let at = |d: jiff::civil::DateTime| Offset::UTC.to_timestamp(d).unwrap().as_second();
+        let delay = IsoDuration::parse("P14D").unwrap();
+        let now = at(date(2026, 12, 2).at(10, 0, 0, 0));
+        assert_eq!(
+            delay.month_start_before(now),
+            (
+                at(date(2026, 11, 1).at(0, 0, 0, 0)),
+                "2026-11-01".to_owned()
+            )
+        );
+        let now = at(date(2026, 12, 15).at(0, 0, 0, 0));
+        assert_eq!(delay.month_start_before(now).1, "2026-12-01");
+    }
 
     fn d(s: &str) -> IsoDuration {
         IsoDuration::parse(s).unwrap()

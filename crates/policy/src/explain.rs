@@ -1,14 +1,22 @@
 //! What a policy set lets flow, in the privacy officer's terms: every flow is one item (an
 //! identifier kind or an attribute) going from a partner to the coordinator for a purpose, or
 //! from a hit to a recipient role. `explain` prints them as tables per purpose; `diff` compares
-//! the flows of two sets, so a change is reviewed as "newly allowed" and "no longer allowed".
+//! the flows of two sets ([`crate::diff`]), so a change is reviewed as "newly allowed" and "no
+//! longer allowed".
+//!
+//! [`explanation`] gathers what `explain` shows as data (the shape of `policy explain --json`);
+//! [`explain`] renders it as Markdown tables.
 
-use crate::{Grant, PolicySet, Purpose};
+pub use crate::diff::{diff, Diff, Rebased};
+use crate::{Alarms, Grant, PersonMatchKey, PolicySet, Purpose};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-/// One thing that may flow.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// One thing that may flow; in JSON an object with `"flow": "share"` or `"flow": "view"` and
+/// the fields below.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "flow", rename_all = "snake_case")]
 pub enum Flow {
     /// `partner` may send `item` for `purpose`, on `legal_basis`.
     Share {
@@ -26,7 +34,7 @@ pub enum Flow {
 }
 
 impl Flow {
-    fn key(&self) -> (String, String, String, u8) {
+    pub(crate) fn key(&self) -> (String, String, String, u8) {
         match self {
             Flow::Share {
                 purpose,
@@ -42,7 +50,7 @@ impl Flow {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Flow::Share {
                 purpose,
@@ -105,14 +113,28 @@ pub fn flows(set: &PolicySet) -> BTreeSet<Flow> {
     out
 }
 
-fn purpose_line(p: &Purpose) -> String {
+pub(crate) fn purpose_line(p: &Purpose) -> String {
     match &p.monitor {
-        Some(m) => format!(
-            "monitor: only counts of {} leave, cells below {} suppressed; processing activity {}",
-            m.aggregates_of.join(", "),
-            m.min_cell_size,
-            p.processing_activity_id
-        ),
+        Some(m) => {
+            let crate::model::Disclosure::CellKey { noise_bound } = m.disclosure;
+            let cap = match m.counts {
+                crate::model::Counting::Signals {
+                    max_per_person: Some(cap),
+                } => format!(" (at most {cap} per person)"),
+                _ => String::new(),
+            };
+            format!(
+                "monitor: only counts of {} leave ({}{cap}, counted {} after arrival), cells \
+                 below {} suppressed, the rest perturbed by the cell-key method (at most ±{}); \
+                 processing activity {}",
+                m.aggregates_of.join(", "),
+                m.counts.as_str(),
+                m.counting_delay,
+                m.min_cell_size,
+                noise_bound,
+                p.processing_activity_id
+            )
+        }
         None => format!(
             "a hit needs {} partners within {}; unmatched signals kept {}, hits {}; processing activity {}",
             p.min_distinct_partners,
@@ -124,18 +146,91 @@ fn purpose_line(p: &Purpose) -> String {
     }
 }
 
-/// Tables per purpose: each item, who may send it (and on which basis), who sees it of a hit.
-/// `purpose` and `partner` narrow the output.
-pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) -> String {
+/// What may flow for some purposes of a set: `policy explain --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// The set's version, `sha256:…`.
+    pub version: String,
+    /// In the order of their ids.
+    pub purposes: Vec<PurposeFlows>,
+}
+
+/// What may flow for one purpose.
+#[derive(Debug, Clone, Serialize)]
+pub struct PurposeFlows {
+    pub id: String,
+    pub name: String,
+    pub legal_bases: Vec<BasisRef>,
+    /// When a hit forms (or what a monitor counts), the retentions and the processing
+    /// activity, in one line of words.
+    pub summary: String,
+    pub data_subjects: Vec<String>,
+    /// The person match keys that may link signals (`full`, `initial`, `loose`); empty for a
+    /// monitor.
+    pub person_match_keys: Vec<PersonMatchKey>,
+    /// Per partner that shares for the purpose (narrowed like `items`); empty for a monitor.
+    pub limits: Vec<PartnerLimits>,
+    /// `null` for a monitor purpose (nothing is matched, so nothing raises an alarm).
+    pub alarms: Option<Alarms>,
+    /// Each item that flows, in the order of its name; empty when nothing flows.
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BasisRef {
+    pub id: String,
+    /// `null` when the set does not define the basis (a checked set always does).
+    pub citation: Option<String>,
+}
+
+/// A partner's probing limits for the purpose.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartnerLimits {
+    pub partner: String,
+    pub identifiers_per_signal: u32,
+    pub identifiers_per_day: u64,
+    /// `default`, `share` (set in the share) or `bulk` (an explicit bulk grant).
+    pub grant: Grant,
+    /// The partner file that sets them.
+    pub file: String,
+    /// Why a bulk grant was given; `null` otherwise.
+    pub bulk_reason: Option<String>,
+}
+
+/// One item: who may send it, who sees it of a hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// `identifier <kind>`, `attribute <id>`, or one of the two facts the coordinator derives
+    /// from a hit (`which identifier kinds linked the hit`, `which kinds of partner are involved`).
+    pub item: String,
+    /// An attribute's data class (`basic`, `special`, `criminal`, `police`); `null` otherwise.
+    pub class: Option<String>,
+    /// Empty for an identifier (only its pseudonym is matched, nobody sees it) and for what
+    /// nobody may see.
+    pub seen_by: Vec<String>,
+    /// Empty for a derived fact (`derived` is true) and for what nobody may send.
+    pub sent_by: Vec<Sender>,
+    /// Derived by the coordinator from the hit, not sent by anyone.
+    pub derived: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sender {
+    pub partner: String,
+    pub legal_basis: String,
+}
+
+/// What may flow per purpose; `purpose` and `partner` narrow it (a partner's narrowing keeps
+/// the recipients' rows of what it sends, and the derived facts).
+pub fn explanation(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) -> Explanation {
     let all = flows(set);
-    let mut out = String::new();
-    let _ = writeln!(out, "# What may flow — policy set {}\n", set.version());
+    let mut purposes = Vec::new();
     for p in set.purposes() {
         if purpose.is_some_and(|id| id != p.id) {
             continue;
         }
         // item → (senders, viewers)
-        let mut rows: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        let mut rows: BTreeMap<String, (Vec<Sender>, Vec<String>)> = BTreeMap::new();
         for flow in all.iter() {
             match flow {
                 Flow::Share {
@@ -144,10 +239,10 @@ pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) ->
                     item,
                     legal_basis,
                 } if purpose == &p.id && partner.is_none_or(|id| id == who) => {
-                    rows.entry(item.clone())
-                        .or_default()
-                        .0
-                        .push(format!("{who} ({legal_basis})"));
+                    rows.entry(item.clone()).or_default().0.push(Sender {
+                        partner: who.clone(),
+                        legal_basis: legal_basis.clone(),
+                    });
                 }
                 Flow::View {
                     purpose,
@@ -162,76 +257,161 @@ pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) ->
                 _ => {}
             }
         }
+        let derived = |item: &str| item == KINDS_ITEM || item == ROLES_ITEM;
         if partner.is_some() {
-            rows.retain(|item, (senders, _)| {
-                !senders.is_empty() || item == KINDS_ITEM || item == ROLES_ITEM
-            });
+            rows.retain(|item, (senders, _)| !senders.is_empty() || derived(item));
         }
+        let items = rows
+            .into_iter()
+            .map(|(item, (sent_by, viewers))| Item {
+                class: item
+                    .strip_prefix("attribute ")
+                    .and_then(|a| set.attribute(a))
+                    .map(|a| a.sensitivity.as_str().to_owned()),
+                seen_by: if item.starts_with("identifier ") {
+                    Vec::new()
+                } else {
+                    viewers
+                },
+                derived: derived(&item),
+                sent_by,
+                item,
+            })
+            .collect();
+        purposes.push(PurposeFlows {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            legal_bases: p
+                .legal_bases
+                .iter()
+                .map(|id| BasisRef {
+                    id: id.clone(),
+                    citation: set
+                        .legal_bases()
+                        .find(|b| &b.id == id)
+                        .map(|b| b.citation.clone()),
+                })
+                .collect(),
+            summary: purpose_line(p),
+            data_subjects: p.data_subjects.clone(),
+            person_match_keys: if p.monitor.is_some() {
+                Vec::new()
+            } else {
+                p.person_match_keys.iter().copied().collect()
+            },
+            limits: limits(set, p, partner),
+            alarms: p.monitor.is_none().then_some(p.alarms),
+            items,
+        });
+    }
+    Explanation {
+        version: set.version().to_owned(),
+        purposes,
+    }
+}
+
+/// Per partner sharing for `p` (narrowed to `partner`): its probing limits; none for a monitor.
+fn limits(set: &PolicySet, p: &Purpose, partner: Option<&str>) -> Vec<PartnerLimits> {
+    if p.monitor.is_some() {
+        return Vec::new();
+    }
+    set.partners()
+        .filter(|who| partner.is_none_or(|id| id == who.id))
+        .filter_map(|who| {
+            let limits = set.limits(&who.id, &p.id)?;
+            Some(PartnerLimits {
+                partner: who.id.clone(),
+                identifiers_per_signal: limits.identifiers_per_signal,
+                identifiers_per_day: limits.identifiers_per_day,
+                grant: limits.grant,
+                file: limits.file.clone(),
+                bulk_reason: limits.bulk_reason.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Tables per purpose: each item, who may send it (and on which basis), who sees it of a hit.
+/// `purpose` and `partner` narrow the output.
+pub fn explain(set: &PolicySet, purpose: Option<&str>, partner: Option<&str>) -> String {
+    let explanation = explanation(set, purpose, partner);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# What may flow — policy set {}\n",
+        explanation.version
+    );
+    for p in &explanation.purposes {
         let _ = writeln!(out, "## {} — {}\n", p.id, p.name);
         let bases: Vec<String> = p
             .legal_bases
             .iter()
-            .map(|id| match set.legal_bases().find(|b| &b.id == id) {
-                Some(b) => format!("{id} ({})", b.citation),
-                None => id.clone(),
+            .map(|b| match &b.citation {
+                Some(citation) => format!("{} ({citation})", b.id),
+                None => b.id.clone(),
             })
             .collect();
         let _ = writeln!(out, "Legal bases: {}  ", bases.join("; "));
-        let _ = writeln!(out, "{}  ", purpose_line(p));
+        let _ = writeln!(out, "{}  ", p.summary);
+        if !p.person_match_keys.is_empty() {
+            let keys: Vec<String> = p
+                .person_match_keys
+                .iter()
+                .map(|k| format!("{} ({})", k.as_str(), k.words()))
+                .collect();
+            let _ = writeln!(out, "Persons link on: {}  ", keys.join("; "));
+        }
         let _ = writeln!(out, "Data subjects: {}\n", p.data_subjects.join(", "));
-        if rows.is_empty() {
+        if p.items.is_empty() {
             let _ = writeln!(out, "Nothing flows for this purpose.\n");
             continue;
         }
-        limits_table(&mut out, set, p, partner);
+        limits_table(&mut out, p);
         let _ = writeln!(
             out,
             "| item | class | sent by (legal basis) | seen of a hit by |"
         );
         let _ = writeln!(out, "|---|---|---|---|");
-        for (item, (senders, viewers)) in rows {
-            let class = item
-                .strip_prefix("attribute ")
-                .and_then(|a| set.attribute(a))
-                .map_or("-", |a| a.sensitivity.as_str());
-            let seen = if item.starts_with("identifier ") {
+        for item in &p.items {
+            let class = item.class.as_deref().unwrap_or("-");
+            let seen = if item.item.starts_with("identifier ") {
                 "nobody: only its pseudonym is matched".to_owned()
             } else {
-                or_nobody(&viewers)
+                or_nobody(&item.seen_by)
             };
-            let sent = if item == KINDS_ITEM || item == ROLES_ITEM {
+            let sent = if item.derived {
                 "derived by the coordinator from the hit".to_owned()
             } else {
+                let senders: Vec<String> = item
+                    .sent_by
+                    .iter()
+                    .map(|s| format!("{} ({})", s.partner, s.legal_basis))
+                    .collect();
                 or_nobody(&senders)
             };
-            let _ = writeln!(out, "| {item} | {class} | {sent} | {seen} |");
+            let _ = writeln!(out, "| {} | {class} | {sent} | {seen} |", item.item);
         }
         out.push('\n');
     }
     out
 }
 
-/// Per partner sharing for `p`: how many identifiers it may have matched, and the alarms.
-fn limits_table(out: &mut String, set: &PolicySet, p: &Purpose, partner: Option<&str>) {
-    if p.monitor.is_some() {
+/// The probing limits of the partners sharing for `p`, and its alarms; nothing for a monitor.
+fn limits_table(out: &mut String, p: &PurposeFlows) {
+    let Some(a) = &p.alarms else {
         return;
-    }
+    };
     let _ = writeln!(
         out,
-        "Probing limits (identifiers counted as match keys: a person 3, any other kind 1):\n"
+        "Probing limits (identifiers counted as match keys: a person {}, any other kind 1):\n",
+        p.person_match_keys.len()
     );
     let _ = writeln!(
         out,
         "| partner | per signal | per 24 hours (sliding) | set by |"
     );
     let _ = writeln!(out, "|---|---|---|---|");
-    for who in set.partners() {
-        if partner.is_some_and(|id| id != who.id) {
-            continue;
-        }
-        let Some(limits) = set.limits(&who.id, &p.id) else {
-            continue;
-        };
+    for limits in &p.limits {
         let by = match limits.grant {
             Grant::Default => "defaults".to_owned(),
             Grant::Share => format!("limits in {}", limits.file),
@@ -244,10 +424,9 @@ fn limits_table(out: &mut String, set: &PolicySet, p: &Purpose, partner: Option<
         let _ = writeln!(
             out,
             "| {} | {} | {} | {by} |",
-            who.id, limits.identifiers_per_signal, limits.identifiers_per_day
+            limits.partner, limits.identifiers_per_signal, limits.identifiers_per_day
         );
     }
-    let a = &p.alarms;
     let _ = writeln!(
         out,
         "\nAlarms (per partner, last 24 hours): {} or more signals withdrawn within {} minutes of \
@@ -264,240 +443,5 @@ fn or_nobody(list: &[String]) -> String {
         "nobody".to_owned()
     } else {
         list.join(", ")
-    }
-}
-
-/// What changes between two sets.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Diff {
-    pub allowed: Vec<Flow>,
-    pub forbidden: Vec<Flow>,
-    /// Same item, same partner, same purpose, another legal basis: `(old, new)`.
-    pub rebased: Vec<(Flow, Flow)>,
-    /// Other changes in words: purposes' retention, window, minimum partners, cell size;
-    /// attributes' class; partners' OINs and roles; purposes and partners added or removed.
-    pub changed: Vec<String>,
-}
-
-impl Diff {
-    pub fn is_empty(&self) -> bool {
-        self.allowed.is_empty()
-            && self.forbidden.is_empty()
-            && self.rebased.is_empty()
-            && self.changed.is_empty()
-    }
-}
-
-pub fn diff(old: &PolicySet, new: &PolicySet) -> Diff {
-    let (a, b) = (flows(old), flows(new));
-    let by_key = |set: &BTreeSet<Flow>| -> BTreeMap<(String, String, String, u8), Flow> {
-        set.iter().map(|f| (f.key(), f.clone())).collect()
-    };
-    let (ka, kb) = (by_key(&a), by_key(&b));
-    let mut d = Diff::default();
-    for (key, flow) in &kb {
-        match ka.get(key) {
-            None => d.allowed.push(flow.clone()),
-            Some(before) if before != flow => d.rebased.push((before.clone(), flow.clone())),
-            Some(_) => {}
-        }
-    }
-    for (key, flow) in &ka {
-        if !kb.contains_key(key) {
-            d.forbidden.push(flow.clone());
-        }
-    }
-    let mut changed = |what: String| d.changed.push(what);
-    for p in old.purposes() {
-        let Some(q) = new.purpose(&p.id) else {
-            changed(format!("purpose {} removed", p.id));
-            continue;
-        };
-        let fields = [
-            (
-                "retention_unmatched",
-                p.retention_unmatched.to_string(),
-                q.retention_unmatched.to_string(),
-            ),
-            (
-                "retention_hits",
-                p.retention_hits.to_string(),
-                q.retention_hits.to_string(),
-            ),
-            (
-                "match_window",
-                p.match_window.to_string(),
-                q.match_window.to_string(),
-            ),
-            (
-                "min_distinct_partners",
-                p.min_distinct_partners.to_string(),
-                q.min_distinct_partners.to_string(),
-            ),
-            (
-                "legal_bases",
-                p.legal_bases.join(", "),
-                q.legal_bases.join(", "),
-            ),
-            (
-                "processing_activity_id",
-                p.processing_activity_id.clone(),
-                q.processing_activity_id.clone(),
-            ),
-            (
-                "data_subjects",
-                p.data_subjects.join(", "),
-                q.data_subjects.join(", "),
-            ),
-            (
-                "min_cell_size",
-                p.monitor
-                    .as_ref()
-                    .map(|m| m.min_cell_size.to_string())
-                    .unwrap_or_default(),
-                q.monitor
-                    .as_ref()
-                    .map(|m| m.min_cell_size.to_string())
-                    .unwrap_or_default(),
-            ),
-        ];
-        for (field, before, after) in fields {
-            if before != after {
-                changed(format!("purpose {}: {field} {before} → {after}", p.id));
-            }
-        }
-    }
-    for q in new.purposes() {
-        if old.purpose(&q.id).is_none() {
-            changed(format!("purpose {} added: {}", q.id, purpose_line(q)));
-        }
-    }
-    for a in old.attributes() {
-        match new.attribute(&a.id) {
-            None => changed(format!("attribute {} removed from the catalogue", a.id)),
-            Some(b) if b.sensitivity != a.sensitivity => changed(format!(
-                "attribute {}: class {} → {}",
-                a.id,
-                a.sensitivity.as_str(),
-                b.sensitivity.as_str()
-            )),
-            Some(b) if b.values != a.values => changed(format!(
-                "attribute {}: values [{}] → [{}]",
-                a.id,
-                a.values.join(", "),
-                b.values.join(", ")
-            )),
-            Some(_) => {}
-        }
-    }
-    for b in new.attributes() {
-        if old.attribute(&b.id).is_none() {
-            changed(format!(
-                "attribute {} added to the catalogue ({})",
-                b.id,
-                b.sensitivity.as_str()
-            ));
-        }
-    }
-    for p in old.partners() {
-        match new.partner(&p.id) {
-            None => changed(format!("partner {} removed", p.id)),
-            Some(q) => {
-                if p.role != q.role {
-                    changed(format!(
-                        "partner {}: role {} → {}",
-                        p.id,
-                        p.role.as_str(),
-                        q.role.as_str()
-                    ));
-                }
-                for (purpose, share) in &p.shares {
-                    let Some(after) = q.shares.get(purpose) else {
-                        continue;
-                    };
-                    let (a, b) = (&share.limits, &after.limits);
-                    if (a.identifiers_per_signal, a.identifiers_per_day, a.grant)
-                        != (b.identifiers_per_signal, b.identifiers_per_day, b.grant)
-                    {
-                        changed(format!(
-                            "partner {} for {purpose}: limits {} per signal, {} per 24 hours ({:?}) → {} per signal, {} per 24 hours ({:?})",
-                            p.id,
-                            a.identifiers_per_signal,
-                            a.identifiers_per_day,
-                            a.grant,
-                            b.identifiers_per_signal,
-                            b.identifiers_per_day,
-                            b.grant
-                        ));
-                    }
-                }
-                if p.oins != q.oins {
-                    changed(format!(
-                        "partner {}: OINs {} → {}",
-                        p.id,
-                        p.oins.join(", "),
-                        q.oins.join(", ")
-                    ));
-                }
-            }
-        }
-    }
-    for q in new.partners() {
-        if old.partner(&q.id).is_none() {
-            changed(format!(
-                "partner {} added ({}, OIN {})",
-                q.id,
-                q.role.as_str(),
-                q.oins.join(", ")
-            ));
-        }
-    }
-    d
-}
-
-impl std::fmt::Display for Diff {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.is_empty() {
-            return writeln!(f, "No flow changes: both sets allow exactly the same.");
-        }
-        let section = |f: &mut std::fmt::Formatter<'_>, title: &str, lines: Vec<String>| {
-            if lines.is_empty() {
-                return Ok(());
-            }
-            writeln!(f, "{title} ({}):", lines.len())?;
-            for line in lines {
-                writeln!(f, "  {line}")?;
-            }
-            writeln!(f)
-        };
-        section(
-            f,
-            "NEWLY ALLOWED",
-            self.allowed
-                .iter()
-                .map(|x| format!("+ {}", x.describe()))
-                .collect(),
-        )?;
-        section(
-            f,
-            "NO LONGER ALLOWED",
-            self.forbidden
-                .iter()
-                .map(|x| format!("- {}", x.describe()))
-                .collect(),
-        )?;
-        section(
-            f,
-            "OTHER LEGAL BASIS",
-            self.rebased
-                .iter()
-                .map(|(a, b)| format!("~ {}  (was: {})", b.describe(), a.describe()))
-                .collect(),
-        )?;
-        section(
-            f,
-            "OTHER CHANGES",
-            self.changed.iter().map(|c| format!("* {c}")).collect(),
-        )
     }
 }

@@ -53,6 +53,9 @@ pub struct PurposeEntry {
     /// `dpl.core.processing_activity_id`).
     pub processing_activity_id: Name,
     pub data_subjects: Vec<String>,
+    /// Which of a person's match keys (`full`, `initial`, `loose`) may link signals for this
+    /// purpose; all of them where left out.
+    pub person_match_keys: Option<Spanned<Vec<Name>>>,
     pub retention_unmatched: Spanned<String>,
     pub retention_hits: Spanned<String>,
     pub match_window: Spanned<String>,
@@ -66,6 +69,16 @@ pub struct PurposeEntry {
     pub aggregates_of: Vec<Name>,
     /// For monitor purposes: cells with fewer signals than this are suppressed.
     pub min_cell_size: Option<Spanned<i64>>,
+    /// For monitor purposes: how published cells are protected (`cell_key`).
+    pub disclosure: Option<Spanned<String>>,
+    /// For monitor purposes, cell key: the largest noise added to a published count.
+    pub noise_bound: Option<Spanned<i64>>,
+    /// For monitor purposes: `signals` (default) or `persons`.
+    pub counts: Option<Spanned<String>>,
+    /// For monitor purposes counting signals: at most this many signals of one person count.
+    pub max_signals_per_person: Option<Spanned<i64>>,
+    /// For monitor purposes: how long after its arrival a signal starts to count.
+    pub counting_delay: Option<Spanned<String>>,
     /// When a partner's pattern for this purpose raises an alarm; defaults where left out.
     pub alarms: Option<Spanned<AlarmsEntry>>,
 }
@@ -254,8 +267,8 @@ pub struct ShareEntry {
 }
 
 /// How many identifiers a partner may have matched for a purpose (`limits = { … }`). An
-/// identifier counts as the match keys it is sent as: a person 3 (2 without a given name),
-/// every other kind 1.
+/// identifier counts as the match keys it is sent as: a person 3 (2 without a given name, fewer
+/// where the purpose's `person_match_keys` leaves keys out), every other kind 1.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsEntry {

@@ -14,26 +14,30 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod diff;
 mod duration;
 mod evaluate;
 pub mod explain;
 pub mod files;
 pub mod limits;
 mod live;
+mod match_keys;
 mod model;
 mod problem;
 pub mod quota;
 pub mod register;
 pub mod signal_check;
 pub mod signature;
+pub mod suggest;
 
 pub use check::MIN_MONITOR_CELL_SIZE;
 pub use duration::IsoDuration;
 pub use evaluate::{Refusal, ShareDecision};
 pub use live::LivePolicy;
 pub use model::{
-    Alarms, Attribute, AttributeKind, Grant, InvalidValue, LegalBasis, Limits, Monitor, Partner,
-    PartnerRole, Purpose, RecipientRole, RecipientView, Sensitivity, Share,
+    Alarms, Attribute, AttributeKind, Counting, Disclosure, Grant, InvalidValue, LegalBasis,
+    Limits, Monitor, Partner, PartnerRole, PersonMatchKey, Purpose, RecipientRole, RecipientView,
+    Sensitivity, Share,
 };
 pub use problem::{PolicyProblems, Problem, Source};
 
@@ -41,6 +45,9 @@ use check::Parsed;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+/// The rule of the one problem of a policy directory that does not exist.
+pub const DIR_NOT_FOUND: &str = "dir.not_found";
 
 /// The files every policy set has besides `partners/*.toml`.
 pub const REQUIRED_FILES: [&str; 4] = [
@@ -66,6 +73,15 @@ pub struct PolicySet {
 impl PolicySet {
     /// Reads `dir/*.toml` and `dir/partners/*.toml` and checks them.
     pub fn load(dir: &Path) -> Result<Self, PolicyProblems> {
+        // One problem, not one per file that is not there.
+        if !dir.is_dir() {
+            return Err(PolicyProblems(vec![Problem {
+                file: ".".to_owned(),
+                line: 0,
+                rule: DIR_NOT_FOUND,
+                message: format!("the policy directory {} does not exist", dir.display()),
+            }]));
+        }
         let mut sources = Vec::new();
         let mut problems = Vec::new();
         let mut read = |relative: String, path: &Path| match std::fs::read_to_string(path) {
@@ -168,6 +184,8 @@ impl PolicySet {
             Ok(_) => Err(PolicyProblems(problems)),
             Err(more) => {
                 problems.extend(more);
+                // In the order of the files, as an officer goes through them.
+                problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
                 Err(PolicyProblems(problems))
             }
         }
@@ -245,11 +263,36 @@ fn parse<'a, T: DeserializeOwned>(
                 file: source.path.clone(),
                 line: e.span().map_or(0, |s| source.line_of(s.start)),
                 rule: "file.parse",
-                message: e.message().trim().to_owned(),
+                message: parse_message(e.message().trim(), &source.path),
             });
             None
         }
     }
+}
+
+/// The parser's message, with the nearest valid name for an unknown field or value, and what
+/// the officer will not be told until the file parses (the references into it are not checked).
+fn parse_message(message: &str, path: &str) -> String {
+    let mut out = message.to_owned();
+    if message.starts_with("unknown field") || message.starts_with("unknown variant") {
+        // serde: "unknown field `x`, expected one of `a`, `b`" (or "expected `a` or `b`").
+        let mut quoted = message.split('`').skip(1).step_by(2);
+        if let Some(word) = quoted.next() {
+            out += &suggest::did_you_mean(word, quoted);
+        }
+    }
+    let unread = match path {
+        "legal_bases.toml" => Some(("legal basis", "legal bases")),
+        "purposes.toml" => Some(("purpose", "purposes")),
+        "attributes.toml" => Some(("attribute", "attributes")),
+        _ => None,
+    };
+    if let Some((one, many)) = unread {
+        out += &format!(
+            " (until this file parses, no {one} is defined, so references to {many} are not checked)"
+        );
+    }
+    out
 }
 
 fn version_of(sources: &[Source]) -> String {

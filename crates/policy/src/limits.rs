@@ -23,8 +23,9 @@ pub const ORDINARY_MAX_PER_DAY: i64 = 10_000;
 /// The most match keys a signal can carry on the wire (the coordinator refuses more).
 pub const WIRE_MAX_PER_SIGNAL: i64 = 256;
 
-/// Where a partner's limits for a purpose come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a partner's limits for a purpose come from (in JSON `default`, `share`, `bulk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Grant {
     /// The share sets none: the defaults of this module.
     Default,
@@ -65,7 +66,7 @@ impl Limits {
 }
 
 /// When a partner's pattern for a purpose raises an alarm. Counted over the last 24 hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Alarms {
     /// Signals withdrawn within `withdrawn_within_minutes` of arriving while in a hit.
     pub withdrawals_after_hit: u32,

@@ -4,6 +4,7 @@
 use crate::duration::IsoDuration;
 pub use crate::files::{AttributeKind, PartnerRole, RecipientRole, Sensitivity};
 pub use crate::limits::{Alarms, Grant, Limits};
+pub use crate::match_keys::PersonMatchKey;
 use signaalnet_identifier::IdentifierKind;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,6 +24,8 @@ pub struct Purpose {
     pub legal_bases: Vec<String>,
     pub processing_activity_id: String,
     pub data_subjects: Vec<String>,
+    /// The person match keys that may link signals for this purpose.
+    pub person_match_keys: BTreeSet<PersonMatchKey>,
     pub retention_unmatched: IsoDuration,
     pub retention_hits: IsoDuration,
     pub match_window: IsoDuration,
@@ -33,12 +36,47 @@ pub struct Purpose {
     pub alarms: Alarms,
 }
 
+/// How a monitor purpose counts and protects its tables (`docs/monitor.md`).
 #[derive(Debug, Clone)]
 pub struct Monitor {
     /// Purposes whose signals are counted.
     pub aggregates_of: Vec<String>,
     /// Cells below this count are suppressed.
     pub min_cell_size: u32,
+    /// How published cells are protected.
+    pub disclosure: Disclosure,
+    /// What one unit of a count is.
+    pub counts: Counting,
+    /// A signal counts only once this long has passed since it arrived at the coordinator
+    /// (rounded to the start of that month), so a contributor cannot pad a cell and withdraw.
+    pub counting_delay: IsoDuration,
+}
+
+/// The statistical disclosure control of a monitor purpose's published cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    /// The cell-key method: each published count is the true count plus noise of at most
+    /// `noise_bound`, fixed by the set of records in the cell.
+    CellKey { noise_bound: u32 },
+}
+
+/// What a monitor purpose counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Signals, at most `max_per_person` of one person (`None`: no cap).
+    Signals { max_per_person: Option<u32> },
+    /// Distinct persons or cases: signals sharing a person-identifying pseudonym (BSN or
+    /// name and date of birth) within a purpose count once; a signal without one is a case.
+    Persons,
+}
+
+impl Counting {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Signals { .. } => "signals",
+            Self::Persons => "persons",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

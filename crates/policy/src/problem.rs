@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// One problem in a policy set: where, which rule, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One problem in a policy set: where, which rule, and what to do about it. In JSON
+/// (`policy check --json`) an object with these four fields.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// Path relative to the policy directory, e.g. `partners/gemeente-groningen.toml`.
     pub file: String,

@@ -60,7 +60,7 @@ pub struct Recipient {
     pub sees: Vec<String>,
 }
 
-fn measures(set: &PolicySet, monitor_cell: Option<u32>) -> Vec<String> {
+fn measures(set: &PolicySet, monitor: Option<&crate::Monitor>) -> Vec<String> {
     let mut m = vec![
         "Pseudonymisation at the source: identifiers leave the partner's node only encrypted \
          (ElGamal, polymorphic pseudonymisation with libpep); two independent transcryptors \
@@ -83,10 +83,17 @@ fn measures(set: &PolicySet, monitor_cell: Option<u32>) -> Vec<String> {
             set.version()
         ),
     ];
-    if let Some(cell) = monitor_cell {
+    if let Some(monitor) = monitor {
+        let crate::Disclosure::CellKey { noise_bound } = monitor.disclosure;
         m.push(format!(
-            "Only counts leave the coordinator for this activity; cells below {cell} are \
-             suppressed, and no total reveals a suppressed cell."
+            "Only counts leave the coordinator for this activity ({}); cells below {} are \
+             left out, and every published count, totals included, carries cell-key noise of \
+             at most {noise_bound}, the same for the same records, so no subtraction of tables \
+             reveals a small cell. A signal counts only {} after it arrived, and an organisation \
+             that contributes sees only cells that are large without its own signals.",
+            monitor.counts.as_str(),
+            monitor.min_cell_size,
+            monitor.counting_delay,
         ));
     }
     m
@@ -224,7 +231,7 @@ pub fn register(set: &PolicySet) -> Register {
                     .to_owned(),
                 retention,
                 security_measures: {
-                    let mut m = measures(set, p.monitor.as_ref().map(|m| m.min_cell_size));
+                    let mut m = measures(set, p.monitor.as_ref());
                     if p.monitor.is_none() {
                         m.push(probing_measure(set, p));
                     }

@@ -13,7 +13,7 @@
 
 use crate::files::AttributeKind;
 use crate::{PolicySet, Refusal, ShareDecision};
-use signaalnet_identifier::IdentifierKind;
+use signaalnet_identifier::{Identifier, IdentifierKind};
 use std::collections::BTreeSet;
 
 /// The rule of an input error in an attribute value.
@@ -61,6 +61,48 @@ pub fn malformed_value(
         return Some("is a month in the future".into());
     }
     None
+}
+
+/// The rule under which a person is refused who has no match key the purpose lets link.
+pub const UNLINKABLE_RULE: &str = "policy.person_match_keys";
+
+/// A refusal of the person at `field` when it has no match key `purpose` lets link (known by
+/// initials only, for a purpose that links on `full` alone): sent, it could never meet another
+/// signal. `None` for any other identifier, and where [`check_signal`] refuses the person
+/// already (a purpose the set does not define, a partner that may not share persons for it).
+pub fn unlinkable(
+    policy: &PolicySet,
+    partner: &str,
+    purpose: &str,
+    field: &str,
+    identifier: &Identifier,
+) -> Option<Refusal> {
+    let allowed = &policy.purpose(purpose)?.person_match_keys;
+    let shares_persons = policy
+        .partner(partner)
+        .and_then(|p| p.shares.get(purpose))
+        .is_some_and(|s| s.identifier_kinds.contains(&IdentifierKind::Person));
+    if identifier.kind() != IdentifierKind::Person
+        || !shares_persons
+        || !policy.match_keys(purpose, identifier).is_empty()
+    {
+        return None;
+    }
+    let names: Vec<&str> = allowed.iter().map(|k| k.as_str()).collect();
+    Some(Refusal {
+        field: field.to_owned(),
+        rule: UNLINKABLE_RULE,
+        message: format!(
+            "purpose `{purpose}` links persons only on {} ({}); this person has no such key: \
+             give the first given name, not only initials",
+            names.join(", "),
+            allowed
+                .iter()
+                .map(|k| k.words())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    })
 }
 
 /// The refusals of a node's policy check that are policy decisions: a value of the wrong type

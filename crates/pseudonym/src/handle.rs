@@ -84,3 +84,39 @@ impl std::fmt::Display for AnalystHandle {
         f.write_str(&self.0)
     }
 }
+
+/// The monitor's record keys (`docs/monitor.md`): each record counted (a signal, or a person)
+/// gets a fixed, secret, uniformly distributed key, so the noise of a cell depends only on the
+/// set of records in it. One key for every monitor purpose: the same records give the same
+/// noise whichever purpose or table they are counted in. `Debug` is redacted.
+pub struct RecordKeys(hmac::Key);
+
+impl std::fmt::Debug for RecordKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordKeys([redacted])")
+    }
+}
+
+impl HandleKey {
+    /// The monitor's record keys, derived from the handle secret.
+    pub fn record_keys(&self) -> RecordKeys {
+        let key = hmac::sign(&self.0, b"signaalnet/monitor/record-key");
+        RecordKeys(hmac::Key::new(hmac::HMAC_SHA256, key.as_ref()))
+    }
+}
+
+impl RecordKeys {
+    /// The key of the record named by `parts` (e.g. a partner id and a signal id).
+    pub fn of(&self, parts: &[&[u8]]) -> u32 {
+        let mut ctx = hmac::Context::with_key(&self.0);
+        for part in parts {
+            // Length-prefixed: ("ab", "c") and ("a", "bc") are different records.
+            ctx.update(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+            ctx.update(part);
+        }
+        let tag = ctx.sign();
+        let mut first = [0u8; 4];
+        first.copy_from_slice(&tag.as_ref()[..4]);
+        u32::from_be_bytes(first)
+    }
+}

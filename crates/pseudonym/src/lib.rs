@@ -43,7 +43,7 @@ pub use encoding::{
     MatchDomain,
 };
 pub use error::PseudonymError;
-pub use handle::{AnalystHandle, HandleKey, PurposeHandleKey};
+pub use handle::{AnalystHandle, HandleKey, PurposeHandleKey, RecordKeys};
 pub use local::LocalChain;
 pub use origin::{Origin, OriginProof};
 pub use partner::{origin_pseudonym, PartnerEncryptor};

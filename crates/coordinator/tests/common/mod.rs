@@ -30,9 +30,19 @@ pub struct World {
 }
 
 pub async fn world() -> World {
+    world_with(&|_| {}).await
+}
+
+/// A world whose policy set is the example set with `change` applied to its files (in a copy).
+pub async fn world_with(change: &dyn Fn(&Path)) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let policy =
-        PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
+    let policies = dir.path().join("policies");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"),
+        &policies,
+    );
+    change(&policies);
+    let policy = PolicySet::load(&policies).unwrap();
     let context = CoordinatorContext::new("coordinator/test").unwrap();
     let rng = &mut rand::rng();
     let (system, keys) = Ceremony::run_locally(&context, 1, rng).unwrap();
@@ -98,6 +108,25 @@ impl World {
         signal_id: &str,
         identifier: Identifier,
     ) -> pb::EncryptedSignal {
+        self.signal_with(
+            partner,
+            signal_id,
+            identifier,
+            "2026-10",
+            &[("gemeente", "GM0014")],
+        )
+    }
+
+    /// What `partner`'s node and the transcryptor would deliver for a drieluik signal on
+    /// `identifier` observed in `month` with `attributes`.
+    pub fn signal_with(
+        &self,
+        partner: &str,
+        signal_id: &str,
+        identifier: Identifier,
+        month: &str,
+        attributes: &[(&str, &str)],
+    ) -> pb::EncryptedSignal {
         let mut rng = rand::rng();
         let identifiers = identifier
             .match_keys()
@@ -125,12 +154,15 @@ impl World {
         pb::EncryptedSignal {
             signal_id: signal_id.into(),
             purpose: DRIELUIK.into(),
-            observed_month: "2026-10".into(),
+            observed_month: month.into(),
             identifiers,
-            attributes: vec![pb::Attribute {
-                id: "gemeente".into(),
-                value: "GM0014".into(),
-            }],
+            attributes: attributes
+                .iter()
+                .map(|(id, value)| pb::Attribute {
+                    id: (*id).into(),
+                    value: (*value).into(),
+                })
+                .collect(),
             policy: None,
             traceparent: String::new(),
         }
@@ -163,12 +195,41 @@ impl World {
         }
     }
 
+    /// Delivers a drieluik signal from `partner` observed in `month` with `attributes`;
+    /// panics unless the coordinator accepts it.
+    pub async fn deliver_with(
+        &self,
+        partner: &str,
+        signal_id: &str,
+        identifier: Identifier,
+        month: &str,
+        attributes: &[(&str, &str)],
+    ) {
+        let signal = self.signal_with(partner, signal_id, identifier, month, attributes);
+        let (p, actor) = self.partner(partner);
+        let outcome = self.core.deliver(p, &actor, signal).await;
+        assert_eq!(outcome.code as i32, 0, "{signal_id}: {}", outcome.message);
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query(sql)
             .fetch_one(self.core.store().pool())
             .await
             .unwrap()
             .get(0)
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
 

@@ -284,6 +284,36 @@ impl Chain {
             .with_context(|| format!("the chain has no role `{name}`"))
     }
 
+    /// Writes the configuration of `signaalnet analyst` for `identity` (its certificate; the
+    /// coordinator's URL pinned to the coordinator's OIN) into the chain's directory; returns
+    /// its path.
+    pub fn analyst_config(&self, identity: &str) -> Result<PathBuf> {
+        let coordinator = self
+            .policy
+            .partners()
+            .find(|p| p.role == signaalnet_policy::PartnerRole::Coordinator)
+            .and_then(|p| p.oins.first())
+            .context("the policy set has no coordinator with an OIN")?;
+        let tls = self.tls(identity);
+        let text = format!(
+            "# signaalnet analyst --config {{this file}} hits|hit|monitor …\n\
+             coordinator = {{ url = {url:?}, oin = {coordinator:?} }}\n\n\
+             [tls]\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\ncrl = {crl:?}\n",
+            url = self.role("coordinator")?.url,
+            ca = tls.ca.display().to_string(),
+            cert = tls.cert.display().to_string(),
+            key = tls.key.display().to_string(),
+            crl = tls
+                .crl
+                .iter()
+                .map(|c| c.display().to_string())
+                .collect::<Vec<_>>(),
+        );
+        let path = self.path.join(format!("analyst-{identity}.toml"));
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
     /// `coordinator`, `node` or `transcryptor`.
     pub fn kind(&self, role: &str) -> Result<&'static str> {
         Ok(self.role(role)?.kind.command())

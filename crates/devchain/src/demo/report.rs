@@ -71,16 +71,54 @@ pub fn describe(n: &pb::HitNotification) -> String {
 }
 
 pub fn print_table(table: &pb::MonitorTable) {
+    let method = table.method.as_ref();
     println!(
-        "\n  {} (cells below {} suppressed: {} of the finest table; totals count published cells only)",
+        "\n  {} — {} received before {}{}; cells below {} left out{}, the rest perturbed by \
+         {} (at most ±{})",
         table.dimensions.join(" × "),
+        table.counts,
+        table.counted_before,
+        if table.period.is_empty() {
+            String::new()
+        } else {
+            format!(", observed in {}", table.period)
+        },
         table.min_cell_size,
-        table.suppressed_cells
+        if table.has_suppressed {
+            " (there are such cells; the total counts them)"
+        } else {
+            ""
+        },
+        method.map_or("?", |m| m.name.as_str()),
+        method.map_or(0, |m| m.noise_bound),
     );
-    let mut total = 0;
+    let count = |row: &pb::MonitorRow| {
+        if row.status == pb::CellStatus::Suppressed as i32 {
+            format!("< {}", table.min_cell_size)
+        } else {
+            format!("~{}", row.count)
+        }
+    };
     for row in &table.rows {
-        println!("    {:<60} {:>5}", row.values.join(" | "), row.count);
-        total += row.count;
+        println!("    {:<60} {:>6}", row.values.join(" | "), count(row));
     }
-    println!("    {:<60} {:>5}", "total (published)", total);
+    if let Some(total) = &table.total {
+        println!(
+            "    {:<60} {:>6}",
+            "total (a cell of its own)",
+            count(total)
+        );
+    }
+    if table.rows.is_empty() && table.has_suppressed {
+        println!("    (every cell is below the minimum: only the total can be shown)");
+    } else if table.rows.is_empty() {
+        println!(
+            "    (nothing counted yet: a signal counts from the start of the month its counting \
+             delay reaches back to)"
+        );
+    }
+    println!(
+        "    ~ perturbed: the true count is within ±{bound}",
+        bound = method.map_or(0, |m| m.noise_bound)
+    );
 }

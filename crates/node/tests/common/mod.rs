@@ -6,7 +6,9 @@ use signaalnet_node::Node;
 use signaalnet_policy::{LivePolicy, PolicySet};
 use signaalnet_proto::v1 as pb;
 use signaalnet_proto::v1::identifier::Value;
-use signaalnet_pseudonym::{Ceremony, CoordinatorContext, PartnerEncryptor, Transcryptor};
+use signaalnet_pseudonym::{
+    Ceremony, CoordinatorContext, CoordinatorDecryptor, PartnerEncryptor, Transcryptor,
+};
 use signaalnet_store::{Clock, Location};
 use std::path::Path;
 
@@ -24,9 +26,25 @@ pub async fn gemeente_node(dir: &Path, clock: &Clock) -> (Node, Actor) {
 pub async fn gemeente_node_in_chain(dir: &Path, clock: &Clock) -> (Node, Actor, Transcryptor) {
     let policy =
         PolicySet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap();
+    let (node, actor, transcryptor, _) = gemeente_node_under(dir, clock, policy).await;
+    (node, actor, transcryptor)
+}
+
+/// [`gemeente_node_in_chain`] under `policy`, and the coordinator's decryptor of its ceremony
+/// (to see which matching pseudonyms the node's ciphertexts become).
+pub async fn gemeente_node_under(
+    dir: &Path,
+    clock: &Clock,
+    policy: PolicySet,
+) -> (Node, Actor, Transcryptor, CoordinatorDecryptor) {
     let context = CoordinatorContext::new(CONTEXT).unwrap();
     let (system, keys) = Ceremony::run_locally(&context, 1, &mut rand::rng()).unwrap();
     let transcryptor = Transcryptor::new(&keys[0], &system).unwrap();
+    let decryptor = CoordinatorDecryptor::from_shares(
+        &system,
+        &[transcryptor.key_share(&mut rand::rng()).unwrap()],
+    )
+    .unwrap();
     let oin = policy.partner("gemeente_groningen").unwrap().oins[0].clone();
     let actor = Actor {
         oin,
@@ -48,7 +66,7 @@ pub async fn gemeente_node_in_chain(dir: &Path, clock: &Clock) -> (Node, Actor, 
     )
     .await
     .unwrap();
-    (node, actor, transcryptor)
+    (node, actor, transcryptor, decryptor)
 }
 
 /// A drieluik signal about an address, with idempotency key `key/<case>`.

@@ -20,7 +20,7 @@ pub use purposes::MIN_MONITOR_CELL_SIZE;
 use crate::files::{AttributesFile, LegalBasesFile, PartnerFile, PurposesFile, RecipientsFile};
 use crate::problem::{Problem, Source};
 use crate::PolicySet;
-use report::Checker;
+use report::{Catalogue, Checker};
 
 /// The parsed files, each with the source it came from.
 pub(crate) struct Parsed<'a> {
@@ -34,6 +34,16 @@ pub(crate) struct Parsed<'a> {
 /// Checks every file of `parsed`; the set, or every problem found (warnings are kept in the set).
 pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Vec<Problem>> {
     let mut c = Checker::default();
+    // A catalogue that is missing or did not parse has its own problem; what refers to it waits.
+    for (catalogue, read) in [
+        (Catalogue::LegalBasis, parsed.legal_bases.is_some()),
+        (Catalogue::Purpose, parsed.purposes.is_some()),
+        (Catalogue::Attribute, parsed.attributes.is_some()),
+    ] {
+        if !read {
+            c.unresolved.insert(catalogue);
+        }
+    }
     let legal_bases = legal_bases::check(&mut c, parsed.legal_bases.as_ref());
     let attributes = attributes::check(&mut c, parsed.attributes.as_ref());
     let purposes = purposes::check(&mut c, parsed.purposes.as_ref(), &legal_bases);
@@ -53,6 +63,11 @@ pub(crate) fn check(parsed: Parsed<'_>, version: String) -> Result<PolicySet, Ve
         &attributes,
         &partners,
     );
+    c.report_undefined(|catalogue| match catalogue {
+        Catalogue::LegalBasis => legal_bases.keys().map(String::as_str).collect(),
+        Catalogue::Purpose => purposes.keys().map(String::as_str).collect(),
+        Catalogue::Attribute => attributes.keys().map(String::as_str).collect(),
+    });
     if !c.problems.is_empty() {
         return Err(c.problems);
     }

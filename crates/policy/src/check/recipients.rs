@@ -2,7 +2,7 @@
 //! and purpose. What nobody shares or nobody can receive is allowed but warned about: it is
 //! usually a typo or a partner file still to come.
 
-use super::report::Checker;
+use super::report::{Catalogue, Checker};
 use crate::files::{RecipientEntry, RecipientRole, RecipientsFile};
 use crate::model::{Attribute, Partner, Purpose, RecipientView};
 use crate::problem::Source;
@@ -23,15 +23,19 @@ pub(super) fn check(
         let role = *entry.role.get_ref();
         let purpose_id = entry.purpose.get_ref();
         if !purposes.contains_key(purpose_id) {
-            c.at(
+            c.undefined(
+                Catalogue::Purpose,
                 source,
                 &entry.purpose,
-                "reference.undefined_purpose",
                 format!(
                     "recipient {} names purpose `{purpose_id}`, which is not defined",
                     role.as_str()
                 ),
             );
+            // The attributes it may see are still checked against the catalogue.
+            for attr in &entry.attributes {
+                c.catalogued(attributes, source, attr);
+            }
             continue;
         }
         let key = (role, purpose_id.clone());

@@ -1,12 +1,17 @@
 //! How the checks record what they find: a problem (the set is refused) or a warning (the set
 //! loads, the privacy officer should look), each located by file and line, and the few checks
 //! every file shares (well-formed and unique ids, ISO 8601 durations, catalogued attributes).
+//!
+//! One mistake, one message: a reference into a catalogue whose file is missing or did not parse
+//! is not checked (the file's own problem is the root cause), and every reference to the same
+//! undefined name becomes one problem, at the first place, listing the others and suggesting the
+//! nearest defined name.
 
 use crate::duration::IsoDuration;
 use crate::files::Name;
 use crate::model::Attribute;
 use crate::problem::{Problem, Source};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use toml::Spanned;
 
 /// Everything found so far.
@@ -14,6 +19,28 @@ use toml::Spanned;
 pub(super) struct Checker {
     pub problems: Vec<Problem>,
     pub warnings: Vec<Problem>,
+    /// Catalogues whose file is missing or did not parse: what refers to them is not checked.
+    pub unresolved: BTreeSet<Catalogue>,
+    /// References to undefined names, by catalogue and name, in the order found.
+    undefined: BTreeMap<(Catalogue, String), Vec<Problem>>,
+}
+
+/// A file of definitions that other files refer to by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Catalogue {
+    LegalBasis,
+    Purpose,
+    Attribute,
+}
+
+impl Catalogue {
+    fn rule(self) -> &'static str {
+        match self {
+            Self::LegalBasis => "reference.undefined_legal_basis",
+            Self::Purpose => "reference.undefined_purpose",
+            Self::Attribute => "reference.undefined_attribute",
+        }
+    }
 }
 
 impl Checker {
@@ -39,25 +66,48 @@ impl Checker {
         self.warnings.push(located(source, spanned, rule, message));
     }
 
+    /// The duration `value` gives, or `None` (reported) when it is not ISO 8601; checks that
+    /// need it are skipped then, so no message shows a value the officer did not write.
     pub fn duration(
         &mut self,
         source: &Source,
         value: &Spanned<String>,
         what: &str,
-    ) -> IsoDuration {
+    ) -> Option<IsoDuration> {
         match IsoDuration::parse(value.get_ref()) {
-            Ok(d) => d,
+            Ok(d) => Some(d),
             Err(why) => {
                 self.at(
                     source,
                     value,
                     "duration.iso8601",
-                    format!("{what} is not a valid ISO 8601 duration: {why}"),
+                    format!(
+                        "{what} `{}` is not a valid ISO 8601 duration: {why}",
+                        value.get_ref()
+                    ),
                 );
-                // Checking goes on so every problem is reported; the set is rejected anyway.
-                IsoDuration::PLACEHOLDER
+                None
             }
         }
+    }
+
+    /// Records a reference to `name`, which `catalogue` does not define; `message` says who
+    /// refers to it. Nothing is recorded when the catalogue itself could not be read: its own
+    /// problem is the cause.
+    pub fn undefined(
+        &mut self,
+        catalogue: Catalogue,
+        source: &Source,
+        name: &Name,
+        message: String,
+    ) {
+        if self.unresolved.contains(&catalogue) {
+            return;
+        }
+        self.undefined
+            .entry((catalogue, name.get_ref().clone()))
+            .or_default()
+            .push(located(source, name, catalogue.rule(), message));
     }
 
     /// The catalogue entry `attr` refers to, reporting an undefined one.
@@ -69,10 +119,10 @@ impl Checker {
     ) -> Option<&'a Attribute> {
         let found = attributes.get(attr.get_ref());
         if found.is_none() {
-            self.at(
+            self.undefined(
+                Catalogue::Attribute,
                 source,
                 attr,
-                "reference.undefined_attribute",
                 format!(
                     "attribute `{}` is not in the catalogue (attributes.toml)",
                     attr.get_ref()
@@ -80,6 +130,31 @@ impl Checker {
             );
         }
         found
+    }
+
+    /// Turns the references to undefined names into problems: one per name, at its first
+    /// reference, naming the others and the nearest defined name of `defined(catalogue)`.
+    pub fn report_undefined<'a>(&mut self, defined: impl Fn(Catalogue) -> Vec<&'a str>) {
+        for ((catalogue, name), places) in std::mem::take(&mut self.undefined) {
+            let mut places = places.into_iter();
+            let Some(mut first) = places.next() else {
+                continue;
+            };
+            let others: Vec<String> = places.map(|p| format!("{}:{}", p.file, p.line)).collect();
+            // A name referred to in several places is more likely defined under a misspelt id
+            // than misspelt the same way everywhere.
+            match crate::suggest::nearest(&name, defined(catalogue)) {
+                Some(near) if !others.is_empty() => {
+                    first.message += &format!("; `{near}` is defined: is that id misspelt?");
+                }
+                Some(near) => first.message += &format!("; did you mean `{near}`?"),
+                None => {}
+            }
+            if !others.is_empty() {
+                first.message += &format!(" (also referred to at {})", others.join(", "));
+            }
+            self.problems.push(first);
+        }
     }
 
     /// Registers `id` in `seen`, reporting a malformed id and a duplicate; `false` for a

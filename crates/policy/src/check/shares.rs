@@ -4,7 +4,7 @@
 //! data from the police only), and the probing limits are sound.
 
 use super::partners::Catalogues;
-use super::report::Checker;
+use super::report::{Catalogue, Checker};
 use crate::files::{Name, PartnerRole, Sensitivity, ShareEntry};
 use crate::model::{Attribute, LegalBasis, Limits, Purpose, Share};
 use crate::problem::Source;
@@ -31,10 +31,11 @@ pub(super) fn check(
     let (source, partner_id) = (partner.source, partner.id);
     let purpose_id = share.purpose.get_ref();
     let Some(purpose) = catalogues.purposes.get(purpose_id) else {
-        c.at(
+        // Without the purpose nothing else of the share can be weighed.
+        c.undefined(
+            Catalogue::Purpose,
             source,
             &share.purpose,
-            "reference.undefined_purpose",
             format!(
                 "partner `{partner_id}` shares for purpose `{purpose_id}`, which purposes.toml does not define"
             ),
@@ -77,11 +78,14 @@ fn basis<'a>(
 ) -> Option<&'a LegalBasis> {
     let basis_id = share.legal_basis.get_ref();
     let basis = legal_bases.get(basis_id);
-    if basis.is_none() {
-        c.at(
+    // An undefined basis is one mistake, not also a basis foreign to the purpose; when
+    // legal_bases.toml could not be read, the purpose's own list can still be compared.
+    let unread = c.unresolved.contains(&Catalogue::LegalBasis);
+    if basis.is_none() && !unread {
+        c.undefined(
+            Catalogue::LegalBasis,
             source,
             &share.legal_basis,
-            "reference.undefined_legal_basis",
             format!("legal basis `{basis_id}` is not defined in legal_bases.toml"),
         );
     } else if !purpose.legal_bases.contains(basis_id) {
@@ -118,8 +122,12 @@ fn identifier_kinds(
                 kind,
                 "reference.undefined_identifier_kind",
                 format!(
-                    "`{}` is not an identifier kind; known kinds: {}",
+                    "`{}` is not an identifier kind{}; known kinds: {}",
                     kind.get_ref(),
+                    crate::suggest::did_you_mean(
+                        kind.get_ref(),
+                        IdentifierKind::ALL.map(IdentifierKind::as_str)
+                    ),
                     IdentifierKind::ALL.map(IdentifierKind::as_str).join(", ")
                 ),
             ),

@@ -1,0 +1,44 @@
+//! History for the demo's regional monitor: a past year counts only once its signals are older
+//! than the monitor's counting delay, which no demo can wait for. So the demo writes one into the
+//! coordinator's store as if it had arrived weeks ago: the ZVH Drenthe 2023 year (67 signals of
+//! the police and the ZVH, `signaalnet_coordinator::monitor::drenthe`), attributes only, no
+//! identifiers (they never match anything). Said so wherever it is shown.
+
+use crate::partners::DRIELUIK;
+use crate::Chain;
+use anyhow::Result;
+use signaalnet_coordinator::monitor::drenthe;
+
+/// How long ago the history arrived: past any month start a 14-day delay reaches back to.
+const ARRIVED_DAYS_AGO: i64 = 50;
+
+/// Writes the Drenthe year into the running chain's coordinator store; returns how many
+/// signals. Call it before anything reads the monitor (the monitor keeps what it counted until
+/// the matcher changes).
+pub async fn seed_drenthe_2023(chain: &Chain) -> Result<usize> {
+    let store = signaalnet_coordinator::open_store(&chain.location("coordinator")?).await?;
+    let arrived = signaalnet_store::Clock::system().now() - ARRIVED_DAYS_AGO * 86_400;
+    let mut w = store.write().await?;
+    let year = drenthe::year();
+    for r in &year {
+        let mut attributes = vec![("vorm_uitbuiting", r.form)];
+        if let Some(g) = r.gemeente {
+            attributes.push(("gemeente", g));
+        }
+        sqlx::query(
+            "INSERT INTO coord_signals (partner_id, signal_id, purpose, observed_month, \
+             attributes, policy_version, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.partner)
+        .bind(format!("history-{}", r.case))
+        .bind(DRIELUIK)
+        .bind(&r.month)
+        .bind(serde_json::to_string(&attributes)?)
+        .bind(chain.policy.version())
+        .bind(arrived)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    w.commit().await?;
+    Ok(year.len())
+}
