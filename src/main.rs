@@ -5,7 +5,8 @@
 
 mod commands;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use commands::role_config::load_as;
 use signaalnet_coordinator::role::CoordinatorConfig;
 use signaalnet_node::role::NodeConfig;
 use signaalnet_transcryptor::role::TranscryptorConfig;
@@ -63,6 +64,22 @@ enum Command {
     /// 1, 2 and 4 identifiers per signal, latency at a fixed offered load, a bulk load with
     /// memory, on SQLite and (with --postgres) PostgreSQL. Build with --release.
     Bench(signaalnet_devchain::bench::BenchArgs),
+    /// Print a completion script for a shell, e.g.
+    /// `signaalnet completions bash > ~/.local/share/bash-completion/completions/signaalnet`
+    /// or `signaalnet completions zsh > ~/.zfunc/_signaalnet`.
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages: `signaalnet.1` and one per subcommand (`signaalnet-audit-show.1`,
+    /// …) into `--out`, or, without it, print `signaalnet(1)` (read it with `man -l -`).
+    Man {
+        /// The directory to write the pages into (created if missing), e.g.
+        /// `~/.local/share/man/man1`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run the coordinator.
     Coordinator {
         /// The coordinator's configuration file (see deploy/dev/coordinator.toml).
@@ -81,6 +98,31 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+/// `signaalnet man`: the pages of every subcommand into `out`, or the main page to stdout.
+fn man(out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let command = Cli::command();
+    match out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(command, dir)
+                .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+            println!(
+                "manual pages in {} (e.g. `man -l {}`)",
+                dir.display(),
+                dir.join("signaalnet.1").display()
+            );
+        }
+        None => clap_mangen::Man::new(command).render(&mut std::io::stdout())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What to run instead when a role is given another role's configuration.
+fn run_hint(config: &std::path::Path) -> impl FnOnce(&str) -> String + '_ {
+    move |actual| format!("run `signaalnet {actual} --config {}`", config.display())
 }
 
 fn main() -> ExitCode {
@@ -104,20 +146,37 @@ fn main() -> ExitCode {
         Command::Certs { command } => commands::certs::run(command),
         Command::Audit { command } => commands::audit::run(command),
         Command::Analyst(args) => commands::analyst::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "signaalnet",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out } => man(out.as_deref()),
         Command::Demo { keep, stay } => signaalnet_devchain::demo::run(keep, stay),
         Command::Bench(args) => signaalnet_devchain::bench::run(args).map(|()| ExitCode::SUCCESS),
-        Command::Coordinator { config } => CoordinatorConfig::load(&config)
-            .and_then(signaalnet_coordinator::role::run_process)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(Into::into),
-        Command::Node { config } => NodeConfig::load(&config)
-            .and_then(signaalnet_node::role::run_process)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(Into::into),
-        Command::Transcryptor { config } => TranscryptorConfig::load(&config)
-            .and_then(signaalnet_transcryptor::role::run_process)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(Into::into),
+        Command::Coordinator { config } => load_as(
+            &config,
+            "coordinator",
+            CoordinatorConfig::load,
+            run_hint(&config),
+        )
+        .and_then(|c| Ok(signaalnet_coordinator::role::run_process(c)?))
+        .map(|()| ExitCode::SUCCESS),
+        Command::Node { config } => load_as(&config, "node", NodeConfig::load, run_hint(&config))
+            .and_then(|c| Ok(signaalnet_node::role::run_process(c)?))
+            .map(|()| ExitCode::SUCCESS),
+        Command::Transcryptor { config } => load_as(
+            &config,
+            "transcryptor",
+            TranscryptorConfig::load,
+            run_hint(&config),
+        )
+        .and_then(|c| Ok(signaalnet_transcryptor::role::run_process(c)?))
+        .map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -125,5 +184,38 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every argument of every subcommand says what it is for in `--help`, the completions and
+    /// the manual pages.
+    #[test]
+    fn every_argument_has_help() {
+        fn missing(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    out.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_about().is_none() {
+                    out.push(format!("{path} {} (the subcommand)", sub.get_name()));
+                }
+                missing(sub, &format!("{path} {}", sub.get_name()), out);
+            }
+        }
+        let mut out = Vec::new();
+        missing(&Cli::command(), "signaalnet", &mut out);
+        assert!(out.is_empty(), "arguments without help: {out:#?}");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

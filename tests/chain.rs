@@ -699,7 +699,11 @@ async fn every_role_keeps_a_trail_that_verifies_and_shows_tampering(postgres: Op
     let has = |entries: &[serde_json::Value], step: &str, reference: &str| {
         entries.iter().any(|e| {
             e["step"] == step
-                && e["refs"].as_str().unwrap().contains(reference)
+                && e["refs"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("refs is not a JSON array: {e}"))
+                    .iter()
+                    .any(|r| r == reference)
                 && (e["purpose"] == DRIELUIK) == (e["processing_activity"] == "signaalnet-va-001")
         })
     };

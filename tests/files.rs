@@ -141,13 +141,13 @@ async fn audit_verify_leaves_the_database_unchanged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_creates_nothing_in_an_empty_database() {
     let Some(admin) = postgres_url() else {
-        eprintln!("SIGNAALNET_TEST_POSTGRES_URL not set: skipped");
         return;
     };
     let chain = common::start(None).await;
-    let empty = signaalnet_store::fresh_postgres_database(&admin)
+    let db = signaalnet_store::ScratchDatabase::create(&admin)
         .await
         .unwrap();
+    let empty = db.url();
     let config = chain.dir().join(format!("{GEMEENTE}.toml"));
     let copy = chain.dir().join("empty-node.toml");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -162,7 +162,7 @@ async fn audit_verify_creates_nothing_in_an_empty_database() {
     ]);
     assert_ne!(code, 0, "{out}{err}");
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&empty).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(empty).await.unwrap();
     let tables: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
     )

@@ -327,3 +327,48 @@ fn dev_certificates_carry_each_partners_oin() {
         assert_eq!(mode(&dir.path().join(format!("{name}.key"))), 0o600);
     }
 }
+
+/// `certs dev` into a directory that already holds a PKI refuses, changing nothing, unless
+/// `--force`; then the CA is new.
+#[test]
+fn dev_certificates_are_not_replaced_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, _, stderr) = signaalnet(&["certs", "dev", "--out", out]);
+    assert_eq!(code, 0, "{stderr}");
+    let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+    let (ca, ca_key, node) = (
+        read("ca.pem"),
+        read("ca.key"),
+        read("gemeente_groningen.pem"),
+    );
+
+    let (code, stdout, stderr) = signaalnet(&["certs", "dev", "--out", out]);
+    assert_ne!(code, 0, "a second `certs dev` succeeded: {stdout}");
+    assert!(
+        stderr.contains("already holds a PKI")
+            && stderr.contains("ca.pem")
+            && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(read("ca.pem"), ca, "the CA was replaced");
+    assert_eq!(read("ca.key"), ca_key);
+    assert_eq!(read("gemeente_groningen.pem"), node);
+
+    // One organisation's certificate alone is enough to refuse.
+    let partial = tempfile::tempdir().unwrap();
+    std::fs::write(partial.path().join("politie_noord_nederland.key"), "kept").unwrap();
+    let (code, _, stderr) =
+        signaalnet(&["certs", "dev", "--out", partial.path().to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("politie_noord_nederland.key"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(partial.path().join("politie_noord_nederland.key")).unwrap(),
+        "kept"
+    );
+
+    let (code, _, stderr) = signaalnet(&["certs", "dev", "--out", out, "--force"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_ne!(read("ca.pem"), ca, "--force did not make a new CA");
+    assert_ne!(read("gemeente_groningen.pem"), node);
+}

@@ -114,7 +114,6 @@ async fn quotas_refuse_at_the_node_and_again_at_the_coordinator_and_a_bulk_grant
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotas_and_alarms_on_postgres() {
     let Some(url) = postgres_url() else {
-        eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
         return;
     };
     quotas_and_alarms(Some(&url)).await;

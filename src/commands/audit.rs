@@ -3,6 +3,7 @@
 //! `witnessed` runs at a witness (the coordinator, a transcryptor) and exports what it holds of
 //! another role's trail; `verify --witness` checks that role's trail against the export.
 
+use crate::commands::role_config::load_as;
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use signaalnet_audit::witness::{Record, RECORD_FORMAT};
@@ -69,8 +70,10 @@ pub enum AuditCommand {
     },
     /// Print entries of a role's trail, oldest first, filtered.
     Show {
+        /// The role's kind.
         #[arg(long, value_enum)]
         role: RoleKind,
+        /// The role's configuration file.
         #[arg(long)]
         config: PathBuf,
         /// Only this processing step (submit, refuse, forward, transcrypt, key_share, match,
@@ -78,6 +81,7 @@ pub enum AuditCommand {
         /// witness).
         #[arg(long)]
         step: Option<String>,
+        /// Only steps for this purpose of the policy set (e.g. `signalering_drieluik`).
         #[arg(long)]
         purpose: Option<String>,
         /// Only steps caused by this OIN.
@@ -92,9 +96,10 @@ pub enum AuditCommand {
         /// Before this day (YYYY-MM-DD, UTC).
         #[arg(long)]
         until: Option<String>,
+        /// At most this many entries (the oldest that match).
         #[arg(long, default_value_t = 1000)]
         limit: i64,
-        /// One JSON object per line.
+        /// One JSON object per line, `refs` as an array of strings.
         #[arg(long)]
         json: bool,
     },
@@ -108,17 +113,18 @@ struct Located {
 }
 
 fn locate(role: RoleKind, config: &Path) -> Result<Located> {
+    let hint = |actual: &str| format!("pass --role {actual}");
     let (location, key, tls) = match role {
         RoleKind::Coordinator => {
-            let c = CoordinatorConfig::load(config)?;
+            let c = load_as(config, "coordinator", CoordinatorConfig::load, hint)?;
             (c.location()?, c.audit_key(), c.tls)
         }
         RoleKind::Node => {
-            let c = NodeConfig::load(config)?;
+            let c = load_as(config, "node", NodeConfig::load, hint)?;
             (c.location()?, c.audit_key(), c.tls)
         }
         RoleKind::Transcryptor => {
-            let c = TranscryptorConfig::load(config)?;
+            let c = load_as(config, "transcryptor", TranscryptorConfig::load, hint)?;
             (c.location()?, c.audit_key(), c.tls)
         }
     };
@@ -175,6 +181,26 @@ fn witnessed(
         records.push(record);
     }
     Ok((all, records))
+}
+
+/// An entry as `audit show --json` prints it: as stored, but with its references as a JSON
+/// array (the trail stores them as JSON text, which is what the entry's hash covers). Stored
+/// references that are not a list of strings (a tampered row) are printed as they are under
+/// `refs_stored`, with `refs` empty.
+fn shown(entry: &signaalnet_audit::Entry) -> Result<serde_json::Value> {
+    let mut value = serde_json::to_value(entry)?;
+    if let Some(object) = value.as_object_mut() {
+        match serde_json::from_str::<Vec<String>>(&entry.refs) {
+            Ok(refs) => {
+                object.insert("refs".to_owned(), refs.into());
+            }
+            Err(_) => {
+                object.insert("refs".to_owned(), serde_json::Value::Array(Vec::new()));
+                object.insert("refs_stored".to_owned(), entry.refs.clone().into());
+            }
+        }
+    }
+    Ok(value)
 }
 
 /// Opens a role's database to read its trail: read-only, without running migrations, so that
@@ -326,7 +352,7 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
                 let store = open_store(&location).await?;
                 for e in signaalnet_audit::entries(&store, &filter).await? {
                     if json {
-                        println!("{}", serde_json::to_string(&e)?);
+                        println!("{}", serde_json::to_string(&shown(&e)?)?);
                         continue;
                     }
                     println!(

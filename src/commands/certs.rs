@@ -19,6 +19,10 @@ pub enum CertsCommand {
         /// `<partner>.key` into.
         #[arg(long)]
         out: PathBuf,
+        /// Replace a PKI already in `--out`: a new CA, so every certificate the old one issued
+        /// (and its revocation list) stops being accepted by roles given the new `ca.pem`.
+        #[arg(long)]
+        force: bool,
     },
     /// Revoke development certificates: rewrite the development CA's revocation list
     /// (`ca.crl.pem`) with them added, signed with `ca.key` and current for 30 days. Without
@@ -37,13 +41,31 @@ pub enum CertsCommand {
 
 pub fn run(command: CertsCommand) -> Result<ExitCode> {
     match command {
-        CertsCommand::Dev { policies, out } => dev(&policies, &out),
+        CertsCommand::Dev {
+            policies,
+            out,
+            force,
+        } => dev(&policies, &out, force),
         CertsCommand::Revoke { dir, name } => revoke(&dir, &name),
     }
 }
 
-fn dev(policies: &Path, out: &Path) -> Result<ExitCode> {
+fn dev(policies: &Path, out: &Path, force: bool) -> Result<ExitCode> {
     let set = setup::load_policy(policies)?;
+    let existing = existing_pki_files(&set, out);
+    if !existing.is_empty() && !force {
+        anyhow::bail!(
+            "{} already holds a PKI ({}): not replacing it, which would make a new CA and \
+             new certificates for every organisation, so roles still holding the old ones \
+             would refuse each other. Pass --force to replace it, or choose another --out",
+            out.display(),
+            match existing.split_at_checked(3) {
+                Some((first, rest)) if !rest.is_empty() =>
+                    format!("{} and {} more files", first.join(", "), rest.len()),
+                _ => existing.join(", "),
+            }
+        );
+    }
     let identities = setup::dev_pki(&set, out)?;
     println!("development PKI (not for production) in {}", out.display());
     println!("  {}", out.join("ca.pem").display());
@@ -62,6 +84,19 @@ fn dev(policies: &Path, out: &Path) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The files of `out` that `certs dev` would overwrite: the CA's and each organisation's.
+fn existing_pki_files(set: &signaalnet_policy::PolicySet, out: &Path) -> Vec<String> {
+    use signaalnet_tls::dev::{CA_CERT, CA_CRL, CA_KEY};
+    [CA_CERT.to_owned(), CA_KEY.to_owned(), CA_CRL.to_owned()]
+        .into_iter()
+        .chain(
+            set.partners()
+                .flat_map(|p| [format!("{}.pem", p.id), format!("{}.key", p.id)]),
+        )
+        .filter(|name| out.join(name).exists())
+        .collect()
 }
 
 fn revoke(dir: &Path, names: &[String]) -> Result<ExitCode> {

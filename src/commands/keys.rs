@@ -17,8 +17,11 @@ pub enum KeysCommand {
     /// Step 0, by whoever convenes the ceremony: open a ceremony record for n transcryptors and
     /// the coordinator context they convert into. Public; hand it to transcryptor 1.
     Open {
+        /// The coordinator context the transcryptors convert into (names the region's
+        /// coordinator; every role's configuration repeats it as `coordinator_context`).
         #[arg(long, default_value = DEFAULT_CONTEXT)]
         context: String,
+        /// How many transcryptors the chain has (1 to 8), each run by another organisation.
         #[arg(long, default_value_t = 2)]
         transcryptors: usize,
         /// The ceremony record to write (must not exist).
@@ -52,18 +55,22 @@ pub enum KeysCommand {
     /// By anyone, after the last transcryptor: verify every proof of the complete record and
     /// write `system.json`, the public keys for every role.
     Finish {
+        /// The record with every transcryptor's contribution (from the last `keys contribute`).
         #[arg(long)]
         record: PathBuf,
+        /// Where to write `system.json`, the public keys every role reads (must not exist).
         #[arg(long)]
         out: PathBuf,
     },
     /// Verify a ceremony record or `system.json` and print what it holds.
     Verify {
+        /// The ceremony record (from any step) to check.
         #[arg(long)]
         record: PathBuf,
     },
     /// On the coordinator's machine: the secret for analyst handles (mode 0600).
     HandleKey {
+        /// The secret file to write (must not exist); the coordinator's `handle_key`.
         #[arg(long)]
         out: PathBuf,
     },
@@ -75,6 +82,7 @@ pub enum KeysCommand {
         /// Number of transcryptors.
         #[arg(long, default_value_t = 2)]
         transcryptors: usize,
+        /// The coordinator context the transcryptors convert into.
         #[arg(long, default_value = DEFAULT_CONTEXT)]
         context: String,
         /// Directory to write into; must not already hold keys.

@@ -3,3 +3,4 @@ pub mod audit;
 pub mod certs;
 pub mod keys;
 pub mod policy;
+pub mod role_config;

@@ -19,9 +19,10 @@ pub fn signaalnet(args: &[&str]) -> (i32, String, String) {
         .unwrap()
 }
 
-/// The PostgreSQL admin URL when the PostgreSQL suite should run.
+/// The PostgreSQL admin URL when the PostgreSQL suite should run; without it, a line on stderr
+/// (once per test binary, not captured by libtest) says the PostgreSQL tests were skipped.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("SIGNAALNET_TEST_POSTGRES_URL").ok()
+    signaalnet_store::test_postgres_url()
 }
 
 /// Starts the chain as processes of this build's binary, every role logging at `info` and
@@ -96,7 +97,6 @@ macro_rules! on_both_databases {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let Some(url) = super::postgres_url() else {
-                        eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
                         return;
                     };
                     super::$name(Some(&url)).await;

@@ -7,7 +7,7 @@ use signaalnet_audit::{
     GENESIS,
 };
 use signaalnet_policy::PolicySet;
-use signaalnet_store::{fresh_postgres_database, Clock, Location, Store};
+use signaalnet_store::{test_postgres_url, Clock, Location, ScratchDatabase, Store};
 use sqlx::Row;
 use std::path::Path;
 
@@ -22,19 +22,19 @@ struct Trail {
     audit: Audit,
     public_key: Vec<u8>,
     _dir: tempfile::TempDir,
+    /// Last: dropped after the store.
+    _db: Option<ScratchDatabase>,
 }
 
 /// A trail of 300 entries: automatic checkpoint at 256, sealed at 300.
 async fn trail(postgres: bool) -> Option<Trail> {
     let dir = tempfile::tempdir().unwrap();
-    let location = if postgres {
-        let Ok(admin) = std::env::var("SIGNAALNET_TEST_POSTGRES_URL") else {
-            eprintln!("SKIPPED: SIGNAALNET_TEST_POSTGRES_URL is not set; PostgreSQL not tested");
-            return None;
-        };
-        Location::Postgres(fresh_postgres_database(&admin).await.unwrap())
+    let (location, db) = if postgres {
+        let admin = test_postgres_url()?;
+        let db = ScratchDatabase::create(&admin).await.unwrap();
+        (Location::Postgres(db.url().to_owned()), Some(db))
     } else {
-        Location::Sqlite(dir.path().join("coordinator.db"))
+        (Location::Sqlite(dir.path().join("coordinator.db")), None)
     };
     let store = Store::open(&location, &[&signaalnet_audit::schema::MIGRATIONS])
         .await
@@ -67,6 +67,7 @@ async fn trail(postgres: bool) -> Option<Trail> {
         audit,
         public_key,
         _dir: dir,
+        _db: db,
     })
 }
 

@@ -239,14 +239,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_window_survives_a_restart_on_postgres() {
-        let Ok(admin) = std::env::var("SIGNAALNET_TEST_POSTGRES_URL") else {
-            eprintln!("SKIPPED on PostgreSQL: SIGNAALNET_TEST_POSTGRES_URL is not set");
+        let Some(admin) = signaalnet_store::test_postgres_url() else {
             return;
         };
-        let url = signaalnet_store::fresh_postgres_database(&admin)
+        let db = signaalnet_store::ScratchDatabase::create(&admin)
             .await
             .unwrap();
-        survives_a_restart(Location::Postgres(url)).await;
+        survives_a_restart(Location::Postgres(db.url().to_owned())).await;
     }
 
     async fn survives_a_restart(location: Location) {

@@ -363,31 +363,248 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// For tests against a real PostgreSQL: creates an empty database with a random name on the
-/// server of `admin_url` and returns its URL.
-pub async fn fresh_postgres_database(admin_url: &str) -> Result<String, StoreError> {
+/// The environment variable that names a PostgreSQL administrator's URL for the tests' PostgreSQL
+/// half (`postgres://postgres@127.0.0.1:5432/postgres`).
+pub const TEST_POSTGRES_ENV: &str = "SIGNAALNET_TEST_POSTGRES_URL";
+
+/// The PostgreSQL administrator's URL the tests run against, from
+/// [`TEST_POSTGRES_ENV`]; `None` when it is not set, and then, once per test binary, a line on
+/// stderr that says the PostgreSQL tests of this binary pass without running. libtest captures
+/// what a test prints with `eprintln!`, so the line is written to the process's stderr itself,
+/// where `cargo test` shows it under the binary's `Running …` line.
+pub fn test_postgres_url() -> Option<String> {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    match std::env::var(TEST_POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            TOLD.call_once(|| {
+                use std::io::Write;
+                // `tamper-9b59137c7fd28042` → `tamper`: the test file cargo named the binary after.
+                let binary = std::env::args()
+                    .next()
+                    .and_then(|a| {
+                        Path::new(&a)
+                            .file_stem()
+                            .map(|n| n.to_string_lossy().into_owned())
+                    })
+                    .map(|name| match name.rsplit_once('-') {
+                        Some((stem, hash)) if hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                            stem.to_owned()
+                        }
+                        _ => name,
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "\nSKIPPED: {binary}: the PostgreSQL tests pass without running, \
+                     {TEST_POSTGRES_ENV} is not set (README, \"What you need\")"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// What [`ScratchDatabase`] names its databases: this, the creating process's id, and the
+/// creation time in nanoseconds since the epoch. The sweep recognises them by it.
+const SCRATCH_PREFIX: &str = "signaalnet_test_";
+
+/// Scratch databases older than this are left over from a run that was killed before it could
+/// drop them (a test's guard drops its own, also when the test panics).
+const SCRATCH_STALE: Duration = Duration::from_secs(3600);
+
+/// An empty database with a fresh name on a PostgreSQL server, made for a test or a bench run,
+/// and dropped when this is dropped, also when the test fails (dropped in unwinding), through a
+/// connection of its own (whatever runtime the test ran in). Creating the first one in a process
+/// also drops the scratch databases older than an hour that nobody is connected to: those of
+/// runs killed before their guards ran.
+#[derive(Debug)]
+pub struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+    kept: bool,
+}
+
+impl ScratchDatabase {
+    /// Creates the database on the server of `admin_url`, whose user may create databases.
+    pub async fn create(admin_url: &str) -> Result<Self, StoreError> {
+        use sqlx::Connection;
+        static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        sqlx::any::install_default_drivers();
+        let nanos = nanos_now();
+        let name = format!("{SCRATCH_PREFIX}{}_{nanos}", std::process::id());
+        let mut conn = sqlx::AnyConnection::connect(admin_url)
+            .await
+            .map_err(StoreError::Connect)?;
+        if !SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            // Best effort: a sweep that fails leaves the stale ones to the next run's.
+            if let Err(e) = sweep_stale(&mut conn, nanos).await {
+                tracing::warn!(error = %e, "sweeping stale scratch databases");
+            }
+        }
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        let base = match admin_url.rsplit_once('/') {
+            Some((base, _)) if !base.ends_with('/') => base,
+            _ => admin_url.trim_end_matches('/'),
+        };
+        Ok(Self {
+            url: format!("{base}/{name}"),
+            admin_url: admin_url.to_owned(),
+            name,
+            kept: false,
+        })
+    }
+
+    /// The URL of the database, for a role or a test to connect to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name on the server.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Leaves the database on the server when this is dropped (a kept chain); returns its URL.
+    pub fn keep(&mut self) -> &str {
+        self.kept = true;
+        &self.url
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        // A thread with a runtime of its own: `drop` may run inside a runtime (which cannot be
+        // blocked on again) or after it ended, and during a test's unwinding.
+        let admin = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || -> Result<(), StoreError> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
+            runtime.block_on(drop_database(&admin, &name))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(
+                database = %self.name,
+                error = %e,
+                "scratch database not dropped; the next run's sweep drops it after an hour"
+            ),
+            Err(_) => tracing::warn!(
+                database = %self.name,
+                "scratch database not dropped (the dropping thread panicked)"
+            ),
+        }
+    }
+}
+
+/// Drops `name`, ending the sessions still connected to it (a role a test aborted). Tried a
+/// few times over about three seconds: when many tests run against one server, a connection can
+/// be refused for a moment ("too many clients").
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let name = format!(
-        "signaalnet_test_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    );
+    let once = || async {
+        let mut conn = sqlx::AnyConnection::connect(admin_url)
+            .await
+            .map_err(StoreError::Connect)?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(())
+    };
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match once().await {
+            Ok(()) => return Ok(()),
+            Err(e) if wait > Duration::from_secs(2) => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
+}
+
+/// Drops the scratch databases on the server of `admin_url` created more than an hour ago (by
+/// the time in their names) that nobody is connected to: what runs killed before their guards
+/// ran left behind. Returns the names dropped. Without `FORCE`: one still in use (a bench
+/// running for hours) is left alone, and so is anything that only looks like a scratch
+/// database.
+pub async fn sweep_stale_scratch_databases(admin_url: &str) -> Result<Vec<String>, StoreError> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(admin_url)
         .await
         .map_err(StoreError::Connect)?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await?;
+    let dropped = sweep_stale(&mut conn, nanos_now()).await;
     conn.close().await?;
-    let (base, _) = match admin_url.rsplit_once('/') {
-        Some((base, db)) if !base.ends_with('/') => (base, db),
-        _ => (admin_url.trim_end_matches('/'), ""),
+    dropped
+}
+
+fn nanos_now() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+async fn sweep_stale(
+    conn: &mut sqlx::AnyConnection,
+    now_nanos: u128,
+) -> Result<Vec<String>, StoreError> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'signaalnet\\_test\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut dropped = Vec::new();
+    for name in names {
+        if !scratch_is_stale(&name, now_nanos) {
+            continue;
+        }
+        // In use, or dropped by another run's sweep meanwhile: left to that.
+        match sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => dropped.push(name),
+            Err(e) => {
+                tracing::debug!(database = %name, error = %e, "stale scratch database not dropped")
+            }
+        }
+    }
+    Ok(dropped)
+}
+
+/// Whether `name` is a scratch database's (`signaalnet_test_<pid>_<nanos>`, nothing but digits
+/// after the prefix, so it is safe to put into SQL unquoted) created more than
+/// [`SCRATCH_STALE`] before `now_nanos`.
+fn scratch_is_stale(name: &str, now_nanos: u128) -> bool {
+    let Some((pid, created)) = name
+        .strip_prefix(SCRATCH_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+    else {
+        return false;
     };
-    Ok(format!("{base}/{name}"))
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(created) {
+        return false;
+    }
+    created
+        .parse::<u128>()
+        .is_ok_and(|created| created.saturating_add(SCRATCH_STALE.as_nanos()) < now_nanos)
 }
 
 /// `$first, $first+1, …` for `n` values bound in an `IN (…)` list (both dialects number their
@@ -489,6 +706,32 @@ pub fn parse_date(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_scratch_databases_older_than_an_hour_are_stale() {
+        let hour = SCRATCH_STALE.as_nanos();
+        let now = 10 * hour;
+        let created = 8 * hour;
+        assert!(scratch_is_stale(
+            &format!("signaalnet_test_42_{created}"),
+            now
+        ));
+        assert!(!scratch_is_stale(
+            &format!("signaalnet_test_42_{}", now - hour / 2),
+            now
+        ));
+        // Not ours, or not a name to put into SQL: never dropped.
+        for name in [
+            format!("signaalnet_test_{created}"),
+            format!("signaalnet_test_x_{created}"),
+            format!("signaalnet_test_42_{created}; DROP TABLE x"),
+            format!("signaalnet_42_{created}"),
+            format!("coordinator_42_{created}"),
+            "signaalnet_test_".to_owned(),
+        ] {
+            assert!(!scratch_is_stale(&name, now), "{name}");
+        }
+    }
 
     #[test]
     fn dates_round_trip_and_format() {

@@ -4,7 +4,10 @@
 //! refused.
 #![allow(clippy::unwrap_used)] // test fixtures
 
-use signaalnet_store::{fresh_postgres_database, Location, Migrations, Script, Store, StoreError};
+use signaalnet_store::{
+    sweep_stale_scratch_databases, test_postgres_url, Location, Migrations, ScratchDatabase,
+    Script, Store, StoreError,
+};
 use sqlx::Row;
 
 static TEST: Migrations = Migrations {
@@ -83,15 +86,92 @@ async fn sqlite_file_per_role() {
 
 #[tokio::test]
 async fn postgresql_over_a_connection() {
-    let Ok(admin) = std::env::var("SIGNAALNET_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED: SIGNAALNET_TEST_POSTGRES_URL is not set; PostgreSQL not tested");
+    let Some(admin) = test_postgres_url() else {
         return;
     };
-    let url = fresh_postgres_database(&admin).await.unwrap();
+    let db = ScratchDatabase::create(&admin).await.unwrap();
     let location =
-        Location::for_role(std::path::Path::new("/nonexistent"), "x", Some(&url)).unwrap();
+        Location::for_role(std::path::Path::new("/nonexistent"), "x", Some(db.url())).unwrap();
     assert!(!location.describe().contains("password"));
     exercise(location).await;
+}
+
+/// Whether the server of `admin` holds a database `name`.
+async fn exists(admin: &str, name: &str) -> bool {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    n == 1
+}
+
+/// A test's database goes when the test does, also when it panics while a role (here a store)
+/// is still connected to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scratch_database_is_dropped_when_its_test_panics() {
+    let Some(admin) = test_postgres_url() else {
+        return;
+    };
+    let db = ScratchDatabase::create(&admin).await.unwrap();
+    let name = db.name().to_owned();
+    let store = Store::open(&Location::Postgres(db.url().to_owned()), &[])
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE t (x BIGINT)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(exists(&admin, &name).await);
+    let failing_test = std::thread::spawn(move || {
+        let _db = db;
+        panic!("a failing test");
+    });
+    assert!(failing_test.join().is_err());
+    assert!(!exists(&admin, &name).await, "{name} is still there");
+    store.close().await;
+}
+
+/// What a killed run left behind (its guard never ran) goes at the next run's start once it
+/// is an hour old; a recent one, possibly another run's in progress, stays.
+#[tokio::test]
+async fn stale_scratch_databases_are_swept_and_recent_ones_left() {
+    use sqlx::Connection;
+    let Some(admin) = test_postgres_url() else {
+        return;
+    };
+    let nanos = |ago: std::time::Duration| {
+        (std::time::SystemTime::now() - ago)
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    };
+    // Process id 1 (init) never runs tests, so no real run's names are taken.
+    let stale = format!(
+        "signaalnet_test_1_{}",
+        nanos(std::time::Duration::from_secs(7200))
+    );
+    let recent = format!(
+        "signaalnet_test_1_{}",
+        nanos(std::time::Duration::from_secs(60))
+    );
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    for name in [&stale, &recent] {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let dropped = sweep_stale_scratch_databases(&admin).await.unwrap();
+    assert!(dropped.contains(&stale), "{dropped:?}");
+    assert!(!exists(&admin, &stale).await);
+    assert!(exists(&admin, &recent).await);
+    sqlx::query(&format!("DROP DATABASE {recent}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }
 
 #[test]

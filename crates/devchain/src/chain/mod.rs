@@ -22,7 +22,7 @@ use signaalnet_proto::v1::partner_service_client::PartnerServiceClient;
 use signaalnet_proto::v1::role_service_client::RoleServiceClient;
 use signaalnet_runtime::Governance;
 use signaalnet_service::convert::submits_signals;
-use signaalnet_store::Location;
+use signaalnet_store::{Location, ScratchDatabase};
 use signaalnet_tls::{Oin, PinnedUrl, RoleUrl, TlsFiles};
 use signaalnet_transcryptor::role::{RateLimitConfig, TranscryptorConfig};
 use std::collections::BTreeMap;
@@ -73,6 +73,9 @@ pub struct Chain {
     pub policy: PolicySet,
     pub roles: BTreeMap<String, Role>,
     run: Run,
+    /// The roles' PostgreSQL databases, dropped with the chain after its roles are stopped
+    /// (`Drop for Chain` runs before its fields are dropped).
+    databases: Vec<ScratchDatabase>,
 }
 
 impl Chain {
@@ -153,6 +156,7 @@ impl Chain {
         };
 
         let mut roles = BTreeMap::new();
+        let mut databases = Vec::new();
         for ((id, secrets), &listen) in transcryptor_ids
             .iter()
             .zip(&keys.transcryptors)
@@ -174,7 +178,7 @@ impl Chain {
                 rate_limit: RateLimitConfig::default(),
                 name: id.clone(),
                 data_dir: data(id),
-                database_url: fresh_database(options.postgres.as_deref()).await?,
+                database_url: fresh_database(options.postgres.as_deref(), &mut databases).await?,
                 governance: witnessed(id, others),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
@@ -189,7 +193,7 @@ impl Chain {
             coordinator_context: CONTEXT.to_owned(),
             transcryptors: pinned_transcryptors.clone(),
             data_dir: data("coordinator"),
-            database_url: fresh_database(options.postgres.as_deref()).await?,
+            database_url: fresh_database(options.postgres.as_deref(), &mut databases).await?,
             tls: tls(&coordinator_id),
             governance: witnessed("coordinator", transcryptors.clone()),
             telemetry: telemetry.clone(),
@@ -209,7 +213,7 @@ impl Chain {
                 transcryptors: pinned_transcryptors.clone(),
                 coordinator: pinned_coordinator.clone(),
                 data_dir: data(&partner.id),
-                database_url: fresh_database(options.postgres.as_deref()).await?,
+                database_url: fresh_database(options.postgres.as_deref(), &mut databases).await?,
                 secret: None,
                 tls: tls(&partner.id),
                 governance: witnessed(
@@ -230,6 +234,7 @@ impl Chain {
             policy,
             roles,
             run,
+            databases,
         };
         let names: Vec<String> = chain.roles.keys().cloned().collect();
         for name in &names {
@@ -247,10 +252,14 @@ impl Chain {
         &self.path
     }
 
-    /// Keeps the chain's directory after the chain is dropped; returns where it is.
+    /// Keeps the chain's directory, and its PostgreSQL databases, after the chain is dropped;
+    /// returns where the directory is.
     pub fn keep(&mut self) -> PathBuf {
         if let Some(dir) = self.dir.take() {
             let _ = dir.keep();
+        }
+        for db in &mut self.databases {
+            db.keep();
         }
         self.path.clone()
     }
@@ -460,11 +469,19 @@ fn signaalnet_telemetry_config(
     config
 }
 
-async fn fresh_database(admin: Option<&str>) -> Result<Option<String>> {
+/// A fresh database on the server of `admin` for one role, kept in `databases` to be dropped
+/// with the chain (or when starting it fails); `None` for SQLite.
+async fn fresh_database(
+    admin: Option<&str>,
+    databases: &mut Vec<ScratchDatabase>,
+) -> Result<Option<String>> {
     match admin {
-        Some(admin) => Ok(Some(
-            signaalnet_store::fresh_postgres_database(admin).await?,
-        )),
+        Some(admin) => {
+            let db = ScratchDatabase::create(admin).await?;
+            let url = db.url().to_owned();
+            databases.push(db);
+            Ok(Some(url))
+        }
         None => Ok(None),
     }
 }
