@@ -115,7 +115,13 @@ async fn a_consultation_travels_from_one_partner_to_the_others_and_back(postgres
     };
     let gemeente_hits = hits_until(&chain, GEMEENTE, whole).await;
     hits_until(&chain, POLITIE, whole).await;
-    hits_until(&chain, ZVH, whole).await;
+    let zvh_hits = hits_until(&chain, ZVH, whole).await;
+    // The ZVH is also ketenregisseur (a pseudonymous view): as a partner of the hit it sees
+    // the contact points all the same.
+    assert_eq!(
+        zvh_hits.last().unwrap().contact_points,
+        vec![POLITIE_CONTACT.to_owned(), GEMEENTE_CONTACT.to_owned()]
+    );
     let latest = gemeente_hits.last().unwrap();
     let hit_id = latest.hit_id.clone();
     // The others' contact points, as the partner view of the drieluik purpose allows; never

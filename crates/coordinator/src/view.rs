@@ -67,7 +67,12 @@ impl Coordinator {
             }
         }
         n.attributes = visible_attributes(view, members);
-        if view.sees_contact_points {
+        // Contact points follow the purpose's view for role `partner`, whichever wider view a
+        // partner also holds (a ketenregisseur's is pseudonymous and has none).
+        let sees_contacts = policy
+            .recipient_view(RecipientRole::Partner, &event.purpose)
+            .is_some_and(|v| v.sees_contact_points);
+        if sees_contacts {
             n.contact_points = contact_points(policy, &event.purpose, partner_id, members);
         }
         n
