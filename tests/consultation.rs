@@ -48,7 +48,10 @@ fn answer(
 
 /// Asserts a refusal with `code` whose message names `rule`.
 fn refused<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, rule: &str) {
-    let status = result.expect_err(rule);
+    let status = match result {
+        Ok(answer) => panic!("{rule}: accepted: {answer:?}"),
+        Err(status) => status,
+    };
     assert_eq!(status.code(), code, "{rule}: {status:?}");
     assert!(
         status.message().contains(rule),

@@ -128,7 +128,7 @@ pub(crate) async fn forget_partner(
 }
 
 /// The form of a consultation request, before anything is looked up.
-fn check_request(request: &pb::CoordinatorConsultationRequest) -> Result<(), Refusal> {
+fn check_request(request: &pb::CoordinatorConsultationRequest) -> Result<(), Status> {
     let mut refusal = Refusal::invalid("");
     let mut bad = false;
     if !is_request_key(&request.request_key) {
@@ -167,14 +167,14 @@ fn check_request(request: &pb::CoordinatorConsultationRequest) -> Result<(), Ref
         Ok(_) => {}
     }
     if bad {
-        Err(refusal)
+        Err(refusal.into_status())
     } else {
         Ok(())
     }
 }
 
 /// The form of an answer, before anything is looked up.
-fn check_answer(request: &pb::CoordinatorAnswerRequest) -> Result<(), Refusal> {
+fn check_answer(request: &pb::CoordinatorAnswerRequest) -> Result<(), Status> {
     let mut refusal = Refusal::invalid("");
     let mut bad = false;
     if !is_consultation_id(&request.consultation_id) {
@@ -225,7 +225,7 @@ fn check_answer(request: &pb::CoordinatorAnswerRequest) -> Result<(), Refusal> {
         }
     }
     if bad {
-        Err(refusal)
+        Err(refusal.into_status())
     } else {
         Ok(())
     }

@@ -124,9 +124,7 @@ pub(crate) async fn own_signals(
 
 async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(), WatchError> {
     if n.consultation.is_some() {
-        return crate::consult::store_consultation_notice(node, n)
-            .await
-            .map_err(WatchError::from);
+        return crate::consult::store_consultation_notice(node, n).await;
     }
     let ended = n.change == pb::HitChange::Dissolved as i32;
     let expired = n.change == pb::HitChange::Expired as i32;
