@@ -5,6 +5,7 @@
 mod common;
 
 use common::{example_dir, expect, Copy};
+use signaalnet_policy::explain::{diff, Flow};
 use signaalnet_policy::{contact_problem, PolicySet, RecipientRole};
 
 #[test]
@@ -103,5 +104,36 @@ fn only_a_partner_of_the_hit_may_see_contact_points() {
         line + 2,
         "recipient.contact_points_partner_only",
         &["riec_analist"],
+    );
+}
+
+#[test]
+fn a_diff_shows_contact_points_newly_seen_and_changed() {
+    let old = PolicySet::load(&example_dir()).unwrap();
+    let c = Copy::new();
+    c.edit(
+        "recipients.toml",
+        "attributes = [\"barriere_fase\", \"sector\", \"woonsituatie\", \"gemeente\"]\nsees_identifier_kinds = true\nsees_partner_roles = true",
+        "attributes = [\"barriere_fase\", \"sector\", \"woonsituatie\", \"gemeente\"]\nsees_identifier_kinds = true\nsees_partner_roles = true\nsees_contact_points = true",
+    );
+    c.edit(
+        "partners/gemeente-groningen.toml",
+        "contact = \"mensenhandel@groningen.nl\"",
+        "contact = \"aandachtsfunctionaris@groningen.nl\"",
+    );
+    let new = PolicySet::load(c.dir()).unwrap();
+    let d = diff(&old, &new);
+    assert!(
+        d.allowed.contains(&Flow::View {
+            purpose: "bestuurlijke_aanpak".into(),
+            recipient: "partner".into(),
+            item: "the other partners' contact points".into(),
+        }),
+        "{d:?}"
+    );
+    assert!(
+        d.changed.iter().any(|c| c.contains("gemeente_groningen")
+            && c.contains("mensenhandel@groningen.nl → aandachtsfunctionaris@groningen.nl")),
+        "{d:?}"
     );
 }
