@@ -34,6 +34,7 @@ use signaalnet_service::status::Refusal;
 use sqlx::{Any, Row, Transaction};
 use std::collections::{BTreeMap, BTreeSet};
 use tonic::{Code, Status};
+use tracing::Instrument;
 
 /// The most consultation requests one partner may make on one hit, open or answered.
 pub const MAX_REQUESTS_PER_HIT: i64 = 3;
@@ -436,7 +437,7 @@ impl Coordinator {
                 },
                 ..Default::default()
             };
-            let seq = self
+            let (seq, span) = self
                 .queue_consultation(
                     &mut w.tx,
                     &policy,
@@ -455,6 +456,7 @@ impl Coordinator {
                 ));
             self.audit
                 .append_after(&mut w.tx, &mut head, event)
+                .instrument(span)
                 .await
                 .map_err(CoordinatorError::from)?;
         }
@@ -620,7 +622,7 @@ impl Coordinator {
             },
             ..Default::default()
         };
-        let seq = self
+        let (seq, span) = self
             .queue_consultation(
                 &mut w.tx,
                 &policy,
@@ -638,6 +640,7 @@ impl Coordinator {
             ));
         self.audit
             .append_after(&mut w.tx, &mut head, event)
+            .instrument(span)
             .await
             .map_err(CoordinatorError::from)?;
         w.commit().await.map_err(CoordinatorError::from)?;
@@ -651,8 +654,9 @@ impl Coordinator {
         })
     }
 
-    /// Queues a consultation notice for `partner_id` (with its own signals in the hit) and
-    /// returns its sequence number.
+    /// Queues a consultation notice for `partner_id` (with its own signals in the hit); returns
+    /// its sequence number and the processing-log span of the step, whose trace context travels
+    /// with the notice to the partner's node.
     async fn queue_consultation(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -660,7 +664,7 @@ impl Coordinator {
         (partner_id, signals): (&str, &[String]),
         (hit_id, purpose): (&str, &str),
         consultation: pb::Consultation,
-    ) -> Result<i64, CoordinatorError> {
+    ) -> Result<(i64, tracing::Span), CoordinatorError> {
         let span = signaalnet_telemetry::step("consult", signaalnet_telemetry::Kind::Producer);
         let consultation_id = consultation.consultation_id.clone();
         let notification = pb::PartnerNotification {
@@ -680,7 +684,7 @@ impl Coordinator {
             consultation: Some(consultation),
             ..Default::default()
         };
-        Ok(sqlx::query(
+        let seq = sqlx::query(
             "INSERT INTO coord_notifications (partner_id, payload, created_at, hit_id, \
              consultation_id) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
         )
@@ -691,6 +695,7 @@ impl Coordinator {
         .bind(&consultation_id)
         .fetch_one(&mut **tx)
         .await?
-        .get("seq"))
+        .get("seq");
+        Ok((seq, span))
     }
 }

@@ -63,7 +63,12 @@ async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), WatchError>
     while let Some(n) = stream.next().await {
         let n = n.map_err(WatchError::Coordinator)?;
         // The receipt is part of the trace of the submission that changed the hit.
-        let span = telemetry::step("notify", Kind::Consumer);
+        let step = if n.consultation.is_some() {
+            "consult"
+        } else {
+            "notify"
+        };
+        let span = telemetry::step(step, Kind::Consumer);
         telemetry::follow(&span, Some(&n.traceparent));
         store_notification(node, n)
             .instrument(span.clone())
