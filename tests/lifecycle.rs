@@ -193,7 +193,8 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
     );
 
     // 1. The gemeente withdraws its signal (by case reference): the hit shrinks to the police
-    // and the ZVH, and ends for the gemeente, whose notices of it are replaced.
+    // and the ZVH, and ends for the gemeente, which is told SHRANK too (naming its signal as
+    // withdrawn) and whose notices of it are replaced.
     chain
         .partner(GEMEENTE)
         .unwrap()
@@ -210,7 +211,12 @@ async fn nothing_of_a_signal_outlives_its_withdrawal_retention_or_tombstone(
         move |h: &[pb::HitNotification]| h.last().is_some_and(|n| n.change == change as i32)
     };
     hits_until(&chain, POLITIE, last_is(pb::HitChange::Shrank)).await;
-    hits_until(&chain, GEMEENTE, last_is(pb::HitChange::Dissolved)).await;
+    let told = hits_until(&chain, GEMEENTE, last_is(pb::HitChange::Shrank)).await;
+    let own = &told.last().unwrap().own_signals;
+    assert!(
+        own.len() == 1 && own[0].signal_id == g && own[0].withdrawn,
+        "{own:?}"
+    );
     until_count(&chain, GEMEENTE, "SELECT COUNT(*) FROM node_hits", 1).await;
     until_count(
         &chain,

@@ -33,10 +33,14 @@ pub enum Step {
     Alarm,
     /// Another role's audit checkpoint kept and countersigned (this role is its witness).
     Witness,
+    /// A case consultation on a hit: asked or answered by a partner (node), routed to the
+    /// other partners of the hit and back (coordinator), received (node). Hit and consultation
+    /// ids and reason codes only, never case data.
+    Consult,
 }
 
 impl Step {
-    pub const ALL: [Step; 15] = [
+    pub const ALL: [Step; 16] = [
         Step::Submit,
         Step::Refuse,
         Step::Forward,
@@ -52,6 +56,7 @@ impl Step {
         Step::PolicyChange,
         Step::Alarm,
         Step::Witness,
+        Step::Consult,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +76,7 @@ impl Step {
             Step::PolicyChange => "policy_change",
             Step::Alarm => "alarm",
             Step::Witness => "witness",
+            Step::Consult => "consult",
         }
     }
 }

@@ -124,8 +124,18 @@ impl Coordinator {
                          signal(s) deleted",
                         removed.len()
                     ));
-                self.record_changes(&policy, &mut w.tx, &matcher, audit, &[event], &removed)
-                    .await
+                self.record_changes(
+                    &policy,
+                    &mut w.tx,
+                    &matcher,
+                    audit,
+                    &[event],
+                    crate::persist::Removed {
+                        signals: &removed,
+                        withdrawn: false,
+                    },
+                )
+                .await
             }
             .await;
             match result {

@@ -158,6 +158,46 @@ impl CoordinatorService for CoordinatorGrpc {
             |n: &pb::PartnerNotification| n.cursor.parse().ok(),
         )))
     }
+
+    async fn request_consultation(
+        &self,
+        request: Request<pb::CoordinatorConsultationRequest>,
+    ) -> Result<Response<pb::CoordinatorConsultationResponse>, Status> {
+        let (partner, actor) = self.partner_node(&request)?;
+        let span = telemetry::called(
+            "consult",
+            request.metadata(),
+            &actor.oin,
+            self.core.own_oin(),
+        );
+        let core = &self.core;
+        telemetry::logged(span, async move {
+            core.request_consultation(&partner, &actor, request.into_inner())
+                .await
+        })
+        .await
+        .map(Response::new)
+    }
+
+    async fn answer_consultation(
+        &self,
+        request: Request<pb::CoordinatorAnswerRequest>,
+    ) -> Result<Response<pb::CoordinatorAnswerResponse>, Status> {
+        let (partner, actor) = self.partner_node(&request)?;
+        let span = telemetry::called(
+            "consult",
+            request.metadata(),
+            &actor.oin,
+            self.core.own_oin(),
+        );
+        let core = &self.core;
+        telemetry::logged(span, async move {
+            core.answer_consultation(&partner, &actor, request.into_inner())
+                .await
+        })
+        .await
+        .map(Response::new)
+    }
 }
 
 /// The most signal ids one `WithdrawSignals` call takes: what a node's outbox sends at once

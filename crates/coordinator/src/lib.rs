@@ -5,12 +5,14 @@
 //! - [`Coordinator`]: received signals, hits and notification queues in the store, one write
 //!   transaction per change; policy re-checked on arrival; decryption with the key shares of
 //!   every transcryptor ([`fetch_keys`]).
+//! - [`consult`]: case consultations on a hit, routed between its partners.
 //! - [`CoordinatorGrpc`] for partner nodes, [`AnalystGrpc`] for analysts and the monitor.
 #![forbid(unsafe_code)]
 
 pub mod alarm;
 mod analyst;
 mod arrival;
+pub mod consult;
 mod core;
 mod decrypt;
 mod deliver;

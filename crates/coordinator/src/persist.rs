@@ -33,7 +33,7 @@ impl Coordinator {
         matcher: &Matcher,
         event: Event,
         events: &[HitEvent],
-        removed: &[SignalEntry],
+        removed: Removed<'_>,
     ) -> Result<Option<i64>, CoordinatorError> {
         let mut head = self.audit.head(tx).await?;
         self.audit.append_after(tx, &mut head, event).await?;
@@ -48,8 +48,12 @@ impl Coordinator {
         (tx, head): (&mut Transaction<'static, Any>, &mut Head),
         matcher: &Matcher,
         events: &[HitEvent],
-        removed: &[SignalEntry],
+        removed: Removed<'_>,
     ) -> Result<Option<i64>, CoordinatorError> {
+        let Removed {
+            signals: removed,
+            withdrawn,
+        } = removed;
         let mut last = None;
         for event in events {
             let members: Vec<&SignalEntry> = event
@@ -66,12 +70,28 @@ impl Coordinator {
             // Partners whose signals were in the hit and are in it no longer (a withdrawn last
             // signal, or the part of a split that became a hit of its own): the hit ended for
             // them, and they are told so, which replaces what they were told of it before.
+            // The partner's own signals that left this hit because it withdrew them: a
+            // withdrawal leaves the hit it was in SHRANK or DISSOLVED (a part split off from
+            // it is FORMED).
+            let withdrawn_of = |partner_id: &str| -> Vec<String> {
+                if !withdrawn || !matches!(event.change, Change::Shrank | Change::Dissolved) {
+                    return Vec::new();
+                }
+                removed
+                    .iter()
+                    .filter(|r| r.partner == partner_id && r.purpose == event.purpose)
+                    .map(|r| r.signal_id.clone())
+                    .collect()
+            };
             let departed = if matches!(event.change, Change::Shrank | Change::Dissolved) {
                 let now_in: BTreeSet<&str> = members.iter().map(|m| m.partner.as_str()).collect();
                 departed_partners(tx, &event.hit_id, &now_in).await?
             } else {
                 Vec::new()
             };
+            if matches!(event.change, Change::Dissolved | Change::Expired) {
+                crate::consult::forget_hit(tx, &event.hit_id).await?;
+            }
             if event.change == Change::Expired {
                 sqlx::query("DELETE FROM coord_hits WHERE hit_id = $1")
                     .bind(&event.hit_id)
@@ -114,18 +134,16 @@ impl Coordinator {
                     self.notification_for(policy, matcher, event, partner_id, &members);
                 notification.traceparent =
                     signaalnet_telemetry::traceparent(&span).unwrap_or_default();
+                notification.withdrawn_signal_ids = withdrawn_of(partner_id);
                 let ended = matches!(event.change, Change::Dissolved | Change::Expired);
-                if ended || event.change == Change::Shrank {
+                if ended {
+                    replace_queued(tx, partner_id, &event.hit_id, true).await?;
+                } else if event.change == Change::Shrank {
                     // Signals left the hit: the notices of it still queued for this partner
                     // carry what they contributed (attributes, the partner's own signal ids),
-                    // so this one replaces them.
-                    sqlx::query(
-                        "DELETE FROM coord_notifications WHERE partner_id = $1 AND hit_id = $2",
-                    )
-                    .bind(partner_id)
-                    .bind(&event.hit_id)
-                    .execute(&mut **tx)
-                    .await?;
+                    // so this one replaces them; its consultation notices stay while the hit
+                    // lasts.
+                    replace_queued(tx, partner_id, &event.hit_id, false).await?;
                 }
                 let seq: i64 = sqlx::query(
                     "INSERT INTO coord_notifications (partner_id, payload, created_at, hit_id, \
@@ -165,17 +183,22 @@ impl Coordinator {
             for partner_id in &departed {
                 let span =
                     signaalnet_telemetry::step("notify", signaalnet_telemetry::Kind::Producer);
-                let mut notification =
-                    self.notification_for(policy, matcher, &ended_for_them, partner_id, &[]);
+                // A partner that withdrew its last signal from a hit that survives is told
+                // SHRANK, naming the signals it withdrew; one whose signals went to a part
+                // that split off is told the hit ended for it. Neither learns anything more of
+                // the hit it is no longer in.
+                let own_withdrawn = withdrawn_of(partner_id);
+                let told = if event.change == Change::Shrank && !own_withdrawn.is_empty() {
+                    event.clone()
+                } else {
+                    ended_for_them.clone()
+                };
+                let mut notification = self.departure_notice(policy, &told);
+                notification.withdrawn_signal_ids = own_withdrawn;
                 notification.traceparent =
                     signaalnet_telemetry::traceparent(&span).unwrap_or_default();
-                sqlx::query(
-                    "DELETE FROM coord_notifications WHERE partner_id = $1 AND hit_id = $2",
-                )
-                .bind(partner_id)
-                .bind(&event.hit_id)
-                .execute(&mut **tx)
-                .await?;
+                replace_queued(tx, partner_id, &event.hit_id, true).await?;
+                crate::consult::forget_partner(tx, &event.hit_id, partner_id).await?;
                 let seq: i64 = sqlx::query(
                     "INSERT INTO coord_notifications (partner_id, payload, created_at, hit_id, \
                      ended_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
@@ -191,10 +214,18 @@ impl Coordinator {
                 last = Some(seq);
                 let audit = Event::for_purpose(Step::Notify, policy, &event.purpose)
                     .reference(format!("hit:{}", event.hit_id))
+                    .references(
+                        notification
+                            .withdrawn_signal_ids
+                            .iter()
+                            .map(|id| format!("signal:{partner_id}/{id}")),
+                    )
                     .detail(format!(
-                        "notification {seq} for {partner_id}: the hit ended for it (its signals \
-                         left the hit: {:?})",
-                        event.change
+                        "notification {seq} for {partner_id}: {:?} told; the hit ended for it \
+                         (its signals left the hit: {:?}, {} withdrawn)",
+                        told.change,
+                        event.change,
+                        notification.withdrawn_signal_ids.len()
                     ));
                 self.audit
                     .append_after(tx, head, audit)
@@ -204,6 +235,37 @@ impl Coordinator {
         }
         Ok(last)
     }
+}
+
+/// What left the matcher in the change being persisted: the signals removed, and whether by
+/// their partner's withdrawal (rather than expiry).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Removed<'a> {
+    pub signals: &'a [SignalEntry],
+    pub withdrawn: bool,
+}
+
+/// Deletes the notices of `hit_id` still queued for `partner_id` that a new one replaces: every
+/// one when the hit ended for the partner (`all`), else those about changes of the hit (its
+/// consultation notices stay).
+async fn replace_queued(
+    tx: &mut Transaction<'static, Any>,
+    partner_id: &str,
+    hit_id: &str,
+    all: bool,
+) -> Result<(), CoordinatorError> {
+    let sql = if all {
+        "DELETE FROM coord_notifications WHERE partner_id = $1 AND hit_id = $2"
+    } else {
+        "DELETE FROM coord_notifications WHERE partner_id = $1 AND hit_id = $2 \
+         AND consultation_id IS NULL"
+    };
+    sqlx::query(sql)
+        .bind(partner_id)
+        .bind(hit_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// The partners with a signal among the stored members of `hit_id` (as they were before this

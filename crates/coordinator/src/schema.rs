@@ -4,7 +4,8 @@
 pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::migrations![
     "4001_coordinator.sql",
     "4002_coordinator_lifecycle.sql",
-    "4003_monitor_releases.sql"
+    "4003_monitor_releases.sql",
+    "4010_consultations.sql"
 ];
 
 /// Opens (and migrates) the coordinator's database: its own tables, its audit trail and its quota

@@ -165,7 +165,7 @@ impl Coordinator {
             ));
         self.audit.append_after(tx, head, event).await?;
         let last = self
-            .persist(policy, (tx, head), matcher, &events, &[])
+            .persist(policy, (tx, head), matcher, &events, Default::default())
             .await?;
         Ok(StoredOne {
             outcome: Outcome::ok("accepted"),

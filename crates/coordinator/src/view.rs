@@ -43,6 +43,9 @@ impl Coordinator {
                 version: policy.version().to_owned(),
             }),
             traceparent: String::new(),
+            consultation: None,
+            contact_points: Vec::new(),
+            withdrawn_signal_ids: Vec::new(),
         };
         let Some(view) = view else {
             return n;
@@ -64,8 +67,51 @@ impl Coordinator {
             }
         }
         n.attributes = visible_attributes(view, members);
+        // Contact points follow the purpose's view for role `partner`, whichever wider view a
+        // partner also holds (a ketenregisseur's is pseudonymous and has none).
+        let sees_contacts = policy
+            .recipient_view(RecipientRole::Partner, &event.purpose)
+            .is_some_and(|v| v.sees_contact_points);
+        if sees_contacts {
+            n.contact_points = contact_points(policy, &event.purpose, partner_id, members);
+        }
         n
     }
+
+    /// What a partner is told of a hit it is no longer in: that it changed (or ended for it),
+    /// nothing of who or what is in it now.
+    pub(crate) fn departure_notice(
+        &self,
+        policy: &PolicySet,
+        event: &HitEvent,
+    ) -> pb::PartnerNotification {
+        pb::PartnerNotification {
+            hit_id: event.hit_id.clone(),
+            purpose: event.purpose.clone(),
+            change: change_to_wire(event.change),
+            policy: Some(pb::PolicyVersion {
+                version: policy.version().to_owned(),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// The contact points for `purpose` of the partners in `members` other than `partner_id`,
+/// sorted and each once: functional addresses from the policy set, shown only where the
+/// recipient view says `sees_contact_points`.
+pub(crate) fn contact_points(
+    policy: &PolicySet,
+    purpose: &str,
+    partner_id: &str,
+    members: &[&SignalEntry],
+) -> Vec<String> {
+    let contacts: BTreeSet<&str> = members
+        .iter()
+        .filter(|m| m.partner != partner_id)
+        .filter_map(|m| policy.contact(&m.partner, purpose))
+        .collect();
+    contacts.into_iter().map(str::to_owned).collect()
 }
 
 /// The widest view `partner` holds for `purpose`: a special recipient role (ketenregisseur,

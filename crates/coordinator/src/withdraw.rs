@@ -71,7 +71,17 @@ impl Coordinator {
                     "withdrawal recorded (signal not held or withdrawn before)"
                 });
             let persisted = self
-                .record_changes(&policy, &mut w.tx, &matcher, event, &events, &removed)
+                .record_changes(
+                    &policy,
+                    &mut w.tx,
+                    &matcher,
+                    event,
+                    &events,
+                    crate::persist::Removed {
+                        signals: &removed,
+                        withdrawn: true,
+                    },
+                )
                 .await;
             let result = match persisted {
                 Ok(last) => w

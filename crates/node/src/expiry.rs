@@ -23,6 +23,7 @@ pub(crate) async fn forget(
     node: &Node,
     tx: &mut Transaction<'static, Any>,
     id: &str,
+    withdrawn: bool,
 ) -> Result<(), NodeError> {
     let hits: Vec<String> = sqlx::query("SELECT hit_id FROM node_signal_hits WHERE signal_id = $1")
         .bind(id)
@@ -45,9 +46,11 @@ pub(crate) async fn forget(
             let mut n = pb::HitNotification::decode(payload.as_slice())
                 .map_err(|e| NodeError::Corrupt(format!("hit notification {seq}: {e}")))?;
             let mut changed = false;
+            // A withdrawn signal is named as such from now on, not by an empty reference.
             for own in n.own_signals.iter_mut().filter(|o| o.signal_id == id) {
-                changed |= !own.case_reference.is_empty();
+                changed |= !own.case_reference.is_empty() || (withdrawn && !own.withdrawn);
                 own.case_reference.clear();
+                own.withdrawn |= withdrawn;
             }
             if changed {
                 sqlx::query("UPDATE node_hits SET payload = $1 WHERE seq = $2")
@@ -101,7 +104,7 @@ async fn expire_in<'a>(
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        forget(node, tx, id).await?;
+        forget(node, tx, id, false).await?;
         if changed > 0 {
             done.push(node.signal_ref(id));
         }

@@ -304,4 +304,34 @@ impl PartnerService for PartnerGrpc {
         })
         .await
     }
+
+    async fn request_consultation(
+        &self,
+        request: Request<pb::RequestConsultationRequest>,
+    ) -> Result<Response<pb::RequestConsultationResponse>, Status> {
+        let actor = self.authorise(&request).await?;
+        let span = self.step("consult", request.metadata(), &actor);
+        Ok(Response::new(
+            logged(
+                span,
+                self.node.request_consultation(actor, request.into_inner()),
+            )
+            .await?,
+        ))
+    }
+
+    async fn answer_consultation(
+        &self,
+        request: Request<pb::AnswerConsultationRequest>,
+    ) -> Result<Response<pb::AnswerConsultationResponse>, Status> {
+        let actor = self.authorise(&request).await?;
+        let span = self.step("consult", request.metadata(), &actor);
+        Ok(Response::new(
+            logged(
+                span,
+                self.node.answer_consultation(actor, request.into_inner()),
+            )
+            .await?,
+        ))
+    }
 }

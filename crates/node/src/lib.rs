@@ -7,9 +7,11 @@
 //!   (HMAC with a node-local secret) for withdrawal by identifier, and received hits.
 //! - [`outbox`]: the outbox worker (conversion by every transcryptor in order, delivery to the
 //!   coordinator, retries with backoff); [`watcher`]: the notification watcher.
+//! - [`consult`]: case consultations on a hit, forwarded to the coordinator and received.
 //! - [`PartnerGrpc`]: the partner API.
 #![forbid(unsafe_code)]
 
+mod consult;
 mod expiry;
 mod grpc;
 pub mod input;
@@ -109,6 +111,8 @@ pub struct Node {
     pub(crate) quotas: signaalnet_service::quota::Quotas,
     /// How long what is left of an ended signal or hit is kept (crate::expiry).
     pub(crate) ended_kept: signaalnet_policy::IsoDuration,
+    /// The coordinator, for the calls the partner API forwards at once (crate::consult).
+    pub(crate) coordinator: Option<tonic::transport::Channel>,
 }
 
 /// Reads the node's 32-byte secret, creating it (mode 0600) on first start.
@@ -164,6 +168,7 @@ impl Node {
             hits,
             quotas,
             ended_kept: signaalnet_service::retention::ENDED_KEPT,
+            coordinator: None,
         };
         node.audit.record_policy_at_start(&node.store, &set).await?;
         Ok(node)
@@ -173,6 +178,13 @@ impl Node {
     /// withdrawal request) for `kept` instead of [`signaalnet_service::retention::ENDED_KEPT`].
     pub fn with_ended_kept(mut self, kept: signaalnet_policy::IsoDuration) -> Self {
         self.ended_kept = kept;
+        self
+    }
+
+    /// Forwards consultation requests and answers to the coordinator on `channel`; without
+    /// it they are UNAVAILABLE.
+    pub fn with_coordinator(mut self, channel: tonic::transport::Channel) -> Self {
+        self.coordinator = Some(channel);
         self
     }
 
@@ -371,7 +383,8 @@ impl Node {
             let page = self.hits_after(after, 1000).await?;
             let Some(last) = page.last() else { break };
             after = last.cursor.parse().unwrap_or(i64::MAX);
-            for n in page {
+            // A consultation notice is not a state of the hit.
+            for n in page.into_iter().filter(|n| n.consultation.is_none()) {
                 latest.insert(n.hit_id.clone(), n);
             }
         }
@@ -381,6 +394,8 @@ impl Node {
                 n.change != pb::HitChange::Dissolved as i32
                     && n.change != pb::HitChange::Expired as i32
             })
+            // A hit this partner withdrew its last signal from is no longer one of its hits.
+            .filter(|n| n.own_signals.is_empty() || n.own_signals.iter().any(|o| !o.withdrawn))
             .filter(|n| purpose.is_none_or(|p| n.purpose == p))
             .collect())
     }

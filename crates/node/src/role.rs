@@ -121,6 +121,12 @@ pub async fn run(
     signaalnet_runtime::files::check_secret(&secret_path, "the node secret")?;
     let secret = crate::load_or_create_secret(&secret_path)
         .map_err(|e| StartError::role("the node secret", e))?;
+    // Each channel accepts only the server it is for (its pinned OIN, or the role's in the
+    // policy set), checked against the role's revocation lists at every handshake.
+    let to = |url: &RoleUrl, role: PartnerRole| {
+        role_channel(url, role, &accountable.trust, accountable.policy.live())
+    };
+    let coordinator = to(&config.coordinator, PartnerRole::Coordinator)?;
     let node = Arc::new(
         Node::open(
             store,
@@ -132,20 +138,16 @@ pub async fn run(
         )
         .await
         .map_err(|e| StartError::role("opening the node's store", e))?
-        .with_ended_kept(accountable.ended_kept),
+        .with_ended_kept(accountable.ended_kept)
+        .with_coordinator(coordinator.clone()),
     );
-    // Each channel accepts only the server it is for (its pinned OIN, or the role's in the
-    // policy set), checked against the role's revocation lists at every handshake.
-    let to = |url: &RoleUrl, role: PartnerRole| {
-        role_channel(url, role, &accountable.trust, accountable.policy.live())
-    };
     let upstream = Upstream {
         transcryptors: config
             .transcryptors
             .iter()
             .map(|url| to(url, PartnerRole::Transcryptor))
             .collect::<Result<_, _>>()?,
-        coordinator: to(&config.coordinator, PartnerRole::Coordinator)?,
+        coordinator,
         context: config.coordinator_context.clone(),
     };
     let outbox = tokio::spawn(crate::outbox::run_outbox(

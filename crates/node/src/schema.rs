@@ -1,8 +1,11 @@
 //! The node's tables (`node_*`), per dialect, for [`signaalnet_store::Store::open`].
 
 /// Migrations numbered in the node's range (3xxx).
-pub static MIGRATIONS: signaalnet_store::Migrations =
-    signaalnet_store::migrations!["3001_node.sql", "3002_node_lifecycle.sql"];
+pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::migrations![
+    "3001_node.sql",
+    "3002_node_lifecycle.sql",
+    "3010_consultation_notices.sql"
+];
 
 /// Opens (and migrates) a node's database: its own tables, its audit trail and its quota
 /// counts.

@@ -18,7 +18,7 @@ use tonic::transport::Channel;
 use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
-enum WatchError {
+pub(crate) enum WatchError {
     #[error(transparent)]
     Node(#[from] NodeError),
     #[error("database: {0}")]
@@ -27,7 +27,7 @@ enum WatchError {
     Coordinator(tonic::Status),
 }
 
-const CURSOR: &str = "coordinator_cursor";
+pub(crate) const CURSOR: &str = "coordinator_cursor";
 
 /// Runs until the process ends.
 pub async fn run_watcher(node: Arc<Node>, coordinator: Channel) {
@@ -63,7 +63,12 @@ async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), WatchError>
     while let Some(n) = stream.next().await {
         let n = n.map_err(WatchError::Coordinator)?;
         // The receipt is part of the trace of the submission that changed the hit.
-        let span = telemetry::step("notify", Kind::Consumer);
+        let step = if n.consultation.is_some() {
+            "consult"
+        } else {
+            "notify"
+        };
+        let span = telemetry::step(step, Kind::Consumer);
         telemetry::follow(&span, Some(&n.traceparent));
         store_notification(node, n)
             .instrument(span.clone())
@@ -73,7 +78,59 @@ async fn watch_once(node: &Node, coordinator: Channel) -> Result<(), WatchError>
     Ok(())
 }
 
+/// This partner's signals a notice names, with their case references while each is live here
+/// (never with the notice that a hit ended), and flagged `withdrawn` once withdrawn: those the
+/// notice names as in the hit and those it names as withdrawn from it. Also the ids of those
+/// live here.
+pub(crate) async fn own_signals(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    n: &pb::PartnerNotification,
+    ended: bool,
+) -> Result<(Vec<pb::OwnSignal>, Vec<String>), sqlx::Error> {
+    // In the order the coordinator gave, each once.
+    let mut named: Vec<&String> = Vec::with_capacity(n.own_signal_ids.len());
+    for id in n.own_signal_ids.iter().chain(&n.withdrawn_signal_ids) {
+        if !named.contains(&id) {
+            named.push(id);
+        }
+    }
+    let mut own = Vec::with_capacity(named.len());
+    let mut live = Vec::with_capacity(named.len());
+    for id in named {
+        let state: Option<(String, String)> =
+            sqlx::query("SELECT state, case_reference FROM node_signals WHERE signal_id = $1")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| (r.get("state"), r.get("case_reference")));
+        let withdrawn = n.withdrawn_signal_ids.contains(id)
+            || state.as_ref().is_some_and(|(s, _)| {
+                s == SignalState::WithdrawPending.as_str() || s == SignalState::Withdrawn.as_str()
+            });
+        let is_live = !withdrawn
+            && state.as_ref().is_some_and(|(s, _)| {
+                s == SignalState::Pending.as_str() || s == SignalState::Delivered.as_str()
+            });
+        let reference = match state {
+            Some((_, reference)) if is_live && !ended => reference,
+            _ => String::new(),
+        };
+        if is_live {
+            live.push(id.clone());
+        }
+        own.push(pb::OwnSignal {
+            signal_id: id.clone(),
+            case_reference: reference,
+            withdrawn,
+        });
+    }
+    Ok((own, live))
+}
+
 async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(), WatchError> {
+    if n.consultation.is_some() {
+        return crate::consult::store_consultation_notice(node, n).await;
+    }
     let ended = n.change == pb::HitChange::Dissolved as i32;
     let expired = n.change == pb::HitChange::Expired as i32;
     // Signals leave the hit: its earlier notices (which may carry attributes of withdrawn
@@ -82,32 +139,10 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
     // Read and written in one transaction: a withdrawal that commits meanwhile cannot have
     // its case reference stored after it forgot it.
     let mut w = node.store.write().await.map_err(NodeError::from)?;
-    let mut own = Vec::with_capacity(n.own_signal_ids.len());
-    let mut live = Vec::with_capacity(n.own_signal_ids.len());
-    for id in &n.own_signal_ids {
-        // A case reference goes with a notice only while its signal is live here, and never
-        // with the notice that a hit ended: that notice names signal ids only.
-        let reference: Option<String> = if ended || expired {
-            None
-        } else {
-            sqlx::query(
-                "SELECT case_reference FROM node_signals WHERE signal_id = $1                  AND state IN ($2, $3)",
-            )
-            .bind(id)
-            .bind(SignalState::Pending.as_str())
-            .bind(SignalState::Delivered.as_str())
-            .fetch_optional(&mut *w.tx)
-            .await?
-            .map(|r| r.get("case_reference"))
-        };
-        if reference.is_some() {
-            live.push(id.clone());
-        }
-        own.push(pb::OwnSignal {
-            signal_id: id.clone(),
-            case_reference: reference.unwrap_or_default(),
-        });
-    }
+    let (own, live) = own_signals(&mut w.tx, &n, ended || expired).await?;
+    // A notice that leaves this partner without a signal in the hit (it withdrew its last one
+    // from a hit that survives) is the end of the hit for it, like DISSOLVED.
+    let ended_here = ended || expired || live.is_empty();
     let hit = pb::HitNotification {
         cursor: String::new(),
         hit_id: n.hit_id.clone(),
@@ -118,6 +153,8 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         matched_kinds: n.matched_kinds.clone(),
         attributes: n.attributes.clone(),
         policy: n.policy.clone(),
+        consultation: None,
+        contact_points: n.contact_points.clone(),
     };
     let now = node.audit.clock().now();
     let seq: i64 = sqlx::query(
@@ -127,7 +164,7 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
     .bind(&hit.hit_id)
     .bind(&hit.purpose)
     .bind(hit.encode_to_vec())
-    .bind((ended || expired).then_some(now))
+    .bind(ended_here.then_some(now))
     .fetch_one(&mut *w.tx)
     .await?
     .get("seq");
@@ -136,7 +173,13 @@ async fn store_notification(node: &Node, n: pb::PartnerNotification) -> Result<(
         .execute(&mut *w.tx)
         .await?;
     if replaces {
-        sqlx::query("DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2")
+        // The consultation notices of the hit stay while the hit lasts for this partner.
+        let sql = if ended_here {
+            "DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2"
+        } else {
+            "DELETE FROM node_hits WHERE hit_id = $1 AND seq <> $2 AND consultation_id IS NULL"
+        };
+        sqlx::query(sql)
             .bind(&hit.hit_id)
             .bind(seq)
             .execute(&mut *w.tx)

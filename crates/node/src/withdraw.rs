@@ -152,7 +152,7 @@ impl Node {
             .map_err(NodeError::from)?;
             // Withdrawn means gone, from the moment it is accepted: the outbox needs only the
             // id to tell the coordinator.
-            crate::expiry::forget(self, &mut w.tx, id).await?;
+            crate::expiry::forget(self, &mut w.tx, id, true).await?;
         }
         let how = match &request.target {
             Some(Target::SignalId(_)) => "by signal id",

@@ -127,6 +127,20 @@ impl CoordinatorService for StandInCoordinator {
     ) -> Result<Response<Self::WatchNotificationsStream>, Status> {
         Err(Status::unimplemented("stand-in"))
     }
+
+    async fn request_consultation(
+        &self,
+        _: Request<pb::CoordinatorConsultationRequest>,
+    ) -> Result<Response<pb::CoordinatorConsultationResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+
+    async fn answer_consultation(
+        &self,
+        _: Request<pb::CoordinatorAnswerRequest>,
+    ) -> Result<Response<pb::CoordinatorAnswerResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
 }
 
 /// Serves `routes` on a free localhost port; a lazy channel to it.

@@ -194,6 +194,19 @@ pub fn diff(old: &PolicySet, new: &PolicySet) -> Diff {
                         q.oins.join(", ")
                     ));
                 }
+                // A contact point goes to the other partners of a hit: a change is worth a line.
+                for (purpose, share) in &q.shares {
+                    let was = p.shares.get(purpose).and_then(|s| s.contact.as_deref());
+                    let now = share.contact.as_deref();
+                    if was != now {
+                        changed(format!(
+                            "partner {}: contact point for {purpose} {} → {}",
+                            p.id,
+                            was.unwrap_or("(none)"),
+                            now.unwrap_or("(none)")
+                        ));
+                    }
+                }
             }
         }
     }

@@ -69,6 +69,7 @@ impl Flow {
 
 const KINDS_ITEM: &str = "which identifier kinds linked the hit";
 const ROLES_ITEM: &str = "which kinds of partner are involved";
+const CONTACTS_ITEM: &str = "the other partners' contact points";
 
 /// Every flow the set allows.
 pub fn flows(set: &PolicySet) -> BTreeSet<Flow> {
@@ -101,6 +102,9 @@ pub fn flows(set: &PolicySet) -> BTreeSet<Flow> {
         }
         if view.sees_partner_roles {
             items.push(ROLES_ITEM.to_owned());
+        }
+        if view.sees_contact_points {
+            items.push(CONTACTS_ITEM.to_owned());
         }
         for item in items {
             out.insert(Flow::View {

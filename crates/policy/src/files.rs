@@ -180,6 +180,10 @@ pub struct RecipientEntry {
     /// Whether the role sees which partner roles are involved (not which organisations).
     #[serde(default)]
     pub sees_partner_roles: bool,
+    /// Whether the role sees the contact points of the other partners in a hit (functional
+    /// addresses, which do name their organisations). Only for role `partner`.
+    #[serde(default)]
+    pub sees_contact_points: Option<Spanned<bool>>,
 }
 
 /// Who receives information about hits.
@@ -264,6 +268,11 @@ pub struct ShareEntry {
     pub limits: Option<Spanned<LimitsEntry>>,
     /// A bulk cross-check: higher limits, granted explicitly and with a reason.
     pub bulk: Option<Spanned<BulkEntry>>,
+    /// The partner's contact point for this purpose: a functional e-mail address of its
+    /// aandachtsfunctionaris or team (`mensenhandel@groningen.nl`), never a person's. Shown to
+    /// the other partners of a hit as their recipient view allows, and sent with a
+    /// consultation request or acceptance.
+    pub contact: Option<Spanned<String>>,
 }
 
 /// How many identifiers a partner may have matched for a purpose (`limits = { … }`). An

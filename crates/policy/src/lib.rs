@@ -30,7 +30,7 @@ pub mod signal_check;
 pub mod signature;
 pub mod suggest;
 
-pub use check::MIN_MONITOR_CELL_SIZE;
+pub use check::{contact_problem, MAX_CONTACT, MIN_MONITOR_CELL_SIZE};
 pub use duration::IsoDuration;
 pub use evaluate::{Refusal, ShareDecision};
 pub use live::LivePolicy;
@@ -227,6 +227,17 @@ impl PolicySet {
 
     pub fn partner(&self, id: &str) -> Option<&Partner> {
         self.partners.get(id)
+    }
+
+    /// The contact point (a functional address) of partner `id` for `purpose`, if its share
+    /// for the purpose names one.
+    pub fn contact(&self, id: &str, purpose: &str) -> Option<&str> {
+        self.partners
+            .get(id)?
+            .shares
+            .get(purpose)?
+            .contact
+            .as_deref()
     }
 
     /// The partner an OIN (from a certificate's subject serialNumber) belongs to.

@@ -158,6 +158,8 @@ pub struct Share {
     pub attributes: BTreeSet<String>,
     /// How many identifiers per signal and per 24 hours.
     pub limits: Limits,
+    /// The partner's contact point for the purpose (a functional address), if it has one.
+    pub contact: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,4 +169,6 @@ pub struct RecipientView {
     pub attributes: BTreeSet<String>,
     pub sees_identifier_kinds: bool,
     pub sees_partner_roles: bool,
+    /// Sees the other partners' contact points in a hit (role `partner` only).
+    pub sees_contact_points: bool,
 }

@@ -189,6 +189,9 @@ pub fn register(set: &PolicySet) -> Register {
                     if v.sees_partner_roles {
                         sees.push("kinds of partner involved".to_owned());
                     }
+                    if v.sees_contact_points {
+                        sees.push("the other partners' contact points".to_owned());
+                    }
                     Recipient {
                         role: v.role.as_str().to_owned(),
                         sees,

@@ -124,6 +124,8 @@ async fn demo(keep: bool, stay: bool) -> Result<ExitCode> {
         }
     }
 
+    let consulted = consultation(&chain, &seen).await;
+
     println!(
         "\n=== RIEC analyst (purpose {RIEC_ANALYSE}: per-purpose handles, never identities) ==="
     );
@@ -344,6 +346,9 @@ async fn demo(keep: bool, stay: bool) -> Result<ExitCode> {
     if noise_in_hit {
         problems.push("a background signal ended up in a hit".into());
     }
+    if let Err(e) = consulted {
+        problems.push(format!("the consultation: {e}"));
+    }
     if refused.len() != 3 || impersonation.is_none() {
         problems.push("a refusal was accepted".into());
     }
@@ -382,6 +387,113 @@ async fn demo(keep: bool, stay: bool) -> Result<ExitCode> {
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// After a hit (docs/DESIGN.md §6b): the gemeente asks the other partners of its drieluik hit
+/// about the overcrowded address for a case consultation; the NLA accepts, anyone else declines
+/// (already in contact). Prints what each partner is told.
+async fn consultation(chain: &Chain, seen: &Seen) -> Result<()> {
+    println!("\n=== After a hit: the gemeente asks for a case consultation ===");
+    let mut gemeente = chain.partner(GEMEENTE)?;
+    let listed = gemeente
+        .list_hits(pb::ListHitsRequest {
+            purpose: DRIELUIK.into(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let hit = listed
+        .hits
+        .iter()
+        .find(|h| {
+            h.own_signals
+                .iter()
+                .any(|o| o.case_reference == "GRO-HH-2026-88123")
+        })
+        .context("the gemeente's hit about the address")?;
+    println!(
+        "  contact points the gemeente sees: {}",
+        hit.contact_points.join(", ")
+    );
+    let asked = gemeente
+        .request_consultation(pb::RequestConsultationRequest {
+            idempotency_key: "key/consult-88123".into(),
+            hit_id: hit.hit_id.clone(),
+            purpose: DRIELUIK.into(),
+            reason: pb::ConsultationReason::Drieluik as i32,
+        })
+        .await
+        .context("the consultation request")?
+        .into_inner();
+    let asked_of = |s: &BTreeMap<String, Vec<pb::HitNotification>>| -> Vec<String> {
+        s.iter()
+            .filter(|(_, notes)| {
+                notes.iter().any(|n| {
+                    n.consultation
+                        .as_ref()
+                        .is_some_and(|c| c.consultation_id == asked.consultation_id)
+                })
+            })
+            .map(|(p, _)| p.clone())
+            .collect()
+    };
+    settle(seen, |s| asked_of(s).len() + 1 >= hit.partner_roles.len()).await;
+    let addressees = seen.lock().map(|s| asked_of(&s)).unwrap_or_default();
+    if addressees.is_empty() {
+        bail!("no partner was sent the request");
+    }
+    for partner in &addressees {
+        let (answer, reason) = if partner == NLA {
+            (
+                pb::ConsultationAnswer::Accepted,
+                pb::DeclineReason::Unspecified,
+            )
+        } else {
+            (
+                pb::ConsultationAnswer::Declined,
+                pb::DeclineReason::AlreadyInContact,
+            )
+        };
+        chain
+            .partner(partner)?
+            .answer_consultation(pb::AnswerConsultationRequest {
+                consultation_id: asked.consultation_id.clone(),
+                hit_id: hit.hit_id.clone(),
+                answer: answer as i32,
+                decline_reason: reason as i32,
+            })
+            .await
+            .with_context(|| format!("{partner}'s answer"))?;
+    }
+    let answers = |s: &BTreeMap<String, Vec<pb::HitNotification>>| {
+        s.get(GEMEENTE).map_or(0, |notes| {
+            notes
+                .iter()
+                .filter(|n| {
+                    n.consultation.as_ref().is_some_and(|c| {
+                        c.consultation_id == asked.consultation_id
+                            && c.event == pb::ConsultationEvent::Answered as i32
+                    })
+                })
+                .count()
+        })
+    };
+    settle(seen, |s| answers(s) == addressees.len()).await;
+    let now = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    for partner in std::iter::once(GEMEENTE).chain(addressees.iter().map(String::as_str)) {
+        println!("\n{partner}");
+        for n in now.get(partner).into_iter().flatten().filter(|n| {
+            n.consultation
+                .as_ref()
+                .is_some_and(|c| c.consultation_id == asked.consultation_id)
+        }) {
+            println!("  {}", describe(n));
+        }
+    }
+    if answers(&now) != addressees.len() {
+        bail!("the gemeente did not see every answer");
+    }
+    Ok(())
 }
 
 /// Submits, retrying while the node is still starting.

@@ -38,6 +38,9 @@ pub fn attrs(values: &[pb::Attribute]) -> String {
 }
 
 pub fn describe(n: &pb::HitNotification) -> String {
+    if let Some(c) = &n.consultation {
+        return describe_consultation(n, c);
+    }
     let change = match pb::HitChange::try_from(n.change) {
         Ok(pb::HitChange::Formed) => "FORMED",
         Ok(pb::HitChange::Grew) => "GREW",
@@ -48,7 +51,13 @@ pub fn describe(n: &pb::HitNotification) -> String {
     let own: Vec<&str> = n
         .own_signals
         .iter()
-        .map(|s| s.case_reference.as_str())
+        .map(|s| {
+            if s.withdrawn {
+                "(withdrawn signal)"
+            } else {
+                s.case_reference.as_str()
+            }
+        })
         .collect();
     let kinds: Vec<&str> = n.matched_kinds.iter().map(|k| kind(*k)).collect();
     let mut line = format!(
@@ -67,7 +76,54 @@ pub fn describe(n: &pb::HitNotification) -> String {
     if !n.attributes.is_empty() {
         line.push_str(&format!("\n      {}", attrs(&n.attributes)));
     }
+    if !n.contact_points.is_empty() {
+        line.push_str(&format!("\n      contact: {}", n.contact_points.join(", ")));
+    }
     line
+}
+
+/// A consultation notice: the request with the requester's contact point, or an answer.
+fn describe_consultation(n: &pb::HitNotification, c: &pb::Consultation) -> String {
+    let own: Vec<&str> = n
+        .own_signals
+        .iter()
+        .map(|s| s.case_reference.as_str())
+        .collect();
+    let role = |r: i32| {
+        if r == 0 {
+            String::new()
+        } else {
+            format!(" ({})", roles(&[r]))
+        }
+    };
+    if c.event == pb::ConsultationEvent::Requested as i32 {
+        let reason = pb::ConsultationReason::try_from(c.reason).map_or("?", |r| {
+            r.as_str_name().trim_start_matches("CONSULTATION_REASON_")
+        });
+        format!(
+            "{} CONSULTATION REQUESTED ({reason}) by {}{} about your case {}",
+            n.hit_id,
+            c.requester_contact,
+            role(c.requester_role),
+            own.join(", ")
+        )
+    } else if c.answer == pb::ConsultationAnswer::Accepted as i32 {
+        format!(
+            "{} CONSULTATION ACCEPTED by {}{}",
+            n.hit_id,
+            c.answerer_contact,
+            role(c.answerer_role)
+        )
+    } else {
+        let reason = pb::DeclineReason::try_from(c.decline_reason).map_or("?", |r| {
+            r.as_str_name().trim_start_matches("DECLINE_REASON_")
+        });
+        format!(
+            "{} CONSULTATION DECLINED{} ({reason})",
+            n.hit_id,
+            role(c.answerer_role)
+        )
+    }
 }
 
 pub fn print_table(table: &pb::MonitorTable) {

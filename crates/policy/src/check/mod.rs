@@ -16,6 +16,7 @@ mod report;
 mod shares;
 
 pub use purposes::MIN_MONITOR_CELL_SIZE;
+pub use shares::{contact_problem, MAX_CONTACT};
 
 use crate::files::{AttributesFile, LegalBasesFile, PartnerFile, PurposesFile, RecipientsFile};
 use crate::problem::{Problem, Source};

@@ -52,6 +52,25 @@ pub(super) fn check(
             continue;
         }
         let attrs = visible_attributes(c, source, entry, attributes, partners);
+        // Contact points name organisations: a partner of the hit may see them, an analyst's
+        // view is pseudonymous.
+        let sees_contact_points = match &entry.sees_contact_points {
+            Some(flag) if *flag.get_ref() && role != RecipientRole::Partner => {
+                c.at(
+                    source,
+                    flag,
+                    "recipient.contact_points_partner_only",
+                    format!(
+                        "recipient {} cannot see contact points; only role partner (a partner \
+                         of the hit) can",
+                        role.as_str()
+                    ),
+                );
+                false
+            }
+            Some(flag) => *flag.get_ref(),
+            None => false,
+        };
         if role != RecipientRole::Partner
             && !partners.values().any(|p| p.recipient_roles.contains(&role))
         {
@@ -70,6 +89,7 @@ pub(super) fn check(
                 attributes: attrs,
                 sees_identifier_kinds: entry.sees_identifier_kinds,
                 sees_partner_roles: entry.sees_partner_roles,
+                sees_contact_points,
             },
         );
     }

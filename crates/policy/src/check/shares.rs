@@ -57,6 +57,21 @@ pub(super) fn check(
     let kinds = identifier_kinds(c, partner, share, purpose);
     let attributes = attributes(c, partner, share, basis, catalogues.attributes);
     let limits = limits(c, partner, share, purpose);
+    let contact = share.contact.as_ref().and_then(|contact| {
+        let problem = contact_problem(contact.get_ref());
+        if let Some(problem) = problem {
+            c.at(
+                source,
+                contact,
+                "share.contact_format",
+                format!(
+                    "the contact point of partner `{partner_id}` for purpose `{purpose_id}` {problem}"
+                ),
+            );
+            return None;
+        }
+        Some(contact.get_ref().clone())
+    });
     Some((
         purpose_id.clone(),
         Share {
@@ -64,8 +79,61 @@ pub(super) fn check(
             identifier_kinds: kinds,
             attributes,
             limits,
+            contact,
         },
     ))
+}
+
+/// The longest contact point, in characters (RFC 5321's path limit).
+pub const MAX_CONTACT: usize = 254;
+
+/// What is wrong with a contact point, if anything: it must be a plain e-mail address in lower
+/// case ASCII (`local@domain.tld`: letters, digits, `.`, `-`, `_`, `+` before the `@`, dotted
+/// labels of letters, digits and `-` after it, a top-level domain of letters), at most
+/// [`MAX_CONTACT`] characters. The address of a team or function, never a person's, is the
+/// privacy officer's to judge; the form is the machine's.
+pub fn contact_problem(address: &str) -> Option<String> {
+    if address.is_empty() || address.chars().count() > MAX_CONTACT {
+        return Some(format!(
+            "must be an e-mail address of 1 to {MAX_CONTACT} characters"
+        ));
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return Some("must be an e-mail address `local@domain` (no `@` found)".into());
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-+".contains(&b));
+    if !local_ok {
+        return Some(
+            "must have a local part (before `@`) of lower case letters, digits, `.`, `-`, `_`, `+`"
+                .into(),
+        );
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let tld_ok = labels
+        .last()
+        .is_some_and(|t| t.len() >= 2 && t.bytes().all(|b| b.is_ascii_lowercase()));
+    if labels.len() < 2 || !labels.iter().all(label_ok) || !tld_ok {
+        return Some(
+            "must have a domain (after `@`) of dotted lower case labels, e.g. `groningen.nl`"
+                .into(),
+        );
+    }
+    None
 }
 
 /// The share's legal basis: defined, and one of the purpose's.
