@@ -7,8 +7,10 @@ use sqlx::Connection;
 use std::path::Path;
 
 impl Chain {
-    /// Every byte a role stored: the files in its data directory, or with PostgreSQL every row
-    /// of its database as text (byte columns in hex).
+    /// Every byte a role stored: the files in its data directory, or with PostgreSQL every
+    /// value of every row of its database, text as text and byte columns as their raw bytes
+    /// (as hex they would hold every short hex-digit string by chance: a search for a licence
+    /// plate like `12AB34` found one in random ciphertext).
     pub async fn stored_bytes(&self, role: &str) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         if let Some(url) = self.database_url(role) {
@@ -24,11 +26,39 @@ impl Chain {
             .map(|row| row.get("t"))
             .collect();
             for table in tables {
-                for row in sqlx::query(&format!("SELECT t::text AS r FROM \"{table}\" t"))
-                    .fetch_all(&mut conn)
-                    .await?
-                {
-                    out.extend_from_slice(row.try_get::<String, _>("r")?.as_bytes());
+                let columns: Vec<(String, String)> = sqlx::query(
+                    "SELECT column_name::text AS c, data_type::text AS d \
+                     FROM information_schema.columns \
+                     WHERE table_schema = 'public' AND table_name = $1",
+                )
+                .bind(&table)
+                .fetch_all(&mut conn)
+                .await?
+                .iter()
+                .map(|row| (row.get("c"), row.get("d")))
+                .collect();
+                let select: Vec<String> = columns
+                    .iter()
+                    .map(|(c, d)| {
+                        if d == "bytea" {
+                            format!("\"{c}\"")
+                        } else {
+                            format!("\"{c}\"::text")
+                        }
+                    })
+                    .collect();
+                let sql = format!("SELECT {} FROM \"{table}\"", select.join(", "));
+                for row in sqlx::query(&sql).fetch_all(&mut conn).await? {
+                    for (i, (_, d)) in columns.iter().enumerate() {
+                        if d == "bytea" {
+                            let value: Option<Vec<u8>> = row.try_get(i)?;
+                            out.extend(value.unwrap_or_default());
+                        } else {
+                            let value: Option<String> = row.try_get(i)?;
+                            out.extend_from_slice(value.unwrap_or_default().as_bytes());
+                        }
+                        out.push(b'\t');
+                    }
                     out.push(b'\n');
                 }
             }
