@@ -92,6 +92,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run the web console for people of an organisation with a recipient role (docs/console.md).
+    Console {
+        /// The console's configuration file (see deploy/dev/console.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run a transcryptor.
     Transcryptor {
         /// The transcryptor's configuration file (see deploy/dev/transcryptor-1.toml).
@@ -169,6 +175,14 @@ fn main() -> ExitCode {
         Command::Node { config } => load_as(&config, "node", NodeConfig::load, run_hint(&config))
             .and_then(|c| Ok(signaalnet_node::role::run_process(c)?))
             .map(|()| ExitCode::SUCCESS),
+        Command::Console { config } => load_as(
+            &config,
+            "console",
+            signaalnet_console::ConsoleConfig::load,
+            run_hint(&config),
+        )
+        .and_then(|c| Ok(signaalnet_console::run_process(c)?))
+        .map(|()| ExitCode::SUCCESS),
         Command::Transcryptor { config } => load_as(
             &config,
             "transcryptor",

@@ -20,8 +20,8 @@ pub struct PeerCertificate {
 
 impl PeerCertificate {
     pub fn from_der(der: &[u8]) -> Result<Self, ConsoleError> {
-        let (_, cert) = X509Certificate::from_der(der)
-            .map_err(|e| ConsoleError::Certificate(e.to_string()))?;
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| ConsoleError::Certificate(e.to_string()))?;
         let common_name = cert
             .subject()
             .iter_common_name()
@@ -93,8 +93,7 @@ impl People {
         let mut people: Vec<Person> = Vec::new();
         for p in configured {
             for role in &p.roles {
-                if *role == RecipientRole::Partner || !organisation.recipient_roles.contains(role)
-                {
+                if *role == RecipientRole::Partner || !organisation.recipient_roles.contains(role) {
                     return Err(ConsoleError::Config(format!(
                         "person `{}`: the policy set does not give {} the role `{}` (it holds: {})",
                         p.common_name,
@@ -142,6 +141,57 @@ impl People {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn policy() -> PolicySet {
+        PolicySet::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies"))
+            .unwrap_or_else(|p| panic!("{p}"))
+    }
+
+    fn person(cn: &str, serial: &str, roles: &[RecipientRole]) -> PersonConfig {
+        PersonConfig {
+            common_name: cn.into(),
+            serial: serial.into(),
+            name: cn.into(),
+            roles: roles.to_vec(),
+            privacy_officer: false,
+        }
+    }
+
+    #[test]
+    fn people_act_only_in_roles_the_policy_gives_their_organisation() {
+        let policy = policy();
+        let riec = policy
+            .partner("riec_noord_nederland")
+            .unwrap_or_else(|| panic!("riec"));
+        let people = People::new(&[person("a", "0A", &[RecipientRole::RiecAnalist])], riec)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cert = |cn: &str, serial: &str| PeerCertificate {
+            common_name: cn.into(),
+            serial: serial.into(),
+            der: std::sync::Arc::new(Vec::new()),
+        };
+        let a = people
+            .find(&cert("a", "a"))
+            .unwrap_or_else(|| panic!("found"));
+        // The analyst sees the analysis purpose, not the Drieluik (the ketenregisseur's).
+        assert_eq!(
+            a.view_role(&policy, "riec_integrale_analyse"),
+            Some(RecipientRole::RiecAnalist)
+        );
+        assert_eq!(a.view_role(&policy, "signalering_drieluik"), None);
+        // Both CN and serial must match: a reissued or someone else's certificate is nobody.
+        assert!(people.find(&cert("a", "b")).is_none());
+        assert!(people.find(&cert("b", "a")).is_none());
+        // The RIEC holds no ketenregisseur role, and `partner` is a node's, not a person's.
+        for role in [RecipientRole::Ketenregisseur, RecipientRole::Partner] {
+            let refused = People::new(&[person("k", "1", &[role])], riec)
+                .map(|_| ())
+                .unwrap_err();
+            assert!(refused.to_string().contains(role.as_str()), "{refused}");
+        }
+        let twice = [person("a", "01", &[]), person("a", "1", &[])];
+        assert!(People::new(&twice, riec).is_err());
+    }
 
     #[test]
     fn serials_compare_in_any_notation() {

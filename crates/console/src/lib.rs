@@ -93,7 +93,10 @@ impl Console {
             RoleServiceClient::new(coordinator.clone()),
         )];
         for role in &config.roles {
-            roles.push((role.name.clone(), RoleServiceClient::new(channel(&role.url)?)));
+            roles.push((
+                role.name.clone(),
+                RoleServiceClient::new(channel(&role.url)?),
+            ));
         }
         let trail = trail::Trail::open(config, &policy, &oin).await?;
         Ok(Self {

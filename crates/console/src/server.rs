@@ -67,6 +67,18 @@ pub async fn serve(
             }
         })
     };
+    // Entries are sealed by a signed checkpoint within a minute, not only every 256 entries.
+    let sealer = {
+        let console = Arc::clone(&console);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                if let Err(e) = console.trail.seal().await {
+                    tracing::error!(error = %e, "sealing the console's audit trail failed");
+                }
+            }
+        })
+    };
     tokio::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {
@@ -101,12 +113,11 @@ pub async fn serve(
             else {
                 return;
             };
-            let service =
-                app.map_request(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let mut request = request.map(axum::body::Body::new);
-                    request.extensions_mut().insert(peer.clone());
-                    request
-                });
+            let service = app.map_request(move |request: hyper::Request<hyper::body::Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(peer.clone());
+                request
+            });
             let served = Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
                 .await;
@@ -116,6 +127,7 @@ pub async fn serve(
         });
     }
     reload.abort();
+    sealer.abort();
     console.trail.seal().await?;
     Ok(())
 }
@@ -132,7 +144,9 @@ async fn still_trusted(
         .map(|peer| trust.check_peer(&peer.der));
     match refused {
         Some(Ok(())) => next.run(request).await,
-        Some(Err(e)) => (StatusCode::FORBIDDEN, format!("certificaat geweigerd: {e}")).into_response(),
+        Some(Err(e)) => {
+            (StatusCode::FORBIDDEN, format!("certificaat geweigerd: {e}")).into_response()
+        }
         None => (StatusCode::FORBIDDEN, "geen certificaat").into_response(),
     }
 }
@@ -170,9 +184,15 @@ async fn security_headers(request: Request, next: Next) -> Response {
     for (name, value) in [
         ("cross-origin-opener-policy", "same-origin"),
         ("cross-origin-resource-policy", "same-origin"),
-        ("permissions-policy", "camera=(), microphone=(), geolocation=()"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
+        ),
     ] {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
     }
     response
 }

@@ -64,10 +64,11 @@ impl Trail {
         } else {
             Event::for_purpose(shown.step, policy, shown.purpose)
         };
-        event = event
-            .by(actor)
-            .references(shown.references)
-            .detail(format!("as {}: {}", or_dash(shown.role), shown.detail));
+        event = event.by(actor).references(shown.references).detail(format!(
+            "as {}: {}",
+            or_dash(shown.role),
+            shown.detail
+        ));
         self.audit.record(&self.store, event).await?;
         Ok(())
     }

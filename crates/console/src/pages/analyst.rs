@@ -123,11 +123,7 @@ struct HitsPage {
     filtered_here: bool,
 }
 
-pub async fn hits(
-    Extract(console): State,
-    Who(person): Who,
-    Query(params): Params,
-) -> Response {
+pub async fn hits(Extract(console): State, Who(person): Who, Query(params): Params) -> Response {
     let Some(purpose) = param(&params, "purpose").map(str::to_owned) else {
         return PageError::new(
             StatusCode::BAD_REQUEST,
@@ -293,7 +289,11 @@ pub async fn hits(
     render(&page)
 }
 
-fn choices(all: &[(&str, i32)], selected: Option<&str>, label: fn(i32) -> &'static str) -> Vec<Choice> {
+fn choices(
+    all: &[(&str, i32)],
+    selected: Option<&str>,
+    label: fn(i32) -> &'static str,
+) -> Vec<Choice> {
     all.iter()
         .map(|(value, wire)| Choice {
             value: (*value).to_owned(),
@@ -344,7 +344,11 @@ fn hit_row(console: &Console, view: &RecipientView, purpose: &str, h: &pb::Analy
 }
 
 /// The attributes the person's view allows, by their names.
-fn visible(console: &Console, view: &RecipientView, attributes: &[pb::Attribute]) -> Vec<(String, String)> {
+fn visible(
+    console: &Console,
+    view: &RecipientView,
+    attributes: &[pb::Attribute],
+) -> Vec<(String, String)> {
     attributes
         .iter()
         .filter(|a| view.attributes.contains(&a.id))
@@ -363,7 +367,10 @@ fn monitor_redirect(purpose: &str) -> Response {
         StatusCode::SEE_OTHER,
         [(
             header::LOCATION,
-            format!("/monitor?{}", encode(&[("purpose".into(), purpose.to_owned())])),
+            format!(
+                "/monitor?{}",
+                encode(&[("purpose".into(), purpose.to_owned())])
+            ),
         )],
     )
         .into_response()
@@ -412,7 +419,11 @@ pub async fn hit(Extract(console): State, Who(person): Who, Query(params): Param
     };
     let hit = match tokio::time::timeout(TIMEOUT, console.analyst.clone().get_hit(request)).await {
         Ok(Ok(h)) => h.into_inner(),
-        Ok(Err(status)) => return PageError::from_status(&status).for_person(&person).into_response(),
+        Ok(Err(status)) => {
+            return PageError::from_status(&status)
+                .for_person(&person)
+                .into_response()
+        }
         Err(_) => {
             return PageError::from_status(&tonic::Status::deadline_exceeded("geen antwoord"))
                 .for_person(&person)
@@ -466,7 +477,10 @@ pub async fn hit(Extract(console): State, Who(person): Who, Query(params): Param
             Vec::new()
         },
         attributes: visible(&console, view, &hit.attributes),
-        back: format!("/hits?{}", encode(&[("purpose".into(), purpose.to_owned())])),
+        back: format!(
+            "/hits?{}",
+            encode(&[("purpose".into(), purpose.to_owned())])
+        ),
         purpose: purpose.to_owned(),
     };
     render(&page)
@@ -559,7 +573,13 @@ pub async fn monitor(Extract(console): State, Who(person): Who, Query(params): P
             Err(e) => return e.for_person(&person).into_response(),
         };
         references.push(format!("release:{}", table.release_id));
-        tables.push(table_view(&console, &purpose, &period, &table, tables.len()));
+        tables.push(table_view(
+            &console,
+            &purpose,
+            &period,
+            &table,
+            tables.len(),
+        ));
     }
     let shown = Shown {
         step: Step::MonitorQuery,
@@ -656,7 +676,7 @@ fn table_view(
                 .map_or_else(|| d.clone(), |a| a.name.clone())
         })
         .collect();
-    let title = format!("Per {}", names.join(" × "));
+    let title = format!("Per {}", lower_first(&names.join(" × ")));
     let method = table.method.clone().unwrap_or_default();
     let bars: Vec<Bar> = table
         .rows
@@ -681,7 +701,12 @@ fn table_view(
     if !period.is_empty() {
         csv_query.push(("period".into(), period.to_owned()));
     }
-    csv_query.extend(table.dimensions.iter().map(|d| ("dimension".to_owned(), d.clone())));
+    csv_query.extend(
+        table
+            .dimensions
+            .iter()
+            .map(|d| ("dimension".to_owned(), d.clone())),
+    );
     TableView {
         title,
         dimensions: names,
@@ -776,6 +801,13 @@ pub async fn monitor_csv(
         csv,
     )
         .into_response()
+}
+
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_lowercase().chain(chars).collect::<String>()
+    })
 }
 
 /// `application/x-www-form-urlencoded` of pairs.

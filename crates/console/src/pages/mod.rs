@@ -160,15 +160,19 @@ pub fn render<T: Template>(template: &T) -> Response {
 
 /// Records `shown`; a page whose entry cannot be written is not shown.
 pub async fn audited(console: &Console, shown: Shown<'_>) -> Result<(), PageError> {
-    console.trail.record(&console.policy, shown).await.map_err(|e| {
-        tracing::error!(error = %e, "the console's audit trail could not be written");
-        PageError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Niet vastgelegd",
-            "De vraag kon niet in het auditlogboek van de console worden vastgelegd en wordt \
+    console
+        .trail
+        .record(&console.policy, shown)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "the console's audit trail could not be written");
+            PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Niet vastgelegd",
+                "De vraag kon niet in het auditlogboek van de console worden vastgelegd en wordt \
              daarom niet getoond.",
-        )
-    })
+            )
+        })
 }
 
 /// Records a refusal by the console itself (no view, not an officer), then answers it.
@@ -217,12 +221,14 @@ pub fn purposes_of(console: &Console, person: &Person) -> Vec<PurposeLink> {
         .policy
         .purposes()
         .filter_map(|p| {
-            person.view_role(&console.policy, &p.id).map(|role| PurposeLink {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                role: crate::labels::recipient_role(role.as_str()).to_owned(),
-                monitor: p.monitor.is_some(),
-            })
+            person
+                .view_role(&console.policy, &p.id)
+                .map(|role| PurposeLink {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    role: crate::labels::recipient_role(role.as_str()).to_owned(),
+                    monitor: p.monitor.is_some(),
+                })
         })
         .collect()
 }

@@ -142,10 +142,13 @@ pub async fn explain(Extract(console): State, Who(person): Who) -> Response {
                 .iter()
                 .map(|i| MatrixRow {
                     item: i.item.clone(),
-                    class: i
-                        .class
-                        .clone()
-                        .unwrap_or_else(|| if i.derived { "afgeleid".into() } else { String::new() }),
+                    class: i.class.clone().unwrap_or_else(|| {
+                        if i.derived {
+                            "afgeleid".into()
+                        } else {
+                            String::new()
+                        }
+                    }),
                     sent: senders
                         .iter()
                         .map(|s| {
