@@ -50,12 +50,13 @@ pub async fn serve(
     let mut tls = trust.server_config()?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(tls));
+    // The headers outermost, so that every answer carries them, refusals included.
     let app = crate::pages::router(Arc::clone(&console))
-        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&trust),
             still_trusted,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(security_headers));
     let reload = {
         let trust = Arc::clone(&trust);
         tokio::spawn(async move {
