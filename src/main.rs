@@ -175,14 +175,11 @@ fn main() -> ExitCode {
         Command::Node { config } => load_as(&config, "node", NodeConfig::load, run_hint(&config))
             .and_then(|c| Ok(signaalnet_node::role::run_process(c)?))
             .map(|()| ExitCode::SUCCESS),
-        Command::Console { config } => load_as(
-            &config,
-            "console",
-            signaalnet_console::ConsoleConfig::load,
-            run_hint(&config),
-        )
-        .and_then(|c| Ok(signaalnet_console::run_process(c)?))
-        .map(|()| ExitCode::SUCCESS),
+        // Not `load_as`: a console's `coordinator` key would make it look like a node's file.
+        Command::Console { config } => signaalnet_console::ConsoleConfig::load(&config)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| Ok(signaalnet_console::run_process(c)?))
+            .map(|()| ExitCode::SUCCESS),
         Command::Transcryptor { config } => load_as(
             &config,
             "transcryptor",

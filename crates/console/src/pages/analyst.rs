@@ -501,7 +501,6 @@ pub struct TableView {
     pub method_text: String,
     pub noise_bound: u32,
     pub min_cell_size: u32,
-    pub has_suppressed: bool,
     pub counts: String,
     pub period: String,
     pub counted_before: String,
@@ -723,7 +722,6 @@ fn table_view(
         method_text: method.description.clone(),
         noise_bound: method.noise_bound,
         min_cell_size: table.min_cell_size,
-        has_suppressed: table.has_suppressed,
         counts: match table.counts.as_str() {
             "persons" => "personen (per doel)".into(),
             "signals" => "signalen".into(),
