@@ -218,17 +218,32 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
         "RIEC Noord-Nederland",
     )
     .unwrap();
+    // A second analyst, not the privacy officer.
+    let colleague = personal_certificate(
+        &chain.certs(),
+        "analist.b.smit",
+        "B. Smit",
+        "RIEC Noord-Nederland",
+    )
+    .unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}").parse().unwrap();
     let config = console_config(
         &chain,
         RIEC,
         listen,
-        &[ConsolePerson {
-            certificate: analyst.clone(),
-            roles: vec!["riec_analist".into()],
-            privacy_officer: true,
-        }],
+        &[
+            ConsolePerson {
+                certificate: analyst.clone(),
+                roles: vec!["riec_analist".into()],
+                privacy_officer: true,
+            },
+            ConsolePerson {
+                certificate: colleague.clone(),
+                roles: vec!["riec_analist".into()],
+                privacy_officer: false,
+            },
+        ],
     )
     .unwrap();
     let console_log = std::fs::File::create(chain.dir().join("console.log")).unwrap();
@@ -281,6 +296,22 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
         assert!(home.contains(header), "{header} missing in {home}");
     }
     assert!(!home.contains("<script"), "{home}");
+    // The colleague is an analyst, not the privacy officer: refused those pages, in words.
+    let officer_only = curl(&colleague.cert, &colleague.key, &[], "/privacy/register");
+    assert!(officer_only.starts_with("HTTP/2 403"), "{officer_only}");
+    assert!(
+        officer_only.contains("Alleen voor de privacy officer"),
+        "{officer_only}"
+    );
+    assert!(
+        officer_only.contains("content-security-policy:"),
+        "{officer_only}"
+    );
+    let own = curl(&colleague.cert, &colleague.key, &[], "/");
+    assert!(
+        own.contains("Ingelogd als <strong>B. Smit</strong>"),
+        "{own}"
+    );
     let csv = curl(
         &analyst.cert,
         &analyst.key,
@@ -462,7 +493,10 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
     let page = text(&browser).await;
     shot(&browser, "8-explain").await;
     assert!(
-        page.contains("deelt: nla") && page.contains("ziet: riec_analist"),
+        page.contains("deelt: nla")
+            && page.contains("ziet: riec_analist")
+            && page.contains("kenmerk: Vorm van uitbuiting (vorm_uitbuiting)")
+            && page.contains("gegeven: voertuig (kenteken) (alleen als pseudoniem)"),
         "{page}"
     );
     browser
@@ -513,6 +547,12 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
         "{entries:#?}"
     );
     assert!(!by_person("refuse", DRIELUIK).is_empty(), "{entries:#?}");
+    let colleague_refused = entries.iter().any(|e| {
+        e.step == "refuse"
+            && e.actor_role == format!("person:analist.b.smit#{}", colleague.serial)
+            && e.detail.contains("not a privacy officer")
+    });
+    assert!(colleague_refused, "{entries:#?}");
     for e in &entries {
         assert_no_identifier(&e.refs, &e.detail);
     }

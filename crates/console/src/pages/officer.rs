@@ -141,7 +141,7 @@ pub async fn explain(Extract(console): State, Who(person): Who) -> Response {
                 .items
                 .iter()
                 .map(|i| MatrixRow {
-                    item: i.item.clone(),
+                    item: item_label(&console, &i.item),
                     class: i.class.clone().unwrap_or_else(|| {
                         if i.derived {
                             "afgeleid".into()
@@ -177,6 +177,33 @@ pub async fn explain(Extract(console): State, Who(person): Who) -> Response {
         version: all.version,
         matrices,
     })
+}
+
+/// An `explain` item in the officer's words: the attribute's name from the policy set, the
+/// identifier kind in Dutch, the two facts the coordinator derives.
+fn item_label(console: &Console, item: &str) -> String {
+    if let Some(id) = item.strip_prefix("attribute ") {
+        return match console.policy.attribute(id) {
+            Some(a) => format!("kenmerk: {} ({id})", a.name),
+            None => format!("kenmerk: {id}"),
+        };
+    }
+    if let Some(kind) = item.strip_prefix("identifier ") {
+        let label = crate::labels::IDENTIFIER_KINDS
+            .iter()
+            .find(|(name, _)| *name == kind)
+            .map_or(kind, |(_, wire)| crate::labels::identifier_kind(*wire));
+        return format!("gegeven: {label} (alleen als pseudoniem)");
+    }
+    match item {
+        "which identifier kinds linked the hit" => {
+            "afgeleid: via welke soorten gegevens de hit ontstond".to_owned()
+        }
+        "which kinds of partner are involved" => {
+            "afgeleid: welke soorten partners betrokken zijn".to_owned()
+        }
+        other => other.to_owned(),
+    }
 }
 
 #[derive(Template)]
