@@ -17,6 +17,7 @@ use common::*;
 use fantoccini::{ClientBuilder, Locator};
 use signaalnet_devchain::console::{console_config, personal_certificate, ConsolePerson};
 use signaalnet_proto::v1::identifier::Value;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,6 +41,18 @@ struct Process(Child);
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// chromedriver in a process group of its own, killed whole when dropped: the Chromium it
+/// starts outlives a killed chromedriver, and would outlive a failed test.
+struct ProcessGroup(Child);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.wait();
     }
 }
@@ -149,14 +162,46 @@ async fn shot(browser: &fantoccini::Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
+/// The page's text; read again while a navigation replaces the page under it.
 async fn text(browser: &fantoccini::Client) -> String {
-    browser
-        .find(Locator::Css("body"))
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let read = match browser.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(text) => return text,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("reading the page again: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the page could not be read: {e}"),
+        }
+    }
+}
+
+/// Clicks what `locator` finds and waits until the browser is on another URL.
+async fn click_to_next_page(browser: &fantoccini::Client, locator: Locator<'_>) {
+    let before = browser.current_url().await.unwrap();
+    browser.find(locator).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser.current_url().await.unwrap() == before {
+        assert!(
+            Instant::now() < deadline,
+            "the click led nowhere from {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The new URL is committed; wait until its document is complete.
+    while browser
+        .execute("return document.readyState", vec![])
         .await
         .unwrap()
-        .text()
-        .await
-        .unwrap()
+        != serde_json::json!("complete")
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Nothing a partner submitted that identifies anyone, nor a case reference.
@@ -327,8 +372,9 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
     let dir = tempfile::tempdir().unwrap();
     let home_dir = browser_home(dir.path(), &chain.certs(), &analyst.cert, &analyst.key);
     let driver_port = free_port();
-    let _driver = Process(
+    let _driver = ProcessGroup(
         Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={driver_port}"))
             .env("HOME", &home_dir)
             .stdout(Stdio::null())
@@ -375,13 +421,11 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
     assert!(!page.contains(DRIELUIK), "no view on the Drieluik: {page}");
 
     // The hits of the analysis purpose: the one hit of the van.
-    browser
-        .find(Locator::LinkText(&format!("Hits van {RIEC_ANALYSE}")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_next_page(
+        &browser,
+        Locator::LinkText(&format!("Hits van {RIEC_ANALYSE}")),
+    )
+    .await;
     let page = text(&browser).await;
     shot(&browser, "2-hits").await;
     assert!(page.contains("1 hit(s) op deze pagina"), "{page}");
@@ -399,13 +443,7 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
         .await
         .unwrap();
     select.select_by_value("seksuele_uitbuiting").await.unwrap();
-    browser
-        .find(Locator::Css("form.filters button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_next_page(&browser, Locator::Css("form.filters button")).await;
     let page = text(&browser).await;
     assert!(page.contains("0 hit(s) op deze pagina"), "{page}");
     shot(&browser, "3-hits-filtered").await;
@@ -425,13 +463,7 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
         .goto(&format!("{base}/hits?purpose={RIEC_ANALYSE}"))
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("td a.handle"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_next_page(&browser, Locator::Css("td a.handle")).await;
     let page = text(&browser).await;
     shot(&browser, "4-hit").await;
     assert!(page.contains("Hit hit-"), "{page}");
