@@ -357,6 +357,15 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
         own.contains("Ingelogd als <strong>B. Smit</strong>"),
         "{own}"
     );
+    // A person whose certificate is revoked is refused from the next reload of the lists on
+    // (the development chain's console re-reads them every second).
+    signaalnet_tls::dev::revoke(&chain.certs(), &["analist.b.smit".to_owned()]).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let revoked = curl(&colleague.cert, &colleague.key, &[], "/");
+    assert!(
+        revoked.is_empty(),
+        "the handshake should have been refused: {revoked}"
+    );
     let csv = curl(
         &analyst.cert,
         &analyst.key,

@@ -54,9 +54,16 @@ pub struct HttpsConfig {
     pub key: PathBuf,
     /// The CA that issues the organisation's personal certificates.
     pub people_ca: PathBuf,
-    /// Its revocation lists, re-read every minute; none: no revocation check.
+    /// Its revocation lists, re-read every `crl_reload_seconds`; none: no revocation check.
     #[serde(default)]
     pub people_crl: Vec<PathBuf>,
+    /// How often the revocation lists are re-read (default 60).
+    #[serde(default = "default_crl_reload")]
+    pub crl_reload_seconds: u64,
+}
+
+fn default_crl_reload() -> u64 {
+    60
 }
 
 /// One person: the certificate that is theirs, and what they may do.

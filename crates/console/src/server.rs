@@ -59,9 +59,10 @@ pub async fn serve(
         .layer(axum::middleware::from_fn(security_headers));
     let reload = {
         let trust = Arc::clone(&trust);
+        let every = Duration::from_secs(config.https.crl_reload_seconds.max(1));
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
+                tokio::time::sleep(every).await;
                 if let Err(e) = trust.reload() {
                     tracing::error!(error = %e, "the people's revocation lists were not reloaded");
                 }

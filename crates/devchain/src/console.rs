@@ -110,7 +110,7 @@ pub fn console_config(
     }
     text.push_str(&format!(
         "]\n\n[tls]\nca = {}\ncert = {}\nkey = {}\ncrl = [{}]\n\n\
-         [https]\ncert = {}\nkey = {}\npeople_ca = {}\npeople_crl = [{}]\n",
+         [https]\ncert = {}\nkey = {}\npeople_ca = {}\npeople_crl = [{}]\ncrl_reload_seconds = 1\n",
         q(&tls.ca),
         q(&tls.cert),
         q(&tls.key),
