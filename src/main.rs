@@ -92,6 +92,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run the web console for people of an organisation with a recipient role (docs/console.md).
+    Console {
+        /// The console's configuration file (see deploy/dev/console.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run a transcryptor.
     Transcryptor {
         /// The transcryptor's configuration file (see deploy/dev/transcryptor-1.toml).
@@ -168,6 +174,11 @@ fn main() -> ExitCode {
         .map(|()| ExitCode::SUCCESS),
         Command::Node { config } => load_as(&config, "node", NodeConfig::load, run_hint(&config))
             .and_then(|c| Ok(signaalnet_node::role::run_process(c)?))
+            .map(|()| ExitCode::SUCCESS),
+        // Not `load_as`: a console's `coordinator` key would make it look like a node's file.
+        Command::Console { config } => signaalnet_console::ConsoleConfig::load(&config)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| Ok(signaalnet_console::run_process(c)?))
             .map(|()| ExitCode::SUCCESS),
         Command::Transcryptor { config } => load_as(
             &config,

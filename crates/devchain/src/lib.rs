@@ -15,6 +15,7 @@
 
 pub mod bench;
 pub mod chain;
+pub mod console;
 pub mod demo;
 pub mod history;
 pub mod partners;

@@ -368,6 +368,8 @@ async fn demo(keep: bool, stay: bool) -> Result<ExitCode> {
              signaalnet analyst --config {c} monitor --purpose {MONITOR} --dimension gemeente --format csv",
             c = config.display()
         );
+        let console = crate::console::start_demo_console(&chain, RIEC).await?;
+        println!("{console}");
         tokio::signal::ctrl_c().await?;
     }
     chain.stop().await?;
