@@ -61,3 +61,12 @@ fn every_development_role_is_witnessed_by_other_roles() {
         }
     }
 }
+
+#[test]
+fn the_development_analyst_config_names_the_development_coordinator() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dev");
+    let coordinator = CoordinatorConfig::load(&dir.join("coordinator.toml")).unwrap();
+    let text = std::fs::read_to_string(dir.join("analyst.toml")).unwrap();
+    assert!(text.contains(&format!("url = \"https://{}\"", coordinator.listen)));
+    assert!(text.contains(&format!("ca = {:?}", coordinator.tls.ca.display().to_string())));
+}
