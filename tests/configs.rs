@@ -68,5 +68,8 @@ fn the_development_analyst_config_names_the_development_coordinator() {
     let coordinator = CoordinatorConfig::load(&dir.join("coordinator.toml")).unwrap();
     let text = std::fs::read_to_string(dir.join("analyst.toml")).unwrap();
     assert!(text.contains(&format!("url = \"https://{}\"", coordinator.listen)));
-    assert!(text.contains(&format!("ca = {:?}", coordinator.tls.ca.display().to_string())));
+    assert!(text.contains(&format!(
+        "ca = {:?}",
+        coordinator.tls.ca.display().to_string()
+    )));
 }
