@@ -5,10 +5,12 @@
 use std::path::Path;
 
 /// The top-level keys only one role's configuration has.
-const OWN_KEYS: [(&str, &[&str]); 3] = [
+const OWN_KEYS: [(&str, &[&str]); 4] = [
     ("coordinator", &["handle_key"]),
-    ("node", &["partner", "coordinator", "secret"]),
+    // Not `coordinator`: the console's and the analyst CLI's configs name one too.
+    ("node", &["partner", "secret"]),
     ("transcryptor", &["keys", "name", "rate_limit"]),
+    ("console", &["https", "person"]),
 ];
 
 /// Loads `path` as `role`'s configuration with `load`. When that fails and the file is plainly
@@ -60,8 +62,11 @@ mod tests {
             ("node-politie.toml", "node"),
             ("transcryptor-1.toml", "transcryptor"),
             ("transcryptor-2.toml", "transcryptor"),
+            ("console.toml", "console"),
         ] {
             assert_eq!(written_for(&dev.join(file)), Some(role), "{file}");
         }
+        // The analyst CLI's config is no role's.
+        assert_eq!(written_for(&dev.join("analyst.toml")), None);
     }
 }
