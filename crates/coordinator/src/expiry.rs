@@ -25,6 +25,8 @@ pub struct Expired {
     pub dissolved_hits: usize,
     /// Notices that a hit ended, queued longer than `ended_kept` ago, deleted.
     pub notices: usize,
+    /// Monitor records past their monitor purpose's retention, deleted.
+    pub monitor_records: usize,
 }
 
 impl Coordinator {
@@ -224,6 +226,8 @@ impl Coordinator {
         }
         drop(matcher);
         self.purge_ended(now, &mut done).await?;
+        self.expire_monitor_records(&retentions, now, &mut done)
+            .await?;
         if done != Expired::default() {
             tracing::info!(
                 hits = done.hits,
@@ -231,6 +235,7 @@ impl Coordinator {
                 tombstones = done.tombstones,
                 dissolved_hits = done.dissolved_hits,
                 notices = done.notices,
+                monitor_records = done.monitor_records,
                 "retention: expired"
             );
             self.scrub().await;
@@ -238,6 +243,27 @@ impl Coordinator {
             tracing::warn!(error = %e, "scrubbing the database after a deletion failed; will retry");
         }
         Ok(done)
+    }
+
+    /// Deletes the monitor's records past their monitor purpose's retention, audited.
+    async fn expire_monitor_records(
+        &self,
+        retentions: &[signaalnet_service::retention::Retention],
+        now: i64,
+        done: &mut Expired,
+    ) -> Result<(), CoordinatorError> {
+        let mut w = self.store.write().await?;
+        let deleted = crate::monitor::ledger::expire(&mut w.tx, retentions, now).await?;
+        if deleted == 0 {
+            return Ok(());
+        }
+        let event = Event::new(Step::Expire, &self.policy()).detail(format!(
+            "{deleted} monitor record(s) past their monitor purpose's retention_unmatched deleted"
+        ));
+        self.audit.append(&mut w.tx, event).await?;
+        w.commit().await?;
+        done.monitor_records += deleted;
+        Ok(())
     }
 
     /// Deletes tombstones, dissolved hits and the notices that hits ended, `ended_kept` after

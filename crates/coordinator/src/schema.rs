@@ -5,6 +5,7 @@ pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::migratio
     "4001_coordinator.sql",
     "4002_coordinator_lifecycle.sql",
     "4003_monitor_releases.sql",
+    "4004_monitor_ledger.sql",
     "4010_consultations.sql"
 ];
 

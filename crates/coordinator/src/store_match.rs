@@ -145,6 +145,7 @@ impl Coordinator {
             return Ok(StoredOne::answer(Outcome::ok(answer)));
         };
         entry.seq = seq;
+        crate::monitor::ledger::record(tx, policy, &self.record_keys, &entry, self.now()).await?;
         let events = matcher.insert(entry)?;
         let summary: Vec<String> = events
             .iter()

@@ -61,6 +61,10 @@ impl Coordinator {
                 }
                 Some(_) => {}
             }
+            // The monitor's record goes with any withdrawal, also of a signal that expired
+            // before (the record outlives the signal).
+            crate::monitor::ledger::forget(&mut w.tx, &self.record_keys, &partner.id, signal_id)
+                .await?;
             let event = Event::new(Step::Withdraw, &policy)
                 .by(actor.clone())
                 .reference(format!("signal:{}/{signal_id}", partner.id))

@@ -549,3 +549,51 @@ async fn persons_count_once_and_signals_count_at_most_the_cap_per_person() {
     let zvh = table(&w, ZVH, &["gemeente"], "2023").await;
     assert!(cells(&zvh)[&vec!["GM0106".to_owned()]].is_some());
 }
+
+#[tokio::test]
+async fn a_year_keeps_its_figures_after_its_signals_expire_and_loses_a_withdrawn_one() {
+    let w = world().await;
+    let year = drenthe();
+    submit(&w, &year).await;
+    counted(&w);
+    let before = table(&w, RIEC, &["vorm_uitbuiting"], "2023").await;
+    // Seven months on, every Drieluik signal has expired (retention_unmatched P6M, no hits)…
+    w.clock.advance(Duration::from_secs(150 * 86_400));
+    let expired = w.core.expire().await.unwrap();
+    assert_eq!(expired.signals, 67);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_signals WHERE withdrawn_at IS NULL")
+            .await,
+        0
+    );
+    // … and the year's table is the same: the monitor's own records, the same noise.
+    let after = table(&w, RIEC, &["vorm_uitbuiting"], "2023").await;
+    assert_ne!(
+        after.counted_before, before.counted_before,
+        "a later cut-off"
+    );
+    assert_eq!((&after.rows, &after.total), (&before.rows, &before.total));
+    // Nothing in them names a signal.
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_monitor_records WHERE lookup LIKE '%DR-2023%' OR attributes LIKE '%DR-2023%'")
+            .await,
+        0
+    );
+    // A withdrawal, even of an expired signal, takes its record at once (the table follows at
+    // the next cut-off).
+    let (politie, actor) = w.partner(POLITIE);
+    let records = w.count("SELECT COUNT(*) FROM coord_monitor_records").await;
+    w.core
+        .withdraw(politie, &actor, &[year[0].id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_monitor_records").await,
+        records - 1
+    );
+    // Two years after they arrived the records go, and the year is empty.
+    w.clock.advance(Duration::from_secs(600 * 86_400));
+    assert_eq!(w.core.expire().await.unwrap().monitor_records, 66);
+    let gone = table(&w, RIEC, &["vorm_uitbuiting"], "2023").await;
+    assert!(gone.rows.is_empty());
+}

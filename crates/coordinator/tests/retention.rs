@@ -70,9 +70,12 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
         w.core.expire().await.unwrap(),
         Expired {
             tombstones: 1,
+            monitor_records: 3,
             ..Default::default()
         },
-        "only the expired police signal's tombstone, 30 days (ended_kept) after it expired"
+        "only the expired police signal's tombstone, 30 days (ended_kept) after it expired, and \
+         the monitor's records of g1, n1 and p1, two years (the monitor purpose's retention) \
+         after they arrived: the police signal's outlived it by a year and a half"
     );
 
     // Two years after the last change the hit and all three signals go; every partner in it
@@ -83,8 +86,14 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
         Expired {
             hits: 1,
             signals: 3,
+            // z1's monitor record, two years after it arrived.
+            monitor_records: 1,
             ..Default::default()
         }
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_monitor_records").await,
+        0
     );
     for (partner, own) in [
         ("gemeente_groningen", "g1"),
@@ -113,9 +122,23 @@ async fn unmatched_signals_and_then_hits_expire_after_their_retention() {
         "no attribute or month of an expired signal is kept"
     );
 
-    // Both runs are in the audit trail, naming the signals and the hit.
+    // Every run is in the audit trail, naming the signals and the hit; the monitor's records
+    // in entries of their own.
     let expiries = expiries(&w).await;
-    assert_eq!(expiries.len(), 3);
+    assert_eq!(expiries.len(), 5);
+    for (i, n) in [(2, 3), (4, 1)] {
+        assert!(
+            expiries[i]
+                .detail
+                .starts_with(&format!("{n} monitor record(s)")),
+            "{}",
+            expiries[i].detail
+        );
+    }
+    let expiries: Vec<_> = expiries
+        .into_iter()
+        .filter(|e| !e.detail.contains("monitor record"))
+        .collect();
     assert!(expiries[0]
         .refs
         .contains("signal:politie_noord_nederland/p1"));
@@ -309,10 +332,16 @@ async fn a_removed_purpose_expires_under_its_last_retention_and_tombstones_go_af
         Expired {
             hits: 1,
             signals: 2,
+            // The monitor's records of the three signals, two years after they arrived.
+            monitor_records: 3,
             ..Default::default()
         }
     );
     assert_eq!(w.count("SELECT COUNT(*) FROM coord_keys").await, 0);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM coord_monitor_records").await,
+        0
+    );
     for (partner, own) in [("gemeente_groningen", "g1"), ("nla", "n1")] {
         let last = w
             .core

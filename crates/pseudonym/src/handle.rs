@@ -108,15 +108,27 @@ impl HandleKey {
 impl RecordKeys {
     /// The key of the record named by `parts` (e.g. a partner id and a signal id).
     pub fn of(&self, parts: &[&[u8]]) -> u32 {
+        let tag = self.tag(b"key", parts);
+        let mut first = [0u8; 4];
+        first.copy_from_slice(&tag.as_ref()[..4]);
+        u32::from_be_bytes(first)
+    }
+
+    /// A keyed hash naming the record of `parts`, by which it is found again (a withdrawal
+    /// finds a signal's monitor record without the record keeping the signal id); unrelated to
+    /// its key.
+    pub fn lookup(&self, parts: &[&[u8]]) -> String {
+        hex::encode(&self.tag(b"lookup", parts).as_ref()[..16])
+    }
+
+    fn tag(&self, label: &[u8], parts: &[&[u8]]) -> hmac::Tag {
         let mut ctx = hmac::Context::with_key(&self.0);
+        ctx.update(label);
         for part in parts {
             // Length-prefixed: ("ab", "c") and ("a", "bc") are different records.
             ctx.update(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
             ctx.update(part);
         }
-        let tag = ctx.sign();
-        let mut first = [0u8; 4];
-        first.copy_from_slice(&tag.as_ref()[..4]);
-        u32::from_be_bytes(first)
+        ctx.sign()
     }
 }

@@ -14,6 +14,7 @@
 pub mod cellkey;
 pub mod drenthe;
 pub mod export;
+pub(crate) mod ledger;
 mod records;
 
 pub use export::{table_csv, table_json};

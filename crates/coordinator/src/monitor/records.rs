@@ -63,20 +63,20 @@ pub async fn load(
     counted: &Counted<'_>,
     keys: &RecordKeys,
 ) -> Result<Vec<Record>, CoordinatorError> {
+    // Signals are counted from the monitor's own records, which outlive the signals; a person
+    // (for the cap, or counted as one) is known only by pseudonyms the coordinator still holds.
+    if let Counting::Signals {
+        max_per_person: None,
+    } = counted.counts
+    {
+        return ledger(read, counted).await;
+    }
     let signals = signals(read, counted).await?;
-    let persons = match counted.counts {
-        Counting::Signals {
-            max_per_person: None,
-        } => None,
-        _ => Some(persons(read, &signals, counted.of, counted.before).await?),
-    };
+    let persons = persons(read, &signals, counted.of, counted.before).await?;
     let single = |s: &Signal| Record {
         key: keys.of(&[s.partner.as_bytes(), s.signal_id.as_bytes()]),
         partners: BTreeSet::from([Arc::clone(&s.partner)]),
         cells: vec![(s.values.clone(), Arc::clone(&s.year))],
-    };
-    let Some(persons) = persons else {
-        return Ok(signals.iter().map(single).collect());
     };
     let mut records = Vec::with_capacity(signals.len());
     for group in persons {
@@ -109,14 +109,7 @@ async fn signals(
     read: &mut AnyConnection,
     counted: &Counted<'_>,
 ) -> Result<Vec<Signal>, CoordinatorError> {
-    let Counted {
-        policy,
-        purpose,
-        fine,
-        of,
-        before,
-        ..
-    } = *counted;
+    let Counted { of, before, .. } = *counted;
     let sql = format!(
         "SELECT seq, partner_id, signal_id, purpose, observed_month, attributes FROM coord_signals \
          WHERE withdrawn_at IS NULL AND received_at < $1 AND purpose IN ({}) ORDER BY seq",
@@ -126,18 +119,7 @@ async fn signals(
     for counted in of {
         query = query.bind(*counted);
     }
-    // Dimension values repeat: each is held once.
-    let mut names: HashMap<String, Arc<str>> = HashMap::new();
-    let mut name = |v: &str| -> Arc<str> {
-        match names.get(v) {
-            Some(n) => Arc::clone(n),
-            None => {
-                let n: Arc<str> = Arc::from(v);
-                names.insert(v.to_owned(), Arc::clone(&n));
-                n
-            }
-        }
-    };
+    let mut names = Names::default();
     let mut out = Vec::new();
     let mut rows = query.fetch(&mut *read);
     while let Some(row) = rows.next().await {
@@ -147,47 +129,115 @@ async fn signals(
         let attributes: String = row.get("attributes");
         let attributes: Vec<(String, String)> = serde_json::from_str(&attributes)
             .map_err(|e| CoordinatorError::Corrupt(format!("signal attributes: {e}")))?;
-        // A partner counts only if it shares for the monitor purpose (its legal basis for
-        // statistics), and only what it shares for it is a dimension value.
-        let Some(shared) = policy
-            .partner(&partner)
-            .and_then(|p| p.shares.get(purpose))
-            .map(|s| &s.attributes)
-        else {
+        let Some((values, year)) = cell(counted, &partner, &month, &attributes, &mut names) else {
             continue;
         };
-        let values = fine
-            .iter()
-            .map(|d| {
-                if !shared.contains(d) {
-                    return name(NOT_SHARED);
-                }
-                let value = if d == "maand_waarneming" {
-                    Some(month.as_str())
-                } else {
-                    attributes
-                        .iter()
-                        .find(|(id, _)| id == d)
-                        .map(|(_, v)| v.as_str())
-                };
-                name(value.unwrap_or(UNKNOWN))
-            })
-            .collect();
         out.push(Signal {
             seq: row.get("seq"),
-            partner: name(&partner),
+            partner: names.get(&partner),
             signal_id: row.get("signal_id"),
             purpose: row.get("purpose"),
             values,
-            // The year of observation only where the month is shared: else in no year's table.
-            year: if shared.contains("maand_waarneming") {
-                name(month.get(..4).unwrap_or_default())
-            } else {
-                name("")
-            },
+            year,
         });
     }
     Ok(out)
+}
+
+/// The monitor's own records (`ledger`) of `counted.purpose` before the cut-off, each a record.
+async fn ledger(
+    read: &mut AnyConnection,
+    counted: &Counted<'_>,
+) -> Result<Vec<Record>, CoordinatorError> {
+    let rows = sqlx::query(
+        "SELECT partner_id, record_key, observed_month, attributes FROM coord_monitor_records \
+         WHERE monitor = $1 AND received_at < $2 ORDER BY record_seq",
+    )
+    .bind(counted.purpose)
+    .bind(counted.before)
+    .fetch(&mut *read);
+    let mut names = Names::default();
+    let mut out = Vec::new();
+    tokio::pin!(rows);
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        let partner: String = row.get("partner_id");
+        let month: String = row.get("observed_month");
+        let attributes: String = row.get("attributes");
+        let attributes: Vec<(String, String)> = serde_json::from_str(&attributes)
+            .map_err(|e| CoordinatorError::Corrupt(format!("monitor record: {e}")))?;
+        let Some(cell) = cell(counted, &partner, &month, &attributes, &mut names) else {
+            continue;
+        };
+        let key: i64 = row.get("record_key");
+        out.push(Record {
+            key: u32::try_from(key).unwrap_or_default(),
+            partners: BTreeSet::from([names.get(&partner)]),
+            cells: vec![cell],
+        });
+    }
+    Ok(out)
+}
+
+/// Dimension values repeat: each is held once.
+#[derive(Default)]
+struct Names(HashMap<String, Arc<str>>);
+
+impl Names {
+    fn get(&mut self, v: &str) -> Arc<str> {
+        match self.0.get(v) {
+            Some(n) => Arc::clone(n),
+            None => {
+                let n: Arc<str> = Arc::from(v);
+                self.0.insert(v.to_owned(), Arc::clone(&n));
+                n
+            }
+        }
+    }
+}
+
+/// The cell of a signal of `partner` observed in `month` with `attributes`: its value per
+/// finest dimension and its year. `None` when the partner does not share for the monitor
+/// purpose (its legal basis for statistics) in the policy set in force: it is not counted.
+/// Only what the partner shares for the monitor is a dimension value; the year only where the
+/// month is shared (else the signal is in no year's table).
+fn cell(
+    counted: &Counted<'_>,
+    partner: &str,
+    month: &str,
+    attributes: &[(String, String)],
+    names: &mut Names,
+) -> Option<(Vec<Arc<str>>, Arc<str>)> {
+    let shared = &counted
+        .policy
+        .partner(partner)?
+        .shares
+        .get(counted.purpose)?
+        .attributes;
+    let values = counted
+        .fine
+        .iter()
+        .map(|d| {
+            if !shared.contains(d) {
+                return names.get(NOT_SHARED);
+            }
+            let value = if d == "maand_waarneming" {
+                Some(month)
+            } else {
+                attributes
+                    .iter()
+                    .find(|(id, _)| id == d)
+                    .map(|(_, v)| v.as_str())
+            };
+            names.get(value.filter(|v| !v.is_empty()).unwrap_or(UNKNOWN))
+        })
+        .collect();
+    let year = if shared.contains("maand_waarneming") {
+        names.get(month.get(..4).unwrap_or_default())
+    } else {
+        names.get("")
+    };
+    Some((values, year))
 }
 
 /// Signals of one person (or one case: a signal with no person-identifying pseudonym).
