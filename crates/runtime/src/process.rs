@@ -95,3 +95,24 @@ where
     telemetry.shutdown();
     served
 }
+
+/// Serves the role's metrics when its `[metrics]` names an address (plain HTTP, `GET
+/// /metrics`); the task runs until aborted.
+pub async fn serve_metrics(
+    config: &signaalnet_telemetry::metrics::MetricsConfig,
+    metrics: &std::sync::Arc<signaalnet_telemetry::metrics::Metrics>,
+    collect: std::sync::Arc<dyn signaalnet_telemetry::metrics::Collect>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, StartError> {
+    let Some(addr) = config.listen else {
+        return Ok(None);
+    };
+    let listener = bind(addr).await?;
+    tracing::info!(listen = %addr, "metrics served at /metrics");
+    Ok(Some(tokio::spawn(
+        signaalnet_telemetry::metrics::http::serve(
+            listener,
+            std::sync::Arc::clone(metrics),
+            collect,
+        ),
+    )))
+}

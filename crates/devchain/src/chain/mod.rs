@@ -182,6 +182,7 @@ impl Chain {
                 governance: witnessed(id, others),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
+                metrics: metrics()?,
             });
             roles.insert(id.clone(), Role::new(&path, id, settings)?);
         }
@@ -198,6 +199,7 @@ impl Chain {
             governance: witnessed("coordinator", transcryptors.clone()),
             telemetry: telemetry.clone(),
             limits: Default::default(),
+            metrics: metrics()?,
         });
         roles.insert(
             "coordinator".to_owned(),
@@ -225,6 +227,7 @@ impl Chain {
                 ),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
+                metrics: metrics()?,
             });
             roles.insert(partner.id.clone(), Role::new(&path, &partner.id, settings)?);
         }
@@ -365,6 +368,26 @@ impl Chain {
         })
     }
 
+    /// Where `role` serves its metrics (`GET /metrics`).
+    pub fn metrics_address(&self, role: &str) -> Result<SocketAddr> {
+        let config = match &self.role(role)?.settings {
+            RoleConfig::Transcryptor(c) => &c.metrics,
+            RoleConfig::Coordinator(c) => &c.metrics,
+            RoleConfig::Node(c) => &c.metrics,
+        };
+        config
+            .listen
+            .with_context(|| format!("{role} serves no metrics"))
+    }
+
+    /// `role`'s metrics now, in the OpenMetrics text format.
+    pub async fn scrape(&self, role: &str) -> Result<String> {
+        let addr = self.metrics_address(role)?;
+        signaalnet_telemetry::metrics::http::scrape(addr)
+            .await
+            .with_context(|| format!("scraping the metrics of {role} at {addr}"))
+    }
+
     pub fn database_url(&self, role: &str) -> Option<&str> {
         self.roles.get(role)?.database_url.as_deref()
     }
@@ -452,6 +475,13 @@ fn pinned(policy: &PolicySet, id: &str, listen: SocketAddr) -> Result<RoleUrl> {
         url: url(listen),
         oin: Oin::parse(oin)?,
     }))
+}
+
+/// Every role serves its metrics on a loopback port of its own.
+fn metrics() -> Result<signaalnet_telemetry::metrics::MetricsConfig> {
+    Ok(signaalnet_telemetry::metrics::MetricsConfig {
+        listen: Some(free_address()?),
+    })
 }
 
 fn url(listen: SocketAddr) -> String {
