@@ -79,7 +79,7 @@ impl CoordinatorConfig {
 /// While another coordinator holds the database (crate::fence) this process waits as the
 /// standby, without listening: it binds its address once it holds the fence.
 pub fn run_process(config: CoordinatorConfig) -> Result<(), StartError> {
-    use signaalnet_runtime::process::{bind, interrupted, start_telemetry};
+    use signaalnet_runtime::process::{interrupted, start_telemetry};
     let runtime = tokio::runtime::Runtime::new()?;
     let telemetry = start_telemetry(
         &runtime,
@@ -94,7 +94,7 @@ pub fn run_process(config: CoordinatorConfig) -> Result<(), StartError> {
             turn = crate::fence::wait_for_turn(&location) => turn.map_err(fence_error)?,
             () = interrupted() => return Ok(()),
         };
-        let listener = bind(config.listen).await?;
+        let listener = bind_patiently(config.listen).await?;
         run_holding(config, listener, interrupted(), turn).await
     });
     telemetry.shutdown();
@@ -113,6 +113,26 @@ pub async fn run(
         .map_err(fence_error)?;
     run_holding(config, listener, shutdown, turn).await
 }
+
+/// Binds `addr`, waiting while a coordinator this one took over still holds it: fenced out, it
+/// lets go within [`FENCED_GRACE`] and a ping of its lock ([`crate::fence::PING_EVERY`]).
+async fn bind_patiently(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let mut tries = 0;
+    loop {
+        match signaalnet_runtime::process::bind(addr).await {
+            Err(StartError::Listen { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse && tries < 30 =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a coordinator that lost its fence lets answers in flight go out before it stops.
+const FENCED_GRACE: Duration = Duration::from_secs(1);
 
 fn fence_error(e: crate::fence::FenceError) -> StartError {
     StartError::role("the coordinator's writer fence", e)
@@ -198,13 +218,18 @@ async fn run_holding(
     let witness = WitnessGrpc::new(Arc::clone(&target), accountable.policy.live().clone());
     let role = RoleGrpc::new(accountable.policy, target);
     let fenced = Arc::clone(&core);
+    let metrics_stop = figures.as_ref().map(|f| f.abort_handle());
     let shutdown = async move {
         tokio::select! {
             () = shutdown => {}
             () = fenced.fence().lost() => {}
         }
+        // Both ports free at once, for a successor on this host.
+        if let Some(stop) = metrics_stop {
+            stop.abort();
+        }
     };
-    let served = crate::serve(
+    let serving = crate::serve(
         listener,
         &config.tls,
         &config.limits,
@@ -212,8 +237,18 @@ async fn run_holding(
         role,
         witness,
         shutdown,
-    )
-    .await;
+    );
+    // Fenced out, the server stops taking calls at once; the notification streams the nodes
+    // hold open would keep a graceful stop waiting, and every write fails now anyway: after
+    // a moment for answers in flight, the server is dropped with its connections.
+    let fenced = async {
+        core.fence().lost().await;
+        tokio::time::sleep(FENCED_GRACE).await;
+    };
+    let served = tokio::select! {
+        served = serving => served,
+        () = fenced => Ok(()),
+    };
     if let Some(figures) = figures {
         figures.abort();
     }
