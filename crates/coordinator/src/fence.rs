@@ -278,3 +278,49 @@ impl Fence {
         self.held.as_ref().is_some_and(|h| *h.lost.borrow())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn on_sqlite_one_process_holds_the_database_and_each_takeover_raises_the_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::for_role(dir.path(), "coordinator", None).unwrap();
+        let store = crate::open_store(&location).await.unwrap();
+        let first = try_turn(&location).await.unwrap().unwrap();
+        assert!(
+            try_turn(&location).await.unwrap().is_none(),
+            "a second holder while the first holds"
+        );
+        let fence = first.take_over(&store).await.unwrap();
+        assert_eq!(fence.epoch(), 1);
+        let mut w = store.write().await.unwrap();
+        fence.check(&mut w.tx).await.unwrap();
+        drop(w);
+        assert!(try_turn(&location).await.unwrap().is_none());
+
+        // Released (the holder's end), the next one takes over; the old fence fails its checks.
+        let stale_epoch = Fence {
+            held: fence.held.as_ref().map(|h| Held {
+                epoch: h.epoch,
+                postgres: false,
+                lost: watch::channel(false).0,
+                keeper: tokio::spawn(async {}),
+            }),
+        };
+        drop(fence);
+        tokio::task::yield_now().await;
+        let second = wait_for_turn(&location).await.unwrap();
+        let fence = second.take_over(&store).await.unwrap();
+        assert_eq!(fence.epoch(), 2);
+        let mut w = store.write().await.unwrap();
+        assert!(matches!(
+            stale_epoch.check(&mut w.tx).await,
+            Err(CoordinatorError::Fenced(1))
+        ));
+        assert!(stale_epoch.is_lost());
+        fence.check(&mut w.tx).await.unwrap();
+    }
+}

@@ -146,3 +146,88 @@ pub fn rules_of(status: &Status) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::convert::Infallible;
+    use std::future::Ready;
+    use tower_layer::Layer;
+
+    /// A server answering every call with `code` (trailers-only, as tonic answers a refusal).
+    #[derive(Clone)]
+    struct Answer(Code);
+
+    impl Service<Request<()>> for Answer {
+        type Response = Response<()>;
+        type Error = Infallible;
+        type Future = Ready<Result<Response<()>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            let mut response = Response::new(());
+            if self.0 != Code::Ok {
+                Status::new(self.0, "no")
+                    .add_header(response.headers_mut())
+                    .unwrap();
+            }
+            std::future::ready(Ok(response))
+        }
+    }
+
+    async fn call(metrics: &Arc<Metrics>, path: &str, code: Code) {
+        let layer = MeasureCalls::new(Some(Arc::clone(metrics)), &["signaalnet.v1.PartnerService"]);
+        let mut service = layer.layer(Answer(code));
+        let request = Request::builder().uri(path).body(()).unwrap();
+        service.call(request).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_the_roles_own_methods_become_labels() {
+        let metrics = Metrics::new("node");
+        let submit = "/signaalnet.v1.PartnerService/SubmitSignal";
+        call(&metrics, submit, Code::Ok).await;
+        call(&metrics, submit, Code::PermissionDenied).await;
+        // Whatever a caller makes up is `other`: another service, a method the service does not
+        // have (UNIMPLEMENTED), a path that is no method name.
+        call(&metrics, "/x.Y/Z", Code::Unimplemented).await;
+        call(
+            &metrics,
+            "/signaalnet.v1.PartnerService/Made9Up",
+            Code::Unimplemented,
+        )
+        .await;
+        call(&metrics, "/signaalnet.v1.PartnerService/a%20b", Code::Ok).await;
+        call(&metrics, "/signaalnet.v1.PartnerService/", Code::Ok).await;
+        let text = metrics.encode();
+        let count = |labels: &str| {
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix(&format!(
+                        "signaalnet_rpc_duration_seconds_count{{{labels}}} "
+                    ))
+                })
+                .map(|v| v.parse::<u64>().unwrap())
+        };
+        assert_eq!(count(&format!("method=\"{submit}\",code=\"Ok\"")), Some(1));
+        assert_eq!(
+            count(&format!("method=\"{submit}\",code=\"PermissionDenied\"")),
+            Some(1)
+        );
+        assert_eq!(count("method=\"other\",code=\"Unimplemented\""), Some(2));
+        assert_eq!(count("method=\"other\",code=\"Ok\""), Some(2));
+        assert!(!text.contains("Made9Up") && !text.contains("x.Y"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn without_metrics_nothing_is_measured() {
+        let layer = MeasureCalls::new(None, &["signaalnet.v1.PartnerService"]);
+        let mut service = layer.layer(Answer(Code::Ok));
+        let request = Request::builder().uri("/a/b").body(()).unwrap();
+        assert!(service.call(request).await.is_ok());
+    }
+}
