@@ -106,7 +106,20 @@ pub async fn serve_metrics(
     let Some(addr) = config.listen else {
         return Ok(None);
     };
-    let listener = bind(addr).await?;
+    // A predecessor on this host (a coordinator that was just fenced out, a role restarting)
+    // may hold the port a moment longer.
+    let mut tries = 0;
+    let listener = loop {
+        match bind(addr).await {
+            Err(StartError::Listen { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse && tries < 10 =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other?,
+        }
+    };
     tracing::info!(listen = %addr, "metrics served at /metrics");
     Ok(Some(tokio::spawn(
         signaalnet_telemetry::metrics::http::serve(
