@@ -158,7 +158,11 @@ async fn exactly_once(chain: &Chain, accepted: &BTreeMap<&'static str, Vec<Strin
 }
 
 async fn standby_takes_over_when_the_active_one_is_killed(postgres: Option<&str>) {
-    let mut chain = common::start(postgres).await;
+    let options = Options {
+        metrics: true,
+        ..Options::default()
+    };
+    let mut chain = common::start_with(postgres, options).await;
     let (mut standby, log) = chain.spawn_another("coordinator", "standby").unwrap();
     wait_for_file(&log, "waiting as the standby", Duration::from_secs(30)).await;
     let db = database(&chain).await;

@@ -25,7 +25,11 @@ fn must(text: &str, series: &str) -> f64 {
 }
 
 async fn figures_move_with_the_traffic(postgres: Option<&str>) {
-    let mut chain = common::start(postgres).await;
+    let options = Options {
+        metrics: true,
+        ..Options::default()
+    };
+    let mut chain = common::start_with(postgres, options).await;
     let person = || person("Wiśniewski", "Piotr", "1994-03-12");
 
     // The coordinator away: the politie's signal waits in the outbox.

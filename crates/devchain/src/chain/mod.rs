@@ -65,6 +65,8 @@ pub struct Options {
     pub otlp_endpoint: Option<String>,
     /// Seconds between each role's retention runs (default: the roles' own).
     pub retention_check_seconds: Option<u64>,
+    /// Every role serves its metrics on a loopback port of its own ([`Chain::scrape`]).
+    pub metrics: bool,
 }
 
 pub struct Chain {
@@ -182,7 +184,7 @@ impl Chain {
                 governance: witnessed(id, others),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
-                metrics: metrics()?,
+                metrics: metrics(options.metrics)?,
             });
             roles.insert(id.clone(), Role::new(&path, id, settings)?);
         }
@@ -199,7 +201,7 @@ impl Chain {
             governance: witnessed("coordinator", transcryptors.clone()),
             telemetry: telemetry.clone(),
             limits: Default::default(),
-            metrics: metrics()?,
+            metrics: metrics(options.metrics)?,
         });
         roles.insert(
             "coordinator".to_owned(),
@@ -227,7 +229,7 @@ impl Chain {
                 ),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
-                metrics: metrics()?,
+                metrics: metrics(options.metrics)?,
             });
             roles.insert(partner.id.clone(), Role::new(&path, &partner.id, settings)?);
         }
@@ -477,10 +479,10 @@ fn pinned(policy: &PolicySet, id: &str, listen: SocketAddr) -> Result<RoleUrl> {
     }))
 }
 
-/// Every role serves its metrics on a loopback port of its own.
-fn metrics() -> Result<signaalnet_telemetry::metrics::MetricsConfig> {
+/// With `serve`, a role serves its metrics on a loopback port of its own.
+fn metrics(serve: bool) -> Result<signaalnet_telemetry::metrics::MetricsConfig> {
     Ok(signaalnet_telemetry::metrics::MetricsConfig {
-        listen: Some(free_address()?),
+        listen: if serve { Some(free_address()?) } else { None },
     })
 }
 
