@@ -121,6 +121,9 @@ impl Coordinator {
         );
         if !decision.is_allowed() {
             let list: Vec<String> = decision.refusals.iter().map(ToString::to_string).collect();
+            for refusal in &decision.refusals {
+                self.metrics.refused(refusal.rule);
+            }
             // Only a purpose of the policy set is named in the log, never a sender's free text.
             tracing::warn!(
                 partner = %partner.id,

@@ -281,7 +281,7 @@ impl Coordinator {
         let policy = self.policy();
         // Under the matcher's lock: the hit's members cannot change while this is decided.
         let matcher = self.matcher.lock().await;
-        let mut w = self.store.write().await.map_err(CoordinatorError::from)?;
+        let mut w = self.write().await?;
         if let Some(row) = sqlx::query(
             "SELECT consultation_id, hit_id, purpose, reason FROM coord_consultations \
              WHERE requester = $1 AND request_key = $2",
@@ -495,7 +495,7 @@ impl Coordinator {
         check_answer(request)?;
         let policy = self.policy();
         let matcher = self.matcher.lock().await;
-        let mut w = self.store.write().await.map_err(CoordinatorError::from)?;
+        let mut w = self.write().await?;
         let not_addressed = || {
             Refusal::new(Code::NotFound, "NOT_FOUND", "").violation(
                 "consultation_id",

@@ -48,6 +48,10 @@ pub struct Coordinator {
     /// Per partner, the newest notification this process has read out for its stream: a
     /// node's acknowledgement counts up to there and no further.
     streamed: std::sync::Mutex<HashMap<String, i64>>,
+    /// One coordinator at a time (crate::fence): every write transaction checks it.
+    pub(crate) fence: crate::fence::Fence,
+    /// The figures of the metrics endpoint.
+    pub(crate) metrics: Arc<signaalnet_telemetry::metrics::Metrics>,
 }
 
 /// The answer to one delivered signal.
@@ -175,6 +179,8 @@ impl Coordinator {
             watch: Default::default(),
             ended_kept: signaalnet_service::retention::ENDED_KEPT,
             streamed: std::sync::Mutex::default(),
+            fence: crate::fence::Fence::none(),
+            metrics: signaalnet_telemetry::metrics::Metrics::new("coordinator"),
         };
         core.audit.record_policy_at_start(&core.store, &set).await?;
         Ok(core)
@@ -243,6 +249,40 @@ impl Coordinator {
         self
     }
 
+    /// Writes only while holding `fence` (crate::fence).
+    pub fn with_fence(mut self, fence: crate::fence::Fence) -> Self {
+        self.metrics.epoch.set(fence.epoch());
+        self.metrics.active.set(1);
+        self.fence = fence;
+        self
+    }
+
+    /// Counts into `metrics` instead of figures of its own.
+    pub fn with_metrics(mut self, metrics: Arc<signaalnet_telemetry::metrics::Metrics>) -> Self {
+        metrics.epoch.set(self.fence.epoch());
+        metrics.active.set(1);
+        self.metrics = metrics;
+        self
+    }
+
+    /// The figures of the metrics endpoint.
+    pub fn metrics(&self) -> &Arc<signaalnet_telemetry::metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// The writer fence (crate::fence).
+    pub fn fence(&self) -> &crate::fence::Fence {
+        &self.fence
+    }
+
+    /// Begins a write transaction that this process may still make (crate::fence): fails when
+    /// another coordinator took over.
+    pub(crate) async fn write(&self) -> Result<signaalnet_store::Write<'_>, CoordinatorError> {
+        let mut w = self.store.write().await?;
+        self.fence.check(&mut w.tx).await?;
+        Ok(w)
+    }
+
     /// Tells a watcher that notifications up to this sequence number exist.
     pub fn subscribe(&self) -> watch::Receiver<i64> {
         self.published.subscribe()
@@ -275,7 +315,7 @@ impl Coordinator {
         if after <= 0 {
             return Ok(());
         }
-        let mut w = self.store.write().await?;
+        let mut w = self.write().await?;
         sqlx::query("DELETE FROM coord_notifications WHERE partner_id = $1 AND seq <= $2")
             .bind(partner_id)
             .bind(after)

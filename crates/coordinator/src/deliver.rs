@@ -126,6 +126,9 @@ impl Coordinator {
         }
         for (i, delivered) in batch.iter().enumerate() {
             if let Some(outcome) = &outcomes[i] {
+                if let Some(rule) = arrival_rule(outcome) {
+                    self.metrics.refused(rule);
+                }
                 self.audit_arrival_refusal(&policy, partner, actor, &delivered.signal, outcome)
                     .instrument(delivered.span.clone())
                     .await;
@@ -179,4 +182,17 @@ impl Coordinator {
             });
         self.audit.try_record(&self.store, event).await;
     }
+}
+
+/// The rule a refusal on arrival counts under in the metrics, when the check did not count it
+/// under the policy's own rules already (a policy refusal: `None`).
+fn arrival_rule(outcome: &Outcome) -> Option<&'static str> {
+    Some(match outcome.code {
+        Code::PermissionDenied if outcome.message.starts_with("refused by policy") => return None,
+        Code::PermissionDenied => "arrival.partner_may_not_deliver",
+        Code::InvalidArgument => "arrival.invalid_signal",
+        Code::ResourceExhausted => "arrival.over_quota",
+        Code::Aborted => "arrival.conversion_not_verified",
+        _ => "arrival.not_stored",
+    })
 }

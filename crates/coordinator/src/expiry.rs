@@ -104,7 +104,7 @@ impl Coordinator {
                 purpose: purpose.clone(),
                 members,
             };
-            let mut w = self.store.write().await?;
+            let mut w = self.write().await?;
             let result = async {
                 for entry in &removed {
                     tombstone(&mut w.tx, entry.seq, now).await?;
@@ -181,7 +181,7 @@ impl Coordinator {
                 continue;
             }
             let mut by_partner: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            let mut w = self.store.write().await?;
+            let mut w = self.write().await?;
             let result = async {
                 for (seq, partner, signal_id) in &due {
                     by_partner
@@ -252,7 +252,7 @@ impl Coordinator {
         now: i64,
         done: &mut Expired,
     ) -> Result<(), CoordinatorError> {
-        let mut w = self.store.write().await?;
+        let mut w = self.write().await?;
         let deleted = crate::monitor::ledger::expire(&mut w.tx, retentions, now).await?;
         if deleted == 0 {
             return Ok(());
@@ -278,7 +278,7 @@ impl Coordinator {
                 .filter(|r| kept.has_run(r.get(at), now))
                 .collect()
         };
-        let mut w = self.store.write().await?;
+        let mut w = self.write().await?;
         let tombstones: Vec<i64> = due(
             sqlx::query("SELECT seq, withdrawn_at FROM coord_signals WHERE withdrawn_at <= $1")
                 .bind(bound)

@@ -17,6 +17,8 @@ mod core;
 mod decrypt;
 mod deliver;
 pub mod expiry;
+pub mod fence;
+pub mod figures;
 mod grpc;
 mod keys;
 mod load;
@@ -72,6 +74,9 @@ pub enum CoordinatorError {
     KeyShares(String),
     #[error(transparent)]
     Audit(#[from] signaalnet_audit::AuditError),
+    /// Another coordinator took over the database (crate::fence): this one writes nothing more.
+    #[error("another coordinator took over the database (this one's epoch was {0})")]
+    Fenced(i64),
 }
 
 impl From<CoordinatorError> for tonic::Status {
@@ -92,12 +97,13 @@ pub async fn serve(
     witness: WitnessGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let metrics = Some(Arc::clone(core.metrics()));
     let routes = Routes::new(CoordinatorServiceServer::new(CoordinatorGrpc::new(
         Arc::clone(&core),
     )))
     .add_service(AnalystServiceServer::new(AnalystGrpc::new(core)))
     .add_service(WitnessServiceServer::new(witness));
-    signaalnet_service::serve(
+    signaalnet_service::serve_measured(
         listener,
         tls,
         limits,
@@ -108,6 +114,7 @@ pub async fn serve(
             WitnessServiceServer::<WitnessGrpc>::NAME,
         ],
         role,
+        metrics,
         shutdown,
     )
     .await

@@ -6,7 +6,8 @@ pub static MIGRATIONS: signaalnet_store::Migrations = signaalnet_store::migratio
     "4002_coordinator_lifecycle.sql",
     "4003_monitor_releases.sql",
     "4004_monitor_ledger.sql",
-    "4010_consultations.sql"
+    "4010_consultations.sql",
+    "4011_coordinator_fence.sql"
 ];
 
 /// Opens (and migrates) the coordinator's database: its own tables, its audit trail and its quota

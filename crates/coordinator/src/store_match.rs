@@ -9,6 +9,7 @@ use crate::CoordinatorError;
 use signaalnet_audit::{Actor, Event, Head, Step};
 use signaalnet_policy::{Partner, PolicySet};
 use signaalnet_proto::v1 as pb;
+use signaalnet_telemetry::metrics::PurposeLabels;
 use sqlx::{Any, Row, Transaction};
 use tonic::Code;
 use tracing::Instrument;
@@ -25,7 +26,7 @@ impl Coordinator {
         ready: Vec<(usize, Ready)>,
     ) -> Result<Vec<(usize, Outcome)>, CoordinatorError> {
         let mut matcher = self.matcher.lock().await;
-        let mut w = self.store.write().await?;
+        let mut w = self.write().await?;
         // The stored signals these can link to, which the matcher may not hold.
         let keys: Vec<crate::load::Key> = ready
             .iter()
@@ -83,6 +84,16 @@ impl Coordinator {
         matcher.evict_unmatched(held);
         drop(matcher);
         for (m, purpose) in matched {
+            let labels = PurposeLabels {
+                purpose: purpose.clone(),
+            };
+            self.metrics.received.get_or_create(&labels).inc();
+            if m.formed > 0 {
+                self.metrics
+                    .hits_formed
+                    .get_or_create(&labels)
+                    .inc_by(m.formed);
+            }
             self.watch_signal(policy, actor, (&partner.id, purpose), m.hit_changes > 0)
                 .await;
             tracing::info!(
@@ -175,6 +186,10 @@ impl Coordinator {
                 seq,
                 identifiers: ready.identifiers,
                 hit_changes: events.len(),
+                formed: events
+                    .iter()
+                    .filter(|e| e.change == crate::matching::Change::Formed)
+                    .count() as u64,
             }),
         })
     }
@@ -193,6 +208,8 @@ struct Matched {
     seq: i64,
     identifiers: usize,
     hit_changes: usize,
+    /// Hits this signal formed.
+    formed: u64,
 }
 
 impl StoredOne {

@@ -22,7 +22,7 @@ impl Coordinator {
         let mut deleted = false;
         for signal_id in signal_ids {
             let mut matcher = self.matcher.lock().await;
-            let mut w = self.store.write().await?;
+            let mut w = self.write().await?;
             let row = sqlx::query(
                 "SELECT seq, withdrawn_at, received_at FROM coord_signals WHERE partner_id = $1 AND signal_id = $2",
             )

@@ -13,6 +13,7 @@
 
 mod consult;
 mod expiry;
+pub mod figures;
 mod grpc;
 pub mod input;
 pub mod outbox;
@@ -113,6 +114,8 @@ pub struct Node {
     pub(crate) ended_kept: signaalnet_policy::IsoDuration,
     /// The coordinator, for the calls the partner API forwards at once (crate::consult).
     pub(crate) coordinator: Option<tonic::transport::Channel>,
+    /// The figures of the metrics endpoint.
+    pub(crate) metrics: Arc<signaalnet_telemetry::metrics::Metrics>,
 }
 
 /// Reads the node's 32-byte secret, creating it (mode 0600) on first start.
@@ -169,6 +172,7 @@ impl Node {
             quotas,
             ended_kept: signaalnet_service::retention::ENDED_KEPT,
             coordinator: None,
+            metrics: signaalnet_telemetry::metrics::Metrics::new("node"),
         };
         node.audit.record_policy_at_start(&node.store, &set).await?;
         Ok(node)
@@ -186,6 +190,17 @@ impl Node {
     pub fn with_coordinator(mut self, channel: tonic::transport::Channel) -> Self {
         self.coordinator = Some(channel);
         self
+    }
+
+    /// Counts into `metrics` instead of figures of its own.
+    pub fn with_metrics(mut self, metrics: Arc<signaalnet_telemetry::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The figures of the metrics endpoint.
+    pub fn metrics(&self) -> &Arc<signaalnet_telemetry::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The policy set in force now.
@@ -416,13 +431,15 @@ pub async fn serve(
 ) -> Result<(), signaalnet_service::ServeError> {
     use signaalnet_proto::v1::partner_service_server::PartnerServiceServer;
     use tonic::server::NamedService;
-    signaalnet_service::serve(
+    let metrics = Some(Arc::clone(&node.metrics));
+    signaalnet_service::serve_measured(
         listener,
         tls,
         limits,
         tonic::service::Routes::new(PartnerServiceServer::new(PartnerGrpc::new(node))),
         &[PartnerServiceServer::<PartnerGrpc>::NAME],
         role,
+        metrics,
         shutdown,
     )
     .await

@@ -70,6 +70,7 @@ pub async fn run_outbox(node: Arc<Node>, upstream: Upstream) {
             }
             Ok(_) => {}
             Err(e) => {
+                node.metrics.delivery_failures.inc();
                 tracing::warn!(partner = %node.partner_id, error = %e, "delivery failed; will retry");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -81,7 +82,7 @@ pub async fn run_outbox(node: Arc<Node>, upstream: Upstream) {
 async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, ForwardError> {
     let handled = withdraw_due(node, upstream).await?;
     let rows = sqlx::query(
-        "SELECT signal_id, payload, attempts FROM node_signals WHERE state = $1 AND next_attempt_at <= $2 \
+        "SELECT signal_id, payload, attempts, created_at FROM node_signals WHERE state = $1 AND next_attempt_at <= $2 \
          ORDER BY created_at, signal_id LIMIT $3",
     )
     .bind(SignalState::Pending.as_str())
@@ -95,8 +96,10 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
     let mut signals = Vec::with_capacity(rows.len());
     let mut attempts = BTreeMap::new();
     let mut purposes = BTreeMap::new();
+    let mut created = BTreeMap::new();
     for row in &rows {
         let id: String = row.get("signal_id");
+        created.insert(id.clone(), row.get::<i64, _>("created_at"));
         let payload: Vec<u8> = row.get("payload");
         let signal = pb::EncryptedSignal::decode(payload.as_slice())
             .map_err(|_| ForwardError::Corrupt(id.clone()))?;
@@ -114,7 +117,7 @@ async fn forward_once(node: &Node, upstream: &Upstream) -> Result<usize, Forward
         .instrument(span.clone())
         .await;
     match delivered {
-        Ok(acks) => record_acks(node, acks, &attempts, &purposes)
+        Ok(acks) => record_acks(node, acks, &attempts, &purposes, &created)
             .instrument(span.clone())
             .await
             .inspect_err(|e| telemetry::failed(&span, e))?,
@@ -245,7 +248,10 @@ async fn record_acks(
     acks: Vec<pb::DeliveryAck>,
     attempts: &BTreeMap<String, i64>,
     purposes: &BTreeMap<String, String>,
+    created: &BTreeMap<String, i64>,
 ) -> Result<(), ForwardError> {
+    let mut retried = 0u64;
+    let mut lags = Vec::with_capacity(acks.len());
     let mut w = node.store.write().await.map_err(NodeError::from)?;
     // purpose → (delivered, refused) signal ids, for the audit trail.
     let mut outcome: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
@@ -273,6 +279,7 @@ async fn record_acks(
                 .bind(SignalState::Pending.as_str())
                 .execute(&mut *w.tx)
                 .await?;
+                retried += 1;
                 continue;
             }
             other => {
@@ -319,6 +326,7 @@ async fn record_acks(
         }
         for row in query.fetch_all(&mut *w.tx).await? {
             let id: String = row.get("signal_id");
+            lags.extend(created.get(&id).copied());
             let purpose = purposes.get(&id).map_or("", String::as_str);
             outcome
                 .entry(purpose)
@@ -327,6 +335,7 @@ async fn record_acks(
                 .push(node.signal_ref(&id));
         }
     }
+    let refused_n: u64 = outcome.values().map(|(_, r)| r.len() as u64).sum();
     let policy = node.policy();
     for (purpose, (delivered, refused)) in outcome {
         if !delivered.is_empty() {
@@ -355,6 +364,28 @@ async fn record_acks(
         }
     }
     w.commit().await.map_err(NodeError::from)?;
+    // Acceptance is recorded to the second: a lag is measured from the start of that second.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    for at in &lags {
+        node.metrics
+            .delivery_lag
+            .observe((now - *at as f64).max(0.0));
+    }
+    let answers = [
+        ("delivered", lags.len() as u64),
+        ("refused", refused_n),
+        ("retry", retried),
+    ];
+    for (outcome, n) in answers.into_iter().filter(|(_, n)| *n > 0) {
+        node.metrics
+            .delivered
+            .get_or_create(&signaalnet_telemetry::metrics::OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc_by(n);
+    }
     Ok(())
 }
 

@@ -54,6 +54,9 @@ pub struct NodeConfig {
     /// Limits on every call (timeouts, connection caps, per-caller rate and concurrency).
     #[serde(default)]
     pub limits: Limits,
+    /// The Prometheus endpoint (`listen = "127.0.0.1:9464"`); none unless `listen` is set.
+    #[serde(default)]
+    pub metrics: signaalnet_telemetry::metrics::MetricsConfig,
 }
 
 impl NodeConfig {
@@ -141,6 +144,12 @@ pub async fn run(
         .with_ended_kept(accountable.ended_kept)
         .with_coordinator(coordinator.clone()),
     );
+    let figures = signaalnet_runtime::process::serve_metrics(
+        &config.metrics,
+        node.metrics(),
+        Arc::new(crate::figures::Figures(Arc::clone(&node))),
+    )
+    .await?;
     let upstream = Upstream {
         transcryptors: config
             .transcryptors
@@ -169,6 +178,9 @@ pub async fn run(
     let served = crate::serve(listener, &config.tls, &config.limits, node, role, shutdown).await;
     outbox.abort();
     watcher.abort();
+    if let Some(figures) = figures {
+        figures.abort();
+    }
     background.stop().await;
     Ok(served?)
 }

@@ -121,10 +121,36 @@ impl Node {
                 answers[index] = Some(answer);
             }
         }
-        answers
+        let answers: Vec<Answer> = answers
             .into_iter()
             .map(|a| a.unwrap_or(Err(SubmitError::Internal("submission not handled"))))
-            .collect()
+            .collect();
+        self.count(&batch, &answers);
+        answers
+    }
+
+    /// The metrics of a batch's answers: accepted per purpose, refusals per rule.
+    fn count(&self, batch: &[Submission], answers: &[Answer]) {
+        for (s, answer) in batch.iter().zip(answers) {
+            match answer {
+                Ok(_) => {
+                    let purpose = self
+                        .policy()
+                        .purpose(&s.request.purpose)
+                        .map_or_else(|| "other".to_owned(), |p| p.id.clone());
+                    self.metrics
+                        .accepted
+                        .get_or_create(&signaalnet_telemetry::metrics::PurposeLabels { purpose })
+                        .inc();
+                }
+                Err(SubmitError::Refused(refused)) => {
+                    for v in &refused.violations {
+                        self.metrics.refused(&v.rule);
+                    }
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Checks one submission; answers a refusal at once.

@@ -103,6 +103,14 @@ impl Background {
         }
     }
 
+    /// Stops the tasks without sealing or offering anything more: the role may no longer
+    /// write (another coordinator took over its database).
+    pub fn abandon(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
     pub async fn stop(self) {
         for task in &self.tasks {
             task.abort();

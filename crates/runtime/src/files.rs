@@ -36,6 +36,25 @@ pub fn check_secret(path: &Path, what: &'static str) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Opens (creating, 0600) `path` and takes an exclusive lock on it without waiting: `Some` with
+/// the file that holds the lock, `None` when another open file holds it (another process, or
+/// another role of this one). The lock ends when the file is closed, the process's end too.
+pub fn try_lock(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // 0600 whatever the umask: the lock may be taken before the role restricts it.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -95,3 +95,37 @@ where
     telemetry.shutdown();
     served
 }
+
+/// Serves the role's metrics when its `[metrics]` names an address (plain HTTP, `GET
+/// /metrics`); the task runs until aborted.
+pub async fn serve_metrics(
+    config: &signaalnet_telemetry::metrics::MetricsConfig,
+    metrics: &std::sync::Arc<signaalnet_telemetry::metrics::Metrics>,
+    collect: std::sync::Arc<dyn signaalnet_telemetry::metrics::Collect>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, StartError> {
+    let Some(addr) = config.listen else {
+        return Ok(None);
+    };
+    // A predecessor on this host (a coordinator that was just fenced out, a role restarting)
+    // may hold the port a moment longer.
+    let mut tries = 0;
+    let listener = loop {
+        match bind(addr).await {
+            Err(StartError::Listen { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse && tries < 10 =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            other => break other?,
+        }
+    };
+    tracing::info!(listen = %addr, "metrics served at /metrics");
+    Ok(Some(tokio::spawn(
+        signaalnet_telemetry::metrics::http::serve(
+            listener,
+            std::sync::Arc::clone(metrics),
+            collect,
+        ),
+    )))
+}

@@ -22,6 +22,7 @@ mod auth;
 pub mod convert;
 pub mod cpu;
 pub mod limits;
+pub mod measure;
 pub mod policy;
 pub mod query;
 pub mod quota;
@@ -66,6 +67,22 @@ pub async fn serve(
     role: policy::RoleGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    serve_measured(listener, tls, limits, routes, names, role, None, shutdown).await
+}
+
+/// [`serve`], timing every call of the role's services into `metrics`
+/// ([`measure::MeasureCalls`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_measured(
+    listener: TcpListener,
+    tls: &TlsFiles,
+    limits: &limits::Limits,
+    routes: Routes,
+    names: &[&str],
+    role: policy::RoleGrpc,
+    metrics: Option<Arc<signaalnet_telemetry::metrics::Metrics>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     use signaalnet_proto::v1::role_service_server::RoleServiceServer;
     use tonic::server::NamedService;
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -81,6 +98,7 @@ pub async fn serve(
         .chain([role_name, "grpc.health.v1.Health"])
         .collect();
     let (reflection, reflection_v1alpha) = reflection::services(&advertised)?;
+    let measure = measure::MeasureCalls::new(metrics, &advertised);
     // The listener's connections arrive through TLS accepted under the one server configuration
     // (a client certificate from `tls.ca` required, not revoked by the role's lists in force),
     // and each request is checked against those lists again.
@@ -98,6 +116,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(limits.keepalive_timeout_seconds.0))
         // Outermost: a revoked certificate is refused before anything else runs, and never
         // gets per-caller state; then a call over its caller's limits is refused.
+        .layer(measure)
         .layer(CheckRevocation::new(trust))
         .layer(limits::CallLimits::new(limits))
         .layer(limits::SizeLimitStatus)

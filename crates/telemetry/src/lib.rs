@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod export;
+pub mod metrics;
 pub mod safe;
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};

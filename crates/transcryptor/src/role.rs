@@ -46,6 +46,9 @@ pub struct TranscryptorConfig {
     /// Limits on every call (timeouts, connection caps, per-caller rate and concurrency).
     #[serde(default)]
     pub limits: Limits,
+    /// The Prometheus endpoint (`listen = "127.0.0.1:9464"`); none unless `listen` is set.
+    #[serde(default)]
+    pub metrics: signaalnet_telemetry::metrics::MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -156,6 +159,12 @@ pub async fn run(
         Arc::clone(&audit),
     )
     .await?;
+    let figures = signaalnet_runtime::process::serve_metrics(
+        &config.metrics,
+        service.metrics(),
+        service.figures(),
+    )
+    .await?;
     let target: Arc<dyn PolicyTarget> = Arc::new(TranscryptorTrail { store, audit });
     let background = Background::start(
         &accountable.policy,
@@ -176,6 +185,9 @@ pub async fn run(
         shutdown,
     )
     .await;
+    if let Some(figures) = figures {
+        figures.abort();
+    }
     background.stop().await;
     Ok(served?)
 }

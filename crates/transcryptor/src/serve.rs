@@ -23,7 +23,8 @@ pub async fn serve(
     witness: WitnessGrpc,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    signaalnet_service::serve(
+    let metrics = Some(std::sync::Arc::clone(service.metrics()));
+    signaalnet_service::serve_measured(
         listener,
         tls,
         limits,
@@ -34,6 +35,7 @@ pub async fn serve(
             WitnessServiceServer::<WitnessGrpc>::NAME,
         ],
         role,
+        metrics,
         shutdown,
     )
     .await

@@ -26,6 +26,35 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
+use signaalnet_telemetry::metrics::{Metrics, PartnerPurposeLabels};
+
+/// The transcryptor's [`signaalnet_telemetry::metrics::Collect`].
+struct Figures {
+    quotas: Arc<Quotas>,
+    policy: LivePolicy,
+    audit: Arc<Audit>,
+}
+
+#[tonic::async_trait]
+impl signaalnet_telemetry::metrics::Collect for Figures {
+    async fn collect(&self, metrics: &Metrics) {
+        let policy = self.policy.current();
+        let partners: Vec<&str> = policy
+            .partners()
+            .filter(|p| submits_signals(p.role))
+            .map(|p| p.id.as_str())
+            .collect();
+        signaalnet_service::measure::quota_figures(
+            metrics,
+            &self.quotas,
+            &policy,
+            &partners,
+            self.audit.clock().now(),
+        )
+        .await;
+    }
+}
+
 /// The most matching domains one `GetCommitments` asks for.
 const MAX_DOMAINS: usize = 4096;
 
@@ -33,7 +62,7 @@ pub struct TranscryptorGrpc {
     transcryptor: Arc<Transcryptor>,
     /// Probing quotas per partner and purpose, from the policy set: the daily window is
     /// enforced here as well as at the node and the coordinator.
-    quotas: Quotas,
+    quotas: Arc<Quotas>,
     /// Ciphertexts already counted (a node converts them again after a later step failed).
     seen: Seen,
     context: CoordinatorContext,
@@ -41,6 +70,8 @@ pub struct TranscryptorGrpc {
     limiter: RateLimiter,
     store: Arc<Store>,
     audit: Arc<Audit>,
+    /// The figures of the metrics endpoint.
+    metrics: Arc<Metrics>,
 }
 
 impl TranscryptorGrpc {
@@ -57,13 +88,34 @@ impl TranscryptorGrpc {
         let quotas = Quotas::load(&store, audit.clock().now()).await?;
         Ok(Self {
             transcryptor: Arc::new(transcryptor),
-            quotas,
+            quotas: Arc::new(quotas),
             seen: Seen::default(),
             context,
             policy,
             limiter,
             store,
             audit,
+            metrics: Metrics::new("transcryptor"),
+        })
+    }
+
+    /// Counts into `metrics` instead of figures of its own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The figures of the metrics endpoint.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// What the metrics endpoint reads at each scrape: every partner's quota use.
+    pub fn figures(&self) -> Arc<dyn signaalnet_telemetry::metrics::Collect> {
+        Arc::new(Figures {
+            quotas: Arc::clone(&self.quotas),
+            policy: self.policy.clone(),
+            audit: Arc::clone(&self.audit),
         })
     }
 
@@ -195,6 +247,15 @@ impl TranscryptorGrpc {
         }
         match self.convert_for(&who, &request).await {
             Ok(response) => {
+                for item in &request.items {
+                    self.metrics
+                        .conversions
+                        .get_or_create(&PartnerPurposeLabels {
+                            partner: who.partner_id.clone(),
+                            purpose: item.purpose.clone(),
+                        })
+                        .inc();
+                }
                 let count = response.items.len();
                 telemetry::count(&tracing::Span::current(), count);
                 let detail = format!(
@@ -211,7 +272,12 @@ impl TranscryptorGrpc {
                 self.record(event.by(actor)).await?;
                 Ok(response)
             }
-            Err(status) => Err(self.refuse(actor, "Convert", status).await),
+            Err(status) => {
+                for rule in signaalnet_service::measure::rules_of(&status) {
+                    self.metrics.refused(&rule);
+                }
+                Err(self.refuse(actor, "Convert", status).await)
+            }
         }
     }
 

@@ -167,7 +167,7 @@ impl Coordinator {
                 table.min_cell_size,
                 table.method.as_ref().map_or(0, |m| m.noise_bound),
             ));
-        let mut w = self.store.write().await?;
+        let mut w = self.write().await?;
         sqlx::query(
             "INSERT INTO coord_monitor_releases \
              (release_id, released_at, purpose, reader, policy_version, body) \

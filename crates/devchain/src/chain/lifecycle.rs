@@ -98,6 +98,39 @@ impl Chain {
         Ok(())
     }
 
+    /// Starts a second process of `role` with the same configuration file (for the coordinator:
+    /// the standby, which waits for the writer fence), logging to `<dir>/<role>-<suffix>.log`.
+    /// The caller owns the process. Only for a chain run as processes.
+    pub fn spawn_another(
+        &self,
+        role: &str,
+        suffix: &str,
+    ) -> Result<(std::process::Child, std::path::PathBuf)> {
+        let Run::Processes { exe, log_level } = &self.run else {
+            anyhow::bail!("a chain run in this process cannot start a second process of a role");
+        };
+        let r = self
+            .roles
+            .get(role)
+            .with_context(|| format!("the chain has no role `{role}`"))?;
+        let log_path = self.path.join(format!("{role}-{suffix}.log"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let child = std::process::Command::new(exe)
+            .arg(r.kind.command())
+            .arg("--config")
+            .arg(&r.config)
+            .env("RUST_LOG", log_level)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting another {role} process"))?;
+        Ok((child, log_path))
+    }
+
     /// Starts a killed role again (a process re-reads its configuration file) and waits until
     /// it is healthy.
     pub async fn restart(&mut self, role: &str) -> Result<()> {

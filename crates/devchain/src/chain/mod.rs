@@ -65,6 +65,8 @@ pub struct Options {
     pub otlp_endpoint: Option<String>,
     /// Seconds between each role's retention runs (default: the roles' own).
     pub retention_check_seconds: Option<u64>,
+    /// Every role serves its metrics on a loopback port of its own ([`Chain::scrape`]).
+    pub metrics: bool,
 }
 
 pub struct Chain {
@@ -182,6 +184,7 @@ impl Chain {
                 governance: witnessed(id, others),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
+                metrics: metrics(options.metrics)?,
             });
             roles.insert(id.clone(), Role::new(&path, id, settings)?);
         }
@@ -198,6 +201,7 @@ impl Chain {
             governance: witnessed("coordinator", transcryptors.clone()),
             telemetry: telemetry.clone(),
             limits: Default::default(),
+            metrics: metrics(options.metrics)?,
         });
         roles.insert(
             "coordinator".to_owned(),
@@ -225,6 +229,7 @@ impl Chain {
                 ),
                 telemetry: telemetry.clone(),
                 limits: Default::default(),
+                metrics: metrics(options.metrics)?,
             });
             roles.insert(partner.id.clone(), Role::new(&path, &partner.id, settings)?);
         }
@@ -365,6 +370,26 @@ impl Chain {
         })
     }
 
+    /// Where `role` serves its metrics (`GET /metrics`).
+    pub fn metrics_address(&self, role: &str) -> Result<SocketAddr> {
+        let config = match &self.role(role)?.settings {
+            RoleConfig::Transcryptor(c) => &c.metrics,
+            RoleConfig::Coordinator(c) => &c.metrics,
+            RoleConfig::Node(c) => &c.metrics,
+        };
+        config
+            .listen
+            .with_context(|| format!("{role} serves no metrics"))
+    }
+
+    /// `role`'s metrics now, in the OpenMetrics text format.
+    pub async fn scrape(&self, role: &str) -> Result<String> {
+        let addr = self.metrics_address(role)?;
+        signaalnet_telemetry::metrics::http::scrape(addr)
+            .await
+            .with_context(|| format!("scraping the metrics of {role} at {addr}"))
+    }
+
     pub fn database_url(&self, role: &str) -> Option<&str> {
         self.roles.get(role)?.database_url.as_deref()
     }
@@ -452,6 +477,13 @@ fn pinned(policy: &PolicySet, id: &str, listen: SocketAddr) -> Result<RoleUrl> {
         url: url(listen),
         oin: Oin::parse(oin)?,
     }))
+}
+
+/// With `serve`, a role serves its metrics on a loopback port of its own.
+fn metrics(serve: bool) -> Result<signaalnet_telemetry::metrics::MetricsConfig> {
+    Ok(signaalnet_telemetry::metrics::MetricsConfig {
+        listen: if serve { Some(free_address()?) } else { None },
+    })
 }
 
 fn url(listen: SocketAddr) -> String {
