@@ -7,33 +7,11 @@
 mod common;
 
 use common::*;
-use signaalnet_proto::v1::identifier::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_analyst_cli_reads_hits_and_the_monitor_as_the_organisation() {
     let chain = common::start(None).await;
-    let mut sent = Vec::new();
-    for (partner, case, ids) in [
-        (
-            NLA,
-            "NLA-CLI-1",
-            vec![vehicle("", "12-AB-34"), id(Value::Kvk("68750110".into()))],
-        ),
-        (POLITIE, "PL-CLI-1", vec![vehicle("NL", "12ab34")]),
-    ] {
-        let request = signal_for(
-            RIEC_ANALYSE,
-            "2026-09",
-            case,
-            ids,
-            &[("vorm_uitbuiting", "arbeidsuitbuiting")],
-        );
-        let signal = submit(&chain, partner, request).await.unwrap();
-        wait_delivered(&chain, partner, std::slice::from_ref(&signal))
-            .await
-            .unwrap();
-        sent.push(signal);
-    }
+    van_hit(&chain, "CLI").await;
     let config = chain.analyst_config(RIEC).unwrap();
     let config = config.to_str().unwrap();
     let analyst = |args: &[&str]| {

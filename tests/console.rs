@@ -16,7 +16,6 @@ mod common;
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
 use signaalnet_devchain::console::{console_config, personal_certificate, ConsolePerson};
-use signaalnet_proto::v1::identifier::Value;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -239,26 +238,7 @@ async fn an_analyst_uses_the_console_in_a_browser_with_a_personal_certificate() 
     signaalnet_devchain::history::seed_drenthe_2023(&chain)
         .await
         .unwrap();
-    for (partner, case, ids) in [
-        (
-            NLA,
-            "NLA-WEB-1",
-            vec![vehicle("", "12-AB-34"), id(Value::Kvk("68750110".into()))],
-        ),
-        (POLITIE, "PL-WEB-1", vec![vehicle("NL", "12ab34")]),
-    ] {
-        let request = signal_for(
-            RIEC_ANALYSE,
-            "2026-09",
-            case,
-            ids,
-            &[("vorm_uitbuiting", "arbeidsuitbuiting")],
-        );
-        let signal = submit(&chain, partner, request).await.unwrap();
-        wait_delivered(&chain, partner, std::slice::from_ref(&signal))
-            .await
-            .unwrap();
-    }
+    van_hit(&chain, "WEB").await;
 
     // The RIEC's console, with one analyst who is also its privacy officer.
     let analyst = personal_certificate(

@@ -63,6 +63,36 @@ pub async fn hits_until(
     }
 }
 
+/// An RIEC analysis hit through a van: the NLA (van and employer, case `NLA-{tag}-1`) and the
+/// police (the same plate spelt otherwise, case `PL-{tag}-1`), both delivered.
+pub async fn van_hit(chain: &Chain, tag: &str) {
+    use signaalnet_proto::v1::identifier::Value;
+    for (partner, case, ids) in [
+        (
+            NLA,
+            format!("NLA-{tag}-1"),
+            vec![vehicle("", "12-AB-34"), id(Value::Kvk("68750110".into()))],
+        ),
+        (
+            POLITIE,
+            format!("PL-{tag}-1"),
+            vec![vehicle("NL", "12ab34")],
+        ),
+    ] {
+        let request = signal_for(
+            RIEC_ANALYSE,
+            "2026-09",
+            &case,
+            ids,
+            &[("vorm_uitbuiting", "arbeidsuitbuiting")],
+        );
+        let signal = submit(chain, partner, request).await.unwrap();
+        wait_delivered(chain, partner, std::slice::from_ref(&signal))
+            .await
+            .unwrap();
+    }
+}
+
 /// Every role of the example chain by its name in `Chain`: the four nodes, both transcryptors
 /// and the coordinator.
 pub fn every_role() -> Vec<String> {

@@ -195,20 +195,9 @@ pub async fn hits(Extract(console): State, Who(person): Who, Query(params): Para
             page_size: i32::try_from(PAGE).unwrap_or(50),
             page_token: token.clone(),
         };
-        let page = match tokio::time::timeout(TIMEOUT, client.list_hits(request)).await {
-            Ok(Ok(page)) => page.into_inner(),
-            Ok(Err(status)) => {
-                return PageError::from_status(&status)
-                    .for_person(&person)
-                    .into_response()
-            }
-            Err(_) => {
-                return PageError::from_status(&tonic::Status::deadline_exceeded(
-                    "geen antwoord binnen 15 seconden",
-                ))
-                .for_person(&person)
-                .into_response()
-            }
+        let page = match ask(client.list_hits(request)).await {
+            Ok(page) => page,
+            Err(e) => return e.for_person(&person).into_response(),
         };
         found.extend(page.hits.into_iter().filter(|h| {
             partner.is_none_or(|p| h.partner_roles.contains(&p))
@@ -417,18 +406,9 @@ pub async fn hit(Extract(console): State, Who(person): Who, Query(params): Param
         purpose: purpose.to_owned(),
         hit_id: hit_id.to_owned(),
     };
-    let hit = match tokio::time::timeout(TIMEOUT, console.analyst.clone().get_hit(request)).await {
-        Ok(Ok(h)) => h.into_inner(),
-        Ok(Err(status)) => {
-            return PageError::from_status(&status)
-                .for_person(&person)
-                .into_response()
-        }
-        Err(_) => {
-            return PageError::from_status(&tonic::Status::deadline_exceeded("geen antwoord"))
-                .for_person(&person)
-                .into_response()
-        }
+    let hit = match ask(console.analyst.clone().get_hit(request)).await {
+        Ok(hit) => hit,
+        Err(e) => return e.for_person(&person).into_response(),
     };
     let handles: Vec<HandleRow> = if view.sees_identifier_kinds {
         hit.handles
@@ -629,11 +609,19 @@ async fn ask_monitor(
         dimensions: dimensions.to_vec(),
         period: period.to_owned(),
     };
-    match tokio::time::timeout(TIMEOUT, console.analyst.clone().get_monitor(request)).await {
-        Ok(Ok(t)) => Ok(t.into_inner()),
+    ask(console.analyst.clone().get_monitor(request)).await
+}
+
+/// The coordinator's answer to one analyst call, within [`TIMEOUT`]; a refusal or no answer in
+/// time as the page's error.
+async fn ask<T>(
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, PageError> {
+    match tokio::time::timeout(TIMEOUT, call).await {
+        Ok(Ok(answer)) => Ok(answer.into_inner()),
         Ok(Err(status)) => Err(PageError::from_status(&status)),
         Err(_) => Err(PageError::from_status(&tonic::Status::deadline_exceeded(
-            "geen antwoord",
+            "geen antwoord binnen 15 seconden",
         ))),
     }
 }

@@ -293,26 +293,27 @@ impl Chain {
     /// coordinator's URL pinned to the coordinator's OIN) into the chain's directory; returns
     /// its path.
     pub fn analyst_config(&self, identity: &str) -> Result<PathBuf> {
-        let coordinator = self
+        #[derive(serde::Serialize)]
+        struct AnalystConfig {
+            coordinator: RoleUrl,
+            tls: TlsFiles,
+        }
+        let oin = self
             .policy
             .partners()
             .find(|p| p.role == signaalnet_policy::PartnerRole::Coordinator)
             .and_then(|p| p.oins.first())
             .context("the policy set has no coordinator with an OIN")?;
-        let tls = self.tls(identity);
+        let config = AnalystConfig {
+            coordinator: RoleUrl::Pinned(PinnedUrl {
+                url: self.role("coordinator")?.url.clone(),
+                oin: Oin::parse(oin)?,
+            }),
+            tls: self.tls(identity),
+        };
         let text = format!(
-            "# signaalnet analyst --config {{this file}} hits|hit|monitor …\n\
-             coordinator = {{ url = {url:?}, oin = {coordinator:?} }}\n\n\
-             [tls]\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\ncrl = {crl:?}\n",
-            url = self.role("coordinator")?.url,
-            ca = tls.ca.display().to_string(),
-            cert = tls.cert.display().to_string(),
-            key = tls.key.display().to_string(),
-            crl = tls
-                .crl
-                .iter()
-                .map(|c| c.display().to_string())
-                .collect::<Vec<_>>(),
+            "# signaalnet analyst --config <this file> hits|hit|monitor …\n{}",
+            toml::to_string(&config)?
         );
         let path = self.path.join(format!("analyst-{identity}.toml"));
         std::fs::write(&path, text)?;
